@@ -1,0 +1,7 @@
+"""Lets `python -m bot` behave exactly like the `baseten-bot` console script."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,352 @@
+"""Baseten management API client: typed, lenient models, typed errors, retries, one rate limit.
+
+Error tree (every error the client raises)::
+
+    BasetenError
+    ├── NotFound          404: unknown model, deployment or environment
+    ├── AuthError         401 or 403: bad key, or a key that may not read this
+    ├── RateLimited       429 still answered after the retries (carries retry_after)
+    ├── Unavailable       5xx, timeout or connection failure after the retries
+    └── BadResponse       a 2xx whose body is not the JSON the spec describes
+
+Nothing a user types reaches a path unvalidated: ids must be plain (bot.ids) and
+are percent-encoded as one path segment before the request is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.ids import is_plain_id
+from bot.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class BasetenError(Exception):
+    """Base of every error the client raises; `str()` is safe to show a user."""
+
+
+class NotFound(BasetenError):
+    pass
+
+
+class AuthError(BasetenError):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RateLimited(BasetenError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Baseten is rate limiting this key; retry in {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class Unavailable(BasetenError):
+    pass
+
+
+class BadResponse(BasetenError):
+    pass
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class AutoscalingSettings(_Lenient):
+    """AutoscalingSettingsV1; every field kept, nullable where the spec allows."""
+
+    min_replica: int | None = None
+    max_replica: int | None = None
+    autoscaling_window: int | None = None
+    scale_down_delay: int | None = None
+    concurrency_target: int | None = None
+    target_utilization_percentage: int | None = None
+    target_in_flight_tokens: int | None = None
+    max_scale_down_rate: int | None = None
+
+
+class Region(_Lenient):
+    slug: str | None = None
+    display_name: str | None = None
+
+
+class Deployment(_Lenient):
+    """DeploymentV1. `status` is open-ended: an unknown value is kept verbatim.
+
+    Only `id` and `status` are indispensable; a field the server left out stays
+    None rather than failing the whole answer (shown as unknown, never guessed).
+    """
+
+    id: str
+    status: str
+    model_id: str = ""
+    name: str = ""
+    created_at: datetime | None = None
+    is_production: bool | None = None
+    is_development: bool | None = None
+    active_replica_count: int | None = None
+    autoscaling_settings: AutoscalingSettings | None = None
+    instance_type_name: str | None = None
+    environment: str | None = None
+    labels: dict[str, Any] | None = None
+    region: Region | None = None
+    request_backpressure_settings: dict[str, Any] | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class Model(_Lenient):
+    """ModelV1."""
+
+    id: str
+    name: str = ""
+    created_at: datetime | None = None
+    deployments_count: int | None = None
+    production_deployment_id: str | None = None
+    development_deployment_id: str | None = None
+    instance_type_name: str | None = None
+    team_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class _Deployments(_Lenient):
+    deployments: list[Deployment]
+
+
+class _Models(_Lenient):
+    models: list[Model]
+
+
+class AuditActor(_Lenient):
+    type: str = ""
+    email: str | None = None
+    api_key_name: str | None = None
+    api_key_prefix: str | None = None
+
+
+class AuditLogEntry(_Lenient):
+    id: str
+    created: datetime | None = None
+    event_type: str = ""
+    event_data: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+    actor: AuditActor = Field(default_factory=AuditActor)
+
+
+class _AuditLogs(_Lenient):
+    items: list[AuditLogEntry]
+
+
+def _segment(value: str, what: str) -> str:
+    """One validated, percent-encoded path segment."""
+    if not is_plain_id(value):
+        raise ValueError(f"{what} is not a plain id: {value[:80]!r}")
+    return quote(value, safe="")
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class BasetenClient:
+    """Async client for the read endpoints the bot uses.
+
+    Retries 429 (honouring `retry_after`), 5xx, timeouts and connection errors with
+    jittered exponential backoff, bounded by `max_attempts` and `max_seconds`.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        limiter: RateLimiter,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        max_seconds: float = 25.0,
+        max_concurrency: int = 64,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Api-Key {api_key}",
+                "Accept": "application/json",
+                "User-Agent": "baseten-slack-bot",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_concurrency),
+        )
+        self._limiter = limiter
+        self._max_attempts = max_attempts
+        self._max_seconds = max_seconds
+        self._sleep = sleep
+        self._background = asyncio.Semaphore(max_concurrency)
+        self.requests_sent = 0
+        self.on_request: Callable[[str, int | None], None] | None = None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- endpoints -------------------------------------------------------------
+
+    async def get_deployment(self, model_id: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
+        path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{_segment(deployment_id, 'deployment id')}"
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+
+    async def get_production_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
+        path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/production"
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+
+    async def get_development_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
+        path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/development"
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+
+    async def list_deployments(
+        self, model_id: str, *, name: str | None = None, interactive: bool = False
+    ) -> list[Deployment]:
+        path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
+        params = {"name": name} if name is not None else None
+        body = await self._get(path, _Deployments, params=params, interactive=interactive)
+        return [_owned(dep, model_id) for dep in body.deployments]
+
+    async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
+        path = f"/v1/models/{_segment(model_id, 'model id')}"
+        return await self._get(path, Model, interactive=interactive)
+
+    async def find_models(self, name: str, *, interactive: bool = False) -> list[Model]:
+        """Models whose name is exactly `name` (names are unique per team only)."""
+        if not is_plain_id(name):
+            raise ValueError(f"model name is not plain: {name[:80]!r}")
+        body = await self._get("/v1/models", _Models, params={"name": name}, interactive=interactive)
+        return body.models
+
+    async def list_audit_logs(
+        self, model_id: str, *, limit: int = 20, interactive: bool = False
+    ) -> list[AuditLogEntry]:
+        """The newest audit-log entries of a model (one page)."""
+        path = f"/v1/models/{_segment(model_id, 'model id')}/audit_logs"
+        params = {"limit": str(max(1, min(limit, 200))), "direction": "DESC"}
+        body = await self._get(path, _AuditLogs, params=params, interactive=interactive)
+        return body.items
+
+    # -- transport ---------------------------------------------------------------
+
+    async def _get(
+        self,
+        path: str,
+        shape: type[T],
+        *,
+        params: dict[str, str] | None = None,
+        interactive: bool,
+    ) -> T:
+        if interactive:
+            response = await self._send(path, params, interactive=True)
+        else:
+            async with self._background:
+                response = await self._send(path, params, interactive=False)
+        try:
+            return shape.model_validate_json(response.content)
+        except ValidationError:
+            raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
+
+    async def _send(self, path: str, params: dict[str, str] | None, *, interactive: bool) -> httpx.Response:
+        deadline = time.monotonic() + self._max_seconds
+        failure: BasetenError = Unavailable("Baseten did not answer")
+        for attempt in range(self._max_attempts):
+            if attempt:
+                delay = _backoff(attempt, failure)
+                if time.monotonic() + delay > deadline:
+                    break
+                await self._sleep(delay)
+            await self._limiter.acquire(interactive=interactive)
+            self.requests_sent += 1
+            try:
+                response = await self._http.get(path, params=params)
+            except httpx.TimeoutException:
+                self._count(path, None)
+                failure = Unavailable("Baseten did not answer in time")
+                continue
+            except httpx.TransportError:
+                self._count(path, None)
+                failure = Unavailable("Baseten could not be reached")
+                continue
+            self._count(path, response.status_code)
+            status = response.status_code
+            if 200 <= status < 300:
+                return response
+            if status == 404:
+                raise NotFound("not found on Baseten")
+            if status in (401, 403):
+                raise AuthError(status, _auth_message(status))
+            if status == 429:
+                retry_after = _retry_after(response)
+                self._limiter.pause(retry_after)
+                failure = RateLimited(retry_after)
+                continue
+            if status >= 500:
+                failure = Unavailable(f"Baseten answered {status}")
+                continue
+            raise BadResponse(f"Baseten answered {status} ({path})")
+        raise failure
+
+    def _count(self, path: str, status: int | None) -> None:
+        if self.on_request is not None:
+            self.on_request(path, status)
+
+
+def _owned(dep: Deployment, model_id: str) -> Deployment:
+    """Fills in the owning model when the server left `model_id` out."""
+    return dep if dep.model_id else dep.model_copy(update={"model_id": model_id})
+
+
+def _auth_message(status: int) -> str:
+    if status == 401:
+        return "Baseten rejected the API key (401): check BASETEN_API_KEY"
+    return "the Baseten API key may not read this (403): it needs management access"
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds from the body's `retry_after` (documented) or the Retry-After header."""
+    value: Any = None
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            value = body.get("retry_after")
+    except ValueError:
+        value = None
+    if value is None:
+        value = response.headers.get("retry-after")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 1.0
+    return min(max(seconds, 0.0), 60.0)
+
+
+def _backoff(attempt: int, failure: BasetenError) -> float:
+    if isinstance(failure, RateLimited):
+        return failure.retry_after + random.uniform(0, 0.1)  # noqa: S311 - jitter, not crypto
+    base: float = 0.25 * (2 ** (attempt - 1))
+    return float(min(base, 4.0) * random.uniform(0.5, 1.0))  # noqa: S311

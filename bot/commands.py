@@ -1,0 +1,275 @@
+"""Pure parser for `/baseten` text: returns a typed Command or raises UsageError."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from bot.ids import is_plain_id
+
+MAX_TEXT = 1000
+SHORTCUTS = ("production", "development")
+KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
+
+Target = str  # "*" (whole model), "production", "development", or a deployment id/name
+WHOLE_MODEL: Target = "*"
+
+USAGE = {
+    "status": "/baseten status MODEL [DEPLOYMENT | production | development]",
+    "subscribe": ("/baseten subscribe MODEL [DEPLOYMENT | production | development] [--on KINDS] [--no-thread]"),
+    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development]",
+    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development] DURATION",
+    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development]",
+    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development]",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+
+class UsageError(Exception):
+    """The text is not a valid command; the message says what is wrong and how to fix it."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListSubs:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    model: str
+    target: Target = WHOLE_MODEL
+    kinds: frozenset[str] = field(default_factory=frozenset)
+    thread: bool = True
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Mute:
+    model: str
+    target: Target
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class Unmute:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Resume:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume
+
+_DURATION = re.compile(r"(\d{1,4})([mhd])")
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_MUTE = timedelta(days=30)
+
+
+def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
+    """Parses the text after `/baseten`. `statuses` are the status names `--on` accepts."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    words = text.split()
+    if not words:
+        return Help()
+    verb, args = words[0].lower(), words[1:]
+    if verb in ("help", "-h", "--help", "?"):
+        return Help()
+    if verb == "list":
+        _no_extra(args, "list")
+        return ListSubs()
+    if verb == "status":
+        return _status(args)
+    if verb == "subscribe":
+        return _subscribe(args, statuses)
+    if verb in ("unsubscribe", "unmute", "resume"):
+        model, target = _model_target(args, verb)
+        if verb == "unsubscribe":
+            return Unsubscribe(model, target)
+        return Unmute(model, target) if verb == "unmute" else Resume(model, target)
+    if verb == "mute":
+        return _mute(args)
+    raise UsageError(
+        f"I don't know the command `{_quote(words[0])}`. "
+        "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `list` or `help`."
+    )
+
+
+def _status(args: list[str]) -> Status:
+    if len(args) == 1 and _looks_like_url(args[0]):
+        model, deployment = parse_dashboard_url(args[0])
+        return Status(model, deployment)
+    model, target = _model_target(args, "status")
+    return Status(model, target)
+
+
+def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
+    positional: list[str] = []
+    kinds: set[str] = set()
+    thread = True
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word.startswith("--on=") or word == "--on":
+            if word == "--on":
+                if i + 1 >= len(args):
+                    raise UsageError("`--on` needs a value, e.g. `--on failures,recoveries`.")
+                value = args[i + 1]
+                i += 1
+            else:
+                value = word[len("--on=") :]
+            kinds |= parse_kinds(value, statuses)
+        elif word == "--no-thread":
+            thread = False
+        elif word.startswith("-"):
+            raise UsageError(
+                f"Unknown option `{_quote(word)}`: use `--on KINDS` or `--no-thread`.",
+                usage=USAGE["subscribe"],
+            )
+        else:
+            positional.append(word)
+        i += 1
+    if len(positional) == 1 and _looks_like_url(positional[0]):
+        model, deployment = parse_dashboard_url(positional[0])
+    else:
+        model, deployment = _model_target(positional, "subscribe")
+    return Subscribe(model, deployment, frozenset(kinds), thread)
+
+
+def parse_kinds(value: str, statuses: frozenset[str]) -> set[str]:
+    """`failures,recoveries,ACTIVE` -> {"failures", "recoveries", "ACTIVE"}."""
+    kinds: set[str] = set()
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        if item.lower() in KIND_GROUPS:
+            kinds.add(item.lower())
+        elif item.upper() in statuses:
+            kinds.add(item.upper())
+        else:
+            valid = ", ".join(KIND_GROUPS)
+            raise UsageError(
+                f"`--on` does not know `{_quote(item)}`. Valid: {valid}, or status names "
+                "such as UNHEALTHY, ACTIVE, BUILD_FAILED.",
+                usage=USAGE["subscribe"],
+            )
+    if not kinds:
+        raise UsageError("`--on` needs at least one kind, e.g. `--on failures`.")
+    return kinds
+
+
+def _mute(args: list[str]) -> Mute:
+    if not args:
+        raise UsageError("Say what to mute and for how long.", usage=USAGE["mute"])
+    duration = parse_duration(args[-1])
+    model, target = _model_target(args[:-1], "mute")
+    return Mute(model, target, duration)
+
+
+def parse_duration(word: str) -> timedelta:
+    match = _DURATION.fullmatch(word.lower())
+    if match is None:
+        raise UsageError(
+            f"`{_quote(word)}` is not a duration: use minutes, hours or days, e.g. `30m`, `2h`, `1d`.",
+            usage=USAGE["mute"],
+        )
+    duration = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if not timedelta(0) < duration <= MAX_MUTE:
+        raise UsageError("A mute lasts from 1 minute to 30 days.", usage=USAGE["mute"])
+    return duration
+
+
+def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
+    usage = USAGE[verb]
+    if not args:
+        raise UsageError(f"`{verb}` needs a model.", usage=usage)
+    if len(args) > 2:
+        extra = " ".join(args[2:])
+        raise UsageError(f"Too many arguments: `{_quote(extra)}`.", usage=usage)
+    model = _plain(args[0], "model")
+    if len(args) == 1:
+        return model, WHOLE_MODEL
+    second = args[1]
+    if second.lower() in SHORTCUTS:
+        return model, second.lower()
+    return model, _plain(second, "deployment")
+
+
+def _plain(word: str, what: str) -> str:
+    if not is_plain_id(word):
+        raise UsageError(
+            f"`{_quote(word)}` is not a valid {what} id or name: use letters, digits, `-` and `_` only (at most 64)."
+        )
+    return word
+
+
+def _no_extra(args: list[str], verb: str) -> None:
+    if args:
+        raise UsageError(f"`{verb}` takes no arguments.", usage=USAGE[verb])
+
+
+def _looks_like_url(word: str) -> bool:
+    bare = word.strip("<>")
+    return "://" in bare or bare.startswith("app.baseten.co")
+
+
+def parse_dashboard_url(word: str) -> tuple[str, Target]:
+    """`<https://app.baseten.co/models/M/logs/D|label>` -> ("M", "D")."""
+    bare = word
+    if bare.startswith("<") and bare.endswith(">"):
+        bare = bare[1:-1].split("|", 1)[0]
+    if not bare.startswith(("http://", "https://")):
+        bare = "https://" + bare
+    bad = UsageError(
+        "That is not a Baseten dashboard link. Paste one like `https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`."
+    )
+    try:
+        parts = urlsplit(bare)
+    except ValueError:
+        raise bad from None
+    if parts.scheme != "https" or (parts.hostname or "") != "app.baseten.co" or parts.port:
+        raise bad
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) < 2 or segments[0] != "models":
+        raise bad
+    model = segments[1]
+    deployment: str = WHOLE_MODEL
+    if len(segments) >= 4 and segments[2] in ("logs", "deployments", "metrics"):
+        deployment = segments[3]
+    if not is_plain_id(model) or (deployment != WHOLE_MODEL and not is_plain_id(deployment)):
+        raise bad
+    return model, deployment
+
+
+def _quote(text: str) -> str:
+    """User text made safe to show inside backticks: short, one line, no backticks."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text).replace("`", "'")
+    return clean if len(clean) <= 40 else clean[:39] + "…"

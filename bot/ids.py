@@ -1,0 +1,13 @@
+"""What counts as a plain Baseten id or name: the only text that may reach an API path."""
+
+from __future__ import annotations
+
+import re
+
+MAX_ID_LENGTH = 64
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_plain_id(text: str) -> bool:
+    """True for letters, digits, `-` and `_` only, 1 to 64 characters."""
+    return _ID.fullmatch(text) is not None

@@ -1,0 +1,111 @@
+"""Resolves what a user typed (ids or names, shortcuts) into Baseten objects; explains failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.baseten import (
+    AuthError,
+    BadResponse,
+    BasetenClient,
+    BasetenError,
+    Deployment,
+    Model,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
+from bot.commands import WHOLE_MODEL, Target
+from bot.render import short
+
+
+class LookupFailed(Exception):
+    """The lookup cannot be answered; `str()` is a short, specific sentence for the user."""
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    model: Model
+    deployment: Deployment
+
+
+@dataclass(frozen=True)
+class ModelView:
+    model: Model
+    deployments: list[Deployment]
+
+
+View = DeploymentView | ModelView
+
+
+async def resolve_model(client: BasetenClient, token: str, *, interactive: bool = True) -> Model:
+    """A model by id, else by exact name; several models with that name is an error."""
+    try:
+        return await client.get_model(token, interactive=interactive)
+    except NotFound:
+        pass
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    try:
+        found = await client.find_models(token, interactive=interactive)
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    if not found:
+        raise LookupFailed(f"I can't find a model `{token}` on Baseten (by id or by name).")
+    if len(found) > 1:
+        ids = ", ".join(f"`{m.id}`" for m in found[:10])
+        raise LookupFailed(f"Several models are named `{token}`; use an id instead: {ids}.")
+    return found[0]
+
+
+async def resolve_deployment(
+    client: BasetenClient, model: Model, target: Target, *, interactive: bool = True
+) -> Deployment:
+    """One deployment: `production`, `development`, an id, or an exact name."""
+    label = short(model.display_name)
+    try:
+        if target == "production":
+            return await client.get_production_deployment(model.id, interactive=interactive)
+        if target == "development":
+            return await client.get_development_deployment(model.id, interactive=interactive)
+        try:
+            return await client.get_deployment(model.id, target, interactive=interactive)
+        except NotFound:
+            named = await client.list_deployments(model.id, name=target, interactive=interactive)
+    except NotFound:
+        raise LookupFailed(f"Model `{label}` has no {target} deployment.") from None
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    matches = [d for d in named if d.name == target or d.id == target]
+    if not matches:
+        raise LookupFailed(f"Model `{label}` has no deployment `{target}` (by id or by name).")
+    return matches[0]
+
+
+async def look_up(client: BasetenClient, model_token: str, target: Target, *, interactive: bool = True) -> View:
+    model = await resolve_model(client, model_token, interactive=interactive)
+    if target == WHOLE_MODEL:
+        try:
+            deployments = await client.list_deployments(model.id, interactive=interactive)
+        except BasetenError as exc:
+            raise LookupFailed(explain(exc)) from None
+        return ModelView(model, deployments)
+    deployment = await resolve_deployment(client, model, target, interactive=interactive)
+    return DeploymentView(model, deployment)
+
+
+def explain(exc: BasetenError) -> str:
+    """A user-facing sentence for a client error; never a stack trace or a secret."""
+    if isinstance(exc, NotFound):
+        return "Baseten has no such model or deployment."
+    if isinstance(exc, AuthError):
+        if exc.status_code == 401:
+            return "Baseten rejected the bot's API key (401). Ask whoever runs the bot to check BASETEN_API_KEY."
+        return "The bot's Baseten API key may not read this (403): it needs a key with management access to this model."
+    if isinstance(exc, RateLimited):
+        return f"Baseten is rate limiting the bot right now; try again in {exc.retry_after:g}s."
+    if isinstance(exc, Unavailable):
+        return f"Baseten is not answering right now ({exc}). Try again in a minute."
+    if isinstance(exc, BadResponse):
+        return "Baseten sent an answer the bot could not read. Try again in a minute."
+    return "Baseten could not answer that."

@@ -1,0 +1,196 @@
+"""Slack delivery of the outbox: one message per pending row, marked sent only after Slack's ok.
+
+Channels are served concurrently and each channel in order (so a thread's parent
+exists before its replies), paced to Slack's one message per second per channel.
+A permanent channel error pauses the channel's subscriptions; a workspace error
+stops delivery to that workspace (rows stay pending) and is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.render import notice
+from bot.store import Pending, Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+WORKSPACE_ERRORS = frozenset(
+    {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "team_access_not_granted"}
+)
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+MAX_BACKOFF = 300.0
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    paused_channels: int = 0
+
+
+class Notifier:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        store: Store,
+        now: Callable[[], datetime],
+        channel_pace: float = 1.0,
+        max_channels: int = 16,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
+        self._slack = slack
+        self._store = store
+        self._now = now
+        self._pace = channel_pace
+        self._channels = asyncio.Semaphore(max_channels)
+        self._disabled: dict[str, str] = {}  # team id -> Slack error
+        self._on_result = on_result
+        self._lock = asyncio.Lock()
+
+    @property
+    def disabled_workspaces(self) -> dict[str, str]:
+        return dict(self._disabled)
+
+    async def deliver_due(self) -> Report:
+        """Sends every pending row that is due; one pass at a time per process."""
+        report = Report()
+        async with self._lock:
+            pending = [p for p in await self._store.due() if p.team_id not in self._disabled]
+            by_channel: dict[tuple[str, str], list[Pending]] = defaultdict(list)
+            for p in pending:
+                by_channel[(p.team_id, p.channel_id)].append(p)
+            await asyncio.gather(*(self._channel(rows, report) for rows in by_channel.values()))
+        return report
+
+    async def _channel(self, rows: list[Pending], report: Report) -> None:
+        async with self._channels:
+            for i, row in enumerate(rows):
+                if row.team_id in self._disabled:
+                    return
+                if i and self._pace:
+                    await asyncio.sleep(self._pace)
+                outcome = await self._one(row, report)
+                if outcome == "stop":
+                    return
+
+    async def _one(self, p: Pending, report: Report) -> str:
+        message = notice(p.transition, model_name=p.model_name, now=self._now())
+        change = p.transition
+        parent = None
+        if p.thread:
+            parent = await self._store.thread_parent(p.team_id, p.channel_id, change.deployment_id)
+        kwargs = message.as_kwargs()
+        try:
+            try:
+                response = await self._post(p, kwargs, parent)
+            except SlackApiError as exc:
+                if _error(exc) not in BLOCK_ERRORS:
+                    raise
+                response = await self._post(p, {"text": message.text}, parent)
+        except SlackApiError as exc:
+            return await self._failed(p, exc, report)
+        except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
+            await self._retry(p, f"{type(exc).__name__}", None, report)
+            return "stop"
+        raw_ts = response.get("ts")
+        ts = raw_ts if isinstance(raw_ts, str) else None
+        await self._store.mark_sent(p, ts=ts, thread_ts=parent)
+        if p.thread and parent is None and ts is not None:
+            await self._store.set_thread_parent(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+        report.sent += 1
+        self._result("sent")
+        return "ok"
+
+    async def _post(self, p: Pending, body: dict[str, object], parent: str | None) -> dict[str, object]:
+        response = await self._slack.chat_postMessage(
+            channel=p.channel_id,
+            thread_ts=parent,
+            unfurl_links=False,
+            unfurl_media=False,
+            **body,  # type: ignore[arg-type]
+        )
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
+        error = _error(exc)
+        status = getattr(exc.response, "status_code", 0) or 0
+        if error in CHANNEL_ERRORS:
+            await self._store.mark_failed(p, error=error)
+            paused = await self._store.pause_channel(p.team_id, p.channel_id, error)
+            log.warning(
+                "Slack answered %s for channel %s: paused %d subscription(s) there",
+                error,
+                p.channel_id,
+                paused,
+            )
+            report.failed += 1
+            report.paused_channels += 1
+            self._result("paused")
+            return "stop"
+        if error in WORKSPACE_ERRORS:
+            if p.team_id not in self._disabled:
+                log.error(
+                    "Slack rejected the bot token for workspace %s (%s): delivery there stops "
+                    "until the token is fixed and the bot restarted; notices stay queued",
+                    p.team_id,
+                    error,
+                )
+            self._disabled[p.team_id] = error
+            self._result("workspace_disabled")
+            return "stop"
+        if status == 429 or status >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
+            retry_after = _retry_after(exc)
+            await self._retry(p, f"{status} {error}".strip(), retry_after, report)
+            return "stop"
+        await self._store.mark_failed(p, error=error or f"http {status}")
+        log.error("Slack refused a notice for channel %s: %s (not retried)", p.channel_id, error)
+        report.failed += 1
+        self._result("failed")
+        return "ok"
+
+    async def _retry(self, p: Pending, error: str, after: float | None, report: Report) -> None:
+        delay = after if after is not None else min(MAX_BACKOFF, 5.0 * (2**p.attempts))
+        await self._store.mark_retry(p, error=error, at=self._now() + timedelta(seconds=delay))
+        log.info(
+            "notice for channel %s not delivered yet (%s); retrying in %.0fs",
+            p.channel_id,
+            error,
+            delay,
+        )
+        report.retried += 1
+        self._result("retry")
+
+    def _result(self, outcome: str) -> None:
+        if self._on_result is not None:
+            self._on_result(outcome)
+
+
+def _error(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or "")
+    except Exception:  # noqa: BLE001 - a body that is not JSON has no error field
+        return ""
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    for key, value in dict(headers).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(1.0, float(raw))
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,145 @@
+"""One poll cycle: fetch each watched target once -> diff with snapshots -> store -> deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.baseten import BasetenClient, BasetenError, Deployment, NotFound
+from bot.notifier import Notifier
+from bot.store import ModelMemory, ModelPlan, Outgoing, Store, plan
+from bot.transitions import Diff, Snap, Watcher, audience, diff_deployment, diff_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    models: int = 0
+    failed_models: int = 0
+    changes: int = 0
+    deliveries_created: int = 0
+    sent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Failed:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+Fetched = list[Deployment] | Deployment | None | _Failed
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        client: BasetenClient,
+        store: Store,
+        notifier: Notifier | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._notifier = notifier
+        self._now = now
+        self.last_auth_error: str | None = None
+
+    async def cycle(self, *, deliver: bool = True) -> CycleReport:
+        """One full cycle; a target whose fetch failed records nothing this time."""
+        report = CycleReport()
+        watchers = await self._store.watchers()
+        plans = plan(watchers, await self._store.model_names())
+        report.models = len(plans)
+        snaps, states = await self._store.memory(p.model_id for p in plans)
+        fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
+        by_model: dict[str, list[Watcher]] = defaultdict(list)
+        for w in watchers:
+            by_model[w.model_id].append(w)
+        now = self._now()
+        to_write: list[Snap] = []
+        models: list[tuple[str, str, str | None, str | None]] = []
+        outgoing: list[Outgoing] = []
+        for p, result in zip(plans, fetched, strict=True):
+            if isinstance(result, _Failed):
+                report.failed_models += 1
+                report.errors.append(f"{p.model_id}: {result.reason}")
+                continue
+            memory = states.get(p.model_id)
+            diff = self._diff(p, result, snaps.get(p.model_id, {}), memory, now)
+            to_write.extend(diff.snaps)
+            prod = diff.production_id if p.whole else (memory.production_id if memory else None)
+            dev = diff.development_id if p.whole else (memory.development_id if memory else None)
+            if p.whole and (
+                memory is None
+                or (memory.production_id, memory.development_id, memory.name) != (prod, dev, p.model_name)
+            ):
+                models.append((p.model_id, p.model_name, prod, dev))
+            for change in diff.changes:
+                heard = audience(by_model[p.model_id], change, production_id=prod, development_id=dev)
+                outgoing.append(Outgoing(change, p.model_name, heard))
+        report.changes = len(outgoing)
+        report.deliveries_created = await self._store.record(snaps=to_write, models=models, outgoing=outgoing)
+        if deliver and self._notifier is not None:
+            report.sent = (await self._notifier.deliver_due()).sent
+        return report
+
+    @staticmethod
+    def _diff(
+        p: ModelPlan,
+        result: list[Deployment] | Deployment | None,
+        known: dict[str, Snap],
+        memory: ModelMemory | None,
+        now: datetime,
+    ) -> Diff:
+        if p.whole:
+            current = result if isinstance(result, list) or result is None else [result]
+            return diff_model(
+                known,
+                current,
+                model_id=p.model_id,
+                baseline_known=memory is not None,
+                prev_production=memory.production_id if memory else None,
+                now=now,
+            )
+        out = Diff()
+        if isinstance(result, list):
+            listed = {d.id: d for d in result}
+            for dep_id in p.deployments:
+                out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
+        elif result is None:  # the model itself is gone
+            for dep_id in p.deployments:
+                out.extend(diff_deployment(known.get(dep_id), None, now=now))
+        else:
+            out.extend(diff_deployment(known.get(result.id), result, now=now))
+        return out
+
+    async def _fetch(self, p: ModelPlan) -> Fetched:
+        """One request per model: the list when it is cheaper or needed, else the deployment."""
+        try:
+            if p.whole or len(p.deployments) != 1:
+                return await self._client.list_deployments(p.model_id)
+            (dep_id,) = p.deployments
+            try:
+                return await self._client.get_deployment(p.model_id, dep_id)
+            except NotFound:
+                return []  # listed as nothing: exactly this deployment is gone
+        except NotFound:
+            return None
+        except BasetenError as exc:
+            log.warning("polling model %s failed: %s", p.model_id, exc)
+            return _Failed(str(exc))
+        except ValueError as exc:  # an id in the database that is not plain: never sent
+            return _Failed(str(exc))
+
+
+def describe(report: CycleReport) -> str:
+    return (
+        f"cycle: {report.models} models, {report.failed_models} failed, "
+        f"{report.changes} changes, {report.deliveries_created} notices queued, {report.sent} sent"
+    )

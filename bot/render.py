@@ -1,0 +1,400 @@
+"""Pure Block Kit rendering: deployment cards, model overviews, help and error answers.
+
+Every string that came from Baseten or a user goes through `esc()` before it enters
+mrkdwn, so a deployment named `<!channel>` pings nobody. Output stays inside Slack's
+limits: at most 50 blocks, 3,000 characters per section text, 10 fields per section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.baseten import Deployment, Model
+from bot.commands import USAGE
+from bot.status import FAILURES, emoji
+from bot.transitions import GONE, NEW, PROMOTED, Change
+
+Block = dict[str, Any]
+DASHBOARD = "https://app.baseten.co"
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_NAME = 80
+SHARE_ACTION = "share_card"
+OPEN_ACTION = "open_dashboard"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: plain `text` (notifications, screen readers) plus blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def esc(text: str) -> str:
+    """Escapes the three characters mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def short(text: str, limit: int = MAX_NAME) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def name(text: str, limit: int = MAX_NAME) -> str:
+    """Baseten- or user-supplied text, shortened and escaped for mrkdwn."""
+    return esc(short(text, limit))
+
+
+def dashboard_url(model_id: str, deployment_id: str | None = None) -> str:
+    if deployment_id is None:
+        return f"{DASHBOARD}/models/{model_id}/overview"
+    return f"{DASHBOARD}/models/{model_id}/logs/{deployment_id}"
+
+
+def age(when: datetime | None, now: datetime) -> str:
+    """`3 days ago`; `unknown` when Baseten did not say."""
+    if when is None:
+        return "unknown"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return ago(now - when)
+
+
+def ago(delta: Any) -> str:
+    return f"{duration(delta)} ago"
+
+
+def duration(delta: Any) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            whole, rest = divmod(seconds, size)
+            if unit == "d":
+                return f"{whole}d {rest // 3600}h" if rest >= 3600 else f"{whole}d"
+            if unit == "h":
+                return f"{whole}h {rest // 60}m" if rest >= 60 else f"{whole}h"
+            return f"{whole}m"
+    return f"{seconds}s"  # pragma: no cover - the loop always returns
+
+
+def role(dep: Deployment) -> str:
+    """`production`, `development`, the environment's name, or `-`."""
+    roles = []
+    if dep.is_production:
+        roles.append("production")
+    if dep.is_development:
+        roles.append("development")
+    if dep.environment and dep.environment not in roles:
+        roles.append(dep.environment)
+    return ", ".join(roles) if roles else "-"
+
+
+def _replicas(dep: Deployment) -> str:
+    active = "?" if dep.active_replica_count is None else str(dep.active_replica_count)
+    scaling = dep.autoscaling_settings
+    if scaling is None or (scaling.min_replica is None and scaling.max_replica is None):
+        return f"{active} active"
+    low = "?" if scaling.min_replica is None else scaling.min_replica
+    high = "?" if scaling.max_replica is None else scaling.max_replica
+    return f"{active} active (min {low}, max {high})"
+
+
+def _concurrency(dep: Deployment) -> str:
+    scaling = dep.autoscaling_settings
+    if scaling is None or scaling.concurrency_target is None:
+        return "-"
+    text = str(scaling.concurrency_target)
+    if scaling.target_utilization_percentage is not None:
+        text += f" at {scaling.target_utilization_percentage}% target"
+    return text
+
+
+def title(model_name: str, dep: Deployment) -> str:
+    return f"*{name(model_name)}* / *{name(dep.display_name)}*"
+
+
+def deployment_card(
+    dep: Deployment,
+    *,
+    model_name: str,
+    now: datetime,
+    shareable: bool = False,
+    shared_by: str | None = None,
+) -> Message:
+    """A deployment's status card."""
+    status = dep.status
+    head = f"{emoji(status)} {title(model_name, dep)}  `{name(status, 40)}`"
+    fields = [
+        ("Status", f"{emoji(status)} {name(status, 40)}"),
+        ("Environment", name(role(dep))),
+        ("Replicas", _replicas(dep)),
+        ("Concurrency target", _concurrency(dep)),
+        ("Instance type", name(dep.instance_type_name or "-")),
+        ("Created", age(dep.created_at, now)),
+    ]
+    model_id = dep.model_id
+    blocks: list[Block] = [
+        _section(head),
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+        },
+    ]
+    context = f"Deployment `{name(dep.id)}` of model `{name(model_id)}`"
+    if shared_by:
+        context += f" · shared by <@{esc(shared_by)}>"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    blocks.append(_actions(model_id, dep.id, shareable=shareable))
+    text = f"{short(model_name)} / {short(dep.display_name)}: {short(status, 40)}"
+    return Message(text=esc(text), blocks=blocks)
+
+
+def _sort_key(dep: Deployment) -> tuple[int, float]:
+    rank = 0 if dep.is_production else 1 if dep.is_development else 2
+    created = dep.created_at.timestamp() if dep.created_at else 0.0
+    return rank, -created
+
+
+def overview_line(dep: Deployment) -> str:
+    tags = [t for t in ("production" if dep.is_production else "",) if t]
+    if dep.is_development:
+        tags.append("development")
+    if dep.environment and dep.environment not in tags:
+        tags.append(dep.environment)
+    tag = f" · _{name(', '.join(tags))}_" if tags else ""
+    replicas = "" if dep.active_replica_count is None else f" · {dep.active_replica_count} up"
+    return (
+        f"{emoji(dep.status)} *{name(dep.display_name, 60)}* `{name(dep.id, 40)}` {name(dep.status, 40)}{tag}{replicas}"
+    )
+
+
+def model_overview(
+    model: Model,
+    deployments: Sequence[Deployment],
+    *,
+    now: datetime,
+    shareable: bool = False,
+    shared_by: str | None = None,
+) -> Message:
+    """Every deployment of a model with its status, production first."""
+    ordered = sorted(deployments, key=_sort_key)
+    count = len(ordered)
+    noun = "deployment" if count == 1 else "deployments"
+    head = f"*{name(model.display_name)}* (`{name(model.id)}`): {count} {noun}"
+    blocks: list[Block] = [_section(head)]
+    reserved = 3  # a possible "and N more" note, the context and the actions
+    chunk: list[str] = []
+    shown = 0
+    size = 0
+    for dep in ordered:
+        line = overview_line(dep)
+        if size + len(line) + 1 > MAX_SECTION:
+            # the full chunk takes one block and a new one another; keep room for the rest
+            if len(blocks) + 2 + reserved > MAX_BLOCKS:
+                break
+            blocks.append(_section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+        shown += 1
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    if count == 0:
+        blocks.append(_section("_This model has no deployments._"))
+    if shown < count:
+        blocks.append(_context(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
+    context = f"Model `{name(model.id)}`"
+    if shared_by:
+        context += f" · shared by <@{esc(shared_by)}>"
+    blocks.append(_context(context))
+    blocks.append(_actions(model.id, None, shareable=shareable))
+    statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
+    text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
+    return Message(text=esc(text), blocks=blocks)
+
+
+def _actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Block:
+    elements: list[Block] = [
+        {
+            "type": "button",
+            "action_id": OPEN_ACTION,
+            "text": {"type": "plain_text", "text": "Open in Baseten"},
+            "url": dashboard_url(model_id, deployment_id),
+        }
+    ]
+    if shareable:
+        value = model_id if deployment_id is None else f"{model_id}/{deployment_id}"
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": value,
+            }
+        )
+    return {"type": "actions", "elements": elements}
+
+
+def error(message: str, *, usage: str | None = None) -> Message:
+    """A short, specific answer to a command that could not be carried out."""
+    blocks: list[Block] = [_section(f":warning: {esc(message)}")]
+    if usage:
+        blocks.append(_context(f"Usage: `{esc(usage)}`"))
+    return Message(text=esc(message), blocks=blocks)
+
+
+def info(message: str) -> Message:
+    return Message(text=esc(message), blocks=[_section(esc(message))])
+
+
+def help_message() -> Message:
+    lines = [
+        "*Baseten for Slack*: look deployments up, and hear when their status changes.",
+        "",
+        f"`{USAGE['status']}`\n    a deployment's card, or every deployment of a model",
+        "`/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
+        f"`{USAGE['subscribe']}`\n    tell this channel when the status changes",
+        f"`{USAGE['unsubscribe']}`",
+        f"`{USAGE['mute']}`   (30m, 2h, 1d)",
+        f"`{USAGE['unmute']}`",
+        f"`{USAGE['resume']}`\n    resume a paused subscription",
+        "`/baseten list`\n    this channel's subscriptions",
+        "",
+        "`--on` takes `failures`, `recoveries`, `deploys`, `scaling`, `all` or status "
+        "names, comma-separated. By default every change is announced except "
+        "scale-to-zero churn.",
+    ]
+    text = "\n".join(lines)
+    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=[_section(esc(text))])
+
+
+def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
+    """The card as plain text for `baseten-bot status`."""
+    rows = [
+        ("Model", f"{model_name} ({dep.model_id})"),
+        ("Deployment", f"{dep.display_name} ({dep.id})"),
+        ("Status", dep.status),
+        ("Environment", role(dep)),
+        ("Replicas", _replicas(dep)),
+        ("Concurrency target", _concurrency(dep)),
+        ("Instance type", dep.instance_type_name or "-"),
+        ("Created", age(dep.created_at, now)),
+        ("Dashboard", dashboard_url(dep.model_id, dep.id)),
+    ]
+    return "\n".join(f"{k + ':':<20}{_printable(v)}" for k, v in rows)
+
+
+def terminal_overview(model: Model, deployments: Sequence[Deployment]) -> str:
+    lines = [f"{_printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
+    for dep in sorted(deployments, key=_sort_key):
+        tag = role(dep)
+        lines.append(
+            f"  {_printable(dep.status):<16}{_printable(dep.display_name):<32}{dep.id:<12}{'' if tag == '-' else tag}"
+        )
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _section(text: str) -> Block:
+    if len(text) > MAX_SECTION:
+        text = text[: MAX_SECTION - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
+
+
+# -- notices ---------------------------------------------------------------------
+
+
+def _headline(change: Change, model_name: str) -> tuple[str, str]:
+    """(plain text, mrkdwn) naming the model, the deployment and old → new."""
+    model = short(model_name or change.model_id)
+    dep = short(change.deployment_name or change.deployment_id)
+    old, new = change.old_status or "", change.new_status
+    if change.kind == PROMOTED:
+        previous = change.detail.get("previous_deployment_id")
+        was = f" (was {previous})" if previous else ""
+        plain = f"{model} / {dep}: promoted → production{was}"
+        rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment{esc(was)}"
+        return plain, rich
+    if change.kind == NEW:
+        plain = f"{model} / {dep}: new deployment → {new}"
+        rich = f"New deployment *{esc(dep)}* of *{esc(model)}*: `{esc(new)}`"
+        return plain, rich
+    plain = f"{model} / {dep}: {old} → {new}"
+    if change.kind == GONE:
+        plain += " (deployment deleted)"
+    rich = f"*{esc(model)}* / *{esc(dep)}*: `{esc(old)}` → `{esc(new)}`"
+    return plain, rich
+
+
+def _verdict(change: Change) -> tuple[str, str]:
+    """(emoji, one word or phrase) telling failures and recoveries apart at a glance."""
+    new, old = change.new_status, change.old_status
+    if change.kind == PROMOTED:
+        return ":rocket:", "Promoted"
+    if change.kind == GONE:
+        return ":wastebasket:", "Deleted"
+    if new in FAILURES:
+        return ":rotating_light:", "Failure"
+    if old in FAILURES and new == "ACTIVE":
+        return ":white_check_mark:", "Recovered"
+    if change.kind == NEW:
+        return ":sparkles:", "New deployment"
+    return emoji(new), "Status change"
+
+
+def notice(change: Change, *, model_name: str, now: datetime) -> Message:
+    """A status-change notice: plain text with old → new, blocks for the rich view."""
+    plain, rich = _headline(change, model_name)
+    icon, verdict = _verdict(change)
+    fields: list[tuple[str, str]] = []
+    if change.old_status and change.old_since is not None and change.kind != PROMOTED:
+        fields.append((f"Time in {esc(change.old_status)}", duration(change.at - change.old_since)))
+    before, after = change.detail.get("old_replicas"), change.detail.get("new_replicas")
+    if before is not None or after is not None:
+        fields.append(("Replicas", f"{'?' if before is None else before} → {'?' if after is None else after}"))
+    env = change.detail.get("environment")
+    roles = [
+        r
+        for r, on in (
+            ("production", change.detail.get("is_production")),
+            ("development", change.detail.get("is_development")),
+        )
+        if on
+    ]
+    if env and env not in roles:
+        roles.append(str(env))
+    if roles:
+        fields.append(("Environment", esc(", ".join(roles))))
+    blocks: list[Block] = [_section(f"{icon} *{verdict}*: {rich}")]
+    if fields:
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+            }
+        )
+    stamp = int(change.at.timestamp())
+    blocks.append(
+        _context(
+            f"Seen <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>"
+            f" · `{esc(short(change.deployment_id, 40))}` · states between two polls may be missed"
+        )
+    )
+    if change.kind != GONE:
+        blocks.append(_actions(change.model_id, change.deployment_id, shareable=False))
+    return Message(text=esc(plain), blocks=blocks)

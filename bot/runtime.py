@@ -1,0 +1,111 @@
+"""The composition root's parts: everything `serve` and `poll --once` build from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.baseten import BasetenClient
+from bot.config import Settings
+from bot.db import make_async_engine, sessions
+from bot.metrics import Metrics
+from bot.notifier import Notifier
+from bot.poller import Poller
+from bot.ratelimit import RateLimiter
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def baseten_client(settings: Settings, metrics: Metrics | None = None) -> BasetenClient:
+    client = BasetenClient(
+        api_key=settings.baseten_api_key.get_secret_value(),
+        base_url=settings.baseten_api_url,
+        limiter=RateLimiter(settings.baseten_max_rps),
+    )
+    if metrics is not None:
+        client.on_request = lambda _path, code: metrics.baseten_requests.labels(
+            str(code) if code is not None else "none"
+        ).inc()
+    return client
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """Slack Web API client; the SDK's own handlers retry 429 (Retry-After), 5xx and resets."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+async def check_health(store: Store, *, scheduled: bool, notifier: Notifier) -> tuple[bool, dict[str, Any]]:
+    """Healthy once the database answers and the poll job is scheduled."""
+    detail: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(store.ping(), timeout=2)
+        detail["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means unreachable
+        detail["database"] = "unreachable"
+    detail["poller"] = "scheduled" if scheduled else "stopped"
+    rejected = sorted(set(notifier.disabled_workspaces.values()))
+    if rejected:
+        detail["slack"] = "token rejected: " + ", ".join(rejected)
+    return detail["database"] == "ok" and scheduled, detail
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Metrics
+    engine: AsyncEngine
+    store: Store
+    baseten: BasetenClient
+    slack: AsyncWebClient
+    notifier: Notifier
+    poller: Poller
+
+    @classmethod
+    def build(cls, settings: Settings, *, channel_pace: float = 1.0) -> Runtime:
+        metrics = Metrics()
+        engine = make_async_engine(settings.database_url)
+        store = Store(sessions(engine), now=utcnow)
+        baseten = baseten_client(settings, metrics)
+        slack = slack_client(settings)
+        notifier = Notifier(
+            slack=slack,
+            store=store,
+            now=utcnow,
+            channel_pace=channel_pace,
+            on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
+        )
+        poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
+        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller)
+
+    async def aclose(self) -> None:
+        await self.baseten.aclose()
+        session = getattr(self.slack, "session", None)
+        if session is not None:
+            await session.close()
+        await self.engine.dispose()

@@ -1,0 +1,194 @@
+"""Bolt wiring: `/baseten` subcommands, the share button and membership events.
+
+Every command is acknowledged at once: answers that need no I/O go in the ack
+itself; the rest follow through `respond()` (the command's response_url).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot import render
+from bot.baseten import BasetenClient
+from bot.commands import (
+    Command,
+    Help,
+    ListSubs,
+    Mute,
+    Resume,
+    Status,
+    Subscribe,
+    Unmute,
+    Unsubscribe,
+    UsageError,
+    parse,
+)
+from bot.lookup import DeploymentView, LookupFailed, ModelView, look_up
+from bot.metrics import Metrics
+from bot.status import KNOWN
+from bot.store import Store
+from bot.subscriptions import Actor, Subscriptions
+
+log = logging.getLogger(__name__)
+CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume)
+OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
+
+
+@dataclass(frozen=True)
+class Deps:
+    client: BasetenClient
+    store: Store
+    metrics: Metrics
+    now: Callable[[], datetime]
+    admin_ids: frozenset[str] = frozenset()
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
+
+    @app.command("/baseten")
+    async def baseten(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        try:
+            cmd = parse(command.get("text") or "", statuses=KNOWN)
+        except UsageError as exc:
+            deps.metrics.commands.labels("usage_error").inc()
+            await ack(**_ephemeral(render.error(str(exc), usage=exc.usage)))
+            return
+        deps.metrics.commands.labels(type(cmd).__name__.lower()).inc()
+        if isinstance(cmd, Help):
+            await ack(**_ephemeral(render.help_message()))
+            return
+        user = str(command.get("user_id") or "")
+        if isinstance(cmd, CHANGES) and deps.admin_ids and user not in deps.admin_ids:
+            log.info("refused %s from %s: not in ADMIN_USER_IDS", type(cmd).__name__, user)
+            await ack(
+                **_ephemeral(
+                    render.error(
+                        "Only the bot's admins may change subscriptions in this workspace. "
+                        "`status`, `list` and `help` are open to everyone."
+                    )
+                )
+            )
+            return
+        await ack()
+        actor = Actor(
+            team_id=str(command.get("team_id") or ""),
+            channel_id=str(command.get("channel_id") or ""),
+            user_id=user,
+        )
+        await _answer(respond, lambda: _run(cmd, actor, deps, subs))
+
+    @app.action(render.SHARE_ACTION)
+    async def share(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = str(action.get("value") or "")
+        model, _, deployment = value.partition("/")
+        user = str((body.get("user") or {}).get("id") or "")
+
+        async def shared() -> tuple[render.Message, str]:
+            try:
+                parsed = parse(f"status {model} {deployment}".strip(), statuses=KNOWN)
+            except UsageError:
+                return render.error("That card can no longer be shared."), "ephemeral"
+            assert isinstance(parsed, Status)
+            message = await _status(parsed, deps, shareable=False, shared_by=user)
+            return message, "in_channel"
+
+        async def post() -> None:
+            message, kind = await _safe(shared)
+            if kind == "in_channel":
+                await respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
+                await respond(delete_original=True)
+            else:
+                await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+
+        try:
+            await post()
+        except Exception:
+            log.exception("sharing a card failed")
+
+    @app.action(render.OPEN_ACTION)
+    async def opened(ack: AsyncAck) -> None:
+        await ack()  # a link button: Slack opens the URL, the bot only acknowledges
+
+    @app.event("member_joined_channel")
+    async def joined(event: dict[str, Any], context: dict[str, Any]) -> None:
+        if event.get("user") and event.get("user") == context.get("bot_user_id"):
+            team = str(event.get("team") or context.get("team_id") or "")
+            resumed = await deps.store.resume_channel(team, str(event.get("channel") or ""))
+            log.info("invited back to %s: resumed %d subscription(s)", event.get("channel"), resumed)
+
+    @app.event("channel_unarchive")
+    async def unarchived(event: dict[str, Any], context: dict[str, Any]) -> None:
+        team = str(context.get("team_id") or "")
+        await deps.store.resume_channel(team, str(event.get("channel") or ""))
+
+    @app.event("member_left_channel")
+    async def left(event: dict[str, Any]) -> None:
+        del event  # pausing happens on the first failed delivery, with Slack's own reason
+
+
+async def _answer(respond: AsyncRespond, work: Callable[[], Awaitable[tuple[render.Message, str]]]) -> None:
+    message, kind = await _safe(work)
+    try:
+        await respond(response_type=kind, **message.as_kwargs())
+    except Exception:
+        log.exception("answering through response_url failed")
+
+
+async def _safe(
+    work: Callable[[], Awaitable[tuple[render.Message, str]]],
+) -> tuple[render.Message, str]:
+    """Runs a command; any failure becomes a short answer, never a stack trace in Slack."""
+    try:
+        return await work()
+    except LookupFailed as exc:
+        return render.error(str(exc)), "ephemeral"
+    except UsageError as exc:
+        return render.error(str(exc), usage=exc.usage), "ephemeral"
+    except Exception:
+        log.exception("a command failed")
+        return render.error(OOPS), "ephemeral"
+
+
+async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> tuple[render.Message, str]:
+    if isinstance(cmd, Status):
+        return await _status(cmd, deps, shareable=True), "ephemeral"
+    if isinstance(cmd, ListSubs):
+        return await subs.list_channel(actor), "ephemeral"
+    if isinstance(cmd, Subscribe):
+        return await subs.subscribe(cmd, actor)
+    if isinstance(cmd, Unsubscribe):
+        return await subs.unsubscribe(cmd, actor)
+    if isinstance(cmd, Mute):
+        return await subs.mute(cmd, actor)
+    if isinstance(cmd, Unmute):
+        return await subs.unmute(cmd, actor)
+    if isinstance(cmd, Resume):
+        return await subs.resume(cmd, actor)
+    return render.help_message(), "ephemeral"
+
+
+async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | None = None) -> render.Message:
+    view = await look_up(deps.client, cmd.model, cmd.target)
+    now = deps.now()
+    if isinstance(view, ModelView):
+        return render.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
+    assert isinstance(view, DeploymentView)
+    return render.deployment_card(
+        view.deployment,
+        model_name=view.model.display_name,
+        now=now,
+        shareable=shareable,
+        shared_by=shared_by,
+    )
+
+
+def _ephemeral(message: render.Message) -> dict[str, Any]:
+    return {"response_type": "ephemeral", **message.as_kwargs()}

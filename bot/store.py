@@ -1,0 +1,537 @@
+"""The only module that issues SQL: subscriptions, snapshots, the outbox and threads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import tables as t
+from bot.transitions import Change, Snap, Watcher, parse_kinds
+
+Now = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription as `list` shows it, with the target's last known status."""
+
+    id: int
+    model_id: str
+    model_name: str
+    target: str
+    target_name: str
+    kinds: frozenset[str]
+    thread: bool
+    paused_reason: str | None
+    muted_until: datetime | None
+    last_delivered_at: datetime | None
+    statuses: tuple[tuple[str, str], ...]  # (deployment name, status) known for the target
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """What the poller must fetch for one model, derived from every subscription on it."""
+
+    model_id: str
+    model_name: str
+    whole: bool  # list the model (whole-model, production or development subscriptions)
+    deployments: frozenset[str]  # deployment-id targets
+
+
+@dataclass(frozen=True)
+class ModelMemory:
+    baseline_known: bool
+    production_id: str | None
+    development_id: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A change and the channels owed a notice about it."""
+
+    change: Change
+    model_name: str
+    watchers: Sequence[Watcher]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One delivery to attempt, with what the notice needs."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    subscription_id: int | None
+    thread: bool
+    attempts: int
+    transition: Change
+    model_name: str
+
+
+class Store:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
+        self._sessions = sessions
+        self._now = now
+
+    async def ping(self) -> None:
+        async with self._sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    # -- subscriptions -----------------------------------------------------------
+
+    async def subscribe(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        model_id: str,
+        model_name: str,
+        target: str,
+        target_name: str,
+        kinds: Iterable[str],
+        thread: bool,
+        user_id: str,
+    ) -> tuple[int, bool]:
+        """Adds a subscription; returns (id, created). Subscribing twice changes nothing."""
+        existing = await self._find(team_id, channel_id, model_id, target)
+        if existing is not None:
+            return existing, False
+        row = t.Subscription(
+            team_id=team_id,
+            channel_id=channel_id,
+            model_id=model_id,
+            model_name=model_name,
+            target=target,
+            target_name=target_name,
+            kinds=",".join(sorted(kinds)),
+            thread=thread,
+            created_by=user_id,
+            created_at=self._now(),
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:  # a concurrent or replayed request won the race
+            found = await self._find(team_id, channel_id, model_id, target)
+            if found is None:
+                raise
+            return found, False
+        return row.id, True
+
+    async def _find(self, team_id: str, channel_id: str, model_id: str, target: str) -> int | None:
+        async with self._sessions() as session:
+            result = await session.scalar(
+                select(t.Subscription.id).where(
+                    t.Subscription.team_id == team_id,
+                    t.Subscription.channel_id == channel_id,
+                    t.Subscription.model_id == model_id,
+                    t.Subscription.target == target,
+                )
+            )
+            return result
+
+    async def unsubscribe(self, subscription_ids: Sequence[int]) -> None:
+        """Removes subscriptions and drops what they still owed (it will not be sent)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.subscription_id.in_(subscription_ids), t.Delivery.state == "pending")
+                .values(state="dropped", last_error="unsubscribed")
+            )
+            await session.execute(delete(t.Subscription).where(t.Subscription.id.in_(subscription_ids)))
+
+    async def channel_subscriptions(self, team_id: str, channel_id: str) -> list[SubscriptionView]:
+        async with self._sessions() as session:
+            subs = (
+                await session.scalars(
+                    select(t.Subscription)
+                    .where(t.Subscription.team_id == team_id, t.Subscription.channel_id == channel_id)
+                    .order_by(t.Subscription.model_name, t.Subscription.model_id, t.Subscription.id)
+                )
+            ).all()
+            model_ids = {s.model_id for s in subs}
+            snaps = (await session.scalars(select(t.Snapshot).where(t.Snapshot.model_id.in_(model_ids)))).all()
+            states = {
+                m.model_id: m
+                for m in (await session.scalars(select(t.ModelState).where(t.ModelState.model_id.in_(model_ids)))).all()
+            }
+        by_model: dict[str, list[t.Snapshot]] = defaultdict(list)
+        for snap in snaps:
+            by_model[snap.model_id].append(snap)
+        views = []
+        for sub in subs:
+            known = by_model.get(sub.model_id, [])
+            state = states.get(sub.model_id)
+            wanted: str | None = sub.target
+            if sub.target == "production":
+                wanted = state.production_deployment_id if state else None
+            elif sub.target == "development":
+                wanted = state.development_deployment_id if state else None
+            elif sub.target == "*":
+                wanted = None
+            chosen = [s for s in known if (wanted is None and sub.target == "*") or s.deployment_id == wanted]
+            views.append(
+                SubscriptionView(
+                    id=sub.id,
+                    model_id=sub.model_id,
+                    model_name=sub.model_name,
+                    target=sub.target,
+                    target_name=sub.target_name,
+                    kinds=parse_kinds(sub.kinds),
+                    thread=sub.thread,
+                    paused_reason=sub.paused_reason,
+                    muted_until=sub.muted_until,
+                    last_delivered_at=sub.last_delivered_at,
+                    statuses=tuple(sorted((s.name or s.deployment_id, s.status) for s in chosen if not s.gone)),
+                )
+            )
+        return views
+
+    async def pause_channel(self, team_id: str, channel_id: str, reason: str) -> int:
+        """Pauses a channel's subscriptions after a permanent Slack error; drops what they owed."""
+        now = self._now()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(t.Subscription)
+                .where(
+                    t.Subscription.team_id == team_id,
+                    t.Subscription.channel_id == channel_id,
+                    t.Subscription.paused_reason.is_(None),
+                )
+                .values(paused_reason=reason, paused_at=now)
+            )
+            await session.execute(
+                update(t.Delivery)
+                .where(
+                    t.Delivery.team_id == team_id,
+                    t.Delivery.channel_id == channel_id,
+                    t.Delivery.state == "pending",
+                )
+                .values(state="dropped", last_error=f"channel paused: {reason}")
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def resume_channel(self, team_id: str, channel_id: str, ids: Sequence[int] | None = None) -> int:
+        async with self._sessions.begin() as session:
+            query = update(t.Subscription).where(
+                t.Subscription.team_id == team_id,
+                t.Subscription.channel_id == channel_id,
+                t.Subscription.paused_reason.is_not(None),
+            )
+            if ids is not None:
+                query = query.where(t.Subscription.id.in_(ids))
+            result = await session.execute(query.values(paused_reason=None, paused_at=None))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def set_mute(self, ids: Sequence[int], until: datetime | None) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(t.Subscription).where(t.Subscription.id.in_(ids)).values(muted_until=until))
+
+    # -- what the poller reads ---------------------------------------------------
+
+    async def watchers(self) -> list[Watcher]:
+        """Every subscription that is not paused."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        t.Subscription.id,
+                        t.Subscription.team_id,
+                        t.Subscription.channel_id,
+                        t.Subscription.model_id,
+                        t.Subscription.target,
+                        t.Subscription.kinds,
+                        t.Subscription.thread,
+                        t.Subscription.muted_until,
+                        t.Subscription.model_name,
+                    ).where(t.Subscription.paused_reason.is_(None))
+                )
+            ).all()
+        return [
+            Watcher(
+                r.id,
+                r.team_id,
+                r.channel_id,
+                r.model_id,
+                r.target,
+                parse_kinds(r.kinds),
+                r.thread,
+                r.muted_until,
+            )
+            for r in rows
+        ]
+
+    async def model_names(self) -> dict[str, str]:
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(t.Subscription.model_id, func.max(t.Subscription.model_name)).group_by(
+                        t.Subscription.model_id
+                    )
+                )
+            ).all()
+        return {model_id: name or "" for model_id, name in rows}
+
+    async def memory(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
+        """Snapshots and model states for these models, read in bulk."""
+        ids = list(set(model_ids))
+        snaps: dict[str, dict[str, Snap]] = defaultdict(dict)
+        states: dict[str, ModelMemory] = {}
+        async with self._sessions() as session:
+            for chunk in _chunks(ids, 500):
+                for row in (await session.scalars(select(t.Snapshot).where(t.Snapshot.model_id.in_(chunk)))).all():
+                    snaps[row.model_id][row.deployment_id] = _snap(row)
+                for state in (
+                    await session.scalars(select(t.ModelState).where(t.ModelState.model_id.in_(chunk)))
+                ).all():
+                    states[state.model_id] = ModelMemory(
+                        True,
+                        state.production_deployment_id,
+                        state.development_deployment_id,
+                        state.name,
+                    )
+        return snaps, states
+
+    # -- what the poller writes --------------------------------------------------
+
+    async def record(
+        self,
+        *,
+        snaps: Sequence[Snap],
+        models: Sequence[tuple[str, str, str | None, str | None]],
+        outgoing: Sequence[Outgoing],
+    ) -> int:
+        """One transaction: snapshots, model states, transitions and their pending deliveries.
+
+        `models` rows are (model_id, name, production_id, development_id) to upsert.
+        Returns the number of deliveries created.
+        """
+        if not snaps and not models and not outgoing:
+            return 0
+        now = self._now()
+        created = 0
+        async with self._sessions.begin() as session:
+            for snap in snaps:
+                await session.merge(_row(snap))
+            for model_id, name, prod, dev in models:
+                await session.merge(
+                    t.ModelState(
+                        model_id=model_id,
+                        name=name,
+                        production_deployment_id=prod,
+                        development_deployment_id=dev,
+                        baseline_at=now,
+                    )
+                )
+            for item in outgoing:
+                c = item.change
+                row = t.Transition(
+                    kind=c.kind,
+                    model_id=c.model_id,
+                    model_name=item.model_name,
+                    deployment_id=c.deployment_id,
+                    deployment_name=c.deployment_name,
+                    old_status=c.old_status,
+                    new_status=c.new_status,
+                    old_since=c.old_since,
+                    detected_at=c.at,
+                    detail=dict(c.detail),
+                )
+                session.add(row)
+                await session.flush()
+                for w in item.watchers:
+                    session.add(
+                        t.Delivery(
+                            transition_id=row.id,
+                            subscription_id=w.subscription_id,
+                            team_id=w.team_id,
+                            channel_id=w.channel_id,
+                            thread=w.thread,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+                    created += 1
+        return created
+
+    async def baseline(self, snaps: Sequence[Snap], model: tuple[str, str, str | None, str | None] | None) -> None:
+        """Records first sightings (at subscribe time) without touching what is already known."""
+        async with self._sessions.begin() as session:
+            for snap in snaps:
+                exists = await session.get(t.Snapshot, (snap.model_id, snap.deployment_id))
+                if exists is None:
+                    session.add(_row(snap))
+            if model is not None and await session.get(t.ModelState, model[0]) is None:
+                session.add(
+                    t.ModelState(
+                        model_id=model[0],
+                        name=model[1],
+                        production_deployment_id=model[2],
+                        development_deployment_id=model[3],
+                        baseline_at=self._now(),
+                    )
+                )
+
+    # -- the outbox ----------------------------------------------------------------
+
+    async def due(self, *, limit: int = 500) -> list[Pending]:
+        now = self._now()
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(t.Delivery, t.Transition)
+                    .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
+                    .where(t.Delivery.state == "pending", t.Delivery.next_attempt_at <= now)
+                    .order_by(t.Delivery.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            Pending(
+                id=d.id,
+                team_id=d.team_id,
+                channel_id=d.channel_id,
+                subscription_id=d.subscription_id,
+                thread=d.thread,
+                attempts=d.attempts,
+                transition=Change(
+                    kind=tr.kind,
+                    model_id=tr.model_id,
+                    deployment_id=tr.deployment_id,
+                    deployment_name=tr.deployment_name,
+                    old_status=tr.old_status,
+                    new_status=tr.new_status,
+                    at=tr.detected_at,
+                    old_since=tr.old_since,
+                    detail=tr.detail or {},
+                ),
+                model_name=tr.model_name,
+            )
+            for d, tr in rows
+        ]
+
+    async def mark_sent(self, pending: Pending, *, ts: str | None, thread_ts: str | None) -> None:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(
+                    state="sent",
+                    sent_at=now,
+                    ts=ts,
+                    thread_ts=thread_ts,
+                    attempts=pending.attempts + 1,
+                )
+            )
+            if pending.subscription_id is not None:
+                await session.execute(
+                    update(t.Subscription)
+                    .where(t.Subscription.id == pending.subscription_id)
+                    .values(last_delivered_at=now)
+                )
+
+    async def mark_retry(self, pending: Pending, *, error: str, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(attempts=pending.attempts + 1, last_error=error[:500], next_attempt_at=at)
+            )
+
+    async def mark_failed(self, pending: Pending, *, error: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(state="failed", attempts=pending.attempts + 1, last_error=error[:500])
+            )
+
+    async def thread_parent(self, team_id: str, channel_id: str, deployment_id: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            return None if row is None else row.ts
+
+    async def set_thread_parent(
+        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(
+                t.Thread(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    deployment_id=deployment_id,
+                    model_id=model_id,
+                    ts=ts,
+                    created_at=self._now(),
+                )
+            )
+
+    async def counts(self) -> dict[str, int]:
+        """Outbox state counts, for metrics and tests."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(t.Delivery.state, func.count()).group_by(t.Delivery.state))).all()
+        return {state: int(n) for state, n in rows}
+
+
+def plan(watchers: Iterable[Watcher], names: dict[str, str]) -> list[ModelPlan]:
+    """Distinct targets per model: a model is listed once however many channels watch it."""
+    whole: dict[str, bool] = defaultdict(bool)
+    deps: dict[str, set[str]] = defaultdict(set)
+    for w in watchers:
+        if w.target in ("*", "production", "development"):
+            whole[w.model_id] = True
+        else:
+            deps[w.model_id].add(w.target)
+            whole.setdefault(w.model_id, False)
+    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
+
+
+def _snap(row: t.Snapshot) -> Snap:
+    return Snap(
+        model_id=row.model_id,
+        deployment_id=row.deployment_id,
+        name=row.name,
+        status=row.status,
+        since=row.status_since,
+        is_production=row.is_production,
+        is_development=row.is_development,
+        environment=row.environment,
+        replicas=row.active_replica_count,
+        instance_type=row.instance_type_name,
+        gone=row.gone,
+    )
+
+
+def _row(snap: Snap) -> t.Snapshot:
+    return t.Snapshot(
+        model_id=snap.model_id,
+        deployment_id=snap.deployment_id,
+        name=snap.name,
+        status=snap.status,
+        status_since=snap.since,
+        is_production=snap.is_production,
+        is_development=snap.is_development,
+        environment=snap.environment,
+        active_replica_count=snap.replicas,
+        instance_type_name=snap.instance_type,
+        gone=snap.gone,
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,239 @@
+"""The subscription commands: subscribe, unsubscribe, list, mute, unmute, resume.
+
+Each returns the answer and whether the channel sees it (`in_channel`) or only the
+person who asked (`ephemeral`). Changes are announced in the channel, refusals are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import render
+from bot.baseten import BasetenClient, BasetenError, Deployment
+from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
+from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
+from bot.render import Message, esc, short
+from bot.status import emoji
+from bot.store import Store, SubscriptionView
+from bot.transitions import snap_of
+
+Answer = tuple[Message, str]
+MAX_LIST_LINES = 200
+
+
+@dataclass(frozen=True)
+class Actor:
+    team_id: str
+    channel_id: str
+    user_id: str
+
+
+def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
+    if not kinds:
+        return "every change except scale-to-zero churn"
+    return ", ".join(sorted(kinds))
+
+
+def describe_target(target: str, target_name: str) -> str:
+    if target == WHOLE_MODEL:
+        return "all deployments"
+    if target in ("production", "development"):
+        return f"the {target} deployment"
+    label = target_name or target
+    return f"*{esc(short(label))}*" + (f" (`{esc(target)}`)" if target_name and target_name != target else "")
+
+
+def _stamp(when: datetime) -> str:
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+
+
+class Subscriptions:
+    def __init__(self, *, client: BasetenClient, store: Store, now: Callable[[], datetime]) -> None:
+        self._client = client
+        self._store = store
+        self._now = now
+
+    async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
+        model = await resolve_model(self._client, cmd.model)
+        now = self._now()
+        watched: Deployment | None = None
+        if cmd.target != WHOLE_MODEL:
+            watched = await resolve_deployment(self._client, model, cmd.target)
+        deployments: list[Deployment] = [watched] if watched is not None else []
+        model_row = None
+        if cmd.target in (WHOLE_MODEL, "production", "development"):
+            try:
+                deployments = await self._client.list_deployments(model.id, interactive=True)
+            except BasetenError as exc:
+                raise LookupFailed(f"Can't subscribe right now: {explain(exc)}") from None
+            prod = next((d.id for d in deployments if d.is_production), None)
+            dev = next((d.id for d in deployments if d.is_development), None)
+            model_row = (model.id, model.display_name, prod, dev)
+        target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
+        await self._store.baseline([snap_of(d, now) for d in deployments], model_row)
+        _, created = await self._store.subscribe(
+            team_id=actor.team_id,
+            channel_id=actor.channel_id,
+            model_id=model.id,
+            model_name=model.display_name,
+            target=target,
+            target_name=watched.name if watched is not None else "",
+            kinds=cmd.kinds,
+            thread=cmd.thread,
+            user_id=actor.user_id,
+        )
+        what = f"*{esc(short(model.display_name))}* / " + describe_target(
+            target, watched.name if watched is not None else ""
+        )
+        if not created:
+            return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+        if watched is not None:
+            current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
+        else:
+            counts = _status_counts(deployments)
+            current = (
+                f"{len(deployments)} deployment(s) now: {counts}." if deployments else "It has no deployments yet."
+            )
+        lines = [
+            f":bell: <@{esc(actor.user_id)}> subscribed this channel to {what}. {current}",
+            f"Notices: {describe_kinds(cmd.kinds)}"
+            + ("; one thread per deployment." if cmd.thread else "; one message per change."),
+        ]
+        return _message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+
+    async def unsubscribe(self, cmd: Unsubscribe, actor: Actor) -> Answer:
+        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
+        label = _typed(cmd.model, cmd.target)
+        if not found:
+            return render.info(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
+        await self._store.unsubscribe([s.id for s in found])
+        name = found[0].model_name or found[0].model_id
+        what = f"*{esc(short(name))}* / " + describe_target(found[0].target, found[0].target_name)
+        return (
+            _message(
+                [f":no_bell: <@{esc(actor.user_id)}> unsubscribed this channel from {what}."],
+                "Unsubscribed from " + short(name),
+            ),
+            "in_channel",
+        )
+
+    async def list_channel(self, actor: Actor) -> Message:
+        views = await self._store.channel_subscriptions(actor.team_id, actor.channel_id)
+        if not views:
+            return render.info("This channel has no subscriptions. Add one with `/baseten subscribe MODEL`.")
+        now = self._now()
+        lines = [f"*This channel's subscriptions ({len(views)})*"]
+        for view in views[:MAX_LIST_LINES]:
+            lines.append(_list_line(view, now))
+        if len(views) > MAX_LIST_LINES:
+            lines.append(f"…and {len(views) - MAX_LIST_LINES} more.")
+        return _message(lines, f"{len(views)} subscription(s) in this channel")
+
+    async def mute(self, cmd: Mute, actor: Actor) -> Answer:
+        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
+        if not found:
+            return render.info(f"This channel is not subscribed to {_typed(cmd.model, cmd.target)}."), "ephemeral"
+        until = self._now() + cmd.duration
+        await self._store.set_mute([s.id for s in found], until)
+        name = found[0].model_name or found[0].model_id
+        return (
+            _message(
+                [
+                    f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
+                    f"{describe_target(found[0].target, found[0].target_name)} until {_stamp(until)}."
+                ],
+                f"Muted {short(name)}",
+            ),
+            "in_channel",
+        )
+
+    async def unmute(self, cmd: Unmute, actor: Actor) -> Answer:
+        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
+        muted = [s for s in found if s.muted_until is not None and s.muted_until > self._now()]
+        if not muted:
+            return render.info(f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
+        await self._store.set_mute([s.id for s in muted], None)
+        name = muted[0].model_name or muted[0].model_id
+        return (
+            _message(
+                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*."],
+                f"Unmuted {short(name)}",
+            ),
+            "in_channel",
+        )
+
+    async def resume(self, cmd: Resume, actor: Actor) -> Answer:
+        found = await self._matching(cmd.model, cmd.target, actor, any_target=cmd.target == WHOLE_MODEL)
+        paused = [s for s in found if s.paused_reason]
+        if not paused:
+            return render.info(
+                f"No paused subscription to {_typed(cmd.model, cmd.target)} in this channel."
+            ), "ephemeral"
+        await self._store.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
+        name = paused[0].model_name or paused[0].model_id
+        return (
+            _message(
+                [
+                    f":arrow_forward: <@{esc(actor.user_id)}> resumed {len(paused)} subscription(s) to "
+                    f"*{esc(short(name))}*. Changes made while paused are not replayed."
+                ],
+                f"Resumed {short(name)}",
+            ),
+            "in_channel",
+        )
+
+    async def _matching(self, model: str, target: str, actor: Actor, *, any_target: bool) -> list[SubscriptionView]:
+        views = await self._store.channel_subscriptions(actor.team_id, actor.channel_id)
+        return [
+            v
+            for v in views
+            if model in (v.model_id, v.model_name) and (any_target or target in (v.target, v.target_name))
+        ]
+
+
+def _typed(model: str, target: str) -> str:
+    return f"`{esc(model)}`" + ("" if target == WHOLE_MODEL else f" / `{esc(target)}`")
+
+
+def _status_counts(deployments: Sequence[Deployment]) -> str:
+    counts: dict[str, int] = {}
+    for d in deployments:
+        counts[d.status] = counts.get(d.status, 0) + 1
+    return ", ".join(f"{n} {esc(short(s, 40))}" for s, n in sorted(counts.items()))
+
+
+def _list_line(view: SubscriptionView, now: datetime) -> str:
+    name = view.model_name or view.model_id
+    head = f"• *{esc(short(name))}* / {describe_target(view.target, view.target_name)}"
+    if view.statuses:
+        shown = ", ".join(f"{esc(short(n, 40))} {emoji(s)} `{esc(s)}`" for n, s in view.statuses[:5])
+        more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
+        head += f": {shown}{more}"
+    extras = [describe_kinds(view.kinds)]
+    if not view.thread:
+        extras.append("no threads")
+    if view.muted_until is not None and view.muted_until > now:
+        extras.append(f":mute: muted until {_stamp(view.muted_until)}")
+    if view.paused_reason:
+        last = f", last delivered {_stamp(view.last_delivered_at)}" if view.last_delivered_at else ""
+        extras.append(
+            f":double_vertical_bar: *paused*: Slack said `{esc(view.paused_reason)}`{last}. "
+            "Invite the bot back or run `/baseten resume`"
+        )
+    return head + "\n    " + " · ".join(extras)
+
+
+def _message(lines: list[str], text: str) -> Message:
+    """Lines packed into sections of at most 3,000 characters and 45 blocks."""
+    blocks: list[render.Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > render.MAX_SECTION and chunk:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk = []
+        chunk.append(line[: render.MAX_SECTION])
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    return Message(text=esc(text), blocks=blocks[:45])

@@ -1,0 +1,169 @@
+"""SQLAlchemy tables: subscriptions, snapshots, model states, transitions, deliveries, threads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ID = String(64)
+SLACK_ID = String(32)
+NAME = String(255)
+
+
+class Subscription(Base):
+    """A channel watching one deployment, the production/development one, or a whole model."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "model_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(SLACK_ID)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    model_id: Mapped[str] = mapped_column(ID, index=True)
+    model_name: Mapped[str] = mapped_column(NAME, default="")
+    # "*" whole model, "production", "development", or a deployment id
+    target: Mapped[str] = mapped_column(ID)
+    target_name: Mapped[str] = mapped_column(NAME, default="")
+    kinds: Mapped[str] = mapped_column(String(500), default="")  # comma list; "" = default
+    thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Snapshot(Base):
+    """The last status the bot saw for a deployment, and since when."""
+
+    __tablename__ = "snapshots"
+
+    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, default="")
+    status: Mapped[str] = mapped_column(String(64))
+    is_production: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    is_development: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    environment: Mapped[str | None] = mapped_column(NAME, default=None)
+    active_replica_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    instance_type_name: Mapped[str | None] = mapped_column(NAME, default=None)
+    status_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ModelState(Base):
+    """A model polled through its deployment list: its known set has a baseline."""
+
+    __tablename__ = "model_states"
+
+    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, default="")
+    production_deployment_id: Mapped[str | None] = mapped_column(ID, default=None)
+    development_deployment_id: Mapped[str | None] = mapped_column(ID, default=None)
+    baseline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Transition(Base):
+    """One change the poller saw: a status change, a new or deleted deployment, a promotion."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (Index(None, "model_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # status | new | deleted | promoted
+    model_id: Mapped[str] = mapped_column(ID)
+    model_name: Mapped[str] = mapped_column(NAME, default="")
+    deployment_id: Mapped[str] = mapped_column(ID)
+    deployment_name: Mapped[str] = mapped_column(NAME, default="")
+    old_status: Mapped[str | None] = mapped_column(String(64), default=None)
+    new_status: Mapped[str] = mapped_column(String(64))
+    old_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Delivery(Base):
+    """One transition owed to one channel: the outbox row, sent once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("transition_id", "team_id", "channel_id"),
+        Index(None, "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="SET NULL"), default=None, index=True
+    )
+    team_id: Mapped[str] = mapped_column(SLACK_ID)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|dropped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class Thread(Base):
+    """The parent message of a deployment's notices in one channel."""
+
+    __tablename__ = "threads"
+
+    team_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    model_id: Mapped[str] = mapped_column(ID)
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,57 @@
+"""Alembic environment: the URL comes from the caller (bot.db) or DATABASE_URL, never from alembic.ini."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from bot.db import make_sync_engine
+from bot.tables import Base
+
+config = context.config
+url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "sqlite:///baseten-bot.db")
+target_metadata = Base.metadata
+
+
+def run_offline() -> None:
+    from bot.db import sync_url
+
+    context.configure(
+        url=sync_url(url).render_as_string(hide_password=False),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

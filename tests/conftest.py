@@ -1,0 +1,129 @@
+"""Shared fixtures: the loopback fakes, a migrated SQLite file, and a real `serve` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.db import upgrade
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, FakeBaseten, FakeSlack, deployment
+
+MODEL = "mdl1abcd"
+MODEL_NAME = "llama-3-8b"
+PROD = "dep1prod"
+DEV = "dep2dev"
+OLD = "dep3old"
+
+
+def standard_deployments() -> list[dict[str, Any]]:
+    return [
+        deployment(PROD, MODEL, name="v3", status="ACTIVE", is_production=True, replicas=2),
+        deployment(DEV, MODEL, name="dev", status="BUILDING", is_development=True, replicas=0),
+        deployment(OLD, MODEL, name="v2", status="INACTIVE", replicas=0, created_at="2026-10-01T08:00:00Z"),
+    ]
+
+
+@pytest.fixture
+def baseten() -> Iterator[FakeBaseten]:
+    fake = FakeBaseten()
+    fake.add_model(MODEL, MODEL_NAME, standard_deployments())
+    yield fake
+    fake.close()
+    assert not fake.violations, f"the fake answered outside the spec: {fake.violations}"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bot_env(baseten: FakeBaseten, slack: FakeSlack, db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BASETEN_", "DATABASE_"))}
+    env.update(
+        BASETEN_API_KEY=API_KEY,
+        BASETEN_API_URL=baseten.url,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        DATABASE_URL=db_url,
+        POLL_INTERVAL_SECONDS="3600",
+        HOST="127.0.0.1",
+        LOG_LEVEL="INFO",
+    )
+    env.update(extra)
+    return env
+
+
+class BotProcess:
+    """A real `baseten-bot serve` process; its output is kept for assertions."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        env = {**env, "PORT": str(self.port)}
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bot exited early:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"bot never became healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return int(self.proc.returncode)
+
+
+@pytest.fixture
+def bot(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[BotProcess]:
+    process = BotProcess(bot_env(baseten, slack, db_url), tmp_path / "bot.log")
+    process.wait_healthy()
+    yield process
+    process.stop()

@@ -1,0 +1,424 @@
+"""Loopback stand-ins for the outside world: a spec-shaped Baseten API and a recording Slack.
+
+Both are real HTTP servers on 127.0.0.1, port 0, each in its own thread, so the bot
+under test talks to them exactly as it would to api.baseten.co and slack.com.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+DATA = Path(__file__).parent / "data"
+API_KEY = "test-key.secretvalue123"
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+TEAM = "T0TEST"
+BOT_USER = "UBOTUSER"
+
+
+def _spec_components() -> dict[str, Any]:
+    spec = yaml.safe_load((DATA / "baseten-openapi.yaml").read_text())
+    return spec["components"]
+
+
+_COMPONENTS = _spec_components()
+
+
+def validator(schema_name: str) -> Draft202012Validator:
+    """A JSON Schema validator for one of the spec's component schemas."""
+    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": _COMPONENTS})
+
+
+def deployment(
+    dep_id: str,
+    model_id: str,
+    *,
+    name: str | None = None,
+    status: str = "ACTIVE",
+    is_production: bool = False,
+    is_development: bool = False,
+    replicas: int = 1,
+    environment: str | None = None,
+    created_at: str = "2026-11-20T10:00:00Z",
+    autoscaling: dict[str, Any] | bool | None = True,
+) -> dict[str, Any]:
+    """A DeploymentV1 with every required field, as Baseten answers."""
+    settings: dict[str, Any] | None
+    if autoscaling is True:
+        settings = {
+            "min_replica": 0,
+            "max_replica": 3,
+            "autoscaling_window": 60,
+            "scale_down_delay": 900,
+            "concurrency_target": 2,
+            "target_utilization_percentage": 70,
+        }
+    elif autoscaling is False:
+        settings = None
+    else:
+        settings = autoscaling  # type: ignore[assignment]
+    return {
+        "id": dep_id,
+        "created_at": created_at,
+        "name": name or dep_id,
+        "model_id": model_id,
+        "is_production": is_production,
+        "is_development": is_development,
+        "status": status,
+        "active_replica_count": replicas,
+        "autoscaling_settings": settings,
+        "instance_type_name": "1x L4 (24 GiB)",
+        "environment": environment if environment is not None else ("production" if is_production else None),
+    }
+
+
+def model(model_id: str, name: str, deployments: list[dict[str, Any]]) -> dict[str, Any]:
+    prod = next((d["id"] for d in deployments if d["is_production"]), None)
+    dev = next((d["id"] for d in deployments if d["is_development"]), None)
+    return {
+        "id": model_id,
+        "created_at": "2026-11-01T09:00:00Z",
+        "name": name,
+        "deployments_count": len(deployments),
+        "production_deployment_id": prod,
+        "development_deployment_id": dev,
+        "instance_type_name": "1x L4 (24 GiB)",
+        "team_name": "ml-platform",
+    }
+
+
+@dataclass
+class Canned:
+    """A scripted answer that replaces the normal one."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    raw: bytes | None = None
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    ok: bool = False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Fake:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[Seen] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                owner._dispatch(self, "GET")
+
+            def do_POST(self) -> None:
+                owner._dispatch(self, "POST")
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urllib.parse.urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        body: Any = raw
+        ctype = h.headers.get("Content-Type", "")
+        if raw and "json" in ctype:
+            body = json.loads(raw)
+        elif raw and "form" in ctype:
+            body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+        seen = Seen(method, parts.path, urllib.parse.parse_qs(parts.query), dict(h.headers.items()), body)
+        with self.lock:
+            self.requests.append(seen)
+        try:
+            status, payload, headers, delay, bytes_out = self.answer(seen)
+        except Exception as exc:  # a bug in the fake must be loud, not a hang
+            status, payload, headers, delay, bytes_out = 599, {"error": repr(exc)}, {}, 0.0, None
+        if delay:
+            time.sleep(delay)
+        data = bytes_out if bytes_out is not None else json.dumps(payload).encode()
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
+        raise NotImplementedError
+
+
+class FakeBaseten(_Fake):
+    """Answers like the management API spec; every 200 body is validated against it."""
+
+    def __init__(self, *, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
+        self.models: dict[str, dict[str, Any]] = {}
+        self.deployments: dict[str, dict[str, dict[str, Any]]] = {}
+        self.audit: dict[str, list[dict[str, Any]]] = {}
+        self.scripted: deque[tuple[str, Canned]] = deque()
+        self.delay = 0.0
+        self.violations: list[str] = []
+        self.off_spec_ok = False  # set by tests that serve a deliberately newer/odd answer
+        super().__init__()
+
+    # -- state --------------------------------------------------------------------
+
+    def add_model(self, model_id: str, name: str, deployments: list[dict[str, Any]]) -> None:
+        with self.lock:
+            self.deployments[model_id] = {d["id"]: d for d in deployments}
+            self.models[model_id] = model(model_id, name, deployments)
+
+    def set_status(self, model_id: str, dep_id: str, status: str, **fields: Any) -> None:
+        with self.lock:
+            self.deployments[model_id][dep_id].update(status=status, **fields)
+
+    def add_deployment(self, dep: dict[str, Any]) -> None:
+        with self.lock:
+            self.deployments[dep["model_id"]][dep["id"]] = dep
+
+    def delete_deployment(self, model_id: str, dep_id: str) -> None:
+        with self.lock:
+            del self.deployments[model_id][dep_id]
+
+    def promote(self, model_id: str, dep_id: str) -> None:
+        with self.lock:
+            for dep in self.deployments[model_id].values():
+                dep["is_production"] = dep["id"] == dep_id
+                dep["environment"] = "production" if dep["id"] == dep_id else None
+
+    def script(self, path_prefix: str, *answers: Canned) -> None:
+        """The next requests whose path starts with `path_prefix` get these answers, in order."""
+        with self.lock:
+            for a in answers:
+                self.scripted.append((path_prefix, a))
+
+    def count(self, prefix: str = "/v1/") -> int:
+        with self.lock:
+            return sum(1 for r in self.requests if r.path.startswith(prefix))
+
+    # -- HTTP ---------------------------------------------------------------------
+
+    def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
+        with self.lock:
+            for i, (prefix, canned) in enumerate(self.scripted):
+                if seen.path.startswith(prefix):
+                    del self.scripted[i]
+                    return canned.status, canned.body, dict(canned.headers), canned.delay, canned.raw
+        if seen.headers.get("Authorization") != f"Api-Key {self.api_key}":
+            return 401, {"error": "Invalid API key"}, {}, self.delay, None
+        status, body, schema = self._route(seen)
+        if status == 200 and schema:
+            errors = [e.message for e in validator(schema).iter_errors(body)]
+            if errors and not self.off_spec_ok:
+                self.violations.append(f"{seen.path}: {errors[:3]}")
+        return status, body, {}, self.delay, None
+
+    def _route(self, seen: Seen) -> tuple[int, Any, str | None]:
+        segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
+        not_found = (404, {"error": "Not found"}, None)
+        if segs[:2] != ["v1", "models"]:
+            return not_found
+        with self.lock:
+            if len(segs) == 2:
+                wanted = (seen.query.get("name") or [None])[0]
+                models = [m for m in self.models.values() if wanted is None or m["name"] == wanted]
+                return 200, {"models": json.loads(json.dumps(models))}, "ModelsV1"
+            model_id = segs[2]
+            if model_id not in self.models:
+                return not_found
+            deps = self.deployments[model_id]
+            if len(segs) == 3:
+                current = model(model_id, self.models[model_id]["name"], list(deps.values()))
+                return 200, current, "ModelV1"
+            if segs[3] == "audit_logs" and len(segs) == 4:
+                items = self.audit.get(model_id, [])
+                return (
+                    200,
+                    {"items": items, "pagination": {"has_more": False, "cursor": None}},
+                    "ListAuditLogsResponseV1",
+                )
+            if segs[3] != "deployments":
+                return not_found
+            if len(segs) == 4:
+                wanted = (seen.query.get("name") or [None])[0]
+                listed = [d for d in deps.values() if wanted is None or d["name"] == wanted]
+                return 200, {"deployments": json.loads(json.dumps(listed))}, "DeploymentsV1"
+            if len(segs) == 5:
+                key = segs[4]
+                if key == "production":
+                    found = next((d for d in deps.values() if d["is_production"]), None)
+                elif key == "development":
+                    found = next((d for d in deps.values() if d["is_development"]), None)
+                else:
+                    found = deps.get(key)
+                if found is None:
+                    return not_found
+                return 200, json.loads(json.dumps(found)), "DeploymentV1"
+        return not_found
+
+
+class FakeSlack(_Fake):
+    """Records every Web API call and response_url post, with bodies; answers like Slack."""
+
+    def __init__(self) -> None:
+        self.scripted: dict[str, deque[Canned]] = {}
+        self._ts = itertools.count(1)
+        super().__init__()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/response/{name}"
+
+    def script(self, method: str, *answers: Canned) -> None:
+        with self.lock:
+            self.scripted.setdefault(method, deque()).extend(answers)
+
+    def calls(self, method: str) -> list[Seen]:
+        with self.lock:
+            return [r for r in self.requests if r.path == f"/api/{method}"]
+
+    def posts(self) -> list[dict[str, Any]]:
+        """Bodies of chat.postMessage calls that Slack accepted (ok)."""
+        with self.lock:
+            return [r.body for r in self.requests if r.path == "/api/chat.postMessage" and r.ok]
+
+    def responses(self, name: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                r.body
+                for r in self.requests
+                if r.path.startswith("/response/") and (name is None or r.path == f"/response/{name}")
+            ]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for Slack traffic")
+
+    def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
+        if seen.path.startswith("/response/"):
+            return 200, {"ok": True}, {}, 0.0, b"ok"
+        method = seen.path.removeprefix("/api/")
+        with self.lock:
+            queue = self.scripted.get(method)
+            canned = queue.popleft() if queue else None
+        if canned is not None:
+            return canned.status, canned.body, dict(canned.headers), canned.delay, canned.raw
+        if method == "auth.test":
+            return (
+                200,
+                {
+                    "ok": True,
+                    "url": "https://test.slack.com/",
+                    "team": "Test",
+                    "user": "baseten",
+                    "team_id": TEAM,
+                    "user_id": BOT_USER,
+                    "bot_id": "BBOT",
+                },
+                {},
+                0.0,
+                None,
+            )
+        if method in ("chat.postMessage", "chat.update"):
+            body = seen.body if isinstance(seen.body, dict) else {}
+            ts = f"1700000000.{next(self._ts):06d}"
+            seen.ok = True
+            return (
+                200,
+                {
+                    "ok": True,
+                    "channel": body.get("channel"),
+                    "ts": body.get("ts") or ts,
+                    "message": {"text": body.get("text")},
+                },
+                {},
+                0.0,
+                None,
+            )
+        return 200, {"ok": True}, {}, 0.0, None
+
+
+def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Slack would send with this body."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash_body(
+    text: str, *, response_url: str, channel: str = "C0GENERAL", user: str = "U0ALICE", team: str = TEAM
+) -> str:
+    return urllib.parse.urlencode(
+        {
+            "token": "legacy-unused",
+            "team_id": team,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": "alice",
+            "command": "/baseten",
+            "text": text,
+            "api_app_id": "A0TEST",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )

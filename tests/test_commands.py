@@ -1,0 +1,141 @@
+"""The pure `/baseten` parser: every form, and bad input that must be a usage error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.commands import (
+    Help,
+    ListSubs,
+    Mute,
+    Resume,
+    Status,
+    Subscribe,
+    Unmute,
+    Unsubscribe,
+    UsageError,
+    parse,
+)
+from bot.ids import is_plain_id
+from bot.status import KNOWN
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", Help()),
+        ("   ", Help()),
+        ("help", Help()),
+        ("HELP", Help()),
+        ("list", ListSubs()),
+        ("status mdl1", Status("mdl1", "*")),
+        ("status mdl1 dep1", Status("mdl1", "dep1")),
+        ("status my-model_2 production", Status("my-model_2", "production")),
+        ("status mdl1 Development", Status("mdl1", "development")),
+        ("  status   mdl1\tdep1  ", Status("mdl1", "dep1")),
+        ("status https://app.baseten.co/models/mdl1/logs/dep1", Status("mdl1", "dep1")),
+        ("status <https://app.baseten.co/models/mdl1/logs/dep1>", Status("mdl1", "dep1")),
+        ("status <https://app.baseten.co/models/mdl1/logs/dep1|link>", Status("mdl1", "dep1")),
+        ("status https://app.baseten.co/models/mdl1/overview", Status("mdl1", "*")),
+        ("status app.baseten.co/models/mdl1/deployments/dep1", Status("mdl1", "dep1")),
+        ("subscribe mdl1", Subscribe("mdl1", "*")),
+        ("subscribe mdl1 production", Subscribe("mdl1", "production")),
+        ("subscribe mdl1 dep1 --no-thread", Subscribe("mdl1", "dep1", frozenset(), False)),
+        (
+            "subscribe mdl1 --on failures,recoveries",
+            Subscribe("mdl1", "*", frozenset({"failures", "recoveries"})),
+        ),
+        ("subscribe mdl1 --on=unhealthy,all", Subscribe("mdl1", "*", frozenset({"UNHEALTHY", "all"}))),
+        ("unsubscribe mdl1", Unsubscribe("mdl1", "*")),
+        ("unsubscribe mdl1 dep1", Unsubscribe("mdl1", "dep1")),
+        ("mute mdl1 30m", Mute("mdl1", "*", timedelta(minutes=30))),
+        ("mute mdl1 production 2h", Mute("mdl1", "production", timedelta(hours=2))),
+        ("mute mdl1 dep1 1d", Mute("mdl1", "dep1", timedelta(days=1))),
+        ("unmute mdl1", Unmute("mdl1", "*")),
+        ("resume mdl1 dep1", Resume("mdl1", "dep1")),
+    ],
+)
+def test_every_form(text: str, expected: object) -> None:
+    assert parse(text, statuses=KNOWN) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("frobnicate", "don't know the command"),
+        ("status", "needs a model"),
+        ("status a b c", "Too many arguments"),
+        ("list extra", "takes no arguments"),
+        ("status ../etc", "not a valid model"),
+        ("status mdl1 ..", "not a valid deployment"),
+        ("status mdl/1", "not a valid model"),
+        ("status mdl1 dep/1", "not a valid deployment"),
+        ("status mdl1?x=1", "not a valid model"),
+        ("status mdl1 dep%2F1", "not a valid deployment"),
+        ("status mdl1 dep\x00", "not a valid deployment"),
+        ("status mdl1 \u202edep", "not a valid deployment"),
+        ("status mdl1 dép", "not a valid deployment"),
+        ("status " + "a" * 65, "not a valid model"),
+        ("status " + "x" * 5000, "too long"),
+        ("status https://evil.example/models/mdl1/logs/dep1", "not a Baseten dashboard link"),
+        ("status http://app.baseten.co/models/mdl1/logs/dep1", "not a Baseten dashboard link"),
+        ("status https://app.baseten.co/models/../logs/dep1", "not a Baseten dashboard link"),
+        ("status https://app.baseten.co.evil.io/models/mdl1", "not a Baseten dashboard link"),
+        ("subscribe mdl1 --on nonsense", "does not know"),
+        ("subscribe mdl1 --on", "needs a value"),
+        ("subscribe mdl1 --loud", "Unknown option"),
+        ("mute mdl1", "not a duration"),
+        ("mute mdl1 forever", "not a duration"),
+        ("mute mdl1 0m", "1 minute to 30 days"),
+        ("mute mdl1 31d", "1 minute to 30 days"),
+        ("unsubscribe", "needs a model"),
+        ("status <!channel>", "not a valid model"),
+    ],
+)
+def test_bad_input_is_a_usage_error(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text, statuses=KNOWN)
+    assert says in str(caught.value)
+
+
+def test_unknown_kind_lists_the_valid_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse("subscribe mdl1 --on loud", statuses=KNOWN)
+    for kind in ("failures", "recoveries", "deploys", "scaling", "all"):
+        assert kind in str(caught.value)
+
+
+def _ids(cmd: object) -> list[str]:
+    out = []
+    for attr in ("model", "target"):
+        value = getattr(cmd, attr, None)
+        if isinstance(value, str) and value not in ("*", "production", "development"):
+            out.append(value)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_text_is_a_command_or_a_usage_error(text: str) -> None:
+    try:
+        cmd = parse(text, statuses=KNOWN)
+    except UsageError:
+        return
+    assert all(is_plain_id(i) for i in _ids(cmd))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["status", "subscribe", "unsubscribe", "mute", "resume"]),
+    st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=3),
+)
+def test_arbitrary_arguments_never_yield_an_unsafe_id(verb: str, args: list[str]) -> None:
+    try:
+        cmd = parse(" ".join([verb, *args]), statuses=KNOWN)
+    except UsageError:
+        return
+    assert all(is_plain_id(i) for i in _ids(cmd))

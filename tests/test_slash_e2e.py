@@ -1,0 +1,173 @@
+"""End to end: a real `baseten-bot serve` process fed signed slash commands over HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, bot_env
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, sign, slash_body
+
+
+def post_command(bot: BotProcess, slack: FakeSlack, text: str, name: str = "cmd", **kw: str) -> httpx.Response:
+    body = slash_body(text, response_url=slack.response_url(name), **kw)
+    return httpx.post(bot.url + "/slack/events", content=body, headers=sign(body), timeout=10)
+
+
+def answer(slack: FakeSlack, name: str = "cmd", timeout: float = 10) -> dict[str, object]:
+    got = slack.wait_for(lambda: slack.responses(name), timeout=timeout)
+    return dict(got[0])
+
+
+def test_status_of_a_deployment(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    response = post_command(bot, slack, f"status {MODEL} {PROD}")
+    assert response.status_code == 200
+    card = answer(slack)
+    assert card["response_type"] == "ephemeral"
+    assert "llama-3-8b / v3: ACTIVE" in str(card["text"])
+    blocks = json.dumps(card["blocks"])
+    assert "Share in channel" in blocks and "app.baseten.co/models/mdl1abcd/logs/dep1prod" in blocks
+
+
+def test_status_by_names_and_shortcuts(bot: BotProcess, slack: FakeSlack) -> None:
+    post_command(bot, slack, f"status {MODEL_NAME} production", name="a")
+    assert "v3: ACTIVE" in str(answer(slack, "a")["text"])
+    post_command(bot, slack, f"status {MODEL_NAME} v2", name="b")
+    assert "v2: INACTIVE" in str(answer(slack, "b")["text"])
+    post_command(bot, slack, f"status <https://app.baseten.co/models/{MODEL}/logs/dep2dev>", name="c")
+    assert "dev: BUILDING" in str(answer(slack, "c")["text"])
+
+
+def test_status_of_a_model_is_an_overview(bot: BotProcess, slack: FakeSlack) -> None:
+    post_command(bot, slack, f"status {MODEL}")
+    overview = answer(slack)
+    assert "3 deployments" in str(overview["text"])
+    listing = overview["blocks"][1]["text"]["text"]  # type: ignore[index]
+    assert listing.index("dep1prod") < listing.index("dep2dev")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("status nosuchmodel", "can't find a model `nosuchmodel`"),
+        (f"status {MODEL} nosuchdep", "has no deployment `nosuchdep`"),
+    ],
+)
+def test_unknown_things_get_a_specific_answer(bot: BotProcess, slack: FakeSlack, text: str, says: str) -> None:
+    post_command(bot, slack, text)
+    got = answer(slack)
+    assert says in str(got["text"])
+    assert "Traceback" not in json.dumps(got)
+
+
+def test_usage_errors_and_help_answer_in_the_ack(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    before = baseten.count()
+    for text, says in [
+        ("frobnicate", "don't know the command"),
+        ("status ../../etc/passwd", "not a valid model"),
+        ("status mdl1 %2F..%2F", "not a valid deployment"),
+        ("status " + "A" * 5000, "too long"),
+    ]:
+        response = post_command(bot, slack, text)
+        assert response.status_code == 200
+        assert says in response.json()["text"]
+        assert response.json()["response_type"] == "ephemeral"
+    for text in ("", "help"):
+        assert "/baseten status" in json.dumps(post_command(bot, slack, text).json())
+    assert baseten.count() == before  # nothing reached Baseten
+
+
+def test_baseten_failures_get_short_answers(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    baseten.script("/v1/", *[Canned(503, {"error": "down"})] * 8)
+    post_command(bot, slack, f"status {MODEL} {PROD}", name="down")
+    got = answer(slack, "down", timeout=30)
+    assert "not answering right now" in str(got["text"])
+    baseten.scripted.clear()
+    baseten.script("/v1/", Canned(401, {"error": "bad key"}))
+    post_command(bot, slack, f"status {MODEL} {PROD}", name="auth")
+    got = answer(slack, "auth")
+    assert "rejected the bot's API key" in str(got["text"])
+    assert API_KEY not in json.dumps(got)
+
+
+def test_forged_and_stale_signatures_get_401_and_never_reach_baseten(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    body = slash_body(f"status {MODEL} {PROD}", response_url=slack.response_url())
+    forged = sign(body, secret="not-the-secret")
+    stale = sign(body, timestamp=int(time.time()) - 6 * 60)
+    missing = {"Content-Type": "application/x-www-form-urlencoded"}
+    tampered = sign(body)
+    for headers, content in ((forged, body), (stale, body), (missing, body), (tampered, body + "&text=list")):
+        response = httpx.post(bot.url + "/slack/events", content=content, headers=headers, timeout=5)
+        assert response.status_code == 401
+    time.sleep(0.3)
+    assert baseten.count() == 0
+    assert slack.responses() == []
+
+
+def test_ack_is_fast_even_when_baseten_takes_8_seconds(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    baseten.delay = 8.0
+    started = time.monotonic()
+    response = post_command(bot, slack, f"status {MODEL} {PROD}")
+    took = time.monotonic() - started
+    assert response.status_code == 200
+    assert took < 2.5, f"ack took {took:.2f}s"
+    card = answer(slack, timeout=30)  # the answer follows through response_url
+    assert "v3: ACTIVE" in str(card["text"])
+
+
+def test_share_button_posts_the_card_in_channel(bot: BotProcess, slack: FakeSlack) -> None:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST"},
+        "user": {"id": "U0ALICE"},
+        "api_app_id": "A0TEST",
+        "channel": {"id": "C0GENERAL"},
+        "container": {"type": "message", "is_ephemeral": True},
+        "response_url": slack.response_url("share"),
+        "trigger_id": "1.2",
+        "actions": [
+            {"action_id": "share_card", "block_id": "b", "type": "button", "value": f"{MODEL}/{PROD}", "action_ts": "1"}
+        ],
+    }
+    body = "payload=" + urllib.parse.quote(json.dumps(payload))
+    response = httpx.post(bot.url + "/slack/events", content=body, headers=sign(body), timeout=5)
+    assert response.status_code == 200
+    got = slack.wait_for(lambda: len(slack.responses("share")) >= 2 and slack.responses("share"))
+    shared, deleted = got[0], got[1]
+    assert shared["response_type"] == "in_channel"
+    assert "v3: ACTIVE" in shared["text"] and "shared by <@U0ALICE>" in json.dumps(shared["blocks"])
+    assert "Share in channel" not in json.dumps(shared["blocks"])
+    assert deleted.get("delete_original") is True
+
+
+def test_healthz_and_metrics(bot: BotProcess, slack: FakeSlack) -> None:
+    health = httpx.get(bot.url + "/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["database"] == "ok"
+    post_command(bot, slack, "help")
+    metrics = httpx.get(bot.url + "/metrics", timeout=5).text
+    assert 'baseten_bot_commands_total{command="help"} 1.0' in metrics
+    assert API_KEY not in metrics and BOT_TOKEN not in metrics
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_end_the_process_with_status_0(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    process = BotProcess(bot_env(baseten, slack, db_url), tmp_path / "bot.log")
+    process.wait_healthy()
+    started = time.monotonic()
+    process.proc.send_signal(sig)
+    code = process.proc.wait(timeout=10)
+    assert code == 0, process.output()
+    assert time.monotonic() - started < 10
+    process.stop()
+    log = process.output()
+    assert API_KEY not in log and BOT_TOKEN not in log and SIGNING_SECRET not in log
