@@ -125,7 +125,7 @@ class Notifier:
 
     async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
         error = _error(exc)
-        status = getattr(exc.response, "status_code", 0) or 0
+        status = _status(exc)
         if error in CHANNEL_ERRORS:
             await self._store.mark_failed(p, error=error)
             paused = await self._store.pause_channel(p.team_id, p.channel_id, error)
@@ -182,6 +182,13 @@ def _error(exc: SlackApiError) -> str:
         return str(exc.response.get("error") or "")
     except Exception:  # noqa: BLE001 - a body that is not JSON has no error field
         return ""
+
+
+def _status(exc: SlackApiError) -> int:
+    """HTTP status of a failed call: a SlackResponse has `status_code`, a raw aiohttp one `status`."""
+    response = exc.response
+    value = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    return int(value)
 
 
 def _retry_after(exc: SlackApiError) -> float | None:

@@ -45,12 +45,11 @@ def baseten_client(settings: Settings, metrics: Metrics | None = None) -> Basete
     return client
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(token: str | None, base_url: str) -> AsyncWebClient:
     """Slack Web API client; the SDK's own handlers retry 429 (Retry-After), 5xx and resets."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return AsyncWebClient(
         token=token,
-        base_url=settings.slack_api_url,
+        base_url=base_url,
         timeout=15,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
@@ -92,7 +91,8 @@ class Runtime:
         engine = make_async_engine(settings.database_url)
         store = Store(sessions(engine), now=utcnow)
         baseten = baseten_client(settings, metrics)
-        slack = slack_client(settings)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        slack = slack_client(token, settings.slack_api_url)
         notifier = Notifier(
             slack=slack,
             store=store,

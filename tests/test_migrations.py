@@ -1,0 +1,64 @@
+"""Migrations match the tables, run both ways, and SQLite runs with WAL, a busy timeout and foreign keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
+from bot.tables import Base
+
+
+def test_migrations_match_the_tables(db_url: str) -> None:
+    engine = make_sync_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_upgrade_downgrade_upgrade_on_an_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    upgrade(url)
+    downgrade(url, "base")
+    engine = make_sync_engine(url)
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    upgrade(url)
+    upgrade(url)  # idempotent: serve runs it on every start
+    engine = make_sync_engine(url)
+    assert {"subscriptions", "snapshots", "model_states", "transitions", "deliveries", "threads"} <= set(
+        sa.inspect(engine).get_table_names()
+    )
+    engine.dispose()
+
+
+async def test_sqlite_pragmas(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    async with engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10000
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("raw", "sync", "aio"),
+    [
+        ("sqlite:///x.db", "sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgres://u:p@h:5432/d", "postgresql+psycopg://u:***@h:5432/d", "postgresql+psycopg://u:***@h:5432/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+    ],
+)
+def test_database_urls(raw: str, sync: str, aio: str) -> None:
+    assert str(sync_url(raw)) == sync
+    assert str(async_url(raw)) == aio
+
+
+def test_bad_database_url() -> None:
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        sync_url("definitely not a url")

@@ -1,0 +1,284 @@
+"""Subscriptions and the poller against the fakes, with a real SQLite file: what channels are told."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
+from tests.fakes import TEAM, Canned, FakeBaseten, FakeSlack, deployment
+from tests.world import World
+
+
+@pytest.fixture
+async def world(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> AsyncIterator[World]:
+    w = World(baseten, slack, db_url)
+    yield w
+    await w.close()
+
+
+def notices(slack: FakeSlack, channel: str | None = None) -> list[str]:
+    return [p["text"] for p in slack.posts() if channel is None or p["channel"] == channel]
+
+
+async def test_subscribe_answers_in_channel_with_the_current_status(world: World) -> None:
+    message, kind = await world.command(f"subscribe {MODEL_NAME} {PROD}")
+    assert kind == "in_channel"
+    text = json.dumps(message.blocks)
+    assert "subscribed this channel" in text and "ACTIVE" in text and "v3" in text
+    again, kind = await world.command(f"subscribe {MODEL} {PROD}")
+    assert kind == "ephemeral" and "already subscribed" in again.text
+
+
+async def test_subscribe_refuses_what_baseten_cannot_confirm(world: World, baseten: FakeBaseten) -> None:
+    message, kind = await world.command(f"subscribe {MODEL} nosuchdep")
+    assert kind == "ephemeral" and "no deployment" in message.text
+    baseten.script("/v1/", *[Canned(503, {"error": "down"})] * 10)
+    message, _ = await world.command(f"subscribe {MODEL} {PROD}")
+    assert "not answering" in message.text
+    baseten.scripted.clear()
+    listing, _ = await world.command("list")
+    assert "no subscriptions" in listing.text
+
+
+async def test_one_notice_per_channel_then_silence(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    await world.cycle()
+    assert notices(slack) == []  # subscribing recorded a silent baseline
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    report = await world.cycle()
+    assert report.changes == 1 and report.sent == 2
+    assert notices(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+    assert notices(slack, "C2") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+    again = await world.cycle()
+    assert again.changes == 0 and len(slack.posts()) == 2
+
+
+async def test_unsubscribe_stops_notices(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    message, kind = await world.command(f"unsubscribe {MODEL_NAME} v3", channel="C1")
+    assert kind == "in_channel" and "unsubscribed" in json.dumps(message.blocks)
+    missing, _ = await world.command(f"unsubscribe {MODEL} {PROD}", channel="C1")
+    assert "not subscribed" in missing.text
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack, "C1") == [] and len(notices(slack, "C2")) == 1
+
+
+async def test_whole_model_catches_new_and_deleted_deployments(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    baseten.add_deployment(deployment("dep4new", MODEL, name="v4", status="BUILDING"))
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v4: new deployment → BUILDING"]
+    baseten.set_status(MODEL, "dep4new", "DEPLOYING")
+    await world.cycle()
+    assert notices(slack)[-1] == "llama-3-8b / v4: BUILDING → DEPLOYING"
+    baseten.delete_deployment(MODEL, OLD)
+    await world.cycle()
+    await world.cycle()
+    assert notices(slack)[-1] == "llama-3-8b / v2: INACTIVE → DELETED (deployment deleted)"
+    assert len(notices(slack)) == 3
+
+
+async def test_scale_to_zero_churn_is_quiet_by_default(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL}", channel="C1")
+    await world.command(f"subscribe {MODEL} --on scaling", channel="C2")
+    for status in ("SCALED_TO_ZERO", "WAKING_UP", "ACTIVE"):
+        baseten.set_status(MODEL, PROD, status)
+        await world.cycle()
+    assert notices(slack, "C1") == []
+    assert len(notices(slack, "C2")) == 3
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_production_follows_promotions(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL} production")
+    baseten.set_status(MODEL, OLD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack) == []  # not production: not heard
+    baseten.promote(MODEL, OLD)
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v2: promoted → production (was dep1prod)"]
+    baseten.set_status(MODEL, PROD, "INACTIVE")  # the old production: no longer followed
+    baseten.set_status(MODEL, OLD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack)[1:] == ["llama-3-8b / v2: ACTIVE → UNHEALTHY"]
+
+
+async def test_three_channels_on_one_deployment_cost_one_request_per_cycle(world: World, baseten: FakeBaseten) -> None:
+    for channel in ("C1", "C2", "C3"):
+        await world.command(f"subscribe {MODEL} {PROD}", channel=channel)
+    before = baseten.count()
+    await world.cycle()
+    assert baseten.count() - before == 1
+    assert baseten.requests[-1].path == f"/v1/models/{MODEL}/deployments/{PROD}"
+
+
+async def test_many_targets_on_one_model_are_one_list_request(world: World, baseten: FakeBaseten) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {DEV}", channel="C2")
+    await world.command(f"subscribe {MODEL} production", channel="C3")
+    await world.command(f"subscribe {MODEL}", channel="C4")
+    before = baseten.count()
+    await world.cycle()
+    assert baseten.count() - before == 1
+    assert baseten.requests[-1].path == f"/v1/models/{MODEL}/deployments"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Canned(500, {"error": "boom"}),
+        Canned(429, {"error": "slow down", "retry_after": 0}),
+        Canned(200, raw=b"<html>not json</html>"),
+        Canned(200, {"deployments": [{"id": "dep1prod"}]}),  # a garbled entry: no status
+        Canned(200, delay=3.0, body={"deployments": []}),  # slower than the client's timeout
+    ],
+)
+async def test_baseten_faults_record_nothing_and_the_next_cycle_catches_up(
+    world: World, baseten: FakeBaseten, slack: FakeSlack, fault: Canned
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.script(f"/v1/models/{MODEL}/deployments", *[fault] * 4)
+    report = await world.cycle()
+    assert report.failed_models == 1 and report.changes == 0
+    assert notices(slack) == []
+    listing, _ = await world.command("list")
+    assert "UNHEALTHY" not in json.dumps(listing.blocks)  # the snapshot did not move
+    baseten.scripted.clear()
+    report = await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_a_404_deployment_is_announced_deleted_once(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL} {DEV}")
+    baseten.delete_deployment(MODEL, DEV)
+    await world.cycle()
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / dev: BUILDING → DELETED (deployment deleted)"]
+
+
+async def test_slack_429_and_5xx_are_retried_and_sent_once(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    slack.script(
+        "chat.postMessage",
+        Canned(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"}),
+        Canned(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"}),
+        Canned(503, raw=b"upstream unavailable"),
+        Canned(503, raw=b"upstream unavailable"),
+    )
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    first = await world.cycle()
+    assert first.sent == 0
+    counts = await world.store.counts()
+    assert counts == {"pending": 2}
+    world.clock.advance(minutes=10)
+    await world.notifier.deliver_due()
+    assert sorted(p["channel"] for p in slack.posts()) == ["C1", "C2"]
+    world.clock.advance(minutes=10)
+    await world.cycle()
+    assert len(slack.posts()) == 2
+    assert await world.store.counts() == {"sent": 2}
+
+
+async def test_permanent_channel_error_pauses_and_list_says_why(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "not_in_channel"}))
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    paused_channel = next(r.body["channel"] for r in slack.calls("chat.postMessage") if not r.ok)
+    listing, _ = await world.command("list", channel=paused_channel)
+    assert "paused" in json.dumps(listing.blocks) and "not_in_channel" in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack, paused_channel) == []  # nothing more is tried there
+    other = "C2" if paused_channel == "C1" else "C1"
+    assert len(notices(slack, other)) == 2
+    resumed, kind = await world.command(f"resume {MODEL}", channel=paused_channel)
+    assert kind == "in_channel" and "resumed 1" in json.dumps(resumed.blocks)
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack, paused_channel) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]  # nothing replayed
+
+
+async def test_workspace_error_stops_delivery_and_keeps_notices(
+    world: World, baseten: FakeBaseten, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    slack.script("chat.postMessage", *[Canned(200, {"ok": False, "error": "token_revoked"})] * 2)
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    tried = len(slack.calls("chat.postMessage"))
+    assert tried <= 2  # at most the calls already under way when Slack first refused
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert len(slack.calls("chat.postMessage")) == tried  # nothing more is tried
+    assert world.notifier.disabled_workspaces == {TEAM: "token_revoked"}
+    assert (await world.store.counts()) == {"pending": 4}  # kept for when the token is fixed
+    assert sum("token_revoked" in r.message for r in caplog.records) == 1
+
+
+async def test_restart_resumes_pending_and_catches_changes_made_while_down(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    first = World(baseten, slack, db_url)
+    await first.command(f"subscribe {MODEL} {PROD}", channel="C1")
+    slack.script("chat.postMessage", Canned(500, raw=b"down"))
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await first.cycle()  # Slack fails: the notice stays pending
+    clock = first.clock
+    await first.close()
+    baseten.set_status(MODEL, DEV, "ACTIVE")  # a change while the bot is down (not watched here)
+    await World(baseten, slack, db_url, clock).command(f"subscribe {MODEL} {DEV}", channel="C1")
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    second = World(baseten, slack, db_url, clock)
+    clock.advance(minutes=10)
+    await second.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+    await second.close()
+
+
+async def test_list_shows_subscriptions_and_status_per_channel_and_workspace(world: World) -> None:
+    await world.command(f"subscribe {MODEL} {PROD} --on failures,recoveries --no-thread", channel="C1")
+    await world.command(f"subscribe {MODEL}", channel="C1")
+    await world.command(f"subscribe {MODEL} production", channel="C2")
+    listing, kind = await world.command("list", channel="C1")
+    text = json.dumps(listing.blocks)
+    assert kind == "ephemeral"
+    assert "(2)" in text and "failures, recoveries" in text and "no threads" in text and "all deployments" in text
+    assert "ACTIVE" in text
+    other_team, _ = await world.command("list", channel="C1", team="T0OTHER")
+    assert "no subscriptions" in other_team.text
+
+
+async def test_mute_records_but_does_not_announce(world: World, baseten: FakeBaseten, slack: FakeSlack) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}")
+    message, kind = await world.command(f"mute {MODEL} {PROD} 30m")
+    assert kind == "in_channel" and "muted" in json.dumps(message.blocks)
+    listing, _ = await world.command("list")
+    assert "muted until" in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack) == []
+    world.clock.advance(minutes=31)
+    await world.cycle()
+    assert notices(slack) == []  # not replayed after the mute
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
