@@ -235,12 +235,14 @@ async def serve(settings: Settings) -> int:
     scheduler.start()
     server_task = asyncio.create_task(server.server.serve())
     socket_handler = None
+    socket_task: asyncio.Task[Any] | None = None
     if socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         assert settings.slack_app_token is not None
         socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        # connecting retries until Slack answers: never let it hold up start-up or a signal
+        socket_task = asyncio.create_task(socket_handler.connect_async())  # type: ignore[no-untyped-call]
     while not server.server.started and not server_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag
         await asyncio.sleep(0.02)
     mode = "Socket Mode" if socket_mode else "HTTP mode, Slack events at /slack/events"
@@ -257,6 +259,8 @@ async def serve(settings: Settings) -> int:
         await asyncio.gather(*pending, return_exceptions=True)
     server.server.should_exit = True
     if socket_handler is not None:
+        if socket_task is not None and not socket_task.done():
+            socket_task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(socket_handler.close_async(), timeout=1)  # type: ignore[no-untyped-call]
     with contextlib.suppress(Exception):

@@ -422,3 +422,86 @@ def slash_body(
             "trigger_id": "1.2.3",
         }
     )
+
+
+class FakeSocketMode:
+    """A Socket Mode websocket endpoint: says hello, sends envelopes, records the bot's acks."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        self.received: list[dict[str, Any]] = []
+        self.connected = threading.Event()
+        self._outbox: Any = None
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        owner = self
+
+        async def link(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse(autoping=True)
+            await ws.prepare(request)
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake"},
+                    "connection_info": {"app_id": "A0TEST"},
+                }
+            )
+            owner.connected.set()
+
+            async def pump() -> None:
+                while not ws.closed:
+                    envelope = await owner._outbox.get()
+                    await ws.send_json(envelope)
+
+            sender = asyncio.ensure_future(pump())
+            async for msg in ws:
+                if msg.type == web.WSMsgType.TEXT:
+                    with owner_lock:
+                        owner.received.append(json.loads(msg.data))
+            sender.cancel()
+            return ws
+
+        owner_lock = threading.Lock()
+        self._lock = owner_lock
+
+        async def boot() -> None:
+            owner._outbox = asyncio.Queue()
+            app = web.Application()
+            app.router.add_get("/link", link)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            owner._runner = runner
+            owner.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        def main() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(boot())
+            self._loop.run_forever()
+
+        self.thread = threading.Thread(target=main, daemon=True)
+        self.thread.start()
+        ready.wait(5)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link"
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, envelope)
+
+    def acks(self, envelope_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.received if r.get("envelope_id") == envelope_id]
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
