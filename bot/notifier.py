@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render import notice
-from bot.store import Pending, Store
+from bot.render import Message, notice, thread_parent
+from bot.store import Pending, Store, ThreadInfo
+from bot.transitions import is_alarm
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ WORKSPACE_ERRORS = frozenset(
     {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "team_access_not_granted"}
 )
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_thread_ts"})
 MAX_BACKOFF = 300.0
+THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts
 
 
 @dataclass
@@ -86,19 +89,22 @@ class Notifier:
                     return
 
     async def _one(self, p: Pending, report: Report) -> str:
-        message = notice(p.transition, model_name=p.model_name, now=self._now())
         change = p.transition
-        parent = None
+        message = notice(change, model_name=p.model_name, now=self._now())
+        thread = None
         if p.thread:
-            parent = await self._store.thread_parent(p.team_id, p.channel_id, change.deployment_id)
-        kwargs = message.as_kwargs()
+            thread = await self._store.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
-                response = await self._post(p, kwargs, parent)
+                response = await self._post(p, message, thread)
             except SlackApiError as exc:
-                if _error(exc) not in BLOCK_ERRORS:
+                if thread is not None and _error(exc) in THREAD_GONE:
+                    thread = None  # the parent was deleted: start a new thread
+                    response = await self._post(p, message, None)
+                elif _error(exc) in BLOCK_ERRORS:
+                    response = await self._post(p, Message(text=message.text), thread)
+                else:
                     raise
-                response = await self._post(p, {"text": message.text}, parent)
         except SlackApiError as exc:
             return await self._failed(p, exc, report)
         except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
@@ -106,22 +112,40 @@ class Notifier:
             return "stop"
         raw_ts = response.get("ts")
         ts = raw_ts if isinstance(raw_ts, str) else None
-        await self._store.mark_sent(p, ts=ts, thread_ts=parent)
-        if p.thread and parent is None and ts is not None:
-            await self._store.set_thread_parent(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+        await self._store.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
         report.sent += 1
         self._result("sent")
+        if thread is not None:
+            await self._edit_parent(p, thread)
+        elif p.thread and ts is not None:
+            await self._store.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
         return "ok"
 
-    async def _post(self, p: Pending, body: dict[str, object], parent: str | None) -> dict[str, object]:
+    async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
+        extra: dict[str, object] = {}
+        if thread is not None:
+            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition)}
         response = await self._slack.chat_postMessage(
             channel=p.channel_id,
-            thread_ts=parent,
             unfurl_links=False,
             unfurl_media=False,
-            **body,  # type: ignore[arg-type]
+            **message.as_kwargs(),
+            **extra,  # type: ignore[arg-type]
         )
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _edit_parent(self, p: Pending, thread: ThreadInfo) -> None:
+        """Keeps the thread's parent showing the latest status; a failed edit loses nothing."""
+        parent = thread_parent(
+            first=thread.first,
+            latest=p.transition,
+            model_name=p.model_name,
+            replies=thread.replies + 1,
+        )
+        try:
+            await self._slack.chat_update(channel=p.channel_id, ts=thread.ts, **parent.as_kwargs())
+        except Exception as exc:  # noqa: BLE001 - the notice itself is delivered; the edit is cosmetic
+            log.info("could not update the thread parent in %s: %s", p.channel_id, type(exc).__name__)
 
     async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
         error = _error(exc)

@@ -398,3 +398,22 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
     if change.kind != GONE:
         blocks.append(_actions(change.model_id, change.deployment_id, shareable=False))
     return Message(text=esc(plain), blocks=blocks)
+
+
+def thread_parent(*, first: Change | None, latest: Change, model_name: str, replies: int) -> Message:
+    """The edited parent of a deployment's thread: the latest status first, how it started below."""
+    plain, rich = _headline(latest, model_name)
+    now_status = latest.new_status
+    head = f"{emoji(now_status)} {rich}"
+    lines = [f"Latest of {replies + 1} changes; every one is in the thread."]
+    if first is not None:
+        _, first_rich = _headline(first, model_name)
+        lines.append(f"Started with {first_rich} at {_when(first.at)}.")
+    blocks: list[Block] = [_section(head), _context(" ".join(lines))]
+    if latest.kind != GONE:
+        blocks.append(_actions(latest.model_id, latest.deployment_id, shareable=False))
+    return Message(text=esc(f"{plain} (latest of {replies + 1})"), blocks=blocks)
+
+
+def _when(at: datetime) -> str:
+    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +63,15 @@ class Outgoing:
     change: Change
     model_name: str
     watchers: Sequence[Watcher]
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """A deployment's notice thread in one channel: its parent, first change and replies so far."""
+
+    ts: str
+    first: Change | None
+    replies: int
 
 
 @dataclass(frozen=True)
@@ -407,17 +416,7 @@ class Store:
                 subscription_id=d.subscription_id,
                 thread=d.thread,
                 attempts=d.attempts,
-                transition=Change(
-                    kind=tr.kind,
-                    model_id=tr.model_id,
-                    deployment_id=tr.deployment_id,
-                    deployment_name=tr.deployment_name,
-                    old_status=tr.old_status,
-                    new_status=tr.new_status,
-                    at=tr.detected_at,
-                    old_since=tr.old_since,
-                    detail=tr.detail or {},
-                ),
+                transition=_change(tr),
                 model_name=tr.model_name,
             )
             for d, tr in rows
@@ -460,25 +459,58 @@ class Store:
                 .values(state="failed", attempts=pending.attempts + 1, last_error=error[:500])
             )
 
-    async def thread_parent(self, team_id: str, channel_id: str, deployment_id: str) -> str | None:
+    async def thread(
+        self, team_id: str, channel_id: str, deployment_id: str, *, max_age: timedelta
+    ) -> ThreadInfo | None:
+        """The open thread of a deployment's notices in a channel, if one started within `max_age`."""
         async with self._sessions() as session:
             row = await session.get(t.Thread, (team_id, channel_id, deployment_id))
-            return None if row is None else row.ts
-
-    async def set_thread_parent(
-        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str
-    ) -> None:
-        async with self._sessions.begin() as session:
-            await session.merge(
-                t.Thread(
-                    team_id=team_id,
-                    channel_id=channel_id,
-                    deployment_id=deployment_id,
-                    model_id=model_id,
-                    ts=ts,
-                    created_at=self._now(),
+            if row is None or row.created_at < self._now() - max_age:
+                return None
+            first = (
+                await session.execute(
+                    select(t.Transition)
+                    .join(t.Delivery, t.Delivery.transition_id == t.Transition.id)
+                    .where(
+                        t.Delivery.team_id == team_id,
+                        t.Delivery.channel_id == channel_id,
+                        t.Delivery.ts == row.ts,
+                    )
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            replies = await session.scalar(
+                select(func.count())
+                .select_from(t.Delivery)
+                .where(
+                    t.Delivery.team_id == team_id,
+                    t.Delivery.channel_id == channel_id,
+                    t.Delivery.thread_ts == row.ts,
+                    t.Delivery.state == "sent",
                 )
             )
+        return ThreadInfo(row.ts, None if first is None else _change(first), int(replies or 0))
+
+    async def set_thread(
+        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str | None
+    ) -> None:
+        """Starts (or, with ts None, forgets) the thread of a deployment's notices in a channel."""
+        async with self._sessions.begin() as session:
+            existing = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            if existing is not None:
+                await session.delete(existing)
+                await session.flush()
+            if ts is not None:
+                session.add(
+                    t.Thread(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        deployment_id=deployment_id,
+                        model_id=model_id,
+                        ts=ts,
+                        created_at=self._now(),
+                    )
+                )
 
     async def counts(self) -> dict[str, int]:
         """Outbox state counts, for metrics and tests."""
@@ -498,6 +530,20 @@ def plan(watchers: Iterable[Watcher], names: dict[str, str]) -> list[ModelPlan]:
             deps[w.model_id].add(w.target)
             whole.setdefault(w.model_id, False)
     return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
+
+
+def _change(tr: t.Transition) -> Change:
+    return Change(
+        kind=tr.kind,
+        model_id=tr.model_id,
+        deployment_id=tr.deployment_id,
+        deployment_name=tr.deployment_name,
+        old_status=tr.old_status,
+        new_status=tr.new_status,
+        at=tr.detected_at,
+        old_since=tr.old_since,
+        detail=tr.detail or {},
+    )
 
 
 def _snap(row: t.Snapshot) -> Snap:

@@ -239,6 +239,13 @@ def passes(kinds: Iterable[str], change: Change) -> bool:
     return any(_matches(kind, change) for kind in wanted)
 
 
+def is_alarm(change: Change) -> bool:
+    """Failures and recoveries: broadcast to the channel even when they reply in a thread."""
+    if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
+        return True
+    return change.old_status in FAILURES and change.new_status == "ACTIVE"
+
+
 def is_churn(change: Change) -> bool:
     return change.kind == STATUS and change.old_status in CHURN and change.new_status in CHURN
 
