@@ -58,6 +58,7 @@ class Subscribe:
     target: Target = WHOLE_MODEL
     kinds: frozenset[str] = field(default_factory=frozenset)
     thread: bool = True
+    stuck_after: timedelta | None = None  # None: the default, 30 minutes
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
     positional: list[str] = []
     kinds: set[str] = set()
     thread = True
+    stuck: timedelta | None = None
     i = 0
     while i < len(args):
         word = args[i]
@@ -148,9 +150,18 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
             kinds |= parse_kinds(value, statuses)
         elif word == "--no-thread":
             thread = False
+        elif word == "--stuck" or word.startswith("--stuck="):
+            if word == "--stuck":
+                if i + 1 >= len(args):
+                    raise UsageError("`--stuck` needs a duration, e.g. `--stuck 45m`.", usage=USAGE["subscribe"])
+                value = args[i + 1]
+                i += 1
+            else:
+                value = word[len("--stuck=") :]
+            stuck = parse_duration(value, usage=USAGE["subscribe"])
         elif word.startswith("-"):
             raise UsageError(
-                f"Unknown option `{_quote(word)}`: use `--on KINDS` or `--no-thread`.",
+                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread` or `--stuck DURATION`.",
                 usage=USAGE["subscribe"],
             )
         else:
@@ -160,7 +171,7 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
         model, deployment = parse_dashboard_url(positional[0])
     else:
         model, deployment = _model_target(positional, "subscribe")
-    return Subscribe(model, deployment, frozenset(kinds), thread)
+    return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
 
 
 def parse_kinds(value: str, statuses: frozenset[str]) -> set[str]:
@@ -194,16 +205,16 @@ def _mute(args: list[str]) -> Mute:
     return Mute(model, target, duration)
 
 
-def parse_duration(word: str) -> timedelta:
+def parse_duration(word: str, *, usage: str = USAGE["mute"]) -> timedelta:
     match = _DURATION.fullmatch(word.lower())
     if match is None:
         raise UsageError(
             f"`{_quote(word)}` is not a duration: use minutes, hours or days, e.g. `30m`, `2h`, `1d`.",
-            usage=USAGE["mute"],
+            usage=usage,
         )
     duration = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
     if not timedelta(0) < duration <= MAX_MUTE:
-        raise UsageError("A mute lasts from 1 minute to 30 days.", usage=USAGE["mute"])
+        raise UsageError("A duration here is from 1 minute to 30 days.", usage=usage)
     return duration
 
 

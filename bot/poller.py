@@ -6,13 +6,25 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.baseten import BasetenClient, BasetenError, Deployment, NotFound
+from bot import noise
+from bot.baseten import AuditLogEntry, BasetenClient, BasetenError, Deployment, NotFound
 from bot.notifier import Notifier
 from bot.store import ModelMemory, ModelPlan, Outgoing, Store, plan
-from bot.transitions import Diff, Snap, Watcher, audience, diff_deployment, diff_model
+from bot.transitions import (
+    NEW,
+    PROMOTED,
+    STATUS,
+    Change,
+    Diff,
+    Snap,
+    Watcher,
+    audience,
+    diff_deployment,
+    diff_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +74,32 @@ class Poller:
         for w in watchers:
             by_model[w.model_id].append(w)
         now = self._now()
-        to_write: list[Snap] = []
-        models: list[tuple[str, str, str | None, str | None]] = []
-        outgoing: list[Outgoing] = []
+        seen: list[_Seen] = []
         for p, result in zip(plans, fetched, strict=True):
             if isinstance(result, _Failed):
                 report.failed_models += 1
                 report.errors.append(f"{p.model_id}: {result.reason}")
                 continue
             memory = states.get(p.model_id)
-            diff = self._diff(p, result, snaps.get(p.model_id, {}), memory, now)
-            to_write.extend(diff.snaps)
+            known = snaps.get(p.model_id, {})
+            diff = self._diff(p, result, known, memory, now)
+            seen.append(_Seen(p, memory, diff, _current(p, result, known, diff)))
+        times = await self._store.change_times(_noise_keys(seen), since=_noise_since(seen, now))
+        to_write: list[Snap] = []
+        models: list[tuple[str, str, str | None, str | None]] = []
+        outgoing: list[Outgoing] = []
+        for item in seen:
+            p, memory, diff = item.plan, item.memory, item.diff
+            extra = noise.apply(
+                item.current,
+                diff.changes,
+                {d: times.get((p.model_id, d), []) for d in item.current},
+                {w.stuck_after for w in by_model[p.model_id]},
+                now,
+            )
+            replaced = {s.deployment_id for s in extra.snaps}
+            to_write.extend(s for s in diff.snaps if s.deployment_id not in replaced)
+            to_write.extend(extra.snaps)
             prod = diff.production_id if p.whole else (memory.production_id if memory else None)
             dev = diff.development_id if p.whole else (memory.development_id if memory else None)
             if p.whole and (
@@ -80,14 +107,27 @@ class Poller:
                 or (memory.production_id, memory.development_id, memory.name) != (prod, dev, p.model_name)
             ):
                 models.append((p.model_id, p.model_name, prod, dev))
-            for change in diff.changes:
-                heard = audience(by_model[p.model_id], change, production_id=prod, development_id=dev)
+            changes = await self._attribute(p.model_id, [*diff.changes, *extra.changes])
+            for change in changes:
+                held = change.kind == STATUS and change.deployment_id in extra.held
+                heard = [] if held else audience(by_model[p.model_id], change, production_id=prod, development_id=dev)
                 outgoing.append(Outgoing(change, p.model_name, heard))
         report.changes = len(outgoing)
         report.deliveries_created = await self._store.record(snaps=to_write, models=models, outgoing=outgoing)
         if deliver and self._notifier is not None:
             report.sent = (await self._notifier.deliver_due()).sent
         return report
+
+    async def _attribute(self, model_id: str, changes: list[Change]) -> list[Change]:
+        """Adds who deployed or promoted, from the model's audit log; silent when it can't be read."""
+        wanted = [c for c in changes if c.kind in (NEW, PROMOTED)]
+        if not wanted:
+            return changes
+        try:
+            entries = await self._client.list_audit_logs(model_id, limit=50)
+        except (BasetenError, ValueError):
+            return changes
+        return [attribute(c, entries) if c.kind in (NEW, PROMOTED) else c for c in changes]
 
     @staticmethod
     def _diff(
@@ -136,6 +176,63 @@ class Poller:
             return _Failed(str(exc))
         except ValueError as exc:  # an id in the database that is not plain: never sent
             return _Failed(str(exc))
+
+
+@dataclass(frozen=True)
+class _Seen:
+    plan: ModelPlan
+    memory: ModelMemory | None
+    diff: Diff
+    current: dict[str, Snap]
+
+
+def _current(
+    p: ModelPlan, result: list[Deployment] | Deployment | None, known: dict[str, Snap], diff: Diff
+) -> dict[str, Snap]:
+    """Snapshots after this cycle of the deployments this cycle actually saw."""
+    after = {**known, **{s.deployment_id: s for s in diff.snaps}}
+    if isinstance(result, list) and p.whole:
+        ids = {d.id for d in result}
+    elif isinstance(result, list):
+        ids = {d.id for d in result} & set(p.deployments)
+    elif isinstance(result, Deployment):
+        ids = {result.id}
+    else:
+        ids = set()
+    return {d: after[d] for d in ids if d in after}
+
+
+def _noise_keys(seen: list[_Seen]) -> set[tuple[str, str]]:
+    keys = set()
+    for item in seen:
+        for c in item.diff.changes:
+            if c.kind == STATUS:
+                keys.add((c.model_id, c.deployment_id))
+        for dep_id, snap in item.current.items():
+            if snap.flapping_since is not None:
+                keys.add((item.plan.model_id, dep_id))
+    return keys
+
+
+def _noise_since(seen: list[_Seen], now: datetime) -> datetime:
+    starts = [s.flapping_since for item in seen for s in item.current.values() if s.flapping_since is not None]
+    return min([now - noise.FLAP_WINDOW, *starts])
+
+
+def attribute(change: Change, entries: list[AuditLogEntry]) -> Change:
+    """The newest audit entry about this deployment's deploy or promotion names who did it."""
+    for entry in entries:
+        kind = entry.event_type.upper()
+        wanted = "PROMOTED" in kind if change.kind == PROMOTED else kind.endswith("DEPLOYED")
+        if not wanted or entry.event_data.get("deployment_id") != change.deployment_id:
+            continue
+        actor = entry.actor
+        who = actor.email or (f"API key {actor.api_key_name}" if actor.api_key_name else None) or actor.type
+        if not who:
+            return change
+        via = f" via {entry.source}" if entry.source else ""
+        return replace(change, detail={**change.detail, "actor": f"{who}{via}"})
+    return change
 
 
 def describe(report: CycleReport) -> str:

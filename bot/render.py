@@ -15,7 +15,7 @@ from typing import Any
 from bot.baseten import Deployment, Model
 from bot.commands import USAGE
 from bot.status import FAILURES, emoji
-from bot.transitions import GONE, NEW, PROMOTED, Change
+from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 
 Block = dict[str, Any]
 DASHBOARD = "https://app.baseten.co"
@@ -330,6 +330,24 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
         plain = f"{model} / {dep}: promoted → production{was}"
         rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment{esc(was)}"
         return plain, rich
+    if change.kind == STUCK:
+        took = duration(change.at - change.old_since) if change.old_since else "a while"
+        plain = f"{model} / {dep}: stuck in {new} for {took}"
+        rich = f"*{esc(model)}* / *{esc(dep)}* has been `{esc(new)}` for {took}"
+        return plain, rich
+    if change.kind == FLAPPING:
+        count = change.detail.get("changes", "several")
+        plain = f"{model} / {dep}: flapping ({count} changes in 30m), now {new}; holding changes back until it settles"
+        rich = (
+            f"*{esc(model)}* / *{esc(dep)}* is flapping: {count} changes in 30 minutes, now `{esc(new)}`. "
+            "Its changes are held back until it is stable."
+        )
+        return plain, rich
+    if change.kind == SETTLED:
+        count = change.detail.get("changes", "several")
+        plain = f"{model} / {dep}: stopped flapping after {count} changes, settled at {new}"
+        rich = f"*{esc(model)}* / *{esc(dep)}* stopped flapping after {count} changes; it is `{esc(new)}` now"
+        return plain, rich
     if change.kind == NEW:
         plain = f"{model} / {dep}: new deployment → {new}"
         rich = f"New deployment *{esc(dep)}* of *{esc(model)}*: `{esc(new)}`"
@@ -348,6 +366,12 @@ def _verdict(change: Change) -> tuple[str, str]:
         return ":rocket:", "Promoted"
     if change.kind == GONE:
         return ":wastebasket:", "Deleted"
+    if change.kind == STUCK:
+        return ":warning:", "Stuck"
+    if change.kind == FLAPPING:
+        return ":arrows_counterclockwise:", "Flapping"
+    if change.kind == SETTLED:
+        return emoji(new), "Settled"
     if new in FAILURES:
         return ":rotating_light:", "Failure"
     if old in FAILURES and new == "ACTIVE":
@@ -362,7 +386,7 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
     plain, rich = _headline(change, model_name)
     icon, verdict = _verdict(change)
     fields: list[tuple[str, str]] = []
-    if change.old_status and change.old_since is not None and change.kind != PROMOTED:
+    if change.old_status and change.old_since is not None and change.kind in (STATUS, GONE):
         fields.append((f"Time in {esc(change.old_status)}", duration(change.at - change.old_since)))
     before, after = change.detail.get("old_replicas"), change.detail.get("new_replicas")
     if before is not None or after is not None:
@@ -389,9 +413,11 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
             }
         )
     stamp = int(change.at.timestamp())
+    actor = change.detail.get("actor")
+    by = f" · by {esc(short(str(actor)))}" if actor else ""
     blocks.append(
         _context(
-            f"Seen <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>"
+            f"Seen <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>{by}"
             f" · `{esc(short(change.deployment_id, 40))}` · states between two polls may be missed"
         )
     )

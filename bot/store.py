@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
-from bot.transitions import Change, Snap, Watcher, parse_kinds
+from bot.status import CHURN
+from bot.transitions import DEFAULT_STUCK, Change, Snap, Watcher, parse_kinds
 
 Now = Callable[[], datetime]
 
@@ -35,7 +36,8 @@ class SubscriptionView:
     paused_reason: str | None
     muted_until: datetime | None
     last_delivered_at: datetime | None
-    statuses: tuple[tuple[str, str], ...]  # (deployment name, status) known for the target
+    statuses: tuple[tuple[str, str], ...]
+    stuck_after: int | None = None  # (deployment name, status) known for the target
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Store:
         kinds: Iterable[str],
         thread: bool,
         user_id: str,
+        stuck_after: timedelta | None = None,
     ) -> tuple[int, bool]:
         """Adds a subscription; returns (id, created). Subscribing twice changes nothing."""
         existing = await self._find(team_id, channel_id, model_id, target)
@@ -125,6 +128,7 @@ class Store:
             target_name=target_name,
             kinds=",".join(sorted(kinds)),
             thread=thread,
+            stuck_after=None if stuck_after is None else int(stuck_after.total_seconds()),
             created_by=user_id,
             created_at=self._now(),
         )
@@ -202,6 +206,7 @@ class Store:
                     paused_reason=sub.paused_reason,
                     muted_until=sub.muted_until,
                     last_delivered_at=sub.last_delivered_at,
+                    stuck_after=sub.stuck_after,
                     statuses=tuple(sorted((s.name or s.deployment_id, s.status) for s in chosen if not s.gone)),
                 )
             )
@@ -263,7 +268,7 @@ class Store:
                         t.Subscription.kinds,
                         t.Subscription.thread,
                         t.Subscription.muted_until,
-                        t.Subscription.model_name,
+                        t.Subscription.stuck_after,
                     ).where(t.Subscription.paused_reason.is_(None))
                 )
             ).all()
@@ -277,9 +282,50 @@ class Store:
                 parse_kinds(r.kinds),
                 r.thread,
                 r.muted_until,
+                timedelta(seconds=r.stuck_after) if r.stuck_after else DEFAULT_STUCK,
             )
             for r in rows
         ]
+
+    async def change_times(
+        self, keys: set[tuple[str, str]], *, since: datetime
+    ) -> dict[tuple[str, str], list[datetime]]:
+        """When each of these deployments changed status (churn aside) since `since`,
+        counting only from its last settling after a bout of flapping."""
+        out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+        settled_at: dict[tuple[str, str], datetime] = {}
+        if not keys:
+            return out
+        dep_ids = sorted({d for _, d in keys})
+        async with self._sessions() as session:
+            for chunk in _chunks(dep_ids, 500):
+                rows = (
+                    await session.execute(
+                        select(
+                            t.Transition.model_id,
+                            t.Transition.deployment_id,
+                            t.Transition.kind,
+                            t.Transition.detected_at,
+                            t.Transition.old_status,
+                            t.Transition.new_status,
+                        ).where(
+                            t.Transition.deployment_id.in_(chunk),
+                            t.Transition.kind.in_(("status", "settled")),
+                            t.Transition.detected_at >= since,
+                        )
+                    )
+                ).all()
+                for model_id, dep_id, kind, at, old, new in rows:
+                    key = (model_id, dep_id)
+                    if key not in keys:
+                        continue
+                    if kind == "settled":
+                        settled_at[key] = max(at, settled_at.get(key, at))
+                    elif not (old in CHURN and new in CHURN):
+                        out[key].append(at)
+        for key, at in settled_at.items():
+            out[key] = [x for x in out[key] if x > at]
+        return out
 
     async def model_names(self) -> dict[str, str]:
         async with self._sessions() as session:
@@ -559,6 +605,8 @@ def _snap(row: t.Snapshot) -> Snap:
         replicas=row.active_replica_count,
         instance_type=row.instance_type_name,
         gone=row.gone,
+        stuck_announced=row.stuck_announced,
+        flapping_since=row.flapping_since,
     )
 
 
@@ -575,6 +623,8 @@ def _row(snap: Snap) -> t.Snapshot:
         active_replica_count=snap.replicas,
         instance_type_name=snap.instance_type,
         gone=snap.gone,
+        stuck_announced=snap.stuck_announced,
+        flapping_since=snap.flapping_since,
     )
 
 

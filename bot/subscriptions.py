@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import render
 from bot.baseten import BasetenClient, BasetenError, Deployment
@@ -83,6 +83,7 @@ class Subscriptions:
             kinds=cmd.kinds,
             thread=cmd.thread,
             user_id=actor.user_id,
+            stuck_after=cmd.stuck_after,
         )
         what = f"*{esc(short(model.display_name))}* / " + describe_target(
             target, watched.name if watched is not None else ""
@@ -212,6 +213,8 @@ def _list_line(view: SubscriptionView, now: datetime) -> str:
         more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
         head += f": {shown}{more}"
     extras = [describe_kinds(view.kinds)]
+    if view.stuck_after:
+        extras.append(f"stuck after {render.duration(timedelta(seconds=view.stuck_after))}")
     if not view.thread:
         extras.append("no threads")
     if view.muted_until is not None and view.muted_until > now:

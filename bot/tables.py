@@ -72,6 +72,7 @@ class Subscription(Base):
     target_name: Mapped[str] = mapped_column(NAME, default="")
     kinds: Mapped[str] = mapped_column(String(500), default="")  # comma list; "" = default
     thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    stuck_after: Mapped[int | None] = mapped_column(Integer, default=None)  # seconds; None: 30 min
     created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -96,6 +97,9 @@ class Snapshot(Base):
     instance_type_name: Mapped[str | None] = mapped_column(NAME, default=None)
     status_since: Mapped[datetime] = mapped_column(UTCDateTime())
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the longest stuck threshold (seconds) already announced for the current status
+    stuck_announced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    flapping_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class ModelState(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.baseten import Deployment
@@ -18,6 +18,11 @@ STATUS = "status"
 NEW = "new"
 GONE = "deleted"
 PROMOTED = "promoted"
+STUCK = "stuck"  # in an in-progress status longer than the subscription's threshold
+FLAPPING = "flapping"  # changing back and forth: its changes are held back
+SETTLED = "settled"  # stable again after flapping: one summary
+
+DEFAULT_STUCK = timedelta(minutes=30)
 
 DEPLOY_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING"})
 
@@ -37,6 +42,8 @@ class Snap:
     replicas: int | None = None
     instance_type: str | None = None
     gone: bool = False
+    stuck_announced: int = 0  # seconds: the longest stuck threshold announced for this status
+    flapping_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime)
     out = Diff()
     if cur is None:
         if prev is not None and not prev.gone:
-            out.snaps.append(replace(prev, status=DELETED, since=now, gone=True))
+            out.snaps.append(replace(prev, status=DELETED, since=now, gone=True, stuck_announced=0))
             out.changes.append(
                 Change(
                     GONE,
@@ -119,7 +126,7 @@ def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime)
         out.snaps.append(snap_of(cur, now))  # first sighting: a silent baseline
         return out
     if prev.status != cur.status or prev.gone:
-        new = snap_of(cur, now)
+        new = replace(snap_of(cur, now), flapping_since=prev.flapping_since)
         old_status = DELETED if prev.gone else prev.status
         out.snaps.append(new)
         out.changes.append(
@@ -136,7 +143,9 @@ def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime)
             )
         )
         return out
-    same_since = snap_of(cur, prev.since)
+    same_since = replace(
+        snap_of(cur, prev.since), stuck_announced=prev.stuck_announced, flapping_since=prev.flapping_since
+    )
     if same_since != prev:
         out.snaps.append(same_since)  # replicas, name or role changed: keep, don't announce
     return out
@@ -223,6 +232,7 @@ class Watcher:
     kinds: frozenset[str]
     thread: bool = True
     muted_until: datetime | None = None
+    stuck_after: timedelta = DEFAULT_STUCK
 
 
 def parse_kinds(text: str) -> frozenset[str]:
@@ -241,6 +251,8 @@ def passes(kinds: Iterable[str], change: Change) -> bool:
 
 def is_alarm(change: Change) -> bool:
     """Failures and recoveries: broadcast to the channel even when they reply in a thread."""
+    if change.kind in (STUCK, FLAPPING):
+        return True
     if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
         return True
     return change.old_status in FAILURES and change.new_status == "ACTIVE"
@@ -251,6 +263,10 @@ def is_churn(change: Change) -> bool:
 
 
 def _matches(kind: str, change: Change) -> bool:
+    if change.kind in (FLAPPING, SETTLED):
+        return kind == "failures"
+    if change.kind == STUCK:
+        return kind in ("failures", "deploys")
     if kind == "failures":
         return change.kind in (STATUS, NEW) and change.new_status in FAILURES
     if kind == "recoveries":
@@ -283,6 +299,8 @@ def hears(
         covered = change.kind != PROMOTED and change.deployment_id == development_id
     else:
         covered = change.kind != PROMOTED and change.deployment_id == target
+    if change.kind == STUCK and change.detail.get("threshold_s") != int(watcher.stuck_after.total_seconds()):
+        return False  # each subscription hears "stuck" once, at its own threshold
     return covered and passes(watcher.kinds, change)
 
 
