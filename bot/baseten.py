@@ -186,13 +186,14 @@ class BasetenClient:
         max_concurrency: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        user_agent: str = "baseten-slack-bot",
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={
                 "Authorization": f"Api-Key {api_key}",
                 "Accept": "application/json",
-                "User-Agent": "baseten-slack-bot",
+                "User-Agent": user_agent,
             },
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,

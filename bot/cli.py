@@ -73,13 +73,30 @@ def _logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+def _password(raw: str) -> str | None:
+    from bot.db import sync_url
+
+    try:
+        return sync_url(raw).password
+    except ValueError:
+        return None
+
+
 def _migrate(settings: Settings) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.db import upgrade
 
     try:
         upgrade(settings.database_url)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        password = _password(settings.database_url)
+        if password:
+            reason = reason.replace(password, "***")
+        raise ConfigError(f"DATABASE_URL: cannot open or migrate the database: {reason}") from None
 
 
 # -- status ----------------------------------------------------------------------
@@ -192,12 +209,16 @@ async def serve(settings: Settings) -> int:
             running.add(task)
         started = time.monotonic()
         try:
+            if not await runtime.lease.renew():
+                return  # another replica polls and delivers
+            runtime.metrics.leader.set(1)
             report = await runtime.poller.cycle()
         except Exception:
             runtime.metrics.cycles.labels("error").inc()
             log.exception("poll cycle failed; the next one will try again")
             return
         finally:
+            runtime.metrics.leader.set(1 if runtime.lease.held else 0)
             if task is not None:
                 running.discard(task)
         runtime.metrics.cycles.labels("ok" if not report.failed_models else "partial").inc()
@@ -208,6 +229,13 @@ async def serve(settings: Settings) -> int:
 
         level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
         log.log(level, describe(report))
+
+    async def keep_lease() -> None:
+        try:
+            await runtime.lease.renew()
+        except Exception:
+            log.exception("renewing the poller lease failed")
+        runtime.metrics.leader.set(1 if runtime.lease.held else 0)
 
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -220,10 +248,20 @@ async def serve(settings: Settings) -> int:
         misfire_grace_time=max(1, int(settings.poll_interval_seconds)),
         next_run_time=utcnow(),
     )
+    scheduler.add_job(
+        keep_lease,
+        "interval",
+        id="lease",
+        seconds=max(1.0, settings.lease_seconds / 3),
+        coalesce=True,
+        max_instances=1,
+    )
 
     async def health() -> tuple[bool, dict[str, Any]]:
         scheduled = bool(scheduler.running and scheduler.get_job("poll") is not None)
-        return await check_health(runtime.store, scheduled=scheduled, notifier=runtime.notifier)
+        return await check_health(
+            runtime.store, scheduled=scheduled, notifier=runtime.notifier, leader=runtime.lease.held
+        )
 
     web = build(bolt=None if socket_mode else bolt, metrics=runtime.metrics, health=health)
     server = _Server(web, settings.host, settings.port)
@@ -257,6 +295,8 @@ async def serve(settings: Settings) -> int:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(runtime.lease.release(), timeout=1)
     server.server.should_exit = True
     if socket_handler is not None:
         if socket_task is not None and not socket_task.done():

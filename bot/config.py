@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60.0, ge=1)
     baseten_max_rps: float = Field(default=50.0, gt=0)
     admin_user_ids: str | None = None
+    lease_seconds: float = Field(default=20.0, ge=2, le=300)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import importlib.resources
 import logging
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,8 +15,6 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-
-import migrations
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_MS = 10_000
@@ -84,14 +85,31 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[Any]:
 def alembic_config(raw_url: str) -> Config:
     """An Alembic config pointing at the migrations shipped inside the package."""
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(importlib.resources.files("bot_migrations")))
     config.attributes["database_url"] = raw_url
     return config
 
 
 def upgrade(raw_url: str, revision: str = "head") -> None:
-    """Applies migrations up to `revision`; safe to run on every start."""
-    command.upgrade(alembic_config(raw_url), revision)
+    """Applies migrations up to `revision`; safe on every start, and from several replicas at once
+    (PostgreSQL: an advisory lock in migrations/env.py; a SQLite file: a lock file beside it)."""
+    with _sqlite_file_lock(raw_url):
+        command.upgrade(alembic_config(raw_url), revision)
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(raw_url: str) -> Iterator[None]:
+    url = sync_url(raw_url)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def downgrade(raw_url: str, revision: str) -> None:

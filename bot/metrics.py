@@ -43,6 +43,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "baseten_bot_poller_leader",
+            "1 while this replica holds the poller lease",
+            registry=self.registry,
+        )
         self.last_cycle = Gauge(
             "baseten_bot_last_poll_timestamp_seconds",
             "Unix time the last poll cycle finished",

@@ -31,6 +31,7 @@ WORKSPACE_ERRORS = frozenset(
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
 THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_thread_ts"})
 MAX_BACKOFF = 300.0
+CLAIM = timedelta(minutes=1)  # a claim outlives one send with its retries; serve uses the lease period
 THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts
 
 
@@ -52,7 +53,11 @@ class Notifier:
         channel_pace: float = 1.0,
         max_channels: int = 16,
         on_result: Callable[[str], None] | None = None,
+        holder: str = "local",
+        claim_for: timedelta = CLAIM,
     ) -> None:
+        self.holder = holder
+        self._claim_for = claim_for
         self._slack = slack
         self._store = store
         self._now = now
@@ -89,6 +94,8 @@ class Notifier:
                     return
 
     async def _one(self, p: Pending, report: Report) -> str:
+        if not await self._store.claim(p, holder=self.holder, for_=self._claim_for):
+            return "ok"  # another replica is sending it, or already has
         change = p.transition
         message = notice(change, model_name=p.model_name, now=self._now())
         thread = None
@@ -172,6 +179,7 @@ class Notifier:
                     error,
                 )
             self._disabled[p.team_id] = error
+            await self._store.release(p, error=error)
             self._result("workspace_disabled")
             return "stop"
         if status == 429 or status >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):

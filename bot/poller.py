@@ -12,7 +12,7 @@ from datetime import datetime
 from bot import noise
 from bot.baseten import AuditLogEntry, BasetenClient, BasetenError, Deployment, NotFound
 from bot.notifier import Notifier
-from bot.store import ModelMemory, ModelPlan, Outgoing, Store, plan
+from bot.store import Conflict, ModelMemory, ModelPlan, ModelRow, Outgoing, Store, plan
 from bot.transitions import (
     NEW,
     PROMOTED,
@@ -36,6 +36,7 @@ class CycleReport:
     changes: int = 0
     deliveries_created: int = 0
     sent: int = 0
+    conflict: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -85,8 +86,8 @@ class Poller:
             diff = self._diff(p, result, known, memory, now)
             seen.append(_Seen(p, memory, diff, _current(p, result, known, diff)))
         times = await self._store.change_times(_noise_keys(seen), since=_noise_since(seen, now))
-        to_write: list[Snap] = []
-        models: list[tuple[str, str, str | None, str | None]] = []
+        to_write: list[tuple[Snap | None, Snap]] = []
+        models: list[tuple[ModelMemory | None, ModelRow]] = []
         outgoing: list[Outgoing] = []
         for item in seen:
             p, memory, diff = item.plan, item.memory, item.diff
@@ -97,23 +98,28 @@ class Poller:
                 {w.stuck_after for w in by_model[p.model_id]},
                 now,
             )
-            replaced = {s.deployment_id for s in extra.snaps}
-            to_write.extend(s for s in diff.snaps if s.deployment_id not in replaced)
-            to_write.extend(extra.snaps)
+            after = {s.deployment_id: s for s in diff.snaps} | {s.deployment_id: s for s in extra.snaps}
+            known = snaps.get(p.model_id, {})
+            to_write.extend((known.get(dep_id), snap) for dep_id, snap in after.items())
             prod = diff.production_id if p.whole else (memory.production_id if memory else None)
             dev = diff.development_id if p.whole else (memory.development_id if memory else None)
             if p.whole and (
                 memory is None
                 or (memory.production_id, memory.development_id, memory.name) != (prod, dev, p.model_name)
             ):
-                models.append((p.model_id, p.model_name, prod, dev))
+                models.append((memory, (p.model_id, p.model_name, prod, dev)))
             changes = await self._attribute(p.model_id, [*diff.changes, *extra.changes])
             for change in changes:
                 held = change.kind == STATUS and change.deployment_id in extra.held
                 heard = [] if held else audience(by_model[p.model_id], change, production_id=prod, development_id=dev)
                 outgoing.append(Outgoing(change, p.model_name, heard))
         report.changes = len(outgoing)
-        report.deliveries_created = await self._store.record(snaps=to_write, models=models, outgoing=outgoing)
+        try:
+            report.deliveries_created = await self._store.record(snaps=to_write, models=models, outgoing=outgoing)
+        except Conflict as exc:
+            log.info("another replica recorded these changes first (%s); nothing written by this one", exc)
+            report.changes = 0
+            report.conflict = True
         if deliver and self._notifier is not None:
             report.sent = (await self._notifier.deliver_due()).sent
         return report

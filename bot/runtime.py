@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.baseten import BasetenClient
 from bot.config import Settings
 from bot.db import make_async_engine, sessions
+from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.poller import Poller
@@ -26,6 +30,8 @@ from bot.ratelimit import RateLimiter
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+# this process among the replicas: in lease rows, delivery claims and the User-Agent sent to Baseten
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def utcnow() -> datetime:
@@ -37,6 +43,7 @@ def baseten_client(settings: Settings, metrics: Metrics | None = None) -> Basete
         api_key=settings.baseten_api_key.get_secret_value(),
         base_url=settings.baseten_api_url,
         limiter=RateLimiter(settings.baseten_max_rps),
+        user_agent=f"baseten-slack-bot ({INSTANCE})",
     )
     if metrics is not None:
         client.on_request = lambda _path, code: metrics.baseten_requests.labels(
@@ -59,9 +66,13 @@ def slack_client(token: str | None, base_url: str) -> AsyncWebClient:
     )
 
 
-async def check_health(store: Store, *, scheduled: bool, notifier: Notifier) -> tuple[bool, dict[str, Any]]:
+async def check_health(
+    store: Store, *, scheduled: bool, notifier: Notifier, leader: bool | None = None
+) -> tuple[bool, dict[str, Any]]:
     """Healthy once the database answers and the poll job is scheduled."""
     detail: dict[str, Any] = {}
+    if leader is not None:
+        detail["role"] = "poller" if leader else "standby"
     try:
         await asyncio.wait_for(store.ping(), timeout=2)
         detail["database"] = "ok"
@@ -84,6 +95,7 @@ class Runtime:
     slack: AsyncWebClient
     notifier: Notifier
     poller: Poller
+    lease: Lease
 
     @classmethod
     def build(cls, settings: Settings, *, channel_pace: float = 1.0) -> Runtime:
@@ -99,9 +111,13 @@ class Runtime:
             now=utcnow,
             channel_pace=channel_pace,
             on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
+            holder=INSTANCE,
+            # a dead leader's claims expire when its lease does: the next leader resends them
+            claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
-        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller)
+        lease = Lease(sessions(engine), holder=INSTANCE, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
+        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease)
 
     async def aclose(self) -> None:
         await self.baseten.aclose()

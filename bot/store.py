@@ -6,8 +6,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,6 +51,13 @@ class ModelPlan:
     model_name: str
     whole: bool  # list the model (whole-model, production or development subscriptions)
     deployments: frozenset[str]  # deployment-id targets
+
+
+ModelRow = tuple[str, str, str | None, str | None]  # model id, name, production id, development id
+
+
+class Conflict(Exception):
+    """Another replica recorded a change first; this cycle's writes were rolled back."""
 
 
 @dataclass(frozen=True)
@@ -363,35 +373,30 @@ class Store:
     async def record(
         self,
         *,
-        snaps: Sequence[Snap],
-        models: Sequence[tuple[str, str, str | None, str | None]],
+        snaps: Sequence[tuple[Snap | None, Snap]],
+        models: Sequence[tuple[ModelMemory | None, ModelRow]],
         outgoing: Sequence[Outgoing],
     ) -> int:
         """One transaction: snapshots, model states, transitions and their pending deliveries.
 
-        `models` rows are (model_id, name, production_id, development_id) to upsert.
-        Returns the number of deliveries created.
+        Every write is conditional on what this cycle read (`before`): if another replica
+        recorded a change first, nothing is written and `Conflict` is raised, so a change
+        is recorded, and announced, once. Returns the number of deliveries created.
         """
         if not snaps and not models and not outgoing:
             return 0
         now = self._now()
         created = 0
         async with self._sessions.begin() as session:
-            for snap in snaps:
-                await session.merge(_row(snap))
-            for model_id, name, prod, dev in models:
-                await session.merge(
-                    t.ModelState(
-                        model_id=model_id,
-                        name=name,
-                        production_deployment_id=prod,
-                        development_deployment_id=dev,
-                        baseline_at=now,
-                    )
-                )
+            for before, after in snaps:
+                if not await _write_snapshot(session, before, after):
+                    raise Conflict(f"snapshot {after.model_id}/{after.deployment_id} changed under this cycle")
+            for memory, row in models:
+                if not await _write_model(session, memory, row, now):
+                    raise Conflict(f"model state {row[0]} changed under this cycle")
             for item in outgoing:
                 c = item.change
-                row = t.Transition(
+                transition = t.Transition(
                     kind=c.kind,
                     model_id=c.model_id,
                     model_name=item.model_name,
@@ -403,12 +408,12 @@ class Store:
                     detected_at=c.at,
                     detail=dict(c.detail),
                 )
-                session.add(row)
+                session.add(transition)
                 await session.flush()
                 for w in item.watchers:
                     session.add(
                         t.Delivery(
-                            transition_id=row.id,
+                            transition_id=transition.id,
                             subscription_id=w.subscription_id,
                             team_id=w.team_id,
                             channel_id=w.channel_id,
@@ -422,23 +427,12 @@ class Store:
                     created += 1
         return created
 
-    async def baseline(self, snaps: Sequence[Snap], model: tuple[str, str, str | None, str | None] | None) -> None:
+    async def baseline(self, snaps: Sequence[Snap], model: ModelRow | None) -> None:
         """Records first sightings (at subscribe time) without touching what is already known."""
         async with self._sessions.begin() as session:
-            for snap in snaps:
-                exists = await session.get(t.Snapshot, (snap.model_id, snap.deployment_id))
-                if exists is None:
-                    session.add(_row(snap))
-            if model is not None and await session.get(t.ModelState, model[0]) is None:
-                session.add(
-                    t.ModelState(
-                        model_id=model[0],
-                        name=model[1],
-                        production_deployment_id=model[2],
-                        development_deployment_id=model[3],
-                        baseline_at=self._now(),
-                    )
-                )
+            await _insert_ignore(session, t.Snapshot, [_values(s) for s in snaps])
+            if model is not None:
+                await _insert_ignore(session, t.ModelState, [_model_values(model, self._now())])
 
     # -- the outbox ----------------------------------------------------------------
 
@@ -449,7 +443,13 @@ class Store:
                 await session.execute(
                     select(t.Delivery, t.Transition)
                     .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
-                    .where(t.Delivery.state == "pending", t.Delivery.next_attempt_at <= now)
+                    .where(
+                        or_(
+                            and_(t.Delivery.state == "pending", t.Delivery.next_attempt_at <= now),
+                            # claimed by a replica that died before it finished
+                            and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
+                        )
+                    )
                     .order_by(t.Delivery.id)
                     .limit(limit)
                 )
@@ -467,6 +467,32 @@ class Store:
             )
             for d, tr in rows
         ]
+
+    async def claim(self, pending: Pending, *, holder: str, for_: timedelta) -> bool:
+        """Claims one row for sending; False if another replica has it or it is no longer due."""
+        now = self._now()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(t.Delivery)
+                .where(
+                    t.Delivery.id == pending.id,
+                    or_(
+                        t.Delivery.state == "pending",
+                        and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
+                    ),
+                )
+                .values(state="sending", claimed_by=holder, claim_until=now + for_)
+            )
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def release(self, pending: Pending, *, error: str) -> None:
+        """Gives a claimed row back untouched: it stays pending for when sending can work again."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id, t.Delivery.state == "sending")
+                .values(state="pending", claimed_by=None, claim_until=None, last_error=error[:500])
+            )
 
     async def mark_sent(self, pending: Pending, *, ts: str | None, thread_ts: str | None) -> None:
         now = self._now()
@@ -494,7 +520,14 @@ class Store:
             await session.execute(
                 update(t.Delivery)
                 .where(t.Delivery.id == pending.id)
-                .values(attempts=pending.attempts + 1, last_error=error[:500], next_attempt_at=at)
+                .values(
+                    state="pending",
+                    attempts=pending.attempts + 1,
+                    last_error=error[:500],
+                    next_attempt_at=at,
+                    claimed_by=None,
+                    claim_until=None,
+                )
             )
 
     async def mark_failed(self, pending: Pending, *, error: str) -> None:
@@ -592,6 +625,80 @@ def _change(tr: t.Transition) -> Change:
     )
 
 
+async def _insert_ignore(session: AsyncSession, table: type[t.Base], rows: list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns the rows inserted."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    key = next(iter(table.__table__.primary_key))
+    inserted = 0
+    for row in rows:
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING
+        result = await session.execute(insert(table).values(**row).on_conflict_do_nothing().returning(key))
+        inserted += len(result.all())
+    return inserted
+
+
+async def _write_snapshot(session: AsyncSession, before: Snap | None, after: Snap) -> bool:
+    if before is None:
+        return await _insert_ignore(session, t.Snapshot, [_values(after)]) == 1
+    result = await session.execute(
+        update(t.Snapshot)
+        .where(
+            t.Snapshot.model_id == before.model_id,
+            t.Snapshot.deployment_id == before.deployment_id,
+            t.Snapshot.status == before.status,
+            t.Snapshot.status_since == before.since,
+        )
+        .values(**_values(after))
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def _write_model(session: AsyncSession, memory: ModelMemory | None, row: ModelRow, now: datetime) -> bool:
+    if memory is None:
+        return await _insert_ignore(session, t.ModelState, [_model_values(row, now)]) == 1
+    result = await session.execute(
+        update(t.ModelState)
+        .where(
+            t.ModelState.model_id == row[0],
+            t.ModelState.production_deployment_id.is_not_distinct_from(memory.production_id),
+            t.ModelState.development_deployment_id.is_not_distinct_from(memory.development_id),
+        )
+        .values(name=row[1], production_deployment_id=row[2], development_deployment_id=row[3])
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _model_values(row: ModelRow, now: datetime) -> dict[str, Any]:
+    return {
+        "model_id": row[0],
+        "name": row[1],
+        "production_deployment_id": row[2],
+        "development_deployment_id": row[3],
+        "baseline_at": now,
+    }
+
+
+def _values(snap: Snap) -> dict[str, Any]:
+    return {
+        "model_id": snap.model_id,
+        "deployment_id": snap.deployment_id,
+        "name": snap.name,
+        "status": snap.status,
+        "status_since": snap.since,
+        "is_production": snap.is_production,
+        "is_development": snap.is_development,
+        "environment": snap.environment,
+        "active_replica_count": snap.replicas,
+        "instance_type_name": snap.instance_type,
+        "gone": snap.gone,
+        "stuck_announced": snap.stuck_announced,
+        "flapping_since": snap.flapping_since,
+    }
+
+
 def _snap(row: t.Snapshot) -> Snap:
     return Snap(
         model_id=row.model_id,
@@ -607,24 +714,6 @@ def _snap(row: t.Snapshot) -> Snap:
         gone=row.gone,
         stuck_announced=row.stuck_announced,
         flapping_since=row.flapping_since,
-    )
-
-
-def _row(snap: Snap) -> t.Snapshot:
-    return t.Snapshot(
-        model_id=snap.model_id,
-        deployment_id=snap.deployment_id,
-        name=snap.name,
-        status=snap.status,
-        status_since=snap.since,
-        is_production=snap.is_production,
-        is_development=snap.is_development,
-        environment=snap.environment,
-        active_replica_count=snap.replicas,
-        instance_type_name=snap.instance_type,
-        gone=snap.gone,
-        stuck_announced=snap.stuck_announced,
-        flapping_since=snap.flapping_since,
     )
 
 

@@ -158,6 +158,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     ts: Mapped[str | None] = mapped_column(String(32), default=None)
     thread_ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    # a replica claims a row before sending it; a claim that outlives its holder expires
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Thread(Base):
@@ -171,3 +174,14 @@ class Thread(Base):
     model_id: Mapped[str] = mapped_column(ID)
     ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Lease(Base):
+    """A named lease: the replica holding `poller` is the only one that polls and delivers."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from bot.db import make_sync_engine
 from bot.tables import Base
@@ -40,7 +42,13 @@ def run_online() -> None:
         engine.dispose()
 
 
-def _run(connection: object) -> None:
+MIGRATION_LOCK = 727_274  # any constant: replicas starting together migrate one at a time
+
+
+def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -49,6 +57,9 @@ def _run(connection: object) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        connection.commit()
 
 
 if context.is_offline_mode():

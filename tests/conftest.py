@@ -7,14 +7,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from bot.db import upgrade
+from bot.db import sync_url, upgrade
 from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, FakeBaseten, FakeSlack, deployment
 
 MODEL = "mdl1abcd"
@@ -48,11 +50,32 @@ def slack() -> Iterator[FakeSlack]:
     fake.close()
 
 
+POSTGRES = os.environ.get("TEST_DATABASE_URL", "")
+on_postgres = pytest.mark.skipif(not POSTGRES, reason="needs TEST_DATABASE_URL (a PostgreSQL server)")
+sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="about SQLite itself")
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    upgrade(url)
-    return url
+def empty_db_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables: a SQLite file, or with TEST_DATABASE_URL a fresh PostgreSQL database."""
+    if not POSTGRES:
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(sync_url(POSTGRES), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sync_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """The same database, migrated to head."""
+    upgrade(empty_db_url)
+    return empty_db_url
 
 
 def free_port() -> int:

@@ -120,6 +120,7 @@ class Seen:
     headers: dict[str, str]
     body: Any
     ok: bool = False
+    at: float = field(default_factory=time.monotonic)
 
 
 class _Server(ThreadingHTTPServer):

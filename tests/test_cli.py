@@ -118,3 +118,12 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     tables = set(sa.inspect(sa.create_engine(url)).get_table_names())
     assert {"subscriptions", "snapshots", "transitions", "deliveries", "alembic_version"} <= tables
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    for url in (f"sqlite:///{tmp_path}/no/such/dir/bot.db", "postgresql://bot:hunter2secret@127.0.0.1:9/db"):
+        result = run("migrate", env={"BASETEN_API_KEY": "k", "DATABASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "Traceback" not in result.stderr
+        assert "hunter2secret" not in result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -11,6 +9,7 @@ from alembic.migration import MigrationContext
 
 from bot.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
 from bot.tables import Base
+from tests.conftest import sqlite_only
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
@@ -21,8 +20,8 @@ def test_migrations_match_the_tables(db_url: str) -> None:
     assert diff == []
 
 
-def test_upgrade_downgrade_upgrade_on_an_empty_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/fresh.db"
+def test_upgrade_downgrade_upgrade_on_an_empty_database(db_url: str) -> None:
+    url = db_url  # already at head: go down to nothing and back up
     upgrade(url)
     downgrade(url, "base")
     engine = make_sync_engine(url)
@@ -37,6 +36,7 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@sqlite_only
 async def test_sqlite_pragmas(db_url: str) -> None:
     engine = make_async_engine(db_url)
     async with engine.connect() as conn:

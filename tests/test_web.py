@@ -14,6 +14,7 @@ from bot.notifier import Notifier
 from bot.runtime import check_health, utcnow
 from bot.store import Store
 from bot.web import MAX_BODY, build
+from tests.conftest import sqlite_only
 
 
 async def _get(app: object, path: str, method: str = "GET", content: bytes = b"") -> httpx.Response:
@@ -48,6 +49,7 @@ async def test_healthz_503_when_the_poller_is_not_scheduled(db_url: str) -> None
     await engine.dispose()  # type: ignore[attr-defined]
 
 
+@sqlite_only
 async def test_healthz_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     app, engine = await _app(f"sqlite:///{tmp_path}/missing-dir/bot.db", scheduled=True)
     response = await _get(app, "/healthz")
