@@ -212,7 +212,8 @@ async def serve(settings: Settings) -> int:
             if not await runtime.lease.renew():
                 return  # another replica polls and delivers
             runtime.metrics.leader.set(1)
-            report = await runtime.poller.cycle()
+            report = await runtime.poller.cycle(deliver=False)
+            start_delivery()  # fan-out runs beside the schedule: slow Slack never delays a poll
         except Exception:
             runtime.metrics.cycles.labels("error").inc()
             log.exception("poll cycle failed; the next one will try again")
@@ -229,6 +230,23 @@ async def serve(settings: Settings) -> int:
 
         level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
         log.log(level, describe(report))
+
+    delivering: list[asyncio.Task[Any]] = []
+
+    def start_delivery() -> None:
+        if delivering and not delivering[-1].done():
+            return  # the running pass picks up what this cycle queued when it looks again
+        task = asyncio.create_task(deliver())
+        delivering[:] = [task]
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    async def deliver() -> None:
+        try:
+            while (await runtime.notifier.deliver_due()).sent:
+                pass  # rows queued meanwhile go out now, not a poll interval later
+        except Exception:
+            log.exception("delivering notices failed; pending ones are retried next cycle")
 
     async def keep_lease() -> None:
         try:
@@ -260,7 +278,11 @@ async def serve(settings: Settings) -> int:
     async def health() -> tuple[bool, dict[str, Any]]:
         scheduled = bool(scheduler.running and scheduler.get_job("poll") is not None)
         return await check_health(
-            runtime.store, scheduled=scheduled, notifier=runtime.notifier, leader=runtime.lease.held
+            runtime.store,
+            scheduled=scheduled,
+            notifier=runtime.notifier,
+            leader=runtime.lease.held,
+            baseten_problem=runtime.poller.last_auth_error,
         )
 
     web = build(bolt=None if socket_mode else bolt, metrics=runtime.metrics, health=health)

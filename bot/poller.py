@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import noise
-from bot.baseten import AuditLogEntry, BasetenClient, BasetenError, Deployment, NotFound
+from bot.baseten import AuditLogEntry, AuthError, BasetenClient, BasetenError, Deployment, NotFound
 from bot.notifier import Notifier
 from bot.store import Conflict, ModelMemory, ModelPlan, ModelRow, Outgoing, Store, plan
 from bot.transitions import (
@@ -41,8 +41,9 @@ class CycleReport:
 
 
 class _Failed:
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, auth: bool = False) -> None:
         self.reason = reason
+        self.auth = auth
 
 
 Fetched = list[Deployment] | Deployment | None | _Failed
@@ -69,8 +70,11 @@ class Poller:
         watchers = await self._store.watchers()
         plans = plan(watchers, await self._store.model_names())
         report.models = len(plans)
-        snaps, states = await self._store.memory(p.model_id for p in plans)
+        # read what the bot knows while Baseten answers: the database and the network overlap
+        known_task = asyncio.ensure_future(self._store.memory(p.model_id for p in plans))
         fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
+        snaps, states = await known_task
+        self._note_failures(plans, fetched)
         by_model: dict[str, list[Watcher]] = defaultdict(list)
         for w in watchers:
             by_model[w.model_id].append(w)
@@ -123,6 +127,21 @@ class Poller:
         if deliver and self._notifier is not None:
             report.sent = (await self._notifier.deliver_due()).sent
         return report
+
+    def _note_failures(self, plans: list[ModelPlan], fetched: list[Fetched]) -> None:
+        """One log line per cycle for failed fetches, and a refused key once, not per model."""
+        failed = [(p, r) for p, r in zip(plans, fetched, strict=True) if isinstance(r, _Failed)]
+        refused = next((r.reason for _, r in failed if r.auth), None)
+        if refused and refused != self.last_auth_error:
+            log.error("%s; polling records nothing until the key works", refused)
+        elif self.last_auth_error and not refused:
+            log.info("the Baseten API key works again")
+        self.last_auth_error = refused
+        others = [(p, r) for p, r in failed if not r.auth]
+        if others:
+            sample = "; ".join(f"{p.model_id}: {r.reason}" for p, r in others[:3])
+            more = f" (and {len(others) - 3} more)" if len(others) > 3 else ""
+            log.warning("%d of %d models could not be polled: %s%s", len(others), len(plans), sample, more)
 
     async def _attribute(self, model_id: str, changes: list[Change]) -> list[Change]:
         """Adds who deployed or promoted, from the model's audit log; silent when it can't be read."""
@@ -177,8 +196,9 @@ class Poller:
                 return []  # listed as nothing: exactly this deployment is gone
         except NotFound:
             return None
+        except AuthError as exc:
+            return _Failed(str(exc), auth=True)
         except BasetenError as exc:
-            log.warning("polling model %s failed: %s", p.model_id, exc)
             return _Failed(str(exc))
         except ValueError as exc:  # an id in the database that is not plain: never sent
             return _Failed(str(exc))

@@ -67,7 +67,12 @@ def slack_client(token: str | None, base_url: str) -> AsyncWebClient:
 
 
 async def check_health(
-    store: Store, *, scheduled: bool, notifier: Notifier, leader: bool | None = None
+    store: Store,
+    *,
+    scheduled: bool,
+    notifier: Notifier,
+    leader: bool | None = None,
+    baseten_problem: str | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """Healthy once the database answers and the poll job is scheduled."""
     detail: dict[str, Any] = {}
@@ -79,6 +84,8 @@ async def check_health(
     except Exception:  # noqa: BLE001 - any failure means unreachable
         detail["database"] = "unreachable"
     detail["poller"] = "scheduled" if scheduled else "stopped"
+    if baseten_problem:
+        detail["baseten"] = baseten_problem
     rejected = sorted(set(notifier.disabled_workspaces.values()))
     if rejected:
         detail["slack"] = "token rejected: " + ", ".join(rejected)

@@ -6,13 +6,15 @@ itself; the rest follow through `respond()` (the command's response_url).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt import BoltResponse
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
 from bot import render
 from bot.baseten import BasetenClient
@@ -51,6 +53,23 @@ class Deps:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
+
+    @app.middleware
+    async def one_workspace(
+        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """The bot token belongs to one workspace: requests signed for another one are refused."""
+        installed = req.context.authorize_result.team_id if req.context.authorize_result else None
+        sender = req.context.team_id
+        if installed and sender and sender != installed and not req.context.enterprise_id:
+            log.warning("refused a request from workspace %s: this bot is installed in %s", sender, installed)
+            if req.body.get("command"):
+                refusal = render.error("This bot is installed in another workspace; it cannot answer here.")
+                return BoltResponse(
+                    status=200, body=json.dumps(_ephemeral(refusal)), headers={"content-type": ["application/json"]}
+                )
+            return BoltResponse(status=200, body="")
+        return await next()
 
     @app.command("/baseten")
     async def baseten(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:

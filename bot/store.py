@@ -394,6 +394,7 @@ class Store:
             for memory, row in models:
                 if not await _write_model(session, memory, row, now):
                     raise Conflict(f"model state {row[0]} changed under this cycle")
+            rows = []
             for item in outgoing:
                 c = item.change
                 transition = t.Transition(
@@ -409,7 +410,9 @@ class Store:
                     detail=dict(c.detail),
                 )
                 session.add(transition)
-                await session.flush()
+                rows.append((transition, item))
+            await session.flush()  # one round trip assigns every transition its id
+            for transition, item in rows:
                 for w in item.watchers:
                     session.add(
                         t.Delivery(

@@ -171,3 +171,39 @@ def test_signals_end_the_process_with_status_0(
     process.stop()
     log = process.output()
     assert API_KEY not in log and BOT_TOKEN not in log and SIGNING_SECRET not in log
+
+
+def test_only_admins_change_subscriptions(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> None:
+    bot = BotProcess(bot_env(baseten, slack, db_url, ADMIN_USER_IDS="U0BOSS, U0OTHER"), tmp_path / "bot.log")
+    bot.wait_healthy()
+    try:
+        for verb in (f"subscribe {MODEL}", f"unsubscribe {MODEL}", f"mute {MODEL} 1h", f"resume {MODEL}"):
+            refused = post_command(bot, slack, verb, user="U0ALICE").json()
+            assert "Only the bot's admins" in refused["text"], verb
+        post_command(bot, slack, "list", name="list", user="U0ALICE")
+        assert "no subscriptions" in str(answer(slack, "list")["text"])
+        post_command(bot, slack, f"subscribe {MODEL}", name="boss", user="U0BOSS")
+        assert answer(slack, "boss")["response_type"] == "in_channel"
+        assert "refused" in bot.output() and "U0ALICE" in bot.output()
+    finally:
+        bot.stop()
+
+
+def test_another_workspace_is_refused(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    response = post_command(bot, slack, f"status {MODEL}", team="T0OTHER")
+    assert response.status_code == 200
+    assert "installed in another workspace" in response.json()["text"]
+    time.sleep(0.3)
+    assert baseten.count() == 0 and slack.responses() == []
+
+
+def test_a_replayed_request_does_not_subscribe_twice(bot: BotProcess, slack: FakeSlack) -> None:
+    body = slash_body(f"subscribe {MODEL} {PROD}", response_url=slack.response_url("r"))
+    headers = sign(body)
+    for _ in range(2):
+        assert httpx.post(bot.url + "/slack/events", content=body, headers=headers, timeout=5).status_code == 200
+    got = slack.wait_for(lambda: len(slack.responses("r")) >= 2 and slack.responses("r"))
+    texts = sorted(json.dumps(r) for r in got)
+    assert sum("already subscribed" in t for t in texts) == 1
+    post_command(bot, slack, "list", name="list")
+    assert "(1)" in json.dumps(answer(slack, "list"))

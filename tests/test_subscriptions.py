@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
-from tests.fakes import TEAM, Canned, FakeBaseten, FakeSlack, deployment
+from tests.fakes import API_KEY, TEAM, Canned, FakeBaseten, FakeSlack, deployment
 from tests.world import World
 
 
@@ -282,3 +282,21 @@ async def test_mute_records_but_does_not_announce(world: World, baseten: FakeBas
     baseten.set_status(MODEL, PROD, "ACTIVE")
     await world.cycle()
     assert notices(slack) == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+
+
+async def test_a_refused_key_is_logged_once_not_per_cycle_or_model(
+    world: World, baseten: FakeBaseten, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    baseten.api_key = "rotated-key"  # the bot's key no longer works: every request is 401
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    for _ in range(3):
+        report = await world.cycle()
+        assert report.failed_models == 1 and report.changes == 0
+    assert sum("rejected the API key" in r.getMessage() for r in caplog.records) == 1
+    assert world.poller.last_auth_error is not None and "401" in world.poller.last_auth_error
+    assert notices(slack) == []
+    baseten.api_key = API_KEY
+    await world.cycle()
+    assert world.poller.last_auth_error is None
+    assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]

@@ -1,0 +1,191 @@
+"""A loopback Baseten (and a minimal Slack) for the benchmark, run as its own process.
+
+Baseten answers after a configurable latency and enforces 100 requests per second
+per endpoint, answering 429 {"retry_after": 1} beyond it, as the management API does.
+A control API flips statuses and reports what arrived: totals, 429s, and the peak
+number of requests that started in any one-second window.
+
+    python bench/fake.py --models 500 --per-model 10 --latency 0.05   (prints its port)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import time
+from collections import Counter, deque
+from typing import Any
+
+from aiohttp import web
+
+LIMIT = 100  # requests per second per endpoint
+
+
+def template(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[:2] == ["v1", "models"]:
+        parts[2] = "{model}"
+        if len(parts) >= 5 and parts[3] == "deployments" and parts[4] not in ("production", "development"):
+            parts[4] = "{deployment}"
+    return "/" + "/".join(parts)
+
+
+class State:
+    def __init__(self, models: int, per_model: int, latency: float) -> None:
+        self.latency = latency
+        self.deployments: dict[str, dict[str, dict[str, Any]]] = {}
+        for m in range(models):
+            model_id = f"m{m:05d}"
+            self.deployments[model_id] = {
+                f"d{m:05d}x{d:03d}": deployment(f"d{m:05d}x{d:03d}", model_id, production=d == 0)
+                for d in range(per_model)
+            }
+        self.reset()
+
+    def reset(self) -> None:
+        self.arrivals: list[float] = []
+        self.windows: dict[str, deque[float]] = {}
+        self.codes: Counter[int] = Counter()
+        self.by_endpoint: Counter[str] = Counter()
+
+    def admit(self, endpoint: str) -> bool:
+        now = time.monotonic()
+        self.arrivals.append(now)
+        self.by_endpoint[endpoint] += 1
+        window = self.windows.setdefault(endpoint, deque())
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= LIMIT:
+            return False
+        window.append(now)
+        return True
+
+    def peak(self) -> int:
+        times = sorted(self.arrivals)
+        best, start = 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+
+def deployment(dep_id: str, model_id: str, *, production: bool) -> dict[str, Any]:
+    return {
+        "id": dep_id,
+        "created_at": "2026-11-01T10:00:00Z",
+        "name": dep_id,
+        "model_id": model_id,
+        "is_production": production,
+        "is_development": False,
+        "status": "ACTIVE",
+        "active_replica_count": 1,
+        "autoscaling_settings": {
+            "min_replica": 0,
+            "max_replica": 2,
+            "autoscaling_window": 60,
+            "scale_down_delay": 900,
+            "concurrency_target": 2,
+            "target_utilization_percentage": 70,
+        },
+        "instance_type_name": "1x L4",
+        "environment": "production" if production else None,
+    }
+
+
+def app(state: State) -> web.Application:
+    ts = itertools.count(1)
+
+    async def baseten(request: web.Request) -> web.Response:
+        endpoint = template(request.path)
+        if not state.admit(endpoint):
+            state.codes[429] += 1
+            return web.json_response({"error": "Rate limit exceeded", "retry_after": 1}, status=429)
+        await asyncio.sleep(state.latency)
+        parts = request.path.strip("/").split("/")
+        deps = state.deployments.get(parts[2]) if len(parts) > 2 else None
+        if deps is None:
+            state.codes[404] += 1
+            return web.json_response({"error": "not found"}, status=404)
+        state.codes[200] += 1
+        if len(parts) == 3:
+            return web.json_response(
+                {
+                    "id": parts[2],
+                    "name": parts[2],
+                    "created_at": "2026-11-01T09:00:00Z",
+                    "deployments_count": len(deps),
+                    "production_deployment_id": None,
+                    "development_deployment_id": None,
+                    "instance_type_name": "1x L4",
+                    "team_name": "bench",
+                }
+            )
+        if len(parts) == 4:
+            return web.json_response({"deployments": list(deps.values())})
+        found = deps.get(parts[4])
+        if found is None:
+            state.codes[200] -= 1
+            state.codes[404] += 1
+            return web.json_response({"error": "not found"}, status=404)
+        return web.json_response(found)
+
+    async def slack(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method == "auth.test":
+            return web.json_response({"ok": True, "team_id": "TBENCH", "user_id": "UBOT", "bot_id": "B1"})
+        return web.json_response({"ok": True, "ts": f"1700000000.{next(ts):06d}"})
+
+    async def response_url(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def flip(request: web.Request) -> web.Response:
+        body = await request.json()
+        everything = [d for deps in state.deployments.values() for d in deps.values()]
+        chosen = random.Random(body.get("seed", 1)).sample(everything, int(len(everything) * body["fraction"]))
+        for dep in chosen:
+            dep["status"] = "UNHEALTHY" if dep["status"] == "ACTIVE" else "ACTIVE"
+        return web.json_response({"flipped": len(chosen)})
+
+    async def control(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        if "latency" in body:
+            state.latency = float(body["latency"])
+        if body.get("reset"):
+            state.reset()
+        return web.json_response(
+            {
+                "requests": len(state.arrivals),
+                "peak_1s": state.peak(),
+                "codes": dict(state.codes),
+                "by_endpoint": dict(state.by_endpoint),
+            }
+        )
+
+    web_app = web.Application()
+    web_app.router.add_route("GET", "/v1/{tail:.*}", baseten)
+    web_app.router.add_route("POST", "/api/{method}", slack)
+    web_app.router.add_route("POST", "/response/{name}", response_url)
+    web_app.router.add_route("POST", "/_control/flip", flip)
+    web_app.router.add_route("POST", "/_control", control)
+    return web_app
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=int, required=True)
+    parser.add_argument("--per-model", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.05)
+    args = parser.parse_args()
+    runner = web.AppRunner(app(State(args.models, args.per_model, args.latency)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
