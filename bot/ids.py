@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-MAX_ID_LENGTH = 64
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

@@ -148,10 +148,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = str(context.get("team_id") or "")
         await deps.store.resume_channel(team, str(event.get("channel") or ""))
 
-    @app.event("member_left_channel")
-    async def left(event: dict[str, Any]) -> None:
-        del event  # pausing happens on the first failed delivery, with Slack's own reason
-
 
 async def _answer(respond: AsyncRespond, work: Callable[[], Awaitable[tuple[render.Message, str]]]) -> None:
     message, kind = await _safe(work)

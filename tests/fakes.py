@@ -357,6 +357,7 @@ class FakeSlack(_Fake):
             queue = self.scripted.get(method)
             canned = queue.popleft() if queue else None
         if canned is not None:
+            seen.ok = canned.status == 200 and isinstance(canned.body, dict) and canned.body.get("ok") is True
             return canned.status, canned.body, dict(canned.headers), canned.delay, canned.raw
         if method == "auth.test":
             return (
