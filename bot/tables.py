@@ -118,7 +118,10 @@ class Transition(Base):
     """One change the poller saw: a status change, a new or deleted deployment, a promotion."""
 
     __tablename__ = "transitions"
-    __table_args__ = (Index(None, "model_id", "deployment_id"),)
+    __table_args__ = (
+        Index(None, "model_id", "deployment_id"),
+        Index(None, "deployment_id", "detected_at"),  # recent changes of a deployment (flapping)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # status | new | deleted | promoted
@@ -140,6 +143,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("transition_id", "team_id", "channel_id"),
         Index(None, "state", "next_attempt_at"),
+        Index(None, "team_id", "channel_id", "ts"),  # a thread's first notice
+        Index(None, "team_id", "channel_id", "thread_ts"),  # a thread's replies
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
