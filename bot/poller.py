@@ -72,7 +72,11 @@ class Poller:
         report.models = len(plans)
         # read what the bot knows while Baseten answers: the database and the network overlap
         known_task = asyncio.ensure_future(self._store.memory(p.model_id for p in plans))
-        fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
+        try:
+            fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
+        finally:
+            if not known_task.done():  # on failure or cancellation: wait, so no query is orphaned
+                await asyncio.wait({known_task})
         snaps, states = await known_task
         self._note_failures(plans, fetched)
         by_model: dict[str, list[Watcher]] = defaultdict(list)
