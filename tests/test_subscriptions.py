@@ -193,17 +193,18 @@ async def test_slack_429_and_5xx_are_retried_and_sent_once(
     assert await world.store.counts() == {"sent": 2}
 
 
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
 async def test_permanent_channel_error_pauses_and_list_says_why(
-    world: World, baseten: FakeBaseten, slack: FakeSlack
+    world: World, baseten: FakeBaseten, slack: FakeSlack, error: str
 ) -> None:
     await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
     await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
-    slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "not_in_channel"}))
+    slack.script("chat.postMessage", Canned(200, {"ok": False, "error": error}))
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     await world.cycle()
     paused_channel = next(r.body["channel"] for r in slack.calls("chat.postMessage") if not r.ok)
     listing, _ = await world.command("list", channel=paused_channel)
-    assert "paused" in json.dumps(listing.blocks) and "not_in_channel" in json.dumps(listing.blocks)
+    assert "paused" in json.dumps(listing.blocks) and error in json.dumps(listing.blocks)
     baseten.set_status(MODEL, PROD, "ACTIVE")
     await world.cycle()
     assert notices(slack, paused_channel) == []  # nothing more is tried there
@@ -216,12 +217,13 @@ async def test_permanent_channel_error_pauses_and_list_says_why(
     assert notices(slack, paused_channel) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]  # nothing replayed
 
 
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive"])
 async def test_workspace_error_stops_delivery_and_keeps_notices(
-    world: World, baseten: FakeBaseten, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    world: World, baseten: FakeBaseten, slack: FakeSlack, caplog: pytest.LogCaptureFixture, error: str
 ) -> None:
     await world.command(f"subscribe {MODEL} {PROD}", channel="C1")
     await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
-    slack.script("chat.postMessage", *[Canned(200, {"ok": False, "error": "token_revoked"})] * 2)
+    slack.script("chat.postMessage", *[Canned(200, {"ok": False, "error": error})] * 2)
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     await world.cycle()
     tried = len(slack.calls("chat.postMessage"))
@@ -229,9 +231,9 @@ async def test_workspace_error_stops_delivery_and_keeps_notices(
     baseten.set_status(MODEL, PROD, "ACTIVE")
     await world.cycle()
     assert len(slack.calls("chat.postMessage")) == tried  # nothing more is tried
-    assert world.notifier.disabled_workspaces == {TEAM: "token_revoked"}
+    assert world.notifier.disabled_workspaces == {TEAM: error}
     assert (await world.store.counts()) == {"pending": 4}  # kept for when the token is fixed
-    assert sum("token_revoked" in r.message for r in caplog.records) == 1
+    assert sum(error in r.getMessage() for r in caplog.records) == 1
 
 
 async def test_restart_resumes_pending_and_catches_changes_made_while_down(
