@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
+from bot.store import rowcount
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL = timedelta(seconds=20)
@@ -52,7 +53,7 @@ class Lease:
                 )
                 .values(holder=self.holder, expires_at=now + self.ttl)
             )
-            got = int(getattr(result, "rowcount", 0) or 0) == 1
+            got = rowcount(result) == 1
             if not got and await session.get(t.Lease, self._name) is None:
                 got = await self._create(session, now)
         if got != self.held:

@@ -68,7 +68,7 @@ class Poller:
         """One full cycle; a target whose fetch failed records nothing this time."""
         report = CycleReport()
         watchers = await self._store.watchers()
-        plans = plan(watchers, await self._store.model_names())
+        plans = plan(watchers)
         report.models = len(plans)
         # read what the bot knows while Baseten answers: the database and the network overlap
         known_task = asyncio.ensure_future(self._store.memory(p.model_id for p in plans))

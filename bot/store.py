@@ -244,7 +244,7 @@ class Store:
                 )
                 .values(state="dropped", last_error=f"channel paused: {reason}")
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rowcount(result)
 
     async def resume_channel(self, team_id: str, channel_id: str, ids: Sequence[int] | None = None) -> int:
         async with self._sessions.begin() as session:
@@ -256,7 +256,7 @@ class Store:
             if ids is not None:
                 query = query.where(t.Subscription.id.in_(ids))
             result = await session.execute(query.values(paused_reason=None, paused_at=None))
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rowcount(result)
 
     async def set_mute(self, ids: Sequence[int], until: datetime | None) -> None:
         async with self._sessions.begin() as session:
@@ -279,6 +279,7 @@ class Store:
                         t.Subscription.thread,
                         t.Subscription.muted_until,
                         t.Subscription.stuck_after,
+                        t.Subscription.model_name,
                     ).where(t.Subscription.paused_reason.is_(None))
                 )
             ).all()
@@ -293,6 +294,7 @@ class Store:
                 r.thread,
                 r.muted_until,
                 timedelta(seconds=r.stuck_after) if r.stuck_after else DEFAULT_STUCK,
+                r.model_name,
             )
             for r in rows
         ]
@@ -336,17 +338,6 @@ class Store:
         for key, at in settled_at.items():
             out[key] = [x for x in out[key] if x > at]
         return out
-
-    async def model_names(self) -> dict[str, str]:
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(t.Subscription.model_id, func.max(t.Subscription.model_name)).group_by(
-                        t.Subscription.model_id
-                    )
-                )
-            ).all()
-        return {model_id: name or "" for model_id, name in rows}
 
     async def memory(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
         """Snapshots and model states for these models, read in bulk."""
@@ -486,7 +477,7 @@ class Store:
                 )
                 .values(state="sending", claimed_by=holder, claim_until=now + for_)
             )
-            return int(getattr(result, "rowcount", 0) or 0) == 1
+            return rowcount(result) == 1
 
     async def release(self, pending: Pending, *, error: str) -> None:
         """Gives a claimed row back untouched: it stays pending for when sending can work again."""
@@ -601,17 +592,24 @@ class Store:
         return {state: int(n) for state, n in rows}
 
 
-def plan(watchers: Iterable[Watcher], names: dict[str, str]) -> list[ModelPlan]:
+def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
     """Distinct targets per model: a model is listed once however many channels watch it."""
     whole: dict[str, bool] = defaultdict(bool)
     deps: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, str] = {}
     for w in watchers:
+        names[w.model_id] = max(names.get(w.model_id, ""), w.model_name)
         if w.target in ("*", "production", "development"):
             whole[w.model_id] = True
         else:
             deps[w.model_id].add(w.target)
             whole.setdefault(w.model_id, False)
     return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (0 where the driver does not say)."""
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
 
 
 def _change(tr: t.Transition) -> Change:
@@ -656,7 +654,7 @@ async def _write_snapshot(session: AsyncSession, before: Snap | None, after: Sna
         )
         .values(**_values(after))
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rowcount(result) == 1
 
 
 async def _write_model(session: AsyncSession, memory: ModelMemory | None, row: ModelRow, now: datetime) -> bool:
@@ -671,7 +669,7 @@ async def _write_model(session: AsyncSession, memory: ModelMemory | None, row: M
         )
         .values(name=row[1], production_deployment_id=row[2], development_deployment_id=row[3])
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rowcount(result) == 1
 
 
 def _model_values(row: ModelRow, now: datetime) -> dict[str, Any]:

@@ -233,6 +233,7 @@ class Watcher:
     thread: bool = True
     muted_until: datetime | None = None
     stuck_after: timedelta = DEFAULT_STUCK
+    model_name: str = ""
 
 
 def parse_kinds(text: str) -> frozenset[str]:
