@@ -183,6 +183,7 @@ async def serve(settings: Settings) -> int:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_bolt.async_app import AsyncApp
 
+    from bot.admins import Admins
     from bot.slack_app import Deps, register
     from bot.web import build
 
@@ -197,7 +198,7 @@ async def serve(settings: Settings) -> int:
             store=runtime.store,
             metrics=runtime.metrics,
             now=utcnow,
-            admin_ids=settings.admin_ids,
+            admins=Admins(*settings.admin_ids, runtime.slack),
         ),
     )
 

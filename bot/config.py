@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.admins import split_ids
+
 DEFAULT_BASETEN_API_URL = "https://api.baseten.co"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -71,11 +73,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
+    @field_validator("admin_user_ids")
+    @classmethod
+    def _admin_ids_shape(cls, value: str | None) -> str | None:
+        split_ids(value or "")
+        return value
+
     @property
-    def admin_ids(self) -> frozenset[str]:
-        """Slack user ids allowed to change subscriptions; empty means everyone may."""
-        raw = self.admin_user_ids or ""
-        return frozenset(part.strip() for part in raw.split(",") if part.strip())
+    def admin_ids(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Slack user ids and user group ids allowed to change subscriptions; both empty: everyone."""
+        return split_ids(self.admin_user_ids or "")
 
     @property
     def socket_mode(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
 from bot import render
+from bot.admins import Admins
 from bot.baseten import BasetenClient
 from bot.commands import (
     Command,
@@ -40,6 +41,10 @@ from bot.subscriptions import Actor, Subscriptions
 log = logging.getLogger(__name__)
 CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume)
 OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
+NOT_ADMIN = (
+    "Only the bot's admins may change subscriptions in this workspace. "
+    "`status`, `list` and `help` are open to everyone."
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Deps:
     store: Store
     metrics: Metrics
     now: Callable[[], datetime]
-    admin_ids: frozenset[str] = frozenset()
+    admins: Admins = field(default_factory=Admins)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -84,18 +89,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**_ephemeral(render.help_message()))
             return
         user = str(command.get("user_id") or "")
-        if isinstance(cmd, CHANGES) and deps.admin_ids and user not in deps.admin_ids:
-            log.info("refused %s from %s: not in ADMIN_USER_IDS", type(cmd).__name__, user)
-            await ack(
-                **_ephemeral(
-                    render.error(
-                        "Only the bot's admins may change subscriptions in this workspace. "
-                        "`status`, `list` and `help` are open to everyone."
-                    )
-                )
-            )
+        allowed = deps.admins.settled(user) if isinstance(cmd, CHANGES) else True
+        if allowed is False:
+            _log_refusal(cmd, user)
+            await ack(**_ephemeral(render.error(NOT_ADMIN)))
             return
         await ack()
+        if allowed is None and not await deps.admins.allows(user):  # a user group: ask Slack after the ack
+            _log_refusal(cmd, user)
+            await _answer(respond, _refusal)
+            return
         actor = Actor(
             team_id=str(command.get("team_id") or ""),
             channel_id=str(command.get("channel_id") or ""),
@@ -147,6 +150,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def unarchived(event: dict[str, Any], context: dict[str, Any]) -> None:
         team = str(context.get("team_id") or "")
         await deps.store.resume_channel(team, str(event.get("channel") or ""))
+
+
+def _log_refusal(cmd: Command, user: str) -> None:
+    log.info("refused %s from %s: not in ADMIN_USER_IDS", type(cmd).__name__.lower(), user)
+
+
+async def _refusal() -> tuple[render.Message, str]:
+    return render.error(NOT_ADMIN), "ephemeral"
 
 
 async def _answer(respond: AsyncRespond, work: Callable[[], Awaitable[tuple[render.Message, str]]]) -> None:

@@ -309,6 +309,7 @@ class FakeSlack(_Fake):
 
     def __init__(self) -> None:
         self.scripted: dict[str, deque[Canned]] = {}
+        self.usergroups: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
         super().__init__()
 
@@ -375,6 +376,13 @@ class FakeSlack(_Fake):
                 0.0,
                 None,
             )
+        if method == "usergroups.users.list":
+            group = (seen.query.get("usergroup") or [""])[0]  # the SDK sends this one as a GET
+            with self.lock:
+                members = self.usergroups.get(group)
+            if members is None:
+                return 200, {"ok": False, "error": "no_such_subteam"}, {}, 0.0, None
+            return 200, {"ok": True, "users": list(members)}, {}, 0.0, None
         if method in ("chat.postMessage", "chat.update"):
             body = seen.body if isinstance(seen.body, dict) else {}
             ts = f"1700000000.{next(self._ts):06d}"

@@ -189,6 +189,46 @@ def test_only_admins_change_subscriptions(baseten: FakeBaseten, slack: FakeSlack
         bot.stop()
 
 
+def test_a_user_group_may_change_subscriptions(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    slack.usergroups["S0ONCALL"] = ["U0CAROL", "U0DAVE"]
+    env = bot_env(baseten, slack, db_url, ADMIN_USER_IDS="U0BOSS,S0ONCALL,S0GONE")
+    bot = BotProcess(env, tmp_path / "bot.log")
+    bot.wait_healthy()
+    try:
+        post_command(bot, slack, f"subscribe {MODEL} {PROD}", name="carol", user="U0CAROL")
+        assert answer(slack, "carol")["response_type"] == "in_channel"
+        post_command(bot, slack, f"mute {MODEL} {PROD} 1h", name="dave", user="U0DAVE")
+        assert answer(slack, "dave")["response_type"] == "in_channel"
+        # both groups are known now, so the refusal comes in the ack itself
+        refused = post_command(bot, slack, f"unsubscribe {MODEL} {PROD}", name="eve", user="U0EVE").json()
+        assert "Only the bot's admins" in str(refused["text"]) and refused["response_type"] == "ephemeral"
+        assert len(slack.calls("usergroups.users.list")) == 2  # each group read once, then remembered
+        post_command(bot, slack, "list", name="list")
+        assert "(1)" in json.dumps(answer(slack, "list"))  # Eve changed nothing
+        # a group Slack does not know is logged once, and counts as nobody
+        assert bot.output().count("could not read user group S0GONE from ADMIN_USER_IDS: no_such_subteam") == 1
+    finally:
+        bot.stop()
+
+
+def test_a_user_group_that_cannot_be_read_admits_nobody(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    slack.script("usergroups.users.list", Canned(200, {"ok": False, "error": "missing_scope"}))
+    bot = BotProcess(bot_env(baseten, slack, db_url, ADMIN_USER_IDS="S0ONCALL"), tmp_path / "bot.log")
+    bot.wait_healthy()
+    try:
+        post_command(bot, slack, f"subscribe {MODEL}", name="carol", user="U0CAROL")
+        assert "Only the bot's admins" in str(answer(slack, "carol")["text"])  # after the ack
+        assert "usergroups:read" in bot.output()
+        post_command(bot, slack, "list", name="list")
+        assert "no subscriptions" in str(answer(slack, "list")["text"])
+    finally:
+        bot.stop()
+
+
 def test_another_workspace_is_refused(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
     response = post_command(bot, slack, f"status {MODEL}", team="T0OTHER")
     assert response.status_code == 200

@@ -1,0 +1,126 @@
+"""Who may change subscriptions: `ADMIN_USER_IDS`, Slack user ids and user group ids.
+
+A user group (`S…`) is read with `usergroups.users.list` (scope `usergroups:read`)
+and kept for a minute, so a burst of commands costs one Slack call. When Slack
+cannot answer, the last membership seen is used for another minute; a group
+never read counts as empty. Refusing is the safe side: nobody gains rights through an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+GROUP_ID = re.compile(r"S[A-Z0-9]{1,30}")
+TTL_SECONDS = 60.0
+LOOKUP_TIMEOUT = 2.0
+
+
+def split_ids(raw: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Users and user groups from `ADMIN_USER_IDS`; raises ValueError naming a bad entry."""
+    users: set[str] = set()
+    groups: set[str] = set()
+    for part in raw.split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        if USER_ID.fullmatch(entry):
+            users.add(entry)
+        elif GROUP_ID.fullmatch(entry):
+            groups.add(entry)
+        else:
+            shown = entry if len(entry) <= 24 else entry[:24] + "…"
+            raise ValueError(f"{shown!r} is neither a Slack user id (U…, W…) nor a user group id (S…)")
+    return frozenset(users), frozenset(groups)
+
+
+@dataclass
+class _Known:
+    members: frozenset[str]
+    read_at: float
+
+
+class Admins:
+    def __init__(
+        self,
+        users: frozenset[str] = frozenset(),
+        groups: frozenset[str] = frozenset(),
+        slack: AsyncWebClient | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = users
+        self.groups = groups
+        self._slack = slack
+        self._clock = clock
+        self._known: dict[str, _Known] = {}
+        self._failing: dict[str, str] = {}  # group -> the error last logged, so it is logged once
+
+    @property
+    def everyone(self) -> bool:
+        return not self.users and not self.groups
+
+    def settled(self, user: str) -> bool | None:
+        """The answer when it needs no Slack call, else None."""
+        if self.everyone or user in self.users:
+            return True
+        if not self.groups:
+            return False
+        fresh = [k for g in self.groups if (k := self._known.get(g)) and self._clock() - k.read_at < TTL_SECONDS]
+        if any(user in k.members for k in fresh):
+            return True
+        return False if len(fresh) == len(self.groups) else None
+
+    async def allows(self, user: str) -> bool:
+        settled = self.settled(user)
+        if settled is not None:
+            return settled
+        for group in sorted(self.groups):
+            if user in await self._members(group):
+                return True
+        return False
+
+    async def _members(self, group: str) -> frozenset[str]:
+        known = self._known.get(group)
+        if known and self._clock() - known.read_at < TTL_SECONDS:
+            return known.members
+        try:
+            if self._slack is None:
+                raise RuntimeError("no Slack client")
+            resp = await asyncio.wait_for(self._slack.usergroups_users_list(usergroup=group), LOOKUP_TIMEOUT)
+            members = frozenset(str(u) for u in resp.get("users") or [])
+        except SlackApiError as exc:
+            return self._failed(group, str(exc.response.get("error") or "error"), known)
+        except Exception as exc:  # noqa: BLE001 - network, timeout, anything: keep what was known
+            return self._failed(group, type(exc).__name__, known)
+        if group in self._failing:
+            log.info("read user group %s again", group)
+            del self._failing[group]
+        self._known[group] = _Known(members, self._clock())
+        return members
+
+    def _failed(self, group: str, error: str, known: _Known | None) -> frozenset[str]:
+        """Keeps the last members seen (or none) for another TTL, so a broken group costs one call a minute."""
+        members = known.members if known else frozenset()
+        self._known[group] = _Known(members, self._clock())
+        if self._failing.get(group) == error:
+            return members
+        self._failing[group] = error
+        hint = " (the app needs the usergroups:read scope)" if error == "missing_scope" else ""
+        log.warning(
+            "could not read user group %s from ADMIN_USER_IDS: %s%s; using the last members seen, if any",
+            group,
+            error,
+            hint,
+        )
+        return members
