@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from bot.baseten import Deployment, Model
 from bot.commands import USAGE
@@ -52,9 +53,11 @@ def name(text: str, limit: int = MAX_NAME) -> str:
 
 
 def dashboard_url(model_id: str, deployment_id: str | None = None) -> str:
+    """Ids are percent-encoded: an odd id from Baseten must not make Slack reject the whole message."""
+    model = quote(model_id, safe="")
     if deployment_id is None:
-        return f"{DASHBOARD}/models/{model_id}/overview"
-    return f"{DASHBOARD}/models/{model_id}/logs/{deployment_id}"
+        return f"{DASHBOARD}/models/{model}/overview"
+    return f"{DASHBOARD}/models/{model}/logs/{quote(deployment_id, safe='')}"
 
 
 def age(when: datetime | None, now: datetime) -> str:
