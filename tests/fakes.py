@@ -6,10 +6,12 @@ under test talks to them exactly as it would to api.baseten.co and slack.com.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -110,6 +112,10 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     raw: bytes | None = None
+    drop: bool = False  # hang up without answering: a network error for the caller
+
+
+DROP = b"\x00drop"  # what answer() returns as the body to hang up
 
 
 @dataclass
@@ -123,6 +129,10 @@ class Seen:
     at: float = field(default_factory=time.monotonic)
 
 
+def _raw(canned: Canned) -> bytes | None:
+    return DROP if canned.drop else canned.raw
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -132,6 +142,7 @@ class _Fake:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[Seen] = []
+        self.open_connections: set[socket.socket] = set()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -140,13 +151,38 @@ class _Fake:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with owner.lock:
+                    owner.open_connections.add(self.connection)
+
+            def finish(self) -> None:
+                with owner.lock:
+                    owner.open_connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self) -> None:
                 owner._dispatch(self, "GET")
 
             def do_POST(self) -> None:
                 owner._dispatch(self, "POST")
 
+        self._handler = Handler
         self.server = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop_listening(self) -> None:
+        """Close the port and hang up kept-alive connections: callers now get connection refused."""
+        self.close()
+        with self.lock:
+            for conn in list(self.open_connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+    def listen_again(self) -> None:
+        host, port = self.server.server_address[:2]
+        self.server = _Server((str(host), int(port)), self._handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -178,6 +214,9 @@ class _Fake:
             status, payload, headers, delay, bytes_out = 599, {"error": repr(exc)}, {}, 0.0, None
         if delay:
             time.sleep(delay)
+        if bytes_out == DROP:
+            h.close_connection = True
+            return
         data = bytes_out if bytes_out is not None else json.dumps(payload).encode()
         try:
             h.send_response(status)
@@ -250,7 +289,7 @@ class FakeBaseten(_Fake):
             for i, (prefix, canned) in enumerate(self.scripted):
                 if seen.path.startswith(prefix):
                     del self.scripted[i]
-                    return canned.status, canned.body, dict(canned.headers), canned.delay, canned.raw
+                    return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
         if seen.headers.get("Authorization") != f"Api-Key {self.api_key}":
             return 401, {"error": "Invalid API key"}, {}, self.delay, None
         status, body, schema = self._route(seen)
@@ -310,6 +349,8 @@ class FakeSlack(_Fake):
     def __init__(self) -> None:
         self.scripted: dict[str, deque[Canned]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channel_errors: dict[str, str] = {}  # channel -> the error every post there gets
+        self.token_error: str | None = None  # every chat.postMessage gets it (a revoked token)
         self._ts = itertools.count(1)
         super().__init__()
 
@@ -359,7 +400,7 @@ class FakeSlack(_Fake):
             canned = queue.popleft() if queue else None
         if canned is not None:
             seen.ok = canned.status == 200 and isinstance(canned.body, dict) and canned.body.get("ok") is True
-            return canned.status, canned.body, dict(canned.headers), canned.delay, canned.raw
+            return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
         if method == "auth.test":
             return (
                 200,
@@ -385,6 +426,10 @@ class FakeSlack(_Fake):
             return 200, {"ok": True, "users": list(members)}, {}, 0.0, None
         if method in ("chat.postMessage", "chat.update"):
             body = seen.body if isinstance(seen.body, dict) else {}
+            with self.lock:
+                refusal = self.token_error or self.channel_errors.get(str(body.get("channel")))
+            if refusal:
+                return 200, {"ok": False, "error": refusal}, {}, 0.0, None
             ts = f"1700000000.{next(self._ts):06d}"
             seen.ok = True
             return (
