@@ -71,6 +71,12 @@ def _logging(level: str) -> None:
         "uvicorn.access",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logging.getLogger("apscheduler.scheduler").addFilter(_no_skip_warnings)
+
+
+def _no_skip_warnings(record: logging.LogRecord) -> bool:
+    """A poll skipped because the last one still runs is by design; `tick` says so once per long cycle."""
+    return "maximum number of running instances reached" not in record.getMessage()
 
 
 def _password(raw: str) -> str | None:
@@ -215,6 +221,11 @@ async def serve(settings: Settings) -> int:
             runtime.metrics.leader.set(1)
             report = await runtime.poller.cycle(deliver=False)
             start_delivery()  # fan-out runs beside the schedule: slow Slack never delays a poll
+        except asyncio.CancelledError:
+            # shutdown gave up waiting: a cycle writes all or nothing, so nothing of it was kept.
+            # Said in one line here, since the scheduler would log the cancellation as a crash.
+            log.info("poll cycle abandoned at shutdown; the next start polls again")
+            return
         except Exception:
             runtime.metrics.cycles.labels("error").inc()
             log.exception("poll cycle failed; the next one will try again")
@@ -223,8 +234,15 @@ async def serve(settings: Settings) -> int:
             runtime.metrics.leader.set(1 if runtime.lease.held else 0)
             if task is not None:
                 running.discard(task)
+        took = time.monotonic() - started
         runtime.metrics.cycles.labels("ok" if not report.failed_models else "partial").inc()
-        runtime.metrics.cycle_seconds.observe(time.monotonic() - started)
+        runtime.metrics.cycle_seconds.observe(took)
+        if took > settings.poll_interval_seconds:
+            log.info(
+                "that cycle took %.1fs, longer than POLL_INTERVAL_SECONDS (%g); the polls due meanwhile were skipped",
+                took,
+                settings.poll_interval_seconds,
+            )
         runtime.metrics.transitions.inc(report.changes)
         runtime.metrics.last_cycle.set(time.time())
         from bot.poller import describe

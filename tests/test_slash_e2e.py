@@ -247,3 +247,24 @@ def test_a_replayed_request_does_not_subscribe_twice(bot: BotProcess, slack: Fak
     assert sum("already subscribed" in t for t in texts) == 1
     post_command(bot, slack, "list", name="list")
     assert "(1)" in json.dumps(answer(slack, "list"))
+
+
+def test_sigterm_mid_cycle_abandons_it_cleanly(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    process = BotProcess(bot_env(baseten, slack, db_url, POLL_INTERVAL_SECONDS="1"), tmp_path / "bot.log")
+    process.wait_healthy()
+    post_command(process, slack, f"subscribe {MODEL} {PROD}", name="sub")
+    answer(slack, "sub")
+    before = baseten.count()
+    baseten.script(f"/v1/models/{MODEL}/", *[Canned(200, {}, delay=30)] * 4)  # Baseten stalls mid-cycle
+    slack.wait_for(lambda: baseten.count() > before)
+    time.sleep(2.5)  # polls fall due meanwhile: skipped, and not one warning each
+    started = time.monotonic()
+    process.proc.send_signal(signal.SIGTERM)
+    assert process.proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 10
+    process.stop()
+    log = process.output()
+    assert "poll cycle abandoned at shutdown" in log
+    assert "Traceback" not in log and "raised an exception" not in log and "skipped" not in log
