@@ -41,6 +41,7 @@ import httpx
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+SOAK_MARK = "<!-- soak -->"  # BENCHMARKS.md from here on is bench/soak.py's, kept when this script rewrites
 sys.path.insert(0, str(ROOT))
 
 SIZES = [(100, 10), (1000, 100), (5000, 500), (20000, 2000)]
@@ -427,7 +428,9 @@ def main() -> None:
     if args.out == "-":
         print(text)
     else:
-        Path(args.out).write_text(text)
+        out = Path(args.out)
+        kept = out.read_text().partition(SOAK_MARK)[2] if out.exists() else ""
+        out.write_text(text.rstrip("\n") + "\n\n" + SOAK_MARK + kept if kept else text)  # bench/soak.py's part
         print(f"wrote {args.out}", file=sys.stderr)
 
 
