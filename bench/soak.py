@@ -34,7 +34,6 @@ import platform
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,30 +49,13 @@ sys.path.insert(0, str(ROOT))
 
 from bot import tables as t  # noqa: E402
 from bot.db import sync_url  # noqa: E402
-from tests.fakes import (  # noqa: E402
-    API_KEY,
-    BOT_TOKEN,
-    SIGNING_SECRET,
-    Canned,
-    FakeBaseten,
-    FakeSlack,
-    deployment,
-    sign,
-    slash_body,
-)
+from tests.conftest import BotProcess, bot_env  # noqa: E402
+from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment  # noqa: E402
+from tests.test_slash_e2e import answer, post_command  # noqa: E402
 
 WALK = ["ACTIVE", "UNHEALTHY", "DEPLOYING", "DEPLOY_FAILED", "ACTIVE"]
 CHANNELS = [f"C0SOAK{c}" for c in range(8)]
 MARK = "<!-- soak -->"
-
-
-@dataclass
-class Bot:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    started: float
-    rss: list[tuple[int, float]] = field(default_factory=list)  # (round, MB)
 
 
 @dataclass
@@ -89,14 +70,6 @@ class Run:
     changes: int = 0
     expected: dict[str, list[str]] = field(default_factory=lambda: collections.defaultdict(list))
     processes: int = 0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -125,51 +98,18 @@ class Soak:
                 self.step[(m, d["id"])] = 0
         self.watchers: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
         self.subscriptions = 0
-        self.bot: Bot | None = None
+        self.bot: BotProcess | None = None
+        self.rss: list[float] = []  # MB, once a round, of the process running now
 
     # -- the process ------------------------------------------------------------
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BASETEN_", "DATABASE_"))}
-        env.update(
-            BASETEN_API_KEY=API_KEY,
-            BASETEN_API_URL=self.baseten.url,
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=self.slack.api_url,
-            DATABASE_URL=self.db_url,
-            POLL_INTERVAL_SECONDS="1",
-            LEASE_SECONDS="2",
-            HOST="127.0.0.1",
-            LOG_LEVEL="INFO",
-        )
-        return env
-
-    def start(self) -> Bot:
-        port = free_port()
-        log = self.workdir / f"bot{self.run.processes}.log"
+    def start(self) -> BotProcess:
+        env = bot_env(self.baseten, self.slack, self.db_url, POLL_INTERVAL_SECONDS="1", LEASE_SECONDS="2")
+        bot = BotProcess(env, self.workdir / f"bot{self.run.processes}.log")
         self.run.processes += 1
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
-                env={**self.env(), "PORT": str(port)},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-        bot = Bot(proc, f"http://127.0.0.1:{port}", log, time.monotonic())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"the bot exited at start:\n{log.read_text()}")
-            try:
-                if httpx.get(bot.url + "/healthz", timeout=1).status_code == 200:
-                    self.bot = bot
-                    return bot
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit(f"the bot never became healthy:\n{log.read_text()}")
+        bot.wait_healthy(timeout=30)
+        self.bot, self.rss = bot, []
+        return bot
 
     def stop(self, how: signal.Signals) -> None:
         assert self.bot is not None
@@ -179,16 +119,15 @@ class Soak:
             self.run.terms += 1
         self.bot.proc.send_signal(how)
         code = self.bot.proc.wait(20)
+        self.bot.stop()  # closes its log
         if how == signal.SIGTERM and code != 0:
-            raise SystemExit(f"SIGTERM exit code {code}:\n{self.bot.log.read_text()[-3000:]}")
+            raise SystemExit(f"SIGTERM exit code {code}:\n{self.bot.output()[-3000:]}")
 
     def command(self, text: str, channel: str) -> dict[str, Any]:
         assert self.bot is not None
         name = f"cmd{time.monotonic_ns()}"
-        body = slash_body(text, channel=channel, response_url=self.slack.response_url(name))
-        httpx.post(self.bot.url + "/slack/events", content=body, headers=sign(body), timeout=10)
-        got = self.slack.wait_for(lambda: self.slack.responses(name), timeout=30)
-        return dict(got[0])
+        post_command(self.bot, self.slack, text, name=name, channel=channel)
+        return answer(self.slack, name, timeout=30)
 
     # -- the world --------------------------------------------------------------
 
@@ -288,7 +227,7 @@ class Soak:
                 self.run.revoked += 1
             time.sleep(self.rng.uniform(0.4, 1.6))
             assert self.bot is not None
-            self.bot.rss.append((rnd, rss_mb(self.bot.proc.pid)))
+            self.rss.append(rss_mb(self.bot.proc.pid))
             if rnd == revoked_until:  # the operator fixes the token and restarts the bot
                 self.slack.token_error = None
                 revoked_until = -1
@@ -299,9 +238,7 @@ class Soak:
                 self.start()
         self.slack.token_error = None
         drained = self.drain()
-        steady = self.bot
-        assert steady is not None
-        report = self.check(drained, steady, time.monotonic() - started)
+        report = self.check(drained, self.rss, time.monotonic() - started)
         self.stop(signal.SIGTERM)
         return report
 
@@ -316,7 +253,7 @@ class Soak:
             time.sleep(0.5)
         return False
 
-    def check(self, drained: bool, steady: Bot, seconds: float) -> dict[str, Any]:
+    def check(self, drained: bool, samples: list[float], seconds: float) -> dict[str, Any]:
         got = self.delivered()
         expected_total = sum(len(t) for t in self.run.expected.values())
         missing = [(c, t) for c, texts in self.run.expected.items() for t in texts if not got[c][t]]
@@ -329,7 +266,6 @@ class Soak:
             pending_rows = conn.execute(sa.text("SELECT count(*) FROM deliveries WHERE state <> 'sent'")).scalar_one()
             windows = self._windows(conn)
         engine.dispose()
-        samples = [mb for r, mb in steady.rss]
         warm = samples[min(5, len(samples) - 1)] if samples else 0.0
         last = samples[-1] if samples else 0.0
         logs = "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("bot*.log")))

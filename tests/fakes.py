@@ -390,13 +390,7 @@ class FakeSlack(_Fake):
             ]
 
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.02)
-        raise AssertionError("timed out waiting for Slack traffic")
+        return wait_until(predicate, timeout, what="Slack traffic")
 
     def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
         if seen.path.startswith("/response/"):
@@ -452,6 +446,17 @@ class FakeSlack(_Fake):
                 None,
             )
         return 200, {"ok": True}, {}, 0.0, None
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "") -> Any:
+    """Polls `predicate` until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +21,15 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment
+from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment, wait_until
+from tests.test_notices_e2e import posts_to
 from tests.test_slash_e2e import answer, post_command
 
 FAULTY = "faultymdl"
 STEPS = 12
 
 
-def texts(slack: FakeSlack, channel: str) -> list[str]:
-    return [p["text"] for p in slack.posts() if p["channel"] == channel]
-
-
-def wait(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
+wait = partial(wait_until, timeout=30.0)  # a notice retried after 429 and 503 needs 1 s, then 10 s of backoff
 
 
 def healthz(bot: BotProcess) -> dict[str, Any]:
@@ -49,8 +40,7 @@ def healthz(bot: BotProcess) -> dict[str, Any]:
 def faulty(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[BotProcess]:
     """A bot polling every second, with C1 subscribed to every change of a 12-deployment model."""
     baseten.add_model(FAULTY, "faulty", [deployment(f"d{i}", FAULTY) for i in range(STEPS)])
-    bot = BotProcess(bot_env(baseten, slack, db_url, POLL_INTERVAL_SECONDS="1"), tmp_path / "bot.log")
-    bot.wait_healthy()
+    bot = fast_bot(baseten, slack, db_url, tmp_path / "bot.log")
     post_command(bot, slack, f"subscribe {FAULTY} --on all --no-thread", channel="C1", name="sub")
     assert answer(slack, "sub")["response_type"] == "in_channel"
     yield bot
@@ -69,8 +59,8 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
         baseten.set_status(FAULTY, f"d{step}", status)
         expected.append(f"faulty / d{step}: ACTIVE → {status}")
         wait(lambda: all(not p.startswith(listing) for p, _ in baseten.scripted), what="the fault to be served")
-        wait(lambda: expected[-1] in texts(slack, "C1"), what=expected[-1])
-        assert texts(slack, "C1") == expected  # nothing announced while Baseten misbehaved
+        wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
+        assert posts_to(slack, "C1") == expected  # nothing announced while Baseten misbehaved
 
     def warnings() -> int:
         return bot.output().count("models could not be polled")
@@ -105,13 +95,13 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
     baseten.script(listing, Canned(200, {"deployments": minimal}))
     baseten.set_status(FAULTY, "d8", "DEPLOY_FAILED")  # and so the next full answer agrees
     expected.append("faulty / d8: ACTIVE → DEPLOY_FAILED")
-    wait(lambda: expected[-1] in texts(slack, "C1"), what=expected[-1])
+    wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
 
     # an unknown status value is announced as it is
     baseten.off_spec_ok = True
     baseten.set_status(FAULTY, "d9", "QUANTUM_FOAM")
     expected.append("faulty / d9: ACTIVE → QUANTUM_FOAM")
-    wait(lambda: expected[-1] in texts(slack, "C1"), what=expected[-1])
+    wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
 
     # a rejected key (401): one error line, a /healthz detail, no notice; then it works again
     good_key = baseten.api_key
@@ -124,7 +114,7 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
     assert bot.output().count("rejected the API key") == 1
     baseten.api_key = good_key
     expected.append("faulty / d10: ACTIVE → UNHEALTHY")
-    wait(lambda: expected[-1] in texts(slack, "C1"), what=expected[-1])
+    wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
     assert "the Baseten API key works again" in bot.output()
     assert "baseten" not in healthz(bot)
 
@@ -133,11 +123,11 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
     baseten.set_status(FAULTY, "d11", "UNHEALTHY")
     wait(lambda: "may not read this (403)" in bot.output(), what="the 403 log line")
     expected.append("faulty / d11: ACTIVE → UNHEALTHY")
-    wait(lambda: expected[-1] in texts(slack, "C1"), what=expected[-1])
+    wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
     assert bot.output().count("may not read this (403)") == 1
 
     time.sleep(2)  # a few quiet cycles more
-    assert texts(slack, "C1") == expected, "a notice was lost, doubled or invented"
+    assert posts_to(slack, "C1") == expected, "a notice was lost, doubled or invented"
     assert "Traceback" not in bot.output()
 
 
@@ -157,9 +147,9 @@ def test_a_404_is_announced_deleted_once(baseten: FakeBaseten, slack: FakeSlack,
     try:
         subscribe(bot, slack, "C1")
         baseten.delete_deployment(MODEL, PROD)  # GET .../deployments/dep1prod now answers 404
-        wait(lambda: texts(slack, "C1"), what="the deleted notice")
+        wait(lambda: posts_to(slack, "C1"), what="the deleted notice")
         time.sleep(3)  # three more cycles of 404
-        assert texts(slack, "C1") == ["llama-3-8b / v3: ACTIVE → DELETED (deployment deleted)"]
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → DELETED (deployment deleted)"]
     finally:
         bot.stop()
 
@@ -173,11 +163,11 @@ def test_connection_refused_then_back(baseten: FakeBaseten, slack: FakeSlack, db
         wait(lambda: "could not be reached" in bot.output(), what="the refused connection to be logged")
         post_command(bot, slack, f"status {MODEL} {PROD}", name="status")
         assert "not answering" in json.dumps(answer(slack, "status", timeout=40))
-        assert texts(slack, "C1") == [] and healthz(bot)["poller"] == "scheduled"
+        assert posts_to(slack, "C1") == [] and healthz(bot)["poller"] == "scheduled"
         baseten.listen_again()
-        wait(lambda: texts(slack, "C1"), what="the change made while Baseten was away")
+        wait(lambda: posts_to(slack, "C1"), what="the change made while Baseten was away")
         time.sleep(1.5)
-        assert texts(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     finally:
         bot.stop()
 
@@ -192,13 +182,13 @@ def test_slack_429_5xx_and_hang_ups_are_retried_and_sent_once(
         down = Canned(503, {"ok": False, "error": "service_unavailable"})
         slack.script("chat.postMessage", limited, limited, down, down)  # the SDK retries each once
         baseten.set_status(MODEL, PROD, "UNHEALTHY")
-        wait(lambda: texts(slack, "C1"), what="the notice after 429 and 503")
+        wait(lambda: posts_to(slack, "C1"), what="the notice after 429 and 503")
         assert len(slack.calls("chat.postMessage")) == 5
         slack.script("chat.postMessage", Canned(500, drop=True), Canned(500, drop=True))
         baseten.set_status(MODEL, PROD, "ACTIVE")
-        wait(lambda: len(texts(slack, "C1")) == 2, what="the notice after two hang-ups")
+        wait(lambda: len(posts_to(slack, "C1")) == 2, what="the notice after two hang-ups")
         time.sleep(2)
-        assert texts(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         log = bot.output()
         assert "not delivered yet (429 ratelimited); retrying in 1s" in log
         assert "not delivered yet (503 service_unavailable)" in log
@@ -217,7 +207,7 @@ def test_channel_errors_pause_that_channel_only(
             subscribe(bot, slack, channel)
         slack.channel_errors.update(errors)
         baseten.set_status(MODEL, PROD, "UNHEALTHY")
-        wait(lambda: texts(slack, "C4"), what="the healthy channel's notice")
+        wait(lambda: posts_to(slack, "C4"), what="the healthy channel's notice")
         wait(lambda: bot.output().count("paused 1 subscription(s) there") == 3, what="three pauses")
         for channel, error in errors.items():
             post_command(bot, slack, "list", channel=channel, name=f"list-{channel}")
@@ -225,7 +215,7 @@ def test_channel_errors_pause_that_channel_only(
             assert f"Slack answered {error} for channel {channel}" in bot.output()
         tried = len(slack.calls("chat.postMessage"))
         baseten.set_status(MODEL, PROD, "ACTIVE")
-        wait(lambda: len(texts(slack, "C4")) == 2, what="the second notice")
+        wait(lambda: len(posts_to(slack, "C4")) == 2, what="the second notice")
         time.sleep(1.5)
         assert len(slack.calls("chat.postMessage")) == tried + 1  # paused channels are not tried again
     finally:
@@ -252,8 +242,8 @@ def test_a_rejected_token_keeps_notices_for_the_next_start(
     slack.token_error = None  # the operator fixes the token and restarts
     bot = fast_bot(baseten, slack, db_url, tmp_path / "second.log")
     try:
-        wait(lambda: len(texts(slack, "C1")) == 2, what="the queued notices")
+        wait(lambda: len(posts_to(slack, "C1")) == 2, what="the queued notices")
         time.sleep(1.5)
-        assert texts(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
     finally:
         bot.stop()
