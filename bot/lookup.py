@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.baseten import (
-    AuthError,
-    BadResponse,
-    BasetenClient,
-    BasetenError,
-    Deployment,
-    Model,
-    NotFound,
-    RateLimited,
-    Unavailable,
-)
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
+from bot.baseten.models import Deployment, Model
 from bot.commands import WHOLE_MODEL, Target
 from bot.render import short
 

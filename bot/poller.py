@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import noise
-from bot.baseten import AuditLogEntry, AuthError, BasetenClient, BasetenError, Deployment, NotFound
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import AuthError, BasetenError, NotFound
+from bot.baseten.models import AuditLogEntry, Deployment
 from bot.notifier import Notifier
 from bot.store import Conflict, ModelMemory, ModelPlan, ModelRow, Outgoing, Store, plan
 from bot.transitions import (

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.baseten import Deployment, Model
+from bot.baseten.models import Deployment, Model
 from bot.commands import USAGE
 from bot.status import FAILURES, emoji
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.baseten import BasetenClient
+from bot.baseten.client import BasetenClient
 from bot.config import Settings
 from bot.db import make_async_engine, sessions
 from bot.lease import Lease

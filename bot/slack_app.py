@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncResp
 
 from bot import render
 from bot.admins import Admins
-from bot.baseten import BasetenClient
+from bot.baseten.client import BasetenClient
 from bot.commands import (
     Command,
     Help,

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import render
-from bot.baseten import BasetenClient, BasetenError, Deployment
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
+from bot.baseten.models import Deployment
 from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
 from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.baseten import Deployment
+from bot.baseten.models import Deployment
 from bot.status import CHURN, DELETED, FAILURES
 
 STATUS = "status"

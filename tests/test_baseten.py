@@ -8,14 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.baseten import (
-    AuthError,
-    BadResponse,
-    BasetenClient,
-    NotFound,
-    RateLimited,
-    Unavailable,
-)
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import AuthError, BadResponse, NotFound, RateLimited, Unavailable
 from bot.ratelimit import RateLimiter
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
 from tests.fakes import API_KEY, Canned, FakeBaseten, deployment

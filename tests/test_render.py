@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot import render
-from bot.baseten import Deployment, Model
+from bot.baseten.models import Deployment, Model
 from bot.status import Family, family
 from bot.transitions import GONE, NEW, PROMOTED, STATUS, Change
 from tests.fakes import deployment, model

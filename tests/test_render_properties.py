@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from bot.baseten import Deployment, Model
+from bot.baseten.models import Deployment, Model
 from bot.subscriptions import describe_target
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from tests.fakes import deployment, model

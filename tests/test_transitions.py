@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.baseten import Deployment
+from bot.baseten.models import Deployment
 from bot.transitions import (
     GONE,
     NEW,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.baseten import BasetenClient
+from bot.baseten.client import BasetenClient
 from bot.commands import Command, parse
 from bot.db import make_async_engine, sessions
 from bot.metrics import Metrics

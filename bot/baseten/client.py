@@ -1,16 +1,8 @@
-"""Baseten management API client: typed, lenient models, typed errors, retries, one rate limit.
-
-Error tree (every error the client raises)::
-
-    BasetenError
-    ├── NotFound          404: unknown model, deployment or environment
-    ├── AuthError         401 or 403: bad key, or a key that may not read this
-    ├── RateLimited       429 still answered after the retries (carries retry_after)
-    ├── Unavailable       5xx, timeout or connection failure after the retries
-    └── BadResponse       a 2xx whose body is not the JSON the spec describes
+"""Baseten management API client: typed errors, retries, one shared rate limit.
 
 Nothing a user types reaches a path unvalidated: ids must be plain (bot.ids) and
-are percent-encoded as one path segment before the request is built.
+are percent-encoded as one path segment before the request is built. The answers'
+types live in bot.baseten.models, the errors in bot.baseten.errors.
 """
 
 from __future__ import annotations
@@ -20,141 +12,20 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
+from bot.baseten.models import AuditLogEntry, AuditLogPage, Deployment, DeploymentList, Model, ModelList
 from bot.ids import is_plain_id
 from bot.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class BasetenError(Exception):
-    """Base of every error the client raises; `str()` is safe to show a user."""
-
-
-class NotFound(BasetenError):
-    pass
-
-
-class AuthError(BasetenError):
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class RateLimited(BasetenError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Baseten is rate limiting this key; retry in {retry_after:g}s")
-        self.retry_after = retry_after
-
-
-class Unavailable(BasetenError):
-    pass
-
-
-class BadResponse(BasetenError):
-    pass
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class AutoscalingSettings(_Lenient):
-    """AutoscalingSettingsV1; every field kept, nullable where the spec allows."""
-
-    min_replica: int | None = None
-    max_replica: int | None = None
-    autoscaling_window: int | None = None
-    scale_down_delay: int | None = None
-    concurrency_target: int | None = None
-    target_utilization_percentage: int | None = None
-    target_in_flight_tokens: int | None = None
-    max_scale_down_rate: int | None = None
-
-
-class Region(_Lenient):
-    slug: str | None = None
-    display_name: str | None = None
-
-
-class Deployment(_Lenient):
-    """DeploymentV1. `status` is open-ended: an unknown value is kept verbatim.
-
-    Only `id` and `status` are indispensable; a field the server left out stays
-    None rather than failing the whole answer (shown as unknown, never guessed).
-    """
-
-    id: str
-    status: str
-    model_id: str = ""
-    name: str = ""
-    created_at: datetime | None = None
-    is_production: bool | None = None
-    is_development: bool | None = None
-    active_replica_count: int | None = None
-    autoscaling_settings: AutoscalingSettings | None = None
-    instance_type_name: str | None = None
-    environment: str | None = None
-    labels: dict[str, Any] | None = None
-    region: Region | None = None
-    request_backpressure_settings: dict[str, Any] | None = None
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
-
-
-class Model(_Lenient):
-    """ModelV1."""
-
-    id: str
-    name: str = ""
-    created_at: datetime | None = None
-    deployments_count: int | None = None
-    production_deployment_id: str | None = None
-    development_deployment_id: str | None = None
-    instance_type_name: str | None = None
-    team_name: str | None = None
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
-
-
-class _Deployments(_Lenient):
-    deployments: list[Deployment]
-
-
-class _Models(_Lenient):
-    models: list[Model]
-
-
-class AuditActor(_Lenient):
-    type: str = ""
-    email: str | None = None
-    api_key_name: str | None = None
-    api_key_prefix: str | None = None
-
-
-class AuditLogEntry(_Lenient):
-    id: str
-    created: datetime | None = None
-    event_type: str = ""
-    event_data: dict[str, Any] = Field(default_factory=dict)
-    source: str | None = None
-    actor: AuditActor = Field(default_factory=AuditActor)
-
-
-class _AuditLogs(_Lenient):
-    items: list[AuditLogEntry]
 
 
 def _segment(value: str, what: str) -> str:
@@ -229,7 +100,7 @@ class BasetenClient:
     ) -> list[Deployment]:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
         params = {"name": name} if name is not None else None
-        body = await self._get(path, _Deployments, params=params, interactive=interactive)
+        body = await self._get(path, DeploymentList, params=params, interactive=interactive)
         return [_owned(dep, model_id) for dep in body.deployments]
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
@@ -240,7 +111,7 @@ class BasetenClient:
         """Models whose name is exactly `name` (names are unique per team only)."""
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
-        body = await self._get("/v1/models", _Models, params={"name": name}, interactive=interactive)
+        body = await self._get("/v1/models", ModelList, params={"name": name}, interactive=interactive)
         return body.models
 
     async def list_audit_logs(
@@ -249,7 +120,7 @@ class BasetenClient:
         """The newest audit-log entries of a model (one page)."""
         path = f"/v1/models/{_segment(model_id, 'model id')}/audit_logs"
         params = {"limit": str(max(1, min(limit, 200))), "direction": "DESC"}
-        body = await self._get(path, _AuditLogs, params=params, interactive=interactive)
+        body = await self._get(path, AuditLogPage, params=params, interactive=interactive)
         return body.items
 
     # -- transport ---------------------------------------------------------------

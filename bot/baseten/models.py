@@ -1,0 +1,105 @@
+"""Baseten's domain types: deployments, models and audit-log entries, typed but lenient.
+
+Pure data (pydantic, no I/O): the core (render, transitions) imports these, never the client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class AutoscalingSettings(_Lenient):
+    """AutoscalingSettingsV1; every field kept, nullable where the spec allows."""
+
+    min_replica: int | None = None
+    max_replica: int | None = None
+    autoscaling_window: int | None = None
+    scale_down_delay: int | None = None
+    concurrency_target: int | None = None
+    target_utilization_percentage: int | None = None
+    target_in_flight_tokens: int | None = None
+    max_scale_down_rate: int | None = None
+
+
+class Region(_Lenient):
+    slug: str | None = None
+    display_name: str | None = None
+
+
+class Deployment(_Lenient):
+    """DeploymentV1. `status` is open-ended: an unknown value is kept verbatim.
+
+    Only `id` and `status` are indispensable; a field the server left out stays
+    None rather than failing the whole answer (shown as unknown, never guessed).
+    """
+
+    id: str
+    status: str
+    model_id: str = ""
+    name: str = ""
+    created_at: datetime | None = None
+    is_production: bool | None = None
+    is_development: bool | None = None
+    active_replica_count: int | None = None
+    autoscaling_settings: AutoscalingSettings | None = None
+    instance_type_name: str | None = None
+    environment: str | None = None
+    labels: dict[str, Any] | None = None
+    region: Region | None = None
+    request_backpressure_settings: dict[str, Any] | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class Model(_Lenient):
+    """ModelV1."""
+
+    id: str
+    name: str = ""
+    created_at: datetime | None = None
+    deployments_count: int | None = None
+    production_deployment_id: str | None = None
+    development_deployment_id: str | None = None
+    instance_type_name: str | None = None
+    team_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class DeploymentList(_Lenient):
+    deployments: list[Deployment]
+
+
+class ModelList(_Lenient):
+    models: list[Model]
+
+
+class AuditActor(_Lenient):
+    type: str = ""
+    email: str | None = None
+    api_key_name: str | None = None
+    api_key_prefix: str | None = None
+
+
+class AuditLogEntry(_Lenient):
+    id: str
+    created: datetime | None = None
+    event_type: str = ""
+    event_data: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+    actor: AuditActor = Field(default_factory=AuditActor)
+
+
+class AuditLogPage(_Lenient):
+    items: list[AuditLogEntry]
