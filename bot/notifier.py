@@ -19,7 +19,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import Message, notice, thread_parent
-from bot.store import Pending, Store, ThreadInfo
+from bot.store import Store
+from bot.store.outbox import Pending, ThreadInfo
 from bot.transitions import is_alarm
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class Notifier:
         """Sends every pending row that is due; one pass at a time per process."""
         report = Report()
         async with self._lock:
-            pending = [p for p in await self._store.due() if p.team_id not in self._disabled]
+            pending = [p for p in await self._store.outbox.due() if p.team_id not in self._disabled]
             by_channel: dict[tuple[str, str], list[Pending]] = defaultdict(list)
             for p in pending:
                 by_channel[(p.team_id, p.channel_id)].append(p)
@@ -94,13 +95,13 @@ class Notifier:
                     return
 
     async def _one(self, p: Pending, report: Report) -> str:
-        if not await self._store.claim(p, holder=self.holder, for_=self._claim_for):
+        if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "ok"  # another replica is sending it, or already has
         change = p.transition
         message = notice(change, model_name=p.model_name, now=self._now())
         thread = None
         if p.thread:
-            thread = await self._store.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+            thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
                 response = await self._post(p, message, thread)
@@ -119,13 +120,13 @@ class Notifier:
             return "stop"
         raw_ts = response.get("ts")
         ts = raw_ts if isinstance(raw_ts, str) else None
-        await self._store.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
+        await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
         report.sent += 1
         self._result("sent")
         if thread is not None:
             await self._edit_parent(p, thread)
         elif p.thread and ts is not None:
-            await self._store.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
         return "ok"
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
@@ -158,8 +159,8 @@ class Notifier:
         error = _error(exc)
         status = _status(exc)
         if error in CHANNEL_ERRORS:
-            await self._store.mark_failed(p, error=error)
-            paused = await self._store.pause_channel(p.team_id, p.channel_id, error)
+            await self._store.outbox.mark_failed(p, error=error)
+            paused = await self._store.subscriptions.pause_channel(p.team_id, p.channel_id, error)
             log.warning(
                 "Slack answered %s for channel %s: paused %d subscription(s) there",
                 error,
@@ -179,14 +180,14 @@ class Notifier:
                     error,
                 )
             self._disabled[p.team_id] = error
-            await self._store.release(p, error=error)
+            await self._store.outbox.release(p, error=error)
             self._result("workspace_disabled")
             return "stop"
         if status == 429 or status >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
             retry_after = _retry_after(exc)
             await self._retry(p, f"{status} {error}".strip(), retry_after, report)
             return "stop"
-        await self._store.mark_failed(p, error=error or f"http {status}")
+        await self._store.outbox.mark_failed(p, error=error or f"http {status}")
         log.error("Slack refused a notice for channel %s: %s (not retried)", p.channel_id, error)
         report.failed += 1
         self._result("failed")
@@ -194,7 +195,7 @@ class Notifier:
 
     async def _retry(self, p: Pending, error: str, after: float | None, report: Report) -> None:
         delay = after if after is not None else min(MAX_BACKOFF, 5.0 * (2**p.attempts))
-        await self._store.mark_retry(p, error=error, at=self._now() + timedelta(seconds=delay))
+        await self._store.outbox.mark_retry(p, error=error, at=self._now() + timedelta(seconds=delay))
         log.info(
             "notice for channel %s not delivered yet (%s); retrying in %.0fs",
             p.channel_id,

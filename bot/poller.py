@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -14,7 +14,9 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError, NotFound
 from bot.baseten.models import AuditLogEntry, Deployment
 from bot.notifier import Notifier
-from bot.store import Conflict, ModelMemory, ModelPlan, ModelRow, Outgoing, Store, plan
+from bot.store import Store
+from bot.store.outbox import Conflict, Outgoing
+from bot.store.snapshots import ModelMemory, ModelRow
 from bot.transitions import (
     NEW,
     PROMOTED,
@@ -40,6 +42,31 @@ class CycleReport:
     sent: int = 0
     conflict: bool = False
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """What the poller must fetch for one model, derived from every subscription on it."""
+
+    model_id: str
+    model_name: str
+    whole: bool  # list the model (whole-model, production or development subscriptions)
+    deployments: frozenset[str]  # deployment-id targets
+
+
+def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
+    """Distinct targets per model: a model is listed once however many channels watch it."""
+    whole: dict[str, bool] = defaultdict(bool)
+    deps: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, str] = {}
+    for w in watchers:
+        names[w.model_id] = max(names.get(w.model_id, ""), w.model_name)
+        if w.target in ("*", "production", "development"):
+            whole[w.model_id] = True
+        else:
+            deps[w.model_id].add(w.target)
+            whole.setdefault(w.model_id, False)
+    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
 
 
 class _Failed:
@@ -69,11 +96,11 @@ class Poller:
     async def cycle(self, *, deliver: bool = True) -> CycleReport:
         """One full cycle; a target whose fetch failed records nothing this time."""
         report = CycleReport()
-        watchers = await self._store.watchers()
+        watchers = await self._store.subscriptions.watchers()
         plans = plan(watchers)
         report.models = len(plans)
         # read what the bot knows while Baseten answers: the database and the network overlap
-        known_task = asyncio.ensure_future(self._store.memory(p.model_id for p in plans))
+        known_task = asyncio.ensure_future(self._store.snapshots.memory(p.model_id for p in plans))
         try:
             fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
         finally:
@@ -95,7 +122,7 @@ class Poller:
             known = snaps.get(p.model_id, {})
             diff = self._diff(p, result, known, memory, now)
             seen.append(_Seen(p, memory, diff, _current(p, result, known, diff)))
-        times = await self._store.change_times(_noise_keys(seen), since=_noise_since(seen, now))
+        times = await self._store.outbox.change_times(_noise_keys(seen), since=_noise_since(seen, now))
         to_write: list[tuple[Snap | None, Snap]] = []
         models: list[tuple[ModelMemory | None, ModelRow]] = []
         outgoing: list[Outgoing] = []
@@ -125,7 +152,9 @@ class Poller:
                 outgoing.append(Outgoing(change, p.model_name, heard))
         report.changes = len(outgoing)
         try:
-            report.deliveries_created = await self._store.record(snaps=to_write, models=models, outgoing=outgoing)
+            report.deliveries_created = await self._store.outbox.record(
+                snaps=to_write, models=models, outgoing=outgoing
+            )
         except Conflict as exc:
             log.info("another replica recorded these changes first (%s); nothing written by this one", exc)
             report.changes = 0

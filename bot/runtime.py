@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.baseten.client import BasetenClient
 from bot.config import Settings
 from bot.db import make_async_engine, sessions
-from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.poller import Poller
 from bot.ratelimit import RateLimiter
 from bot.store import Store
+from bot.store.leases import Lease
 
 log = logging.getLogger(__name__)
 # this process among the replicas: in lease rows, delivery claims and the User-Agent sent to Baseten

@@ -143,13 +143,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def joined(event: dict[str, Any], context: dict[str, Any]) -> None:
         if event.get("user") and event.get("user") == context.get("bot_user_id"):
             team = str(event.get("team") or context.get("team_id") or "")
-            resumed = await deps.store.resume_channel(team, str(event.get("channel") or ""))
+            resumed = await deps.store.subscriptions.resume_channel(team, str(event.get("channel") or ""))
             log.info("invited back to %s: resumed %d subscription(s)", event.get("channel"), resumed)
 
     @app.event("channel_unarchive")
     async def unarchived(event: dict[str, Any], context: dict[str, Any]) -> None:
         team = str(context.get("team_id") or "")
-        await deps.store.resume_channel(team, str(event.get("channel") or ""))
+        await deps.store.subscriptions.resume_channel(team, str(event.get("channel") or ""))
 
 
 def _log_refusal(cmd: Command, user: str) -> None:

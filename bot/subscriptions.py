@@ -18,7 +18,8 @@ from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscri
 from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
 from bot.status import emoji
-from bot.store import Store, SubscriptionView
+from bot.store import Store
+from bot.store.subscriptions import SubscriptionView
 from bot.transitions import snap_of
 
 Answer = tuple[Message, str]
@@ -74,8 +75,8 @@ class Subscriptions:
             dev = next((d.id for d in deployments if d.is_development), None)
             model_row = (model.id, model.display_name, prod, dev)
         target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
-        await self._store.baseline([snap_of(d, now) for d in deployments], model_row)
-        _, created = await self._store.subscribe(
+        await self._store.snapshots.baseline([snap_of(d, now) for d in deployments], model_row)
+        _, created = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
             model_id=model.id,
@@ -111,7 +112,7 @@ class Subscriptions:
         label = _typed(cmd.model, cmd.target)
         if not found:
             return render.info(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
-        await self._store.unsubscribe([s.id for s in found])
+        await self._store.subscriptions.unsubscribe([s.id for s in found])
         name = found[0].model_name or found[0].model_id
         what = f"*{esc(short(name))}* / " + describe_target(found[0].target, found[0].target_name)
         return (
@@ -123,7 +124,7 @@ class Subscriptions:
         )
 
     async def list_channel(self, actor: Actor) -> Message:
-        views = await self._store.channel_subscriptions(actor.team_id, actor.channel_id)
+        views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
         if not views:
             return render.info("This channel has no subscriptions. Add one with `/baseten subscribe MODEL`.")
         now = self._now()
@@ -139,7 +140,7 @@ class Subscriptions:
         if not found:
             return render.info(f"This channel is not subscribed to {_typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
-        await self._store.set_mute([s.id for s in found], until)
+        await self._store.subscriptions.set_mute([s.id for s in found], until)
         name = found[0].model_name or found[0].model_id
         return (
             _message(
@@ -157,7 +158,7 @@ class Subscriptions:
         muted = [s for s in found if s.muted_until is not None and s.muted_until > self._now()]
         if not muted:
             return render.info(f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
-        await self._store.set_mute([s.id for s in muted], None)
+        await self._store.subscriptions.set_mute([s.id for s in muted], None)
         name = muted[0].model_name or muted[0].model_id
         return (
             _message(
@@ -174,7 +175,7 @@ class Subscriptions:
             return render.info(
                 f"No paused subscription to {_typed(cmd.model, cmd.target)} in this channel."
             ), "ephemeral"
-        await self._store.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
+        await self._store.subscriptions.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
         name = paused[0].model_name or paused[0].model_id
         return (
             _message(
@@ -188,7 +189,7 @@ class Subscriptions:
         )
 
     async def _matching(self, model: str, target: str, actor: Actor, *, any_target: bool) -> list[SubscriptionView]:
-        views = await self._store.channel_subscriptions(actor.team_id, actor.channel_id)
+        views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
         return [
             v
             for v in views

@@ -78,6 +78,9 @@ class Subscription(Base):
     paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # no longer written or read: `list` derives it from deliveries.sent_at. Kept for one release so that
+    # a replica of the previous version, still running during a rolling upgrade, can write it; a later
+    # migration drops it.
     last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.db import make_async_engine, sessions
-from bot.lease import Lease
 from bot.store import Store
+from bot.store.leases import Lease
 from tests.conftest import BotProcess, bot_env
 from tests.fakes import FakeBaseten, FakeSlack
 from tests.world import Clock
@@ -55,12 +55,12 @@ async def test_a_delivery_is_claimed_by_one_replica(db_url: str, baseten: FakeBa
     store = Store(sessions(engine), now=world.clock)
     baseten.set_status("mdl1abcd", "dep1prod", "ACTIVE")
     await world.poller.cycle(deliver=False)
-    (pending,) = await store.due()
-    claims = await asyncio.gather(*(store.claim(pending, holder=f"r{i}", for_=TTL) for i in range(5)))
+    (pending,) = await store.outbox.due()
+    claims = await asyncio.gather(*(store.outbox.claim(pending, holder=f"r{i}", for_=TTL) for i in range(5)))
     assert claims.count(True) == 1
-    assert await store.due() == []  # claimed: nobody else sees it
+    assert await store.outbox.due() == []  # claimed: nobody else sees it
     world.clock.advance(seconds=21)
-    assert [p.id for p in await store.due()] == [pending.id]  # its holder died: due again
+    assert [p.id for p in await store.outbox.due()] == [pending.id]  # its holder died: due again
     await engine.dispose()
     await world.close()
 

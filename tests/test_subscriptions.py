@@ -182,7 +182,7 @@ async def test_slack_429_and_5xx_are_retried_and_sent_once(
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     first = await world.cycle()
     assert first.sent == 0
-    counts = await world.store.counts()
+    counts = await world.store.outbox.counts()
     assert counts == {"pending": 2}
     world.clock.advance(minutes=10)
     await world.notifier.deliver_due()
@@ -190,7 +190,7 @@ async def test_slack_429_and_5xx_are_retried_and_sent_once(
     world.clock.advance(minutes=10)
     await world.cycle()
     assert len(slack.posts()) == 2
-    assert await world.store.counts() == {"sent": 2}
+    assert await world.store.outbox.counts() == {"sent": 2}
 
 
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
@@ -232,7 +232,7 @@ async def test_workspace_error_stops_delivery_and_keeps_notices(
     await world.cycle()
     assert len(slack.calls("chat.postMessage")) == tried  # nothing more is tried
     assert world.notifier.disabled_workspaces == {TEAM: error}
-    assert (await world.store.counts()) == {"pending": 4}  # kept for when the token is fixed
+    assert (await world.store.outbox.counts()) == {"pending": 4}  # kept for when the token is fixed
     assert sum(error in r.getMessage() for r in caplog.records) == 1
 
 

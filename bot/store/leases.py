@@ -1,4 +1,4 @@
-"""Leader election through the database, so that exactly one replica polls and delivers.
+"""The poller lease: leader election through the database, so that exactly one replica polls and delivers.
 
 A lease row names its holder and an expiry. The holder renews it every `ttl / 3`;
 any replica may take it once it has expired, with one conditional UPDATE that
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
-from bot.store import rowcount
+from bot.store._sql import rowcount
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL = timedelta(seconds=20)

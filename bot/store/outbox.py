@@ -1,0 +1,362 @@
+"""The outbox: transitions, one pending delivery per channel, and the threads notices reply in.
+
+The only module that issues SQL for the `transitions`, `deliveries` and `threads`
+tables. `record` writes a cycle's snapshots (through bot.store.snapshots), its
+transitions and their deliveries in one transaction; the notifier then claims,
+sends and marks each delivery.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import tables as t
+from bot.status import CHURN
+from bot.store._sql import Now, chunks, rowcount, utcnow
+from bot.store.snapshots import ModelMemory, ModelRow, write_model, write_snapshot
+from bot.transitions import Change, Snap, Watcher
+
+
+class Conflict(Exception):
+    """Another replica recorded a change first; this cycle's writes were rolled back."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A change and the channels owed a notice about it."""
+
+    change: Change
+    model_name: str
+    watchers: Sequence[Watcher]
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """A deployment's notice thread in one channel: its parent, first change and replies so far."""
+
+    ts: str
+    first: Change | None
+    replies: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One delivery to attempt, with what the notice needs."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    subscription_id: int | None
+    thread: bool
+    attempts: int
+    transition: Change
+    model_name: str
+
+
+class Outbox:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
+        self._sessions = sessions
+        self._now = now
+
+    async def change_times(
+        self, keys: set[tuple[str, str]], *, since: datetime
+    ) -> dict[tuple[str, str], list[datetime]]:
+        """When each of these deployments changed status (churn aside) since `since`,
+        counting only from its last settling after a bout of flapping."""
+        out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+        settled_at: dict[tuple[str, str], datetime] = {}
+        if not keys:
+            return out
+        dep_ids = sorted({d for _, d in keys})
+        async with self._sessions() as session:
+            for chunk in chunks(dep_ids, 500):
+                rows = (
+                    await session.execute(
+                        select(
+                            t.Transition.model_id,
+                            t.Transition.deployment_id,
+                            t.Transition.kind,
+                            t.Transition.detected_at,
+                            t.Transition.old_status,
+                            t.Transition.new_status,
+                        ).where(
+                            t.Transition.deployment_id.in_(chunk),
+                            t.Transition.kind.in_(("status", "settled")),
+                            t.Transition.detected_at >= since,
+                        )
+                    )
+                ).all()
+                for model_id, dep_id, kind, at, old, new in rows:
+                    key = (model_id, dep_id)
+                    if key not in keys:
+                        continue
+                    if kind == "settled":
+                        settled_at[key] = max(at, settled_at.get(key, at))
+                    elif not (old in CHURN and new in CHURN):
+                        out[key].append(at)
+        for key, at in settled_at.items():
+            out[key] = [x for x in out[key] if x > at]
+        return out
+
+    async def record(
+        self,
+        *,
+        snaps: Sequence[tuple[Snap | None, Snap]],
+        models: Sequence[tuple[ModelMemory | None, ModelRow]],
+        outgoing: Sequence[Outgoing],
+    ) -> int:
+        """One transaction: snapshots, model states, transitions and their pending deliveries.
+
+        Every write is conditional on what this cycle read (`before`): if another replica
+        recorded a change first, nothing is written and `Conflict` is raised, so a change
+        is recorded, and announced, once. Returns the number of deliveries created.
+        """
+        if not snaps and not models and not outgoing:
+            return 0
+        now = self._now()
+        created = 0
+        async with self._sessions.begin() as session:
+            for before, after in snaps:
+                if not await write_snapshot(session, before, after):
+                    raise Conflict(f"snapshot {after.model_id}/{after.deployment_id} changed under this cycle")
+            for memory, row in models:
+                if not await write_model(session, memory, row, now):
+                    raise Conflict(f"model state {row[0]} changed under this cycle")
+            rows = []
+            for item in outgoing:
+                c = item.change
+                transition = t.Transition(
+                    kind=c.kind,
+                    model_id=c.model_id,
+                    model_name=item.model_name,
+                    deployment_id=c.deployment_id,
+                    deployment_name=c.deployment_name,
+                    old_status=c.old_status,
+                    new_status=c.new_status,
+                    old_since=c.old_since,
+                    detected_at=c.at,
+                    detail=dict(c.detail),
+                )
+                session.add(transition)
+                rows.append((transition, item))
+            await session.flush()  # one round trip assigns every transition its id
+            for transition, item in rows:
+                for w in item.watchers:
+                    session.add(
+                        t.Delivery(
+                            transition_id=transition.id,
+                            subscription_id=w.subscription_id,
+                            team_id=w.team_id,
+                            channel_id=w.channel_id,
+                            thread=w.thread,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+                    created += 1
+        return created
+
+    async def due(self, *, limit: int = 500) -> list[Pending]:
+        now = self._now()
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(t.Delivery, t.Transition)
+                    .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
+                    .where(
+                        or_(
+                            and_(t.Delivery.state == "pending", t.Delivery.next_attempt_at <= now),
+                            # claimed by a replica that died before it finished
+                            and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
+                        )
+                    )
+                    .order_by(t.Delivery.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            Pending(
+                id=d.id,
+                team_id=d.team_id,
+                channel_id=d.channel_id,
+                subscription_id=d.subscription_id,
+                thread=d.thread,
+                attempts=d.attempts,
+                transition=_change(tr),
+                model_name=tr.model_name,
+            )
+            for d, tr in rows
+        ]
+
+    async def claim(self, pending: Pending, *, holder: str, for_: timedelta) -> bool:
+        """Claims one row for sending; False if another replica has it or it is no longer due."""
+        now = self._now()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(t.Delivery)
+                .where(
+                    t.Delivery.id == pending.id,
+                    or_(
+                        t.Delivery.state == "pending",
+                        and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
+                    ),
+                )
+                .values(state="sending", claimed_by=holder, claim_until=now + for_)
+            )
+            return rowcount(result) == 1
+
+    async def release(self, pending: Pending, *, error: str) -> None:
+        """Gives a claimed row back untouched: it stays pending for when sending can work again."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id, t.Delivery.state == "sending")
+                .values(state="pending", claimed_by=None, claim_until=None, last_error=error[:500])
+            )
+
+    async def mark_sent(self, pending: Pending, *, ts: str | None, thread_ts: str | None) -> None:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(
+                    state="sent",
+                    sent_at=now,
+                    ts=ts,
+                    thread_ts=thread_ts,
+                    attempts=pending.attempts + 1,
+                )
+            )
+
+    async def mark_retry(self, pending: Pending, *, error: str, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(
+                    state="pending",
+                    attempts=pending.attempts + 1,
+                    last_error=error[:500],
+                    next_attempt_at=at,
+                    claimed_by=None,
+                    claim_until=None,
+                )
+            )
+
+    async def mark_failed(self, pending: Pending, *, error: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(t.Delivery)
+                .where(t.Delivery.id == pending.id)
+                .values(state="failed", attempts=pending.attempts + 1, last_error=error[:500])
+            )
+
+    async def thread(
+        self, team_id: str, channel_id: str, deployment_id: str, *, max_age: timedelta
+    ) -> ThreadInfo | None:
+        """The open thread of a deployment's notices in a channel, if one started within `max_age`."""
+        async with self._sessions() as session:
+            row = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            if row is None or row.created_at < self._now() - max_age:
+                return None
+            first = (
+                await session.execute(
+                    select(t.Transition)
+                    .join(t.Delivery, t.Delivery.transition_id == t.Transition.id)
+                    .where(
+                        t.Delivery.team_id == team_id,
+                        t.Delivery.channel_id == channel_id,
+                        t.Delivery.ts == row.ts,
+                    )
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            replies = await session.scalar(
+                select(func.count())
+                .select_from(t.Delivery)
+                .where(
+                    t.Delivery.team_id == team_id,
+                    t.Delivery.channel_id == channel_id,
+                    t.Delivery.thread_ts == row.ts,
+                    t.Delivery.state == "sent",
+                )
+            )
+        return ThreadInfo(row.ts, None if first is None else _change(first), int(replies or 0))
+
+    async def set_thread(
+        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str | None
+    ) -> None:
+        """Starts (or, with ts None, forgets) the thread of a deployment's notices in a channel."""
+        async with self._sessions.begin() as session:
+            existing = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            if existing is not None:
+                await session.delete(existing)
+                await session.flush()
+            if ts is not None:
+                session.add(
+                    t.Thread(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        deployment_id=deployment_id,
+                        model_id=model_id,
+                        ts=ts,
+                        created_at=self._now(),
+                    )
+                )
+
+    async def counts(self) -> dict[str, int]:
+        """Outbox state counts, for metrics and tests."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(t.Delivery.state, func.count()).group_by(t.Delivery.state))).all()
+        return {state: int(n) for state, n in rows}
+
+
+async def drop_pending(
+    session: AsyncSession,
+    reason: str,
+    *,
+    subscription_ids: Sequence[int] | None = None,
+    channel: tuple[str, str] | None = None,
+) -> None:
+    """Drops what subscriptions (or a whole channel) still owed: it will not be sent."""
+    query = update(t.Delivery).where(t.Delivery.state == "pending")
+    if subscription_ids is not None:
+        query = query.where(t.Delivery.subscription_id.in_(subscription_ids))
+    if channel is not None:
+        query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
+    await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each subscription last had a notice accepted by Slack."""
+    rows = (
+        await session.execute(
+            select(t.Delivery.subscription_id, func.max(t.Delivery.sent_at))
+            .where(t.Delivery.subscription_id.in_(subscription_ids), t.Delivery.state == "sent")
+            .group_by(t.Delivery.subscription_id)
+        )
+    ).all()
+    return {int(sub_id): at for sub_id, at in rows if sub_id is not None and at is not None}
+
+
+def _change(tr: t.Transition) -> Change:
+    return Change(
+        kind=tr.kind,
+        model_id=tr.model_id,
+        deployment_id=tr.deployment_id,
+        deployment_name=tr.deployment_name,
+        old_status=tr.old_status,
+        new_status=tr.new_status,
+        at=tr.detected_at,
+        old_since=tr.old_since,
+        detail=tr.detail or {},
+    )
