@@ -1,34 +1,37 @@
-"""One poll cycle: fetch each watched target once -> diff with snapshots -> store -> deliver."""
+"""One poll cycle in three phases: read (watchers, memory, Baseten), decide (pure), write (record).
+
+`decide` lives in bot.decide and does no I/O. Between deciding and writing, the
+changes that name a new or promoted deployment are attributed from the model's
+audit log. Delivery is the notifier's job, beside the schedule.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot import noise
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError, NotFound
-from bot.baseten.models import AuditLogEntry, Deployment
+from bot.baseten.models import AuditLogEntry
+from bot.decide import (
+    Decision,
+    Failed,
+    Fetched,
+    History,
+    ModelMemory,
+    ModelPlan,
+    Outgoing,
+    decide,
+    history_window,
+    plan,
+)
 from bot.notifier import Notifier
 from bot.store import Store
-from bot.store.outbox import Conflict, Outgoing
-from bot.store.snapshots import ModelMemory, ModelRow
-from bot.transitions import (
-    NEW,
-    PROMOTED,
-    STATUS,
-    Change,
-    Diff,
-    Snap,
-    Watcher,
-    audience,
-    diff_deployment,
-    diff_model,
-)
+from bot.store.outbox import Conflict
+from bot.transitions import NEW, PROMOTED, Change, Snap, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -45,37 +48,14 @@ class CycleReport:
 
 
 @dataclass(frozen=True)
-class ModelPlan:
-    """What the poller must fetch for one model, derived from every subscription on it."""
+class Reading:
+    """What the read phase gathered: who watches, what the bot knew, what Baseten answered."""
 
-    model_id: str
-    model_name: str
-    whole: bool  # list the model (whole-model, production or development subscriptions)
-    deployments: frozenset[str]  # deployment-id targets
-
-
-def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
-    """Distinct targets per model: a model is listed once however many channels watch it."""
-    whole: dict[str, bool] = defaultdict(bool)
-    deps: dict[str, set[str]] = defaultdict(set)
-    names: dict[str, str] = {}
-    for w in watchers:
-        names[w.model_id] = max(names.get(w.model_id, ""), w.model_name)
-        if w.target in ("*", "production", "development"):
-            whole[w.model_id] = True
-        else:
-            deps[w.model_id].add(w.target)
-            whole.setdefault(w.model_id, False)
-    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
-
-
-class _Failed:
-    def __init__(self, reason: str, *, auth: bool = False) -> None:
-        self.reason = reason
-        self.auth = auth
-
-
-Fetched = list[Deployment] | Deployment | None | _Failed
+    watchers: list[Watcher]
+    answers: list[tuple[ModelPlan, Fetched]]
+    snaps: dict[str, dict[str, Snap]]
+    states: dict[str, ModelMemory]
+    history: History
 
 
 class Poller:
@@ -94,78 +74,72 @@ class Poller:
         self.last_auth_error: str | None = None
 
     async def cycle(self, *, deliver: bool = True) -> CycleReport:
-        """One full cycle; a target whose fetch failed records nothing this time."""
-        report = CycleReport()
+        """One full cycle; a model whose fetch failed records nothing this time."""
+        reading = await self.read()
+        now = self._now()
+        decision = decide(
+            watchers=reading.watchers,
+            answers=reading.answers,
+            snaps=reading.snaps,
+            states=reading.states,
+            history=reading.history,
+            now=now,
+        )
+        decision.outgoing = await self._attribute(decision.outgoing)
+        report = self._report(reading, decision)
+        await self.write(decision, report)
+        if deliver and self._notifier is not None:
+            report.sent = (await self._notifier.deliver_due()).sent
+        return report
+
+    async def read(self) -> Reading:
+        """Watchers, then what the bot knows and what Baseten answers, overlapped."""
         watchers = await self._store.subscriptions.watchers()
         plans = plan(watchers)
-        report.models = len(plans)
-        # read what the bot knows while Baseten answers: the database and the network overlap
-        known_task = asyncio.ensure_future(self._store.snapshots.memory(p.model_id for p in plans))
+        known = asyncio.ensure_future(self._known(p.model_id for p in plans))
         try:
             fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
         finally:
-            if not known_task.done():  # on failure or cancellation: wait, so no query is orphaned
-                await asyncio.wait({known_task})
-        snaps, states = await known_task
-        self._note_failures(plans, fetched)
-        by_model: dict[str, list[Watcher]] = defaultdict(list)
-        for w in watchers:
-            by_model[w.model_id].append(w)
-        now = self._now()
-        seen: list[_Seen] = []
-        for p, result in zip(plans, fetched, strict=True):
-            if isinstance(result, _Failed):
-                report.failed_models += 1
-                report.errors.append(f"{p.model_id}: {result.reason}")
-                continue
-            memory = states.get(p.model_id)
-            known = snaps.get(p.model_id, {})
-            diff = self._diff(p, result, known, memory, now)
-            seen.append(_Seen(p, memory, diff, _current(p, result, known, diff)))
-        times = await self._store.outbox.change_times(_noise_keys(seen), since=_noise_since(seen, now))
-        to_write: list[tuple[Snap | None, Snap]] = []
-        models: list[tuple[ModelMemory | None, ModelRow]] = []
-        outgoing: list[Outgoing] = []
-        for item in seen:
-            p, memory, diff = item.plan, item.memory, item.diff
-            extra = noise.apply(
-                item.current,
-                diff.changes,
-                {d: times.get((p.model_id, d), []) for d in item.current},
-                {w.stuck_after for w in by_model[p.model_id]},
-                now,
-            )
-            after = {s.deployment_id: s for s in diff.snaps} | {s.deployment_id: s for s in extra.snaps}
-            known = snaps.get(p.model_id, {})
-            to_write.extend((known.get(dep_id), snap) for dep_id, snap in after.items())
-            prod = diff.production_id if p.whole else (memory.production_id if memory else None)
-            dev = diff.development_id if p.whole else (memory.development_id if memory else None)
-            if p.whole and (
-                memory is None
-                or (memory.production_id, memory.development_id, memory.name) != (prod, dev, p.model_name)
-            ):
-                models.append((memory, (p.model_id, p.model_name, prod, dev)))
-            changes = await self._attribute(p.model_id, [*diff.changes, *extra.changes])
-            for change in changes:
-                held = change.kind == STATUS and change.deployment_id in extra.held
-                heard = [] if held else audience(by_model[p.model_id], change, production_id=prod, development_id=dev)
-                outgoing.append(Outgoing(change, p.model_name, heard))
-        report.changes = len(outgoing)
+            if not known.done():  # on failure or cancellation: wait, so no query is orphaned
+                await asyncio.wait({known})
+        snaps, states, history = await known
+        answers = list(zip(plans, fetched, strict=True))
+        self._note_failures(answers)
+        return Reading(watchers, answers, snaps, states, history)
+
+    async def _known(
+        self, model_ids: Iterable[str]
+    ) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory], History]:
+        """Snapshots and model states, then the recent changes the noise rules count."""
+        snaps, states = await self._store.snapshots.memory(model_ids)
+        keys = {(m, d) for m, deps in snaps.items() for d in deps}
+        history = await self._store.outbox.change_times(keys, since=history_window(snaps, self._now()))
+        return snaps, states, history
+
+    async def write(self, decision: Decision, report: CycleReport) -> None:
+        """One transaction; a conflict with another replica writes nothing."""
         try:
             report.deliveries_created = await self._store.outbox.record(
-                snaps=to_write, models=models, outgoing=outgoing
+                snaps=decision.snaps, models=decision.models, outgoing=decision.outgoing
             )
         except Conflict as exc:
             log.info("another replica recorded these changes first (%s); nothing written by this one", exc)
             report.changes = 0
             report.conflict = True
-        if deliver and self._notifier is not None:
-            report.sent = (await self._notifier.deliver_due()).sent
-        return report
 
-    def _note_failures(self, plans: list[ModelPlan], fetched: list[Fetched]) -> None:
+    @staticmethod
+    def _report(reading: Reading, decision: Decision) -> CycleReport:
+        failed = [(p, r) for p, r in reading.answers if isinstance(r, Failed)]
+        return CycleReport(
+            models=len(reading.answers),
+            failed_models=len(failed),
+            changes=len(decision.outgoing),
+            errors=[f"{p.model_id}: {r.reason}" for p, r in failed],
+        )
+
+    def _note_failures(self, answers: list[tuple[ModelPlan, Fetched]]) -> None:
         """One log line per cycle for failed fetches, and a refused key once, not per model."""
-        failed = [(p, r) for p, r in zip(plans, fetched, strict=True) if isinstance(r, _Failed)]
+        failed = [(p, r) for p, r in answers if isinstance(r, Failed)]
         refused = next((r.reason for _, r in failed if r.auth), None)
         if refused and refused != self.last_auth_error:
             log.error("%s; polling records nothing until the key works", refused)
@@ -176,48 +150,24 @@ class Poller:
         if others:
             sample = "; ".join(f"{p.model_id}: {r.reason}" for p, r in others[:3])
             more = f" (and {len(others) - 3} more)" if len(others) > 3 else ""
-            log.warning("%d of %d models could not be polled: %s%s", len(others), len(plans), sample, more)
+            log.warning("%d of %d models could not be polled: %s%s", len(others), len(answers), sample, more)
 
-    async def _attribute(self, model_id: str, changes: list[Change]) -> list[Change]:
-        """Adds who deployed or promoted, from the model's audit log; silent when it can't be read."""
-        wanted = [c for c in changes if c.kind in (NEW, PROMOTED)]
+    async def _attribute(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+        """Adds who deployed or promoted, from each model's audit log; silent when it can't be read."""
+        wanted = sorted({o.change.model_id for o in outgoing if o.change.kind in (NEW, PROMOTED)})
         if not wanted:
-            return changes
-        try:
-            entries = await self._client.list_audit_logs(model_id, limit=50)
-        except (BasetenError, ValueError):
-            return changes
-        return [attribute(c, entries) if c.kind in (NEW, PROMOTED) else c for c in changes]
+            return outgoing
+        logs = dict(zip(wanted, await asyncio.gather(*(self._audit(m) for m in wanted)), strict=True))
+        return [
+            replace(o, change=attribute(o.change, logs[o.change.model_id])) if o.change.kind in (NEW, PROMOTED) else o
+            for o in outgoing
+        ]
 
-    @staticmethod
-    def _diff(
-        p: ModelPlan,
-        result: list[Deployment] | Deployment | None,
-        known: dict[str, Snap],
-        memory: ModelMemory | None,
-        now: datetime,
-    ) -> Diff:
-        if p.whole:
-            current = result if isinstance(result, list) or result is None else [result]
-            return diff_model(
-                known,
-                current,
-                model_id=p.model_id,
-                baseline_known=memory is not None,
-                prev_production=memory.production_id if memory else None,
-                now=now,
-            )
-        out = Diff()
-        if isinstance(result, list):
-            listed = {d.id: d for d in result}
-            for dep_id in p.deployments:
-                out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
-        elif result is None:  # the model itself is gone
-            for dep_id in p.deployments:
-                out.extend(diff_deployment(known.get(dep_id), None, now=now))
-        else:
-            out.extend(diff_deployment(known.get(result.id), result, now=now))
-        return out
+    async def _audit(self, model_id: str) -> list[AuditLogEntry]:
+        try:
+            return await self._client.list_audit_logs(model_id, limit=50)
+        except (BasetenError, ValueError):
+            return []
 
     async def _fetch(self, p: ModelPlan) -> Fetched:
         """One request per model: the list when it is cheaper or needed, else the deployment."""
@@ -232,52 +182,11 @@ class Poller:
         except NotFound:
             return None
         except AuthError as exc:
-            return _Failed(str(exc), auth=True)
+            return Failed(str(exc), auth=True)
         except BasetenError as exc:
-            return _Failed(str(exc))
+            return Failed(str(exc))
         except ValueError as exc:  # an id in the database that is not plain: never sent
-            return _Failed(str(exc))
-
-
-@dataclass(frozen=True)
-class _Seen:
-    plan: ModelPlan
-    memory: ModelMemory | None
-    diff: Diff
-    current: dict[str, Snap]
-
-
-def _current(
-    p: ModelPlan, result: list[Deployment] | Deployment | None, known: dict[str, Snap], diff: Diff
-) -> dict[str, Snap]:
-    """Snapshots after this cycle of the deployments this cycle actually saw."""
-    after = {**known, **{s.deployment_id: s for s in diff.snaps}}
-    if isinstance(result, list) and p.whole:
-        ids = {d.id for d in result}
-    elif isinstance(result, list):
-        ids = {d.id for d in result} & set(p.deployments)
-    elif isinstance(result, Deployment):
-        ids = {result.id}
-    else:
-        ids = set()
-    return {d: after[d] for d in ids if d in after}
-
-
-def _noise_keys(seen: list[_Seen]) -> set[tuple[str, str]]:
-    keys = set()
-    for item in seen:
-        for c in item.diff.changes:
-            if c.kind == STATUS:
-                keys.add((c.model_id, c.deployment_id))
-        for dep_id, snap in item.current.items():
-            if snap.flapping_since is not None:
-                keys.add((item.plan.model_id, dep_id))
-    return keys
-
-
-def _noise_since(seen: list[_Seen], now: datetime) -> datetime:
-    starts = [s.flapping_since for item in seen for s in item.current.values() if s.flapping_since is not None]
-    return min([now - noise.FLAP_WINDOW, *starts])
+            return Failed(str(exc))
 
 
 def attribute(change: Change, entries: list[AuditLogEntry]) -> Change:

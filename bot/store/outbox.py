@@ -17,23 +17,15 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
+from bot.decide import ModelMemory, ModelRow, Outgoing
 from bot.status import CHURN
 from bot.store._sql import Now, chunks, rowcount, utcnow
-from bot.store.snapshots import ModelMemory, ModelRow, write_model, write_snapshot
-from bot.transitions import Change, Snap, Watcher
+from bot.store.snapshots import write_model, write_snapshot
+from bot.transitions import Change, Snap
 
 
 class Conflict(Exception):
     """Another replica recorded a change first; this cycle's writes were rolled back."""
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A change and the channels owed a notice about it."""
-
-    change: Change
-    model_name: str
-    watchers: Sequence[Watcher]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,18 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
+from bot.decide import ModelMemory, ModelRow
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.transitions import Snap
-
-ModelRow = tuple[str, str, str | None, str | None]  # model id, name, production id, development id
-
-
-@dataclass(frozen=True)
-class ModelMemory:
-    baseline_known: bool
-    production_id: str | None
-    development_id: str | None
-    name: str
 
 
 class Snapshots:
