@@ -1,4 +1,4 @@
-"""Bolt wiring: `/baseten` subcommands, the share button and membership events.
+"""Bolt wiring: the `/baseten` command, interactive actions and channel events, each registered by kind.
 
 Every command is acknowledged at once: answers that need no I/O go in the ack
 itself; the rest follow through `respond()` (the command's response_url).
@@ -57,81 +57,77 @@ class Deps:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
+    """Every listener, grouped by kind: one workspace, the command, interactive actions, events."""
+    app.middleware(_one_workspace)
+    _register_commands(app, deps)
+    _register_actions(app, deps)
+    _register_events(app, deps)
 
-    @app.middleware
-    async def one_workspace(
-        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        """The bot token belongs to one workspace: requests signed for another one are refused."""
-        installed = req.context.authorize_result.team_id if req.context.authorize_result else None
-        sender = req.context.team_id
-        if installed and sender and sender != installed and not req.context.enterprise_id:
-            log.warning("refused a request from workspace %s: this bot is installed in %s", sender, installed)
-            if req.body.get("command"):
-                refusal = render.error("This bot is installed in another workspace; it cannot answer here.")
-                return BoltResponse(
-                    status=200, body=json.dumps(_ephemeral(refusal)), headers={"content-type": ["application/json"]}
-                )
-            return BoltResponse(status=200, body="")
-        return await next()
+
+async def _one_workspace(
+    req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+) -> BoltResponse:
+    """The bot token belongs to one workspace: requests signed for another one are refused."""
+    installed = req.context.authorize_result.team_id if req.context.authorize_result else None
+    sender = req.context.team_id
+    if installed and sender and sender != installed and not req.context.enterprise_id:
+        log.warning("refused a request from workspace %s: this bot is installed in %s", sender, installed)
+        if req.body.get("command"):
+            refusal = render.error("This bot is installed in another workspace; it cannot answer here.")
+            return BoltResponse(
+                status=200, body=json.dumps(_ephemeral(refusal)), headers={"content-type": ["application/json"]}
+            )
+        return BoltResponse(status=200, body="")
+    return await next()
+
+
+def _register_commands(app: AsyncApp, deps: Deps) -> None:
+    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
 
     @app.command("/baseten")
     async def baseten(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        try:
-            cmd = parse(command.get("text") or "", statuses=KNOWN)
-        except UsageError as exc:
-            deps.metrics.commands.labels("usage_error").inc()
-            await ack(**_ephemeral(render.error(str(exc), usage=exc.usage)))
-            return
-        deps.metrics.commands.labels(type(cmd).__name__.lower()).inc()
-        if isinstance(cmd, Help):
-            await ack(**_ephemeral(render.help_message()))
-            return
-        user = str(command.get("user_id") or "")
-        allowed = deps.admins.settled(user) if isinstance(cmd, CHANGES) else True
-        if allowed is False:
-            _log_refusal(cmd, user)
-            await ack(**_ephemeral(render.error(NOT_ADMIN)))
-            return
-        await ack()
-        if allowed is None and not await deps.admins.allows(user):  # a user group: ask Slack after the ack
-            _log_refusal(cmd, user)
-            await _answer(respond, _refusal)
-            return
-        actor = Actor(
-            team_id=str(command.get("team_id") or ""),
-            channel_id=str(command.get("channel_id") or ""),
-            user_id=user,
-        )
-        await _answer(respond, lambda: _run(cmd, actor, deps, subs))
+        await _command(ack, command, respond, deps, subs)
 
+
+async def _command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, deps: Deps, subs: Subscriptions
+) -> None:
+    """Usage errors, help and refusals go in the ack; the rest follows through `respond()`."""
+    try:
+        cmd = parse(command.get("text") or "", statuses=KNOWN)
+    except UsageError as exc:
+        deps.metrics.commands.labels("usage_error").inc()
+        await ack(**_ephemeral(render.error(str(exc), usage=exc.usage)))
+        return
+    deps.metrics.commands.labels(type(cmd).__name__.lower()).inc()
+    if isinstance(cmd, Help):
+        await ack(**_ephemeral(render.help_message()))
+        return
+    user = str(command.get("user_id") or "")
+    allowed = deps.admins.settled(user) if isinstance(cmd, CHANGES) else True
+    if allowed is False:
+        _log_refusal(cmd, user)
+        await ack(**_ephemeral(render.error(NOT_ADMIN)))
+        return
+    await ack()
+    if allowed is None and not await deps.admins.allows(user):  # a user group: ask Slack after the ack
+        _log_refusal(cmd, user)
+        await _answer(respond, _refusal)
+        return
+    actor = Actor(
+        team_id=str(command.get("team_id") or ""),
+        channel_id=str(command.get("channel_id") or ""),
+        user_id=user,
+    )
+    await _answer(respond, lambda: _run(cmd, actor, deps, subs))
+
+
+def _register_actions(app: AsyncApp, deps: Deps) -> None:
     @app.action(render.SHARE_ACTION)
     async def share(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        value = str(action.get("value") or "")
-        model, _, deployment = value.partition("/")
-        user = str((body.get("user") or {}).get("id") or "")
-
-        async def shared() -> tuple[render.Message, str]:
-            try:
-                parsed = parse(f"status {model} {deployment}".strip(), statuses=KNOWN)
-            except UsageError:
-                return render.error("That card can no longer be shared."), "ephemeral"
-            assert isinstance(parsed, Status)
-            message = await _status(parsed, deps, shareable=False, shared_by=user)
-            return message, "in_channel"
-
-        async def post() -> None:
-            message, kind = await _safe(shared)
-            if kind == "in_channel":
-                await respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
-                await respond(delete_original=True)
-            else:
-                await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
-
         try:
-            await post()
+            await _share(body, action, respond, deps)
         except Exception:
             log.exception("sharing a card failed")
 
@@ -139,6 +135,29 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def opened(ack: AsyncAck) -> None:
         await ack()  # a link button: Slack opens the URL, the bot only acknowledges
 
+
+async def _share(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps) -> None:
+    """Posts a fresh card for everyone through response_url, then deletes the ephemeral one."""
+    model, _, deployment = str(action.get("value") or "").partition("/")
+    user = str((body.get("user") or {}).get("id") or "")
+
+    async def shared() -> tuple[render.Message, str]:
+        try:
+            parsed = parse(f"status {model} {deployment}".strip(), statuses=KNOWN)
+        except UsageError:
+            return render.error("That card can no longer be shared."), "ephemeral"
+        assert isinstance(parsed, Status)
+        return await _status(parsed, deps, shareable=False, shared_by=user), "in_channel"
+
+    message, kind = await _safe(shared)
+    if kind == "in_channel":
+        await respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
+        await respond(delete_original=True)
+    else:
+        await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+
+
+def _register_events(app: AsyncApp, deps: Deps) -> None:
     @app.event("member_joined_channel")
     async def joined(event: dict[str, Any], context: dict[str, Any]) -> None:
         if event.get("user") and event.get("user") == context.get("bot_user_id"):
