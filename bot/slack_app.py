@@ -165,10 +165,14 @@ def _register_events(app: AsyncApp, deps: Deps) -> None:
             resumed = await deps.store.subscriptions.resume_channel(team, str(event.get("channel") or ""))
             log.info("invited back to %s: resumed %d subscription(s)", event.get("channel"), resumed)
 
-    @app.event("channel_unarchive")
     async def unarchived(event: dict[str, Any], context: dict[str, Any]) -> None:
-        team = str(context.get("team_id") or "")
-        await deps.store.subscriptions.resume_channel(team, str(event.get("channel") or ""))
+        channel = str(event.get("channel") or "")
+        resumed = await deps.store.subscriptions.resume_channel(str(context.get("team_id") or ""), channel)
+        log.info("unarchived %s: resumed %d subscription(s)", channel, resumed)
+
+    # a public channel and a private one (a "group" in Slack's events) are unarchived alike
+    app.event("channel_unarchive")(unarchived)
+    app.event("group_unarchive")(unarchived)
 
 
 def _log_refusal(cmd: Command, user: str) -> None:
