@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -43,6 +41,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 SOAK_MARK = "<!-- soak -->"  # BENCHMARKS.md from here on is bench/soak.py's, kept when this script rewrites
 sys.path.insert(0, str(ROOT))
+from tests.fakes import sign  # noqa: E402 - the suite's signer, after ROOT is importable
 
 SIZES = [(100, 10), (1000, 100), (5000, 500), (20000, 2000)]
 NAIVE_UP_TO = 1000
@@ -240,16 +239,6 @@ async def naive(fake: Fake, n: int, m: int) -> dict[str, Any]:
 # -- slash-command acks while Baseten is slow and a big cycle runs ---------------------------
 
 
-def sign(body: str) -> dict[str, str]:
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
 def measure_acks(count: int = 200) -> dict[str, Any]:
     from bot.db import upgrade
 
@@ -306,7 +295,7 @@ def measure_acks(count: int = 200) -> dict[str, Any]:
                     }
                 )
                 started = time.perf_counter()
-                response = client.post(base + "/slack/events", content=body, headers=sign(body))
+                response = client.post(base + "/slack/events", content=body, headers=sign(body, secret=SECRET))
                 times.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text
         stats = fake.control()

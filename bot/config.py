@@ -16,7 +16,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """Every environment variable of CONTRACT.md; tokens are secrets and never printed."""
+    """Every environment variable in the README's configuration table; tokens are secrets and never printed."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
