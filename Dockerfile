@@ -3,7 +3,9 @@
 # Run:   docker run -e BASETEN_API_KEY=... -e SLACK_BOT_TOKEN=... -e SLACK_SIGNING_SECRET=... \
 #          -p 3000:3000 -v baseten-bot-data:/data baseten-slack-bot
 
-FROM python:3.11-slim AS build
+# Both stages use one exact tag: the venv built in the first runs on the second's interpreter.
+# 3.11.7 is the interpreter requirements.lock was frozen with and the suite runs on.
+FROM python:3.11.7-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY requirements.lock ./
@@ -11,9 +13,10 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-compile -r requir
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY migrations ./migrations
-RUN /opt/venv/bin/pip install --no-compile --no-deps .
+# pip check: the lock and the package's own requirements agree, nothing missing or clashing
+RUN /opt/venv/bin/pip install --no-compile --no-deps . && /opt/venv/bin/pip check
 
-FROM python:3.11-slim
+FROM python:3.11.7-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite:////data/baseten-bot.db \

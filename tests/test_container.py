@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
 import sys
+import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -24,6 +27,78 @@ def test_multi_stage_slim_and_non_root() -> None:
     bases = instructions("FROM")
     assert len(bases) >= 2 and all("slim" in b for b in bases)
     assert instructions("USER") and instructions("USER")[-1] not in ("root", "0")
+
+
+def test_base_images_are_one_exact_tag_of_a_supported_python() -> None:
+    bases = {b.split()[0] for b in instructions("FROM")}
+    # one image for both stages: the venv built in the first runs on the second's interpreter
+    assert len(bases) == 1, f"the stages use different base images: {sorted(bases)}"
+    (base,) = bases
+    found = re.fullmatch(r"python:(\d+)\.(\d+)\.(\d+)-slim-(\w+)", base)
+    assert found, f"{base} is not pinned to a full python:X.Y.Z-slim-<debian> tag"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(".".join(found.groups()[:3])), f"{base} is outside {requires}"
+
+
+def test_the_build_runs_pip_check_after_the_last_install() -> None:
+    runs = instructions("RUN")
+    installs = [i for i, run in enumerate(runs) if re.search(r"\bpip install\b", run)]
+    checks = [i for i, run in enumerate(runs) if re.search(r"\bpip check\b", run)]
+    assert installs and checks, "the build never runs pip check"
+    last_install = runs[installs[-1]]
+    same_run_checks_after = "pip check" in last_install.split("pip install")[-1]
+    assert checks[-1] > installs[-1] or same_run_checks_after, "pip check runs before the last pip install"
+
+
+def dockerignored(path: str) -> bool:
+    """Whether .dockerignore keeps `path` (relative, /-separated) out of the build context.
+
+    Docker's rules, as far as this file uses them: a pattern matches a path or any of its
+    parent directories, `*` stays within one segment and `**/` spans any depth.
+    """
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert not any(p.startswith("!") for p in patterns), "exceptions are not modelled here"
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        for prefix in prefixes:
+            candidates = {pattern}
+            if pattern.startswith("**/"):
+                tail = pattern[3:]
+                candidates = {tail} | {"*/" * depth + tail for depth in range(1, len(parts))}
+            for candidate in candidates:
+                if prefix.count("/") == candidate.count("/") and fnmatch.fnmatchcase(prefix, candidate):
+                    return True
+    return False
+
+
+def test_dockerignore_keeps_what_the_build_copies_and_drops_the_rest() -> None:
+    copied = [source for copy in instructions("COPY") if not copy.startswith("--from") for source in copy.split()[:-1]]
+    files = []
+    for source in copied:
+        top = ROOT / source
+        files += [top] if top.is_file() else [f for f in top.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+    assert files
+    for file in files:
+        relative = file.relative_to(ROOT).as_posix()
+        assert not dockerignored(relative), f"{relative} is copied by the Dockerfile but .dockerignore drops it"
+    for kept_out in [
+        ".git/HEAD",
+        ".venv/bin/python",
+        "baseten-bot.db",
+        "data/baseten-bot.db-wal",
+        "bot/__pycache__/cli.cpython-311.pyc",
+        ".mypy_cache/3.11/bot/cli.meta.json",
+        ".pytest_cache/README.md",
+        ".ruff_cache/CACHEDIR.TAG",
+        "tests/data/baseten-openapi.yaml",
+        "bench/run.py",
+    ]:
+        assert dockerignored(kept_out), f".dockerignore lets {kept_out} into the build context"
 
 
 def test_the_command_is_the_installed_console_script() -> None:
