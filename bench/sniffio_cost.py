@@ -50,7 +50,7 @@ import asyncio, json, sys, time
 sys.path[:0] = [{root!r}]
 import site
 site.addsitedir({packages!r})
-from bot.baseten import BasetenClient
+from bot.baseten.client import BasetenClient
 from bot.ratelimit import RateLimiter
 
 async def main():

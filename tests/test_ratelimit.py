@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.baseten import BasetenClient
+from bot.baseten.client import BasetenClient
 from bot.ratelimit import RateLimiter
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, Canned, FakeBaseten
