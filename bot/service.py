@@ -79,7 +79,11 @@ class Service:
             stopped.cancel()
 
     async def stop(self) -> None:
-        """Within SHUTDOWN_BUDGET: lets a running cycle finish or abandons it, hands the lease over."""
+        """Within SHUTDOWN_BUDGET: ends the schedule, finishes or abandons running work, hands the lease over.
+
+        Note: APScheduler's shutdown cancels a running poll at once (its executor cancels
+        pending coroutine jobs), so the wait in `_finish_running` serves delivery passes.
+        """
         log.info("shutting down")
         deadline = time.monotonic() + SHUTDOWN_BUDGET
         if self._scheduler.running:
