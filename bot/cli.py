@@ -1,4 +1,7 @@
-"""`baseten-bot`: serve, status, poll --once, migrate. The composition root lives here."""
+"""`baseten-bot`: parses the command line, reads Settings, and runs one command.
+
+`serve` itself is bot.service.Service; the help text users see is DESCRIPTION and EXAMPLES below.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from bot import render
@@ -17,17 +21,89 @@ from bot.runtime import Runtime, baseten_client, utcnow
 
 log = logging.getLogger("bot")
 
+DESCRIPTION = """\
+A Slack bot for Baseten: it watches model deployments, posts their status changes to
+the Slack channels subscribed to them, and answers the /baseten slash command.
+
+Settings come from environment variables (see README.md): BASETEN_API_KEY always;
+`serve` also needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN for
+Socket Mode; DATABASE_URL defaults to sqlite:///baseten-bot.db."""
+
+EXAMPLES = """\
+examples:
+  BASETEN_API_KEY=... SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... baseten-bot serve
+  BASETEN_API_KEY=... baseten-bot status my-model production
+  DATABASE_URL=postgresql://user:pass@host/db baseten-bot migrate
+
+exit status: 0 success; 1 `status` found nothing or Baseten failed;
+             2 a missing or malformed setting, or a usage error.
+Run `baseten-bot COMMAND --help` for one command."""
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, *, does: str, example: str
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(does, 78),
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baseten-bot",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    _command(
+        sub,
+        "serve",
+        "run the bot: poll Baseten, post notices, answer Slack",
+        does="Migrates the database, polls Baseten every POLL_INTERVAL_SECONDS, posts status changes to "
+        "subscribed channels, and answers Slack at http://HOST:PORT/slack/events (or over Socket Mode "
+        "when SLACK_APP_TOKEN is set), with /healthz and /metrics beside. SIGTERM or SIGINT stops it "
+        "cleanly, with exit status 0.",
+        example="BASETEN_API_KEY=... SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... baseten-bot serve",
+    )
+    status = _command(
+        sub,
+        "status",
+        "show a model or one deployment in the terminal",
+        does="Prints a deployment's status card, or an overview of a model's deployments. "
+        "Needs only BASETEN_API_KEY. Exit status 1 when nothing matches or Baseten fails.",
+        example="BASETEN_API_KEY=... baseten-bot status my-model production",
+    )
+    status.add_argument("model", help="model name or id")
+    status.add_argument(
+        "deployment", nargs="?", help="deployment name or id, or production or development (default: the whole model)"
+    )
+    poll = _command(
+        sub,
+        "poll",
+        "run one poll-and-deliver cycle, then exit",
+        does="Polls Baseten once, records what changed and posts the notices due, as `serve` does "
+        "every POLL_INTERVAL_SECONDS. Needs SLACK_BOT_TOKEN.",
+        example="BASETEN_API_KEY=... SLACK_BOT_TOKEN=xoxb-... baseten-bot poll --once",
+    )
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle (required)")
+    _command(
+        sub,
+        "migrate",
+        "create or upgrade the database to the newest schema",
+        does="Upgrades DATABASE_URL to the newest migration. `serve` does this at every start; "
+        "run it once yourself to migrate before a rollout of several replicas.",
+        example="DATABASE_URL=postgresql://user:pass@host/db baseten-bot migrate",
+    )
+    return parser
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="baseten-bot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the bot: migrations, poller, Slack (HTTP or Socket Mode)")
-    status = sub.add_parser("status", help="look a model or deployment up in the terminal")
-    status.add_argument("model")
-    status.add_argument("deployment", nargs="?")
-    poll = sub.add_parser("poll", help="run one poll-and-deliver cycle")
-    poll.add_argument("--once", action="store_true", required=True)
-    sub.add_parser("migrate", help="upgrade the database to the newest migration")
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
