@@ -38,12 +38,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def baseten_client(settings: Settings, metrics: Metrics | None = None) -> BasetenClient:
+def baseten_client(settings: Settings, metrics: Metrics | None = None, *, instance: str = INSTANCE) -> BasetenClient:
     client = BasetenClient(
         api_key=settings.baseten_api_key.get_secret_value(),
         base_url=settings.baseten_api_url,
         limiter=RateLimiter(settings.baseten_max_rps),
-        user_agent=f"baseten-slack-bot ({INSTANCE})",
+        user_agent=f"baseten-slack-bot ({instance})",
     )
     if metrics is not None:
         client.on_request = lambda _path, code: metrics.baseten_requests.labels(
@@ -105,11 +105,12 @@ class Runtime:
     lease: Lease
 
     @classmethod
-    def build(cls, settings: Settings, *, channel_pace: float = 1.0) -> Runtime:
+    def build(cls, settings: Settings, *, channel_pace: float = 1.0, instance: str = INSTANCE) -> Runtime:
+        """`instance` names this replica; only a test running two in one process passes another."""
         metrics = Metrics()
         engine = make_async_engine(settings.database_url)
         store = Store(sessions(engine), now=utcnow)
-        baseten = baseten_client(settings, metrics)
+        baseten = baseten_client(settings, metrics, instance=instance)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = slack_client(token, settings.slack_api_url)
         notifier = Notifier(
@@ -118,12 +119,12 @@ class Runtime:
             now=utcnow,
             channel_pace=channel_pace,
             on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
-            holder=INSTANCE,
+            holder=instance,
             # a dead leader's claims expire when its lease does: the next leader resends them
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
-        lease = Lease(sessions(engine), holder=INSTANCE, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
+        lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
         return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease)
 
     async def aclose(self) -> None:

@@ -1,4 +1,4 @@
-"""The `baseten-bot` command line: configuration errors, `status` in a terminal, `migrate`."""
+"""The `baseten-bot` command line: help, configuration errors, `status` in a terminal, `migrate`."""
 
 from __future__ import annotations
 
@@ -128,3 +128,30 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "Traceback" not in result.stderr
         assert "hunter2secret" not in result.stderr
+
+
+def test_help_says_what_each_command_does_with_examples() -> None:
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "composition root" not in result.stdout and "`baseten-bot`:" not in result.stdout
+    for line in (
+        "serve     run the bot",
+        "status    show a model",
+        "poll      run one poll-and-deliver cycle",
+        "migrate   create or upgrade the database",
+        "examples:",
+        "baseten-bot status my-model production",
+        "exit status:",
+    ):
+        assert line in result.stdout, line
+
+
+@pytest.mark.parametrize("command", ["serve", "status", "poll", "migrate"])
+def test_each_command_has_help_with_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert f"usage: baseten-bot {command}" in out
+    example = out.split("example:\n", 1)[1]
+    assert f"baseten-bot {command}" in example

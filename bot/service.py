@@ -1,0 +1,187 @@
+"""`baseten-bot serve` as an object: the poll schedule, the poller lease, delivery beside
+the schedule, health, the listening side, and a shutdown within SHUTDOWN_BUDGET.
+
+    service = Service(Runtime.build(settings))
+    await service.start()
+    await service.wait(stop)   # an asyncio.Event set by SIGTERM/SIGINT
+    await service.stop()
+
+`Service(runtime, listen=False)` is the same without the HTTP server and Socket Mode:
+the poller, lease and delivery alone, as the tests drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.poller import CycleReport, describe
+from bot.runtime import Runtime, check_health, utcnow
+from bot.server import Server
+
+log = logging.getLogger("bot")
+SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
+
+
+class Service:
+    def __init__(self, runtime: Runtime, *, listen: bool = True) -> None:
+        self.runtime = runtime
+        self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
+        self._delivering: asyncio.Task[Any] | None = None
+        self._scheduler = self._schedule()
+        self.server = Server(runtime, self.health) if listen else None
+
+    def _schedule(self) -> AsyncIOScheduler:
+        settings = self.runtime.settings
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            id="poll",
+            seconds=settings.poll_interval_seconds,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(settings.poll_interval_seconds)),
+            next_run_time=utcnow(),
+        )
+        scheduler.add_job(
+            self.keep_lease,
+            "interval",
+            id="lease",
+            seconds=max(1.0, settings.lease_seconds / 3),
+            coalesce=True,
+            max_instances=1,
+        )
+        return scheduler
+
+    # -- start, wait, stop ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Schedules the first poll at once, then listens (when `listen`)."""
+        self._scheduler.start()
+        if self.server is not None:
+            await self.server.start()
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set, or the HTTP server ends by itself."""
+        stopped = asyncio.create_task(stop.wait())
+        waits: set[asyncio.Task[Any]] = {stopped}
+        if self.server is not None and self.server.task is not None:
+            waits.add(self.server.task)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+
+    async def stop(self) -> None:
+        """Within SHUTDOWN_BUDGET: ends the schedule, finishes or abandons running work, hands the lease over.
+
+        Note: APScheduler's shutdown cancels a running poll at once (its executor cancels
+        pending coroutine jobs), so the wait in `_finish_running` serves delivery passes.
+        """
+        log.info("shutting down")
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        await self._finish_running(deadline - 2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.runtime.lease.release(), timeout=1)
+        if self.server is not None:
+            await self.server.stop(deadline)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.runtime.aclose(), timeout=1)
+        log.info("stopped")
+
+    async def _finish_running(self, until: float) -> None:
+        """Waits for ticks and delivery passes until `until`, then cancels what still runs."""
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(self._running, timeout=max(0.1, until - time.monotonic()))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- the scheduled jobs -----------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One scheduled poll: renews the lease first, and polls only while this replica holds it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        started = time.monotonic()
+        metrics, lease = self.runtime.metrics, self.runtime.lease
+        try:
+            if not await lease.renew():
+                return  # another replica polls and delivers
+            metrics.leader.set(1)
+            report = await self.runtime.poller.cycle(deliver=False)
+            self._start_delivery()  # fan-out runs beside the schedule: slow Slack never delays a poll
+        except asyncio.CancelledError:
+            # shutdown gave up waiting: a cycle writes all or nothing, so nothing of it was kept.
+            # Said in one line here, since the scheduler would log the cancellation as a crash.
+            log.info("poll cycle abandoned at shutdown; the next start polls again")
+            return
+        except Exception:
+            metrics.cycles.labels("error").inc()
+            log.exception("poll cycle failed; the next one will try again")
+            return
+        finally:
+            metrics.leader.set(1 if lease.held else 0)
+            if task is not None:
+                self._running.discard(task)
+        self._record(report, took=time.monotonic() - started)
+
+    def _record(self, report: CycleReport, *, took: float) -> None:
+        metrics, interval = self.runtime.metrics, self.runtime.settings.poll_interval_seconds
+        metrics.cycles.labels("ok" if not report.failed_models else "partial").inc()
+        metrics.cycle_seconds.observe(took)
+        if took > interval:
+            log.info(
+                "that cycle took %.1fs, longer than POLL_INTERVAL_SECONDS (%g); the polls due meanwhile were skipped",
+                took,
+                interval,
+            )
+        metrics.transitions.inc(report.changes)
+        metrics.last_cycle.set(time.time())
+        level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
+        log.log(level, describe(report))
+
+    def _start_delivery(self) -> None:
+        if self._delivering is not None and not self._delivering.done():
+            return  # the running pass picks up what this cycle queued when it looks again
+        task = asyncio.create_task(self.deliver())
+        self._delivering = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def deliver(self) -> None:
+        """Sends what is due until nothing is; a failure leaves the rest for the next cycle."""
+        try:
+            while (await self.runtime.notifier.deliver_due()).sent:
+                pass  # rows queued meanwhile go out now, not a poll interval later
+        except Exception:
+            log.exception("delivering notices failed; pending ones are retried next cycle")
+
+    async def keep_lease(self) -> None:
+        """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""
+        try:
+            await self.runtime.lease.renew()
+        except Exception:
+            log.exception("renewing the poller lease failed")
+        self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """What /healthz reports: the database answers and the poll job is scheduled."""
+        scheduled = bool(self._scheduler.running and self._scheduler.get_job("poll") is not None)
+        return await check_health(
+            self.runtime.store,
+            scheduled=scheduled,
+            notifier=self.runtime.notifier,
+            leader=self.runtime.lease.held,
+            baseten_problem=self.runtime.poller.last_auth_error,
+        )

@@ -1,0 +1,156 @@
+"""The `serve` service in process, without uvicorn: its poll, delivery, lease and shutdown,
+on a real database and the loopback fakes. The real process is tested in test_slash_e2e
+(signals) and test_replicas (SIGKILL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.service import Service
+from tests.conftest import MODEL, PROD
+from tests.fakes import API_KEY, BOT_TOKEN, Canned, FakeBaseten, FakeSlack
+from tests.test_notices_e2e import posts_to
+from tests.world import Clock, World
+
+LEASE = 30.0  # a takeover by expiry would take this long; a clean stop hands over at once
+CONTRACT = 10.0  # seconds the contract allows between SIGTERM and exit
+
+
+def service(baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str) -> Service:
+    settings = Settings(
+        baseten_api_key=API_KEY,
+        baseten_api_url=baseten.url,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack.api_url,
+        database_url=db_url,
+        poll_interval_seconds=1,
+        lease_seconds=LEASE,
+    )
+    return Service(Runtime.build(settings, instance=instance), listen=False)
+
+
+async def subscribe(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> None:
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    world = World(baseten, slack, db_url, clock)
+    _, visibility = await world.command(f"subscribe {MODEL} {PROD}")
+    assert visibility == "in_channel"
+    await world.close()
+
+
+async def until(predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def pollers(baseten: FakeBaseten, start: int) -> set[str]:
+    """The instances that asked Baseten anything since `start` (the User-Agent names them)."""
+    return {r.headers.get("User-Agent", "") for r in baseten.requests[start:]}
+
+
+def sent(s: Service) -> float:
+    """The service's count of notices Slack accepted and the database recorded as sent."""
+    prefix = 'baseten_bot_notices_total{outcome="sent"} '
+    lines = [line for line in s.runtime.metrics.render().decode().splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+async def test_a_cycle_stuck_on_baseten_is_abandoned_in_one_line(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await subscribe(baseten, slack, db_url)
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await until(lambda: posts_to(slack, "C1"), "the first notice")
+    assert (await first.health())[1]["role"] == "poller"
+
+    baseten.delay = 30  # longer than the budget, and than the client's 10 s timeout
+    stalled = len(baseten.requests)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await until(lambda: len(baseten.requests) > stalled, "a cycle waiting on Baseten")
+    started = time.monotonic()
+    await first.stop()  # the scheduler's shutdown cancels the stuck poll at once
+    assert time.monotonic() - started < CONTRACT
+    assert "poll cycle abandoned at shutdown; the next start polls again" in caplog.messages
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+    baseten.delay = 0
+    after = service(baseten, slack, db_url, "after")  # the next start polls again
+    await after.start()
+    await until(lambda: len(posts_to(slack, "C1")) == 2, "the change hidden behind the stall")
+    await after.stop()
+    assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+
+
+def slow_post(delay: float) -> Canned:
+    body = {"ok": True, "channel": "C1", "ts": "1700000000.900000", "message": {"text": "slow"}}
+    return Canned(200, body, delay=delay)
+
+
+async def test_stop_lets_a_slow_delivery_finish(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> None:
+    await subscribe(baseten, slack, db_url)
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    await until(lambda: first.runtime.lease.held, "the lease")
+    slack.script("chat.postMessage", slow_post(3.0))  # well inside the budget
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await until(lambda: slack.calls("chat.postMessage"), "the notice on its way")
+    await first.stop()
+    assert sent(first) == 1  # Slack answered and the row was marked sent before the end
+
+
+async def test_stop_abandons_a_delivery_stuck_past_the_budget(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    await subscribe(baseten, slack, db_url)
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    await until(lambda: first.runtime.lease.held, "the lease")
+    slack.script("chat.postMessage", slow_post(30.0))  # past the budget, and the client's 15 s timeout
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await until(lambda: slack.calls("chat.postMessage"), "the notice on its way")
+    started = time.monotonic()
+    await first.stop()
+    assert time.monotonic() - started < CONTRACT  # SHUTDOWN_BUDGET, with room to spare
+    assert sent(first) == 0
+
+
+async def test_a_second_service_takes_the_lease_when_the_first_stops(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    await subscribe(baseten, slack, db_url)
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    await until(lambda: first.runtime.lease.held, "the first to take the lease")
+    second = service(baseten, slack, db_url, "second")
+    await second.start()
+    try:
+        start = len(baseten.requests)
+        await until(lambda: len(baseten.requests) - start >= 3, "a few polls with both running")
+        assert pollers(baseten, start) == {"baseten-slack-bot (first)"}
+        assert (await second.health())[1]["role"] == "standby"
+
+        await first.stop()  # releases the lease: no wait for its 30 s to run out
+        await until(lambda: second.runtime.lease.held, "the second to take over", timeout=LEASE / 2)
+        assert (await second.health())[1]["role"] == "poller"
+        handed_over = len(baseten.requests)
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        await until(lambda: posts_to(slack, "C1"), "a notice from the second")
+        assert pollers(baseten, handed_over) == {"baseten-slack-bot (second)"}
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+    finally:
+        await second.stop()
