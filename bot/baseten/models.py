@@ -1,4 +1,4 @@
-"""Baseten's domain types: deployments, models and audit-log entries, typed but lenient.
+"""Baseten's domain types: deployments, models, audit-log entries, environments, promotions and logs.
 
 Pure data (pydantic, no I/O): the core (render, transitions) imports these, never the client.
 """
@@ -103,3 +103,56 @@ class AuditLogEntry(_Lenient):
 
 class AuditLogPage(_Lenient):
     items: list[AuditLogEntry]
+
+
+# -- environments, promotions and logs (management.json: EnvironmentV1, InProgressPromotionV1, LogV1) --
+
+
+class Promotion(_Lenient):
+    """InProgressPromotionV1. `status` is open-ended like a deployment's: RELEASING, RAMPING_UP,
+    RAMPING_DOWN, PAUSED, SUCCEEDED, FAILED or CANCELED today, kept verbatim if new."""
+
+    status: str
+    percent_traffic_to_new_version: int | None = None
+    error_message: str | None = None
+    rolling_deploy: bool | None = None
+
+
+class PromotionSettings(_Lenient):
+    """PromotionSettingsV1."""
+
+    redeploy_on_promotion: bool | None = None
+    rolling_deploy: bool | None = None
+    promotion_cleanup_strategy: str | None = None
+
+
+class Environment(_Lenient):
+    """EnvironmentV1: a model's environment (production, staging or a custom one)."""
+
+    name: str
+    model_id: str = ""
+    created_at: datetime | None = None
+    current_deployment: Deployment | None = None
+    candidate_deployment: Deployment | None = None
+    in_progress_promotion: Promotion | None = None
+    autoscaling_settings: AutoscalingSettings | None = None
+    promotion_settings: PromotionSettings | None = None
+    instance_type: dict[str, Any] | None = None
+
+
+class EnvironmentList(_Lenient):
+    environments: list[Environment]
+
+
+class LogLine(_Lenient):
+    """LogV1. `timestamp` is epoch nanoseconds as a string; `level` is None when Baseten can't tell."""
+
+    timestamp: str
+    message: str
+    replica: str | None = None
+    request_id: str | None = None
+    level: str | None = None
+
+
+class LogPage(_Lenient):
+    logs: list[LogLine]
