@@ -268,3 +268,36 @@ def test_sigterm_mid_cycle_abandons_it_cleanly(
     log = process.output()
     assert "poll cycle abandoned at shutdown" in log
     assert "Traceback" not in log and "raised an exception" not in log and "skipped" not in log
+
+
+def asked_baseten_about(baseten: FakeBaseten, word: str) -> bool:
+    with baseten.lock:
+        return any(word in r.path or word in json.dumps(r.query) for r in baseten.requests)
+
+
+def test_answers_say_what_was_meant(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    before = baseten.count()
+    for text, says in [
+        (f"subscribe {MODEL} --stuck 99999d", "`99999d` is too long: at most 30 days (`30d`)"),
+        (f"mute {MODEL} 1h 2h", "Too many arguments: `2h` after the duration `1h`"),
+        (f"subscribe {MODEL} --on failures recoveries", "join the kinds with commas"),
+    ]:
+        refused = post_command(bot, slack, text).json()
+        assert says in refused["text"], text
+        assert "/baseten" in json.dumps(refused["blocks"]), text  # with the usage line
+    assert baseten.count() == before  # refused in the ack: nothing reached Baseten
+
+    post_command(bot, slack, f"subscribe {MODEL} --on failures, recoveries --stuck 45m", name="sub")
+    confirmation = answer(slack, "sub")
+    assert confirmation["response_type"] == "in_channel"
+    said = json.dumps(confirmation["blocks"])
+    assert "Notices: failures, recoveries; stuck after 45m;" in said
+    assert not asked_baseten_about(baseten, "recoveries")  # not taken for a deployment's name
+    post_command(bot, slack, f"subscribe {MODEL} {PROD} --stuck=2h", name="prod")
+    assert "stuck after 2h" in json.dumps(answer(slack, "prod")["blocks"])
+    post_command(bot, slack, f"subscribe {MODEL} development", name="dev")
+    assert "stuck after" not in json.dumps(answer(slack, "dev")["blocks"])  # the default goes unsaid
+    post_command(bot, slack, "list", name="list")
+    listing = json.dumps(answer(slack, "list")["blocks"], ensure_ascii=False)
+    assert "failures, recoveries · stuck after 45m" in listing and "stuck after 2h" in listing
+    assert listing.count("stuck after") == 2
