@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, bot_env
-from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, sign, slash_body
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, deployment, sign, slash_body
 
 
 def post_command(bot: BotProcess, slack: FakeSlack, text: str, name: str = "cmd", **kw: str) -> httpx.Response:
@@ -301,3 +301,20 @@ def test_answers_say_what_was_meant(bot: BotProcess, slack: FakeSlack, baseten: 
     listing = json.dumps(answer(slack, "list")["blocks"], ensure_ascii=False)
     assert "failures, recoveries · stuck after 45m" in listing and "stuck after 2h" in listing
     assert listing.count("stuck after") == 2
+
+
+def test_names_match_exactly_even_when_baseten_ignores_the_name_filter(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    baseten.add_model("mdl2wxyz", "mistral-7b", [deployment("dep9mis", "mdl2wxyz", name="m1", is_production=True)])
+    baseten.ignore_name_filter = True  # every `?name=` query is answered with every model and deployment
+    post_command(bot, slack, f"status {MODEL_NAME} production", name="a")
+    assert "llama-3-8b / v3: ACTIVE" in str(answer(slack, "a")["text"])
+    post_command(bot, slack, f"status {MODEL_NAME} v2", name="b")
+    assert "llama-3-8b / v2: INACTIVE" in str(answer(slack, "b")["text"])
+    post_command(bot, slack, "status nosuchmodel", name="c")
+    assert "can't find a model `nosuchmodel`" in str(answer(slack, "c")["text"])
+    post_command(bot, slack, "subscribe mistral-7b", name="d")
+    subscribed = json.dumps(answer(slack, "d")["blocks"])
+    assert "*mistral-7b* / all deployments" in subscribed and "llama" not in subscribed
+    assert any(r.query.get("name") == ["nosuchmodel"] for r in baseten.requests)  # the filter was asked for
