@@ -29,6 +29,18 @@ USAGE = {
     "help": "/baseten help",
 }
 
+# One worked example per command, for `help` and the README (a test parses each one).
+EXAMPLES = {
+    "status": "/baseten status llama-3-8b production",
+    "subscribe": "/baseten subscribe llama-3-8b production --on failures,recoveries --stuck 45m",
+    "unsubscribe": "/baseten unsubscribe llama-3-8b production",
+    "mute": "/baseten mute llama-3-8b production 2h",
+    "unmute": "/baseten unmute llama-3-8b production",
+    "resume": "/baseten resume llama-3-8b",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
 
 class UsageError(Exception):
     """The text is not a valid command; the message says what is wrong and how to fix it."""

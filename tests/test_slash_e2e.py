@@ -79,7 +79,8 @@ def test_usage_errors_and_help_answer_in_the_ack(bot: BotProcess, slack: FakeSla
         assert says in response.json()["text"]
         assert response.json()["response_type"] == "ephemeral"
     for text in ("", "help"):
-        assert "/baseten status" in json.dumps(post_command(bot, slack, text).json())
+        shown = json.dumps(post_command(bot, slack, text).json())
+        assert "/baseten status" in shown and "--stuck DURATION" in shown and "--stuck 45m" in shown
     assert baseten.count() == before  # nothing reached Baseten
 
 
