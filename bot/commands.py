@@ -18,11 +18,25 @@ WHOLE_MODEL: Target = "*"
 
 USAGE = {
     "status": "/baseten status MODEL [DEPLOYMENT | production | development]",
-    "subscribe": ("/baseten subscribe MODEL [DEPLOYMENT | production | development] [--on KINDS] [--no-thread]"),
+    "subscribe": (
+        "/baseten subscribe MODEL [DEPLOYMENT | production | development] [--on KINDS] [--no-thread] [--stuck DURATION]"
+    ),
     "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development]",
     "mute": "/baseten mute MODEL [DEPLOYMENT | production | development] DURATION",
     "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development]",
     "resume": "/baseten resume MODEL [DEPLOYMENT | production | development]",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+# One worked example per command, for `help` and the README (a test parses each one).
+EXAMPLES = {
+    "status": "/baseten status llama-3-8b production",
+    "subscribe": "/baseten subscribe llama-3-8b production --on failures,recoveries --stuck 45m",
+    "unsubscribe": "/baseten unsubscribe llama-3-8b production",
+    "mute": "/baseten mute llama-3-8b production 2h",
+    "unmute": "/baseten unmute llama-3-8b production",
+    "resume": "/baseten resume llama-3-8b",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -88,9 +102,9 @@ class Resume:
 
 Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume
 
-_DURATION = re.compile(r"(\d{1,4})([mhd])")
+_DURATION = re.compile(r"([0-9]+)([mhd])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
-MAX_MUTE = timedelta(days=30)
+MAX_MUTE = timedelta(days=30)  # the longest mute, and the longest `--stuck`
 
 
 def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
@@ -136,6 +150,7 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
     kinds: set[str] = set()
     thread = True
     stuck: timedelta | None = None
+    on_ended, on_value = -2, ""  # the last word an `--on` read, and the list it made
     i = 0
     while i < len(args):
         word = args[i]
@@ -147,7 +162,16 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
                 i += 1
             else:
                 value = word[len("--on=") :]
+            # `--on failures, recoveries`: a list split by spaces around its commas is still one list
+            while (
+                i + 1 < len(args)
+                and not args[i + 1].startswith("-")
+                and (value.endswith(",") or args[i + 1].startswith(","))
+            ):
+                value += args[i + 1]
+                i += 1
             kinds |= parse_kinds(value, statuses)
+            on_ended, on_value = i, value
         elif word == "--no-thread":
             thread = False
         elif word == "--stuck" or word.startswith("--stuck="):
@@ -164,6 +188,12 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
                 f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread` or `--stuck DURATION`.",
                 usage=USAGE["subscribe"],
             )
+        elif i == on_ended + 1 and _is_kind(word, statuses):
+            raise UsageError(  # `--on failures recoveries`: not a deployment named `recoveries`
+                f"`{_quote(word)}` right after `--on {_quote(on_value)}` would be read as a deployment: "
+                f"join the kinds with commas, e.g. `--on {_quote(on_value.rstrip(','))},{_quote(word)}`.",
+                usage=USAGE["subscribe"],
+            )
         else:
             positional.append(word)
         i += 1
@@ -172,6 +202,10 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
     else:
         model, deployment = _model_target(positional, "subscribe")
     return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
+
+
+def _is_kind(word: str, statuses: frozenset[str]) -> bool:
+    return word.lower() in KIND_GROUPS or word.upper() in statuses
 
 
 def parse_kinds(value: str, statuses: frozenset[str]) -> set[str]:
@@ -200,6 +234,14 @@ def parse_kinds(value: str, statuses: frozenset[str]) -> set[str]:
 def _mute(args: list[str]) -> Mute:
     if not args:
         raise UsageError("Say what to mute and for how long.", usage=USAGE["mute"])
+    for i, word in enumerate(args[1:-1], start=1):
+        if _DURATION.fullmatch(word.lower()):  # `mute M 1h 2h`: not a deployment named `1h`
+            extra = " ".join(args[i + 1 :])
+            raise UsageError(
+                f"Too many arguments: `{_quote(extra)}` after the duration `{_quote(word)}`; "
+                "`mute` takes one duration, last.",
+                usage=USAGE["mute"],
+            )
     duration = parse_duration(args[-1])
     model, target = _model_target(args[:-1], "mute")
     return Mute(model, target, duration)
@@ -212,10 +254,12 @@ def parse_duration(word: str, *, usage: str = USAGE["mute"]) -> timedelta:
             f"`{_quote(word)}` is not a duration: use minutes, hours or days, e.g. `30m`, `2h`, `1d`.",
             usage=usage,
         )
-    duration = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    if not timedelta(0) < duration <= MAX_MUTE:
-        raise UsageError("A duration here is from 1 minute to 30 days.", usage=usage)
-    return duration
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]  # compared as an int: `99999999d` can't overflow
+    if seconds > MAX_MUTE.total_seconds():
+        raise UsageError(f"`{_quote(word)}` is too long: at most 30 days (`30d`).", usage=usage)
+    if seconds == 0:
+        raise UsageError(f"`{_quote(word)}` is too short: at least 1 minute (`1m`).", usage=usage)
+    return timedelta(seconds=seconds)
 
 
 def _model_target(args: list[str], verb: str) -> tuple[str, Target]:

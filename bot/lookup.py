@@ -39,9 +39,11 @@ async def resolve_model(client: BasetenClient, token: str, *, interactive: bool 
     except BasetenError as exc:
         raise LookupFailed(explain(exc)) from None
     try:
-        found = await client.find_models(token, interactive=interactive)
+        answered = await client.find_models(token, interactive=interactive)
     except BasetenError as exc:
         raise LookupFailed(explain(exc)) from None
+    # Only exact names count: a proxy or an API that ignores `?name=` must not turn one name into every model.
+    found = [m for m in answered if m.name == token]
     if not found:
         raise LookupFailed(f"I can't find a model `{token}` on Baseten (by id or by name).")
     if len(found) > 1:

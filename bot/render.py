@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.baseten.models import Deployment, Model
-from bot.commands import USAGE
+from bot.commands import EXAMPLES, USAGE
 from bot.status import FAILURES, emoji
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 
@@ -258,25 +258,37 @@ def info(message: str) -> Message:
     return Message(text=esc(message), blocks=[_section(esc(message))])
 
 
+HELP = (
+    (
+        "status",
+        "a deployment's card, or every deployment of a model; a dashboard link works too:\n"
+        "    `/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
+    ),
+    ("subscribe", "tell this channel when the status changes"),
+    ("unsubscribe", "stop telling this channel"),
+    ("mute", "record changes without announcing them, for up to 30 days"),
+    ("unmute", "announce again before the mute ends"),
+    ("resume", "resume a subscription paused because Slack refused a notice"),
+    ("list", "this channel's subscriptions"),
+)
+
+
 def help_message() -> Message:
-    lines = [
-        "*Baseten for Slack*: look deployments up, and hear when their status changes.",
-        "",
-        f"`{USAGE['status']}`\n    a deployment's card, or every deployment of a model",
-        "`/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
-        f"`{USAGE['subscribe']}`\n    tell this channel when the status changes",
-        f"`{USAGE['unsubscribe']}`",
-        f"`{USAGE['mute']}`   (30m, 2h, 1d)",
-        f"`{USAGE['unmute']}`",
-        f"`{USAGE['resume']}`\n    resume a paused subscription",
-        "`/baseten list`\n    this channel's subscriptions",
-        "",
-        "`--on` takes `failures`, `recoveries`, `deploys`, `scaling`, `all` or status "
-        "names, comma-separated. By default every change is announced except "
-        "scale-to-zero churn.",
+    """Every command with its usage, what it does and one worked example; one section each."""
+    blocks = [_section("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
+    for verb, does in HELP:
+        example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
+        blocks.append(_section(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
+    options = [
+        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
+        "comma-separated. Default: every change except scale-to-zero churn.",
+        "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
+        "updating or waking up for longer than this (default `30m`).",
+        "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
     ]
-    text = "\n".join(lines)
-    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=[_section(esc(text))])
+    blocks.append(_section(esc("\n".join(options))))
+    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
 
 
 def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:

@@ -39,6 +39,11 @@ def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
     return ", ".join(sorted(kinds))
 
 
+def describe_stuck(stuck_after: timedelta) -> str:
+    """A subscription's own `--stuck` threshold (the default, 30 minutes, goes unsaid)."""
+    return f"stuck after {render.duration(stuck_after)}"
+
+
 def describe_target(target: str, target_name: str) -> str:
     if target == WHOLE_MODEL:
         return "all deployments"
@@ -103,6 +108,7 @@ class Subscriptions:
         lines = [
             f":bell: <@{esc(actor.user_id)}> subscribed this channel to {what}. {current}",
             f"Notices: {describe_kinds(cmd.kinds)}"
+            + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
             + ("; one thread per deployment." if cmd.thread else "; one message per change."),
         ]
         return _message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
@@ -217,7 +223,7 @@ def _list_line(view: SubscriptionView, now: datetime) -> str:
         head += f": {shown}{more}"
     extras = [describe_kinds(view.kinds)]
     if view.stuck_after:
-        extras.append(f"stuck after {render.duration(timedelta(seconds=view.stuck_after))}")
+        extras.append(describe_stuck(timedelta(seconds=view.stuck_after)))
     if not view.thread:
         extras.append("no threads")
     if view.muted_until is not None and view.muted_until > now:

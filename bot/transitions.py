@@ -25,6 +25,8 @@ SETTLED = "settled"  # stable again after flapping: one summary
 DEFAULT_STUCK = timedelta(minutes=30)
 
 DEPLOY_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING"})
+# Status names whose changes are mostly churn: naming one in `--on` asks for that churn.
+CHURN_ONLY = frozenset({"SCALED_TO_ZERO", "WAKING_UP"})
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,12 @@ def parse_kinds(text: str) -> frozenset[str]:
 
 
 def passes(kinds: Iterable[str], change: Change) -> bool:
-    """The `--on` filter. No kinds: everything but scale-to-zero churn."""
+    """The `--on` filter. No kinds: everything but scale-to-zero churn.
+
+    Churn is heard only when asked for: `scaling`, `all`, or the status names that
+    exist for scaling, SCALED_TO_ZERO and WAKING_UP. `ACTIVE` means "came up" from
+    anything else (a deploy, a recovery), never waking from zero.
+    """
     wanted = frozenset(kinds)
     if not wanted:
         return not is_churn(change)
@@ -278,6 +285,8 @@ def _matches(kind: str, change: Change) -> bool:
         )
     if kind == "scaling":
         return is_churn(change)
+    if is_churn(change) and kind not in CHURN_ONLY:
+        return False  # `--on ACTIVE` is not woken by every wake-up
     return change.kind in (STATUS, NEW) and change.new_status == kind
 
 

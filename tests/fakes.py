@@ -252,6 +252,7 @@ class FakeBaseten(_Fake):
         self.delay = 0.0
         self.violations: list[str] = []
         self.off_spec_ok = False  # set by tests that serve a deliberately newer/odd answer
+        self.ignore_name_filter = False  # answer `?name=` with everything, like a proxy that drops the query
         super().__init__()
 
     # -- state --------------------------------------------------------------------
@@ -313,7 +314,7 @@ class FakeBaseten(_Fake):
             return not_found
         with self.lock:
             if len(segs) == 2:
-                wanted = (seen.query.get("name") or [None])[0]
+                wanted = None if self.ignore_name_filter else (seen.query.get("name") or [None])[0]
                 models = [m for m in self.models.values() if wanted is None or m["name"] == wanted]
                 return 200, {"models": json.loads(json.dumps(models))}, "ModelsV1"
             model_id = segs[2]
@@ -333,7 +334,7 @@ class FakeBaseten(_Fake):
             if segs[3] != "deployments":
                 return not_found
             if len(segs) == 4:
-                wanted = (seen.query.get("name") or [None])[0]
+                wanted = None if self.ignore_name_filter else (seen.query.get("name") or [None])[0]
                 listed = [d for d in deps.values() if wanted is None or d["name"] == wanted]
                 return 200, {"deployments": json.loads(json.dumps(listed))}, "DeploymentsV1"
             if len(segs) == 5:

@@ -113,3 +113,23 @@ def test_paused_channel_resumes_when_the_bot_is_invited_back(
         assert posts_to(slack, "C5") == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]  # nothing replayed
     finally:
         bot.stop()
+
+
+def test_on_active_hears_deployments_coming_up_not_every_wake_up(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot = start(baseten, slack, db_url, tmp_path, "bot")
+    try:
+        for channel, on in (("C1", "ACTIVE"), ("C2", "all"), ("C3", "SCALED_TO_ZERO")):
+            post_command(bot, slack, f"subscribe {MODEL} {PROD} --on {on}", channel=channel, name=channel)
+            assert answer(slack, channel)["response_type"] == "in_channel"
+        steps = ("SCALED_TO_ZERO", "WAKING_UP", "ACTIVE", "UNHEALTHY", "ACTIVE")
+        for seen, status in enumerate(steps, start=1):
+            baseten.set_status(MODEL, PROD, status)
+            slack.wait_for(lambda n=seen: len(posts_to(slack, "C2")) >= n, timeout=30)
+        slack.wait_for(lambda: posts_to(slack, "C1"), timeout=30)
+        # the wake-up (WAKING_UP → ACTIVE) came first: had C1 heard it, it would be there already
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+        assert posts_to(slack, "C3") == ["llama-3-8b / v3: ACTIVE → SCALED_TO_ZERO"]  # named: heard
+    finally:
+        bot.stop()

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot import render
 from bot.baseten.models import Deployment, Model
-from bot.status import Family, family
+from bot.commands import EXAMPLES, USAGE, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
+from bot.status import KNOWN, Family, family
 from bot.transitions import GONE, NEW, PROMOTED, STATUS, Change
 from tests.fakes import deployment, model
 
@@ -192,3 +194,46 @@ def test_age_and_duration() -> None:
     assert render.duration(timedelta(seconds=42)) == "42s"
     assert render.duration(timedelta(minutes=5)) == "5m"
     assert render.duration(timedelta(hours=2, minutes=1)) == "2h 1m"
+
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE_OF = {
+    "status": Status,
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "mute": Mute,
+    "unmute": Unmute,
+    "resume": Resume,
+    "list": ListSubs,
+    "help": Help,
+}
+
+
+def test_every_worked_example_is_the_command_it_illustrates() -> None:
+    assert set(EXAMPLES) == set(USAGE) == set(EXAMPLE_OF)
+    for verb, example in EXAMPLES.items():
+        assert isinstance(parse(example.removeprefix("/baseten "), statuses=KNOWN), EXAMPLE_OF[verb]), example
+    assert parse(EXAMPLES["subscribe"].removeprefix("/baseten "), statuses=KNOWN).stuck_after  # type: ignore[union-attr]
+
+
+def test_help_shows_every_command_with_an_example_and_stuck_within_slacks_limits() -> None:
+    message = render.help_message()
+    within_limits(message)
+    shown = "\n".join(b["text"]["text"] for b in message.blocks)
+    assert "…" not in shown  # nothing cut at a section's limit
+    for verb in USAGE:
+        if verb != "help":
+            assert render.esc(USAGE[verb]) in shown, verb
+            assert render.esc(EXAMPLES[verb]) in shown, verb
+    assert "[--stuck DURATION]" in shown and "`--stuck DURATION`:" in shown and "--stuck 45m" in shown
+
+
+def test_readme_and_manifest_show_stuck_and_every_example() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = readme[readme.index("## Commands") : readme.index("## Configuration")]
+    for example in EXAMPLES.values():
+        assert example in commands, example
+    assert USAGE["subscribe"] in commands and "`--stuck DURATION`" in commands
+    manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text())
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert "--stuck DURATION" in hint and len(hint) <= 1000  # Slack's limit (tests/data/manifest.schema)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, bot_env
-from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, sign, slash_body
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, deployment, sign, slash_body
 
 
 def post_command(bot: BotProcess, slack: FakeSlack, text: str, name: str = "cmd", **kw: str) -> httpx.Response:
@@ -79,7 +79,8 @@ def test_usage_errors_and_help_answer_in_the_ack(bot: BotProcess, slack: FakeSla
         assert says in response.json()["text"]
         assert response.json()["response_type"] == "ephemeral"
     for text in ("", "help"):
-        assert "/baseten status" in json.dumps(post_command(bot, slack, text).json())
+        shown = json.dumps(post_command(bot, slack, text).json())
+        assert "/baseten status" in shown and "--stuck DURATION" in shown and "--stuck 45m" in shown
     assert baseten.count() == before  # nothing reached Baseten
 
 
@@ -268,3 +269,53 @@ def test_sigterm_mid_cycle_abandons_it_cleanly(
     log = process.output()
     assert "poll cycle abandoned at shutdown" in log
     assert "Traceback" not in log and "raised an exception" not in log and "skipped" not in log
+
+
+def asked_baseten_about(baseten: FakeBaseten, word: str) -> bool:
+    with baseten.lock:
+        return any(word in r.path or word in json.dumps(r.query) for r in baseten.requests)
+
+
+def test_answers_say_what_was_meant(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    before = baseten.count()
+    for text, says in [
+        (f"subscribe {MODEL} --stuck 99999d", "`99999d` is too long: at most 30 days (`30d`)"),
+        (f"mute {MODEL} 1h 2h", "Too many arguments: `2h` after the duration `1h`"),
+        (f"subscribe {MODEL} --on failures recoveries", "join the kinds with commas"),
+    ]:
+        refused = post_command(bot, slack, text).json()
+        assert says in refused["text"], text
+        assert "/baseten" in json.dumps(refused["blocks"]), text  # with the usage line
+    assert baseten.count() == before  # refused in the ack: nothing reached Baseten
+
+    post_command(bot, slack, f"subscribe {MODEL} --on failures, recoveries --stuck 45m", name="sub")
+    confirmation = answer(slack, "sub")
+    assert confirmation["response_type"] == "in_channel"
+    said = json.dumps(confirmation["blocks"])
+    assert "Notices: failures, recoveries; stuck after 45m;" in said
+    assert not asked_baseten_about(baseten, "recoveries")  # not taken for a deployment's name
+    post_command(bot, slack, f"subscribe {MODEL} {PROD} --stuck=2h", name="prod")
+    assert "stuck after 2h" in json.dumps(answer(slack, "prod")["blocks"])
+    post_command(bot, slack, f"subscribe {MODEL} development", name="dev")
+    assert "stuck after" not in json.dumps(answer(slack, "dev")["blocks"])  # the default goes unsaid
+    post_command(bot, slack, "list", name="list")
+    listing = json.dumps(answer(slack, "list")["blocks"], ensure_ascii=False)
+    assert "failures, recoveries · stuck after 45m" in listing and "stuck after 2h" in listing
+    assert listing.count("stuck after") == 2
+
+
+def test_names_match_exactly_even_when_baseten_ignores_the_name_filter(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    baseten.add_model("mdl2wxyz", "mistral-7b", [deployment("dep9mis", "mdl2wxyz", name="m1", is_production=True)])
+    baseten.ignore_name_filter = True  # every `?name=` query is answered with every model and deployment
+    post_command(bot, slack, f"status {MODEL_NAME} production", name="a")
+    assert "llama-3-8b / v3: ACTIVE" in str(answer(slack, "a")["text"])
+    post_command(bot, slack, f"status {MODEL_NAME} v2", name="b")
+    assert "llama-3-8b / v2: INACTIVE" in str(answer(slack, "b")["text"])
+    post_command(bot, slack, "status nosuchmodel", name="c")
+    assert "can't find a model `nosuchmodel`" in str(answer(slack, "c")["text"])
+    post_command(bot, slack, "subscribe mistral-7b", name="d")
+    subscribed = json.dumps(answer(slack, "d")["blocks"])
+    assert "*mistral-7b* / all deployments" in subscribed and "llama" not in subscribed
+    assert any(r.query.get("name") == ["nosuchmodel"] for r in baseten.requests)  # the filter was asked for

@@ -166,6 +166,18 @@ def change(kind: str = STATUS, old: str | None = "ACTIVE", new: str = "UNHEALTHY
         (("all",), "ACTIVE", "SCALED_TO_ZERO", STATUS, True),
         (("UNHEALTHY",), "ACTIVE", "UNHEALTHY", STATUS, True),
         (("UNHEALTHY",), "ACTIVE", "FAILED", STATUS, False),
+        # a status name hears changes into it, scale-to-zero churn aside...
+        (("ACTIVE",), "WAKING_UP", "ACTIVE", STATUS, False),
+        (("ACTIVE",), "SCALED_TO_ZERO", "ACTIVE", STATUS, False),
+        (("ACTIVE", "failures"), "WAKING_UP", "ACTIVE", STATUS, False),
+        (("ACTIVE",), "DEPLOYING", "ACTIVE", STATUS, True),
+        (("ACTIVE",), "UNHEALTHY", "ACTIVE", STATUS, True),
+        (("ACTIVE",), None, "ACTIVE", NEW, True),
+        # ...but the statuses that exist for scaling are asked for by name, churn included
+        (("SCALED_TO_ZERO",), "ACTIVE", "SCALED_TO_ZERO", STATUS, True),
+        (("WAKING_UP",), "SCALED_TO_ZERO", "WAKING_UP", STATUS, True),
+        (("SCALED_TO_ZERO",), "WAKING_UP", "ACTIVE", STATUS, False),
+        (("ACTIVE", "scaling"), "WAKING_UP", "ACTIVE", STATUS, True),
     ],
 )
 def test_filter(kinds: tuple[str, ...], old: str | None, new: str, kind: str, heard: bool) -> None:
