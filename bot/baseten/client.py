@@ -108,7 +108,8 @@ class BasetenClient:
         return await self._get(path, Model, interactive=interactive)
 
     async def find_models(self, name: str, *, interactive: bool = False) -> list[Model]:
-        """Models whose name is exactly `name` (names are unique per team only)."""
+        """Models Baseten returns for `?name=`; callers keep only exact matches (bot.lookup), since a
+        proxy or a future API that ignores the filter would return every model."""
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
         body = await self._get("/v1/models", ModelList, params={"name": name}, interactive=interactive)
