@@ -2,6 +2,8 @@
 
 Channels are served concurrently and each channel in order (so a thread's parent
 exists before its replies), paced to Slack's one message per second per channel.
+A notice Slack refused for a while holds back the later ones of its channel until it
+goes: the outbox leaves them out of `due()` meanwhile, across passes, restarts and replicas.
 A permanent channel error pauses the channel's subscriptions; a workspace error
 stops delivery to that workspace (rows stay pending) and is logged once.
 """
@@ -96,7 +98,7 @@ class Notifier:
 
     async def _one(self, p: Pending, report: Report) -> str:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
-            return "ok"  # another replica is sending it, or already has
+            return "stop"  # another replica has it: the channel's later rows wait their turn
         change = p.transition
         message = notice(change, model_name=p.model_name, now=self._now())
         thread = None

@@ -340,10 +340,12 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
     dep = short(change.deployment_name or change.deployment_id)
     old, new = change.old_status or "", change.new_status
     if change.kind == PROMOTED:
-        previous = change.detail.get("previous_deployment_id")
-        was = f" (was {previous})" if previous else ""
-        plain = f"{model} / {dep}: promoted → production{was}"
-        rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment{esc(was)}"
+        # by name, as everywhere else; transitions recorded before names were kept give the id
+        previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")
+        was = short(str(previous)) if previous else ""
+        plain = f"{model} / {dep}: promoted → production" + (f" (was {was})" if was else "")
+        rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment"
+        rich += f" (was *{esc(was)}*)" if was else ""
         return plain, rich
     if change.kind == STUCK:
         took = duration(change.at - change.old_since) if change.old_since else "a while"
@@ -444,8 +446,9 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
 def thread_parent(*, first: Change | None, latest: Change, model_name: str, replies: int) -> Message:
     """The edited parent of a deployment's thread: the latest status first, how it started below."""
     plain, rich = _headline(latest, model_name)
-    now_status = latest.new_status
-    head = f"{emoji(now_status)} {rich}"
+    # a promotion's new_status is a role, not a status: it gets the promotion's own icon
+    icon = _verdict(latest)[0] if latest.kind == PROMOTED else emoji(latest.new_status)
+    head = f"{icon} {rich}"
     lines = [f"Latest of {replies + 1} changes; every one is in the thread."]
     if first is not None:
         _, first_rich = _headline(first, model_name)

@@ -203,6 +203,7 @@ def diff_model(
     promoted = out.production_id
     if baseline_known and promoted is not None and promoted != prev_production:
         name = next((d.name for d in current or () if d.id == promoted), "")
+        was = prev.get(prev_production) if prev_production else None
         out.changes.append(
             Change(
                 PROMOTED,
@@ -213,7 +214,8 @@ def diff_model(
                 "PRODUCTION",
                 now,
                 None,
-                {"previous_deployment_id": prev_production},
+                # named as every other line names a deployment; the id stays for what reads it
+                {"previous_deployment_id": prev_production, "previous_deployment_name": was.name if was else None},
             )
         )
     return out

@@ -113,7 +113,13 @@ def test_notices_and_thread_parents_never_carry_live_markup(
     dep_id: str,
     previous: str,
 ) -> None:
-    detail = {"environment": env, "actor": actor, "previous_deployment_id": previous, "changes": 5}
+    detail = {
+        "environment": env,
+        "actor": actor,
+        "previous_deployment_id": previous,
+        "previous_deployment_name": dep_name,
+        "changes": 5,
+    }
     change = Change(kind, model_id, dep_id, dep_name, old, new, NOW, NOW - timedelta(minutes=42), detail)
     assert_inert(render.notice(change, model_name=model_name, now=NOW))
     assert_inert(render.thread_parent(first=change, latest=change, model_name=model_name, replies=3))

@@ -106,7 +106,7 @@ async def test_production_follows_promotions(world: World, baseten: FakeBaseten,
     assert notices(slack) == []  # not production: not heard
     baseten.promote(MODEL, OLD)
     await world.cycle()
-    assert notices(slack) == ["llama-3-8b / v2: promoted → production (was dep1prod)"]
+    assert notices(slack) == ["llama-3-8b / v2: promoted → production (was v3)"]
     baseten.set_status(MODEL, PROD, "INACTIVE")  # the old production: no longer followed
     baseten.set_status(MODEL, OLD, "UNHEALTHY")
     await world.cycle()

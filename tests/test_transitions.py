@@ -125,12 +125,13 @@ def test_model_gone_marks_every_deployment_deleted() -> None:
 
 
 def test_promotion_is_announced_with_the_previous_production() -> None:
-    prev = {"d1": snap("d1", is_production=True), "d2": snap("d2")}
+    prev = {"d1": snap("d1", is_production=True, name="d1-name"), "d2": snap("d2")}
     current = [dep("d1"), dep("d2", is_production=True)]
     out = diff_model(prev, current, model_id="m1", baseline_known=True, prev_production="d1", now=NOW)
     promoted = [c for c in out.changes if c.kind == PROMOTED]
     assert len(promoted) == 1 and promoted[0].deployment_id == "d2"
     assert promoted[0].detail["previous_deployment_id"] == "d1"
+    assert promoted[0].detail["previous_deployment_name"] == "d1-name"  # named, as every line names it
     assert out.production_id == "d2"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
@@ -22,6 +22,10 @@ from bot.status import CHURN
 from bot.store._sql import Now, chunks, rowcount, utcnow
 from bot.store.snapshots import write_model, write_snapshot
 from bot.transitions import Change, Snap
+
+OPEN = ("pending", "sending")  # a delivery not yet sent, failed or dropped
+# rendered inline, not bound, so that the planner sees the partial index of open rows applies
+_OPEN_ROW = t.Delivery.state.in_(bindparam("open_states", list(OPEN), expanding=True, literal_execute=True))
 
 
 class Conflict(Exception):
@@ -157,20 +161,44 @@ class Outbox:
         return created
 
     async def due(self, *, limit: int = 500) -> list[Pending]:
+        """Rows to send now, oldest first, keeping each channel in the order its changes happened.
+
+        A channel's rows go out only up to its oldest open row (pending, or claimed) that is
+        not due: one Slack refused for a while, or one another replica is sending. The later
+        ones wait behind it, so none overtakes it or becomes a thread's parent in its place.
+        Decided here, from the database, so it holds across passes, restarts and replicas.
+        Sent, failed and dropped rows hold nothing back.
+        """
         now = self._now()
+        d = t.Delivery
+        holding = (
+            select(d.team_id, d.channel_id, func.min(d.id).label("first"))
+            .where(
+                _OPEN_ROW,
+                or_(
+                    and_(d.state == "pending", d.next_attempt_at > now),
+                    and_(d.state == "sending", d.claim_until >= now),
+                ),
+            )
+            .group_by(d.team_id, d.channel_id)
+            .subquery()
+        )
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(t.Delivery, t.Transition)
-                    .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
+                    select(d, t.Transition)
+                    .join(t.Transition, d.transition_id == t.Transition.id)
+                    .outerjoin(holding, and_(holding.c.team_id == d.team_id, holding.c.channel_id == d.channel_id))
                     .where(
+                        _OPEN_ROW,
                         or_(
-                            and_(t.Delivery.state == "pending", t.Delivery.next_attempt_at <= now),
+                            and_(d.state == "pending", d.next_attempt_at <= now),
                             # claimed by a replica that died before it finished
-                            and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
-                        )
+                            and_(d.state == "sending", d.claim_until < now),
+                        ),
+                        or_(holding.c.first.is_(None), d.id < holding.c.first),
                     )
-                    .order_by(t.Delivery.id)
+                    .order_by(d.id)
                     .limit(limit)
                 )
             ).all()
