@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render import Message, notice, thread_parent
+from bot.notices import notice, thread_parent
+from bot.render import Message
 from bot.store import Store
 from bot.store.outbox import Pending, ThreadInfo
 from bot.transitions import is_alarm

@@ -1,4 +1,5 @@
-"""Pure Block Kit rendering: deployment cards, model overviews, help and error answers.
+"""Pure Block Kit rendering: deployment cards, model overviews, help and error answers, and the
+primitives (esc, sections, limits) that bot.notices builds notices with.
 
 Every string that came from Baseten or a user goes through `esc()` before it enters
 mrkdwn, so a deployment named `<!channel>` pings nobody. Output stays inside Slack's
@@ -15,8 +16,7 @@ from urllib.parse import quote
 
 from bot.baseten.models import Deployment, Model
 from bot.commands import EXAMPLES, USAGE
-from bot.status import FAILURES, emoji
-from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.status import emoji
 
 Block = dict[str, Any]
 DASHBOARD = "https://app.baseten.co"
@@ -145,7 +145,7 @@ def deployment_card(
     ]
     model_id = dep.model_id
     blocks: list[Block] = [
-        _section(head),
+        section_block(head),
         {
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
@@ -155,7 +155,7 @@ def deployment_card(
     if shared_by:
         context += f" · shared by <@{esc(shared_by)}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    blocks.append(_actions(model_id, dep.id, shareable=shareable))
+    blocks.append(card_actions(model_id, dep.id, shareable=shareable))
     text = f"{short(model_name)} / {short(dep.display_name)}: {short(status, 40)}"
     return Message(text=esc(text), blocks=blocks)
 
@@ -192,7 +192,7 @@ def model_overview(
     count = len(ordered)
     noun = "deployment" if count == 1 else "deployments"
     head = f"*{name(model.display_name)}* (`{name(model.id)}`): {count} {noun}"
-    blocks: list[Block] = [_section(head)]
+    blocks: list[Block] = [section_block(head)]
     reserved = 3  # a possible "and N more" note, the context and the actions
     chunk: list[str] = []
     shown = 0
@@ -203,28 +203,28 @@ def model_overview(
             # the full chunk takes one block and a new one another; keep room for the rest
             if len(blocks) + 2 + reserved > MAX_BLOCKS:
                 break
-            blocks.append(_section("\n".join(chunk)))
+            blocks.append(section_block("\n".join(chunk)))
             chunk, size = [], 0
         chunk.append(line)
         size += len(line) + 1
         shown += 1
     if chunk:
-        blocks.append(_section("\n".join(chunk)))
+        blocks.append(section_block("\n".join(chunk)))
     if count == 0:
-        blocks.append(_section("_This model has no deployments._"))
+        blocks.append(section_block("_This model has no deployments._"))
     if shown < count:
-        blocks.append(_context(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
+        blocks.append(context_block(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
     context = f"Model `{name(model.id)}`"
     if shared_by:
         context += f" · shared by <@{esc(shared_by)}>"
-    blocks.append(_context(context))
-    blocks.append(_actions(model.id, None, shareable=shareable))
+    blocks.append(context_block(context))
+    blocks.append(card_actions(model.id, None, shareable=shareable))
     statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
     text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
     return Message(text=esc(text), blocks=blocks)
 
 
-def _actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Block:
+def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Block:
     elements: list[Block] = [
         {
             "type": "button",
@@ -248,14 +248,14 @@ def _actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Bl
 
 def error(message: str, *, usage: str | None = None) -> Message:
     """A short, specific answer to a command that could not be carried out."""
-    blocks: list[Block] = [_section(f":warning: {esc(message)}")]
+    blocks: list[Block] = [section_block(f":warning: {esc(message)}")]
     if usage:
-        blocks.append(_context(f"Usage: `{esc(usage)}`"))
+        blocks.append(context_block(f"Usage: `{esc(usage)}`"))
     return Message(text=esc(message), blocks=blocks)
 
 
 def info(message: str) -> Message:
-    return Message(text=esc(message), blocks=[_section(esc(message))])
+    return Message(text=esc(message), blocks=[section_block(esc(message))])
 
 
 HELP = (
@@ -275,10 +275,10 @@ HELP = (
 
 def help_message() -> Message:
     """Every command with its usage, what it does and one worked example; one section each."""
-    blocks = [_section("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
+    blocks = [section_block("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
     for verb, does in HELP:
         example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
-        blocks.append(_section(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
+        blocks.append(section_block(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
     options = [
         "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
         "comma-separated. Default: every change except scale-to-zero churn.",
@@ -287,7 +287,7 @@ def help_message() -> Message:
         "`--no-thread`: one message per change instead of one thread per deployment.",
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
     ]
-    blocks.append(_section(esc("\n".join(options))))
+    blocks.append(section_block(esc("\n".join(options))))
     return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
 
 
@@ -321,143 +321,11 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def _section(text: str) -> Block:
+def section_block(text: str) -> Block:
     if len(text) > MAX_SECTION:
         text = text[: MAX_SECTION - 1] + "…"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _context(text: str) -> Block:
+def context_block(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
-
-
-# -- notices ---------------------------------------------------------------------
-
-
-def _headline(change: Change, model_name: str) -> tuple[str, str]:
-    """(plain text, mrkdwn) naming the model, the deployment and old → new."""
-    model = short(model_name or change.model_id)
-    dep = short(change.deployment_name or change.deployment_id)
-    old, new = change.old_status or "", change.new_status
-    if change.kind == PROMOTED:
-        # by name, as everywhere else; transitions recorded before names were kept give the id
-        previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")
-        was = short(str(previous)) if previous else ""
-        plain = f"{model} / {dep}: promoted → production" + (f" (was {was})" if was else "")
-        rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment"
-        rich += f" (was *{esc(was)}*)" if was else ""
-        return plain, rich
-    if change.kind == STUCK:
-        took = duration(change.at - change.old_since) if change.old_since else "a while"
-        plain = f"{model} / {dep}: stuck in {new} for {took}"
-        rich = f"*{esc(model)}* / *{esc(dep)}* has been `{esc(new)}` for {took}"
-        return plain, rich
-    if change.kind == FLAPPING:
-        count = change.detail.get("changes", "several")
-        plain = f"{model} / {dep}: flapping ({count} changes in 30m), now {new}; holding changes back until it settles"
-        rich = (
-            f"*{esc(model)}* / *{esc(dep)}* is flapping: {count} changes in 30 minutes, now `{esc(new)}`. "
-            "Its changes are held back until it is stable."
-        )
-        return plain, rich
-    if change.kind == SETTLED:
-        count = change.detail.get("changes", "several")
-        plain = f"{model} / {dep}: stopped flapping after {count} changes, settled at {new}"
-        rich = f"*{esc(model)}* / *{esc(dep)}* stopped flapping after {count} changes; it is `{esc(new)}` now"
-        return plain, rich
-    if change.kind == NEW:
-        plain = f"{model} / {dep}: new deployment → {new}"
-        rich = f"New deployment *{esc(dep)}* of *{esc(model)}*: `{esc(new)}`"
-        return plain, rich
-    plain = f"{model} / {dep}: {old} → {new}"
-    if change.kind == GONE:
-        plain += " (deployment deleted)"
-    rich = f"*{esc(model)}* / *{esc(dep)}*: `{esc(old)}` → `{esc(new)}`"
-    return plain, rich
-
-
-def _verdict(change: Change) -> tuple[str, str]:
-    """(emoji, one word or phrase) telling failures and recoveries apart at a glance."""
-    new, old = change.new_status, change.old_status
-    if change.kind == PROMOTED:
-        return ":rocket:", "Promoted"
-    if change.kind == GONE:
-        return ":wastebasket:", "Deleted"
-    if change.kind == STUCK:
-        return ":warning:", "Stuck"
-    if change.kind == FLAPPING:
-        return ":arrows_counterclockwise:", "Flapping"
-    if change.kind == SETTLED:
-        return emoji(new), "Settled"
-    if new in FAILURES:
-        return ":rotating_light:", "Failure"
-    if old in FAILURES and new == "ACTIVE":
-        return ":white_check_mark:", "Recovered"
-    if change.kind == NEW:
-        return ":sparkles:", "New deployment"
-    return emoji(new), "Status change"
-
-
-def notice(change: Change, *, model_name: str, now: datetime) -> Message:
-    """A status-change notice: plain text with old → new, blocks for the rich view."""
-    plain, rich = _headline(change, model_name)
-    icon, verdict = _verdict(change)
-    fields: list[tuple[str, str]] = []
-    if change.old_status and change.old_since is not None and change.kind in (STATUS, GONE):
-        fields.append((f"Time in {esc(change.old_status)}", duration(change.at - change.old_since)))
-    before, after = change.detail.get("old_replicas"), change.detail.get("new_replicas")
-    if before is not None or after is not None:
-        fields.append(("Replicas", f"{'?' if before is None else before} → {'?' if after is None else after}"))
-    env = change.detail.get("environment")
-    roles = [
-        r
-        for r, on in (
-            ("production", change.detail.get("is_production")),
-            ("development", change.detail.get("is_development")),
-        )
-        if on
-    ]
-    if env and env not in roles:
-        roles.append(str(env))
-    if roles:
-        fields.append(("Environment", esc(", ".join(roles))))
-    blocks: list[Block] = [_section(f"{icon} *{verdict}*: {rich}")]
-    if fields:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
-            }
-        )
-    stamp = int(change.at.timestamp())
-    actor = change.detail.get("actor")
-    by = f" · by {esc(short(str(actor)))}" if actor else ""
-    blocks.append(
-        _context(
-            f"Seen <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>{by}"
-            f" · `{esc(short(change.deployment_id, 40))}` · states between two polls may be missed"
-        )
-    )
-    if change.kind != GONE:
-        blocks.append(_actions(change.model_id, change.deployment_id, shareable=False))
-    return Message(text=esc(plain), blocks=blocks)
-
-
-def thread_parent(*, first: Change | None, latest: Change, model_name: str, replies: int) -> Message:
-    """The edited parent of a deployment's thread: the latest status first, how it started below."""
-    plain, rich = _headline(latest, model_name)
-    # a promotion's new_status is a role, not a status: it gets the promotion's own icon
-    icon = _verdict(latest)[0] if latest.kind == PROMOTED else emoji(latest.new_status)
-    head = f"{icon} {rich}"
-    lines = [f"Latest of {replies + 1} changes; every one is in the thread."]
-    if first is not None:
-        _, first_rich = _headline(first, model_name)
-        lines.append(f"Started with {first_rich} at {_when(first.at)}.")
-    blocks: list[Block] = [_section(head), _context(" ".join(lines))]
-    if latest.kind != GONE:
-        blocks.append(_actions(latest.model_id, latest.deployment_id, shareable=False))
-    return Message(text=esc(f"{plain} (latest of {replies + 1})"), blocks=blocks)
-
-
-def _when(at: datetime) -> str:
-    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import render
+from bot import notices, render
 from bot.baseten.models import Deployment, Model
 from bot.commands import EXAMPLES, USAGE, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
 from bot.status import KNOWN, Family, family
@@ -94,7 +94,7 @@ def test_notice_golden_and_plain_text() -> None:
         NOW - timedelta(hours=3, minutes=2),
         {"old_replicas": 2, "new_replicas": 0, "is_production": True, "environment": "production"},
     )
-    message = render.notice(change, model_name="llama-3-8b", now=NOW)
+    message = notices.notice(change, model_name="llama-3-8b", now=NOW)
     golden("notice_failure", message)
     assert message.text == "llama-3-8b / v3: ACTIVE → UNHEALTHY"
     within_limits(message)
@@ -112,7 +112,7 @@ def test_notice_golden_and_plain_text() -> None:
 )
 def test_failures_and_recoveries_look_different(kind: str, old: str | None, new: str, expect: str) -> None:
     change = Change(kind, "m", "d", "dname", old, new, NOW, None, {"previous_deployment_id": "d0"})
-    message = render.notice(change, model_name="mname", now=NOW)
+    message = notices.notice(change, model_name="mname", now=NOW)
     assert message.blocks[0]["text"]["text"].startswith(expect)
     assert "mname" in message.text and "dname" in message.text
 
@@ -144,7 +144,7 @@ def test_names_from_baseten_are_escaped() -> None:
     assert "<!channel>" not in dumped and "<!here>" not in dumped and "<@U123>" not in dumped
     assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in dumped
     change = Change(STATUS, "m1", "d1", "<!channel>", "ACTIVE", "<!everyone>", NOW)
-    notice = render.notice(change, model_name="<!here>", now=NOW)
+    notice = notices.notice(change, model_name="<!here>", now=NOW)
     dumped = json.dumps({"t": notice.text, "b": notice.blocks})
     assert "<!channel>" not in dumped and "<!everyone>" not in dumped and "<!here>" not in dumped
 

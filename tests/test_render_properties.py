@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot import notices, render
 from bot.baseten.models import Deployment, Model
 from bot.subscriptions import describe_target
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
@@ -121,8 +121,8 @@ def test_notices_and_thread_parents_never_carry_live_markup(
         "changes": 5,
     }
     change = Change(kind, model_id, dep_id, dep_name, old, new, NOW, NOW - timedelta(minutes=42), detail)
-    assert_inert(render.notice(change, model_name=model_name, now=NOW))
-    assert_inert(render.thread_parent(first=change, latest=change, model_name=model_name, replies=3))
+    assert_inert(notices.notice(change, model_name=model_name, now=NOW))
+    assert_inert(notices.thread_parent(first=change, latest=change, model_name=model_name, replies=3))
 
 
 @settings(max_examples=100, deadline=None)
