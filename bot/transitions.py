@@ -234,6 +234,9 @@ class Watcher:
     muted_until: datetime | None = None
     stuck_after: timedelta = DEFAULT_STUCK
     model_name: str = ""
+    # paused after a permanent Slack error: its model is still polled, so its snapshots stay
+    # current and nothing made while paused is announced on resume, but it hears nothing
+    paused: bool = False
 
 
 def parse_kinds(text: str) -> frozenset[str]:
@@ -312,9 +315,11 @@ def audience(
     production_id: str | None,
     development_id: str | None,
 ) -> list[Watcher]:
-    """One watcher per channel that hears the change; muted ones are left out."""
+    """One watcher per channel that hears the change; paused and muted ones are left out."""
     chosen: dict[tuple[str, str], Watcher] = {}
     for w in watchers:
+        if w.paused:
+            continue
         if w.muted_until is not None and w.muted_until > change.at:
             continue
         if hears(w, change, production_id=production_id, development_id=development_id):

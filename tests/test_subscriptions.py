@@ -302,3 +302,35 @@ async def test_a_refused_key_is_logged_once_not_per_cycle_or_model(
     await world.cycle()
     assert world.poller.last_auth_error is None
     assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_changes_made_while_paused_are_not_replayed_after_a_restart_and_resume(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    first = World(baseten, slack, db_url)
+    await first.command(f"subscribe {MODEL} {PROD}", channel="C1")  # the model's only subscriber
+    slack.channel_errors["C1"] = "not_in_channel"
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await first.cycle()  # refused: the channel pauses
+    baseten.set_status(MODEL, PROD, "BUILD_FAILED")  # changed while paused
+    await first.cycle()
+    listing, _ = await first.command("list", channel="C1")
+    assert "paused" in json.dumps(listing.blocks)
+    assert "BUILD_FAILED" in json.dumps(listing.blocks) and "UNHEALTHY" not in json.dumps(listing.blocks)
+    clock = first.clock
+    await first.close()
+
+    del slack.channel_errors["C1"]
+    second = World(baseten, slack, db_url, clock)  # a restart, then the channel resumes
+    resumed, _ = await second.command(f"resume {MODEL}", channel="C1")
+    assert "resumed 1" in json.dumps(resumed.blocks)
+    await second.cycle()
+    await second.cycle()
+    assert notices(slack) == []  # the gap is not announced as a fresh change
+    clock.advance(hours=2)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await second.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: BUILD_FAILED → ACTIVE"]
+    fields = json.dumps(slack.posts()[0]["blocks"])
+    assert "Time in BUILD_FAILED" in fields and "2h 3m" in fields  # since it was seen, while paused
+    await second.close()

@@ -201,7 +201,7 @@ def test_hears_follows_the_target(target: str, c: Change, prod: str, heard: bool
     assert hears(watcher(target), c, production_id=prod, development_id="d3") is heard
 
 
-def test_audience_is_one_per_channel_and_skips_muted_and_other_models() -> None:
+def test_audience_is_one_per_channel_and_skips_muted_paused_and_other_models() -> None:
     ws = [
         watcher("*", "C1", sid=1),
         watcher("d1", "C1", sid=2),  # same channel: one notice
@@ -211,6 +211,7 @@ def test_audience_is_one_per_channel_and_skips_muted_and_other_models() -> None:
         watcher("*", "C1", sid=6, team="T2"),  # same channel id in another workspace
         watcher("*", "C5", sid=7, kinds=("recoveries",)),
         watcher("*", "C6", sid=8, muted_until=NOW - timedelta(minutes=5)),  # expired mute
+        watcher("*", "C7", sid=9, paused=True),  # paused: polled, but hears nothing
     ]
     got = audience(ws, change(), production_id=None, development_id=None)
     assert sorted((w.team_id, w.channel_id) for w in got) == [("T1", "C1"), ("T1", "C2"), ("T1", "C6"), ("T2", "C1")]

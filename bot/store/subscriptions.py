@@ -178,7 +178,7 @@ class SubscriptionStore:
             await session.execute(update(t.Subscription).where(t.Subscription.id.in_(ids)).values(muted_until=until))
 
     async def watchers(self) -> list[Watcher]:
-        """Every subscription that is not paused."""
+        """Every subscription, paused ones flagged: the poller keeps their snapshots current."""
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -193,7 +193,8 @@ class SubscriptionStore:
                         t.Subscription.muted_until,
                         t.Subscription.stuck_after,
                         t.Subscription.model_name,
-                    ).where(t.Subscription.paused_reason.is_(None))
+                        t.Subscription.paused_reason,
+                    )
                 )
             ).all()
         return [
@@ -208,6 +209,7 @@ class SubscriptionStore:
                 r.muted_until,
                 timedelta(seconds=r.stuck_after) if r.stuck_after else DEFAULT_STUCK,
                 r.model_name,
+                paused=r.paused_reason is not None,
             )
             for r in rows
         ]
