@@ -19,7 +19,7 @@ from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
 from bot.status import emoji
 from bot.store import Store
-from bot.store.subscriptions import SubscriptionView
+from bot.store.subscriptions import MuteView, SubscriptionView
 from bot.transitions import snap_of
 
 Answer = tuple[Message, str]
@@ -133,20 +133,34 @@ class Subscriptions:
             lines.append(_list_line(view, now))
         if len(views) > MAX_LIST_LINES:
             lines.append(f"…and {len(views) - MAX_LIST_LINES} more.")
+        names = {v.model_id: v.model_name or v.model_id for v in views}
+        for m in await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id):
+            if not any(v.model_id == m.model_id and m.target in (WHOLE_MODEL, v.target) for v in views):
+                lines.append(_mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
         return _message(lines, f"{len(views)} subscription(s) in this channel")
 
     async def mute(self, cmd: Mute, actor: Actor) -> Answer:
-        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
-        if not found:
+        """Mutes all of a model in this channel, or one target of it, whichever subscriptions cover it."""
+        subs = self._of_model(cmd.model, await self._channel(actor))
+        target, target_name, heard = await self._mute_target(subs, cmd.target)
+        if not heard:
             return render.info(f"This channel is not subscribed to {_typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
-        await self._store.subscriptions.set_mute([s.id for s in found], until)
-        name = found[0].model_name or found[0].model_id
+        await self._store.subscriptions.mute(
+            team_id=actor.team_id,
+            channel_id=actor.channel_id,
+            model_id=subs[0].model_id,
+            target=target,
+            target_name=target_name,
+            until=until,
+            user_id=actor.user_id,
+        )
+        name = subs[0].model_name or subs[0].model_id
         return (
             _message(
                 [
                     f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
-                    f"{describe_target(found[0].target, found[0].target_name)} until {_stamp(until)}."
+                    f"{describe_target(target, target_name)} until {_stamp(until)}."
                 ],
                 f"Muted {short(name)}",
             ),
@@ -154,15 +168,29 @@ class Subscriptions:
         )
 
     async def unmute(self, cmd: Unmute, actor: Actor) -> Answer:
-        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
-        muted = [s for s in found if s.muted_until is not None and s.muted_until > self._now()]
-        if not muted:
+        """Lifts this channel's mutes on a model (all of them), or the one on a target of it."""
+        subs = self._of_model(cmd.model, await self._channel(actor))
+        if not subs:
             return render.info(f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
-        await self._store.subscriptions.set_mute([s.id for s in muted], None)
-        name = muted[0].model_name or muted[0].model_id
+        model_id = subs[0].model_id
+        name = subs[0].model_name or model_id
+        target = None if cmd.target == WHOLE_MODEL else (await self._mute_target(subs, cmd.target))[0]
+        lifted = await self._store.subscriptions.unmute(actor.team_id, actor.channel_id, model_id, target)
+        if not lifted:
+            held = await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id)
+            muted = "; ".join(
+                f"{describe_target(m.target, m.target_name)} until {_stamp(m.until)}"
+                for m in held
+                if m.model_id == model_id
+            )
+            hint = f" Muted here: {muted}." if muted else ""
+            return render.info(
+                f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel.{hint}"
+            ), "ephemeral"
+        what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
             _message(
-                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*."],
+                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*{what}."],
                 f"Unmuted {short(name)}",
             ),
             "in_channel",
@@ -187,6 +215,48 @@ class Subscriptions:
             ),
             "in_channel",
         )
+
+    async def _channel(self, actor: Actor) -> list[SubscriptionView]:
+        return await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
+
+    @staticmethod
+    def _of_model(token: str, views: list[SubscriptionView]) -> list[SubscriptionView]:
+        """This channel's subscriptions to the model typed (id or name); empty when none."""
+        found = [v for v in views if token in (v.model_id, v.model_name)]
+        if len({v.model_id for v in found}) > 1:
+            exact = [v for v in found if v.model_id == token]
+            if exact:
+                return exact
+            ids = ", ".join(sorted({f"`{esc(v.model_id)}`" for v in found}))
+            raise LookupFailed(f"This channel follows several models named `{esc(token)}`; use an id instead: {ids}.")
+        return found
+
+    async def _mute_target(self, subs: list[SubscriptionView], typed: str) -> tuple[str, str, bool]:
+        """What a mute of `typed` records (`*`, production, development or a deployment id), its name,
+        and whether any of this channel's subscriptions to the model hears it."""
+        if not subs:
+            return typed, "", False
+        if typed == WHOLE_MODEL:
+            return WHOLE_MODEL, "", True
+        whole = any(v.target == WHOLE_MODEL for v in subs)
+        if typed in ("production", "development"):
+            if whole or any(v.target == typed for v in subs):
+                return typed, "", True
+            known = await self._store.subscriptions.known_deployments(subs[0].model_id)
+            role = known.production_id if typed == "production" else known.development_id
+            return typed, "", role is not None and any(v.target == role for v in subs)
+        for v in subs:
+            if v.target not in (WHOLE_MODEL, "production", "development") and typed in (v.target, v.target_name):
+                return v.target, v.target_name, True
+        known = await self._store.subscriptions.known_deployments(subs[0].model_id)
+        found = next((d for d in known.deployments if d[0] == typed), None) or next(
+            (d for d in known.deployments if d[1] == typed), None
+        )
+        if found is None:
+            return typed, "", False
+        dep_id, dep_name = found
+        roles = {"production": known.production_id, "development": known.development_id}
+        return dep_id, dep_name, whole or any(roles.get(v.target) == dep_id for v in subs)
 
     async def _matching(self, model: str, target: str, actor: Actor, *, any_target: bool) -> list[SubscriptionView]:
         views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
@@ -229,6 +299,13 @@ def _list_line(view: SubscriptionView, now: datetime) -> str:
             "Invite the bot back or run `/baseten resume`"
         )
     return head + "\n    " + " · ".join(extras)
+
+
+def _mute_line(model_name: str, mute: MuteView) -> str:
+    return (
+        f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
+        f"muted until {_stamp(mute.until)}"
+    )
 
 
 def _message(lines: list[str], text: str) -> Message:

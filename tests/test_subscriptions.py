@@ -334,3 +334,65 @@ async def test_changes_made_while_paused_are_not_replayed_after_a_restart_and_re
     fields = json.dumps(slack.posts()[0]["blocks"])
     assert "Time in BUILD_FAILED" in fields and "2h 3m" in fields  # since it was seen, while paused
     await second.close()
+
+
+async def test_muting_a_model_silences_every_subscription_to_it_in_the_channel(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")  # overlaps the whole-model one
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    message, kind = await world.command(f"mute {MODEL} 1h", channel="C1")
+    assert kind == "in_channel" and "all deployments" in json.dumps(message.blocks)
+    listing, _ = await world.command("list", channel="C1")
+    assert json.dumps(listing.blocks).count("muted until") == 2  # on both of its subscriptions
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.set_status(MODEL, DEV, "ACTIVE")
+    baseten.add_deployment(deployment("dep4new", MODEL, name="v4", status="BUILD_FAILED"))
+    await world.cycle()
+    assert notices(slack, "C1") == []
+    assert notices(slack, "C2") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]  # another channel's mute
+    world.clock.advance(hours=1)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack, "C1") == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]  # the mute ended, nothing replayed
+
+
+async def test_one_deployment_of_a_watched_model_can_be_muted_on_its_own(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    message, kind = await world.command(f"mute {MODEL} v3 2h")  # by name, under the whole-model subscription
+    assert kind == "in_channel" and "v3" in json.dumps(message.blocks)
+    listing, _ = await world.command("list")
+    assert "v3" in json.dumps(listing.blocks) and "muted until" in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.set_status(MODEL, DEV, "ACTIVE")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / dev: BUILDING → ACTIVE"]  # the rest of the model is heard
+
+    other, kind = await world.command(f"unmute {MODEL} {DEV}")
+    assert kind == "ephemeral" and "Nothing to unmute" in other.text and "v3" in other.text
+    message, kind = await world.command(f"unmute {MODEL} {PROD}")
+    assert kind == "in_channel" and "unmuted" in json.dumps(message.blocks)
+    listing, _ = await world.command("list")
+    assert "muted" not in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack)[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+
+    await world.command(f"subscribe {MODEL} {DEV}", channel="C2")
+    refused, kind = await world.command(f"mute {MODEL} v3 1h", channel="C2")
+    assert kind == "ephemeral" and "not subscribed" in refused.text  # C2 does not hear v3
+
+
+async def test_a_channel_that_stops_following_a_model_forgets_its_mutes(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    await world.command(f"mute {MODEL} 1d")
+    await world.command(f"unsubscribe {MODEL}")
+    await world.command(f"subscribe {MODEL}")
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
