@@ -19,8 +19,8 @@ from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
 from bot.status import emoji
 from bot.store import Store
-from bot.store.subscriptions import MuteView, SubscriptionView
-from bot.transitions import snap_of
+from bot.store.subscriptions import MuteView, Options, SubscriptionView
+from bot.transitions import DEFAULT_STUCK, snap_of
 
 Answer = tuple[Message, str]
 MAX_LIST_LINES = 200
@@ -76,7 +76,7 @@ class Subscriptions:
             model_row = (model.id, model.display_name, prod, dev)
         target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
         await self._store.snapshots.baseline([snap_of(d, now) for d in deployments], model_row)
-        _, created = await self._store.subscriptions.subscribe(
+        _, before = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
             model_id=model.id,
@@ -91,8 +91,17 @@ class Subscriptions:
         what = f"*{esc(short(model.display_name))}* / " + describe_target(
             target, watched.name if watched is not None else ""
         )
-        if not created:
-            return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+        if before is not None:
+            changed = _option_changes(before, cmd)
+            if not changed:
+                return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+            return (
+                _message(
+                    [f":gear: <@{esc(actor.user_id)}> changed this channel's subscription to {what}: {changed}."],
+                    "Changed the subscription to " + short(model.display_name),
+                ),
+                "in_channel",
+            )
         if watched is not None:
             current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
         else:
@@ -265,6 +274,22 @@ class Subscriptions:
             for v in views
             if model in (v.model_id, v.model_name) and (any_target or target in (v.target, v.target_name))
         ]
+
+
+def _option_changes(before: Options, cmd: Subscribe) -> str:
+    """What subscribing again with `cmd`'s options changed, e.g. `notices: A → B`; empty when nothing did."""
+    changes = []
+    if before.kinds != cmd.kinds:
+        changes.append(f"notices: {describe_kinds(before.kinds)} → {describe_kinds(cmd.kinds)}")
+    if before.thread != cmd.thread:
+        changes.append("one message per change" if not cmd.thread else "one thread per deployment")
+    stuck = None if cmd.stuck_after is None else int(cmd.stuck_after.total_seconds())
+    if before.stuck_after != stuck:
+        old, new = (
+            render.duration(timedelta(seconds=s or DEFAULT_STUCK.total_seconds())) for s in (before.stuck_after, stuck)
+        )
+        changes.append(f"stuck after {old} → {new}")
+    return "; ".join(changes)
 
 
 def _typed(model: str, target: str) -> str:

@@ -396,3 +396,26 @@ async def test_a_channel_that_stops_following_a_model_forgets_its_mutes(
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     await world.cycle()
     assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_subscribing_again_with_other_options_changes_them_and_says_what_changed(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}")
+    message, kind = await world.command(f"subscribe {MODEL} {PROD} --on failures --no-thread --stuck 45m")
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert kind == "in_channel" and "changed this channel's subscription" in text
+    assert "every change except scale-to-zero churn → failures" in text
+    assert "one message per change" in text and "stuck after 30m → 45m" in text
+    listing, _ = await world.command("list")
+    assert "failures" in json.dumps(listing.blocks) and "no threads" in json.dumps(listing.blocks)
+    same, kind = await world.command(f"subscribe {MODEL} {PROD} --stuck 45m --no-thread --on failures")
+    assert kind == "ephemeral" and "nothing changed" in same.text
+    baseten.set_status(MODEL, PROD, "UPDATING")  # not a failure: not heard any more
+    await world.cycle()
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    baseten.set_status(MODEL, PROD, "DEPLOY_FAILED")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: UPDATING → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → DEPLOY_FAILED"]
+    assert not any(p.get("thread_ts") for p in slack.posts())  # --no-thread took effect

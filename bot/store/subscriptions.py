@@ -42,6 +42,15 @@ class SubscriptionView:
 
 
 @dataclass(frozen=True)
+class Options:
+    """What a subscription hears and how: `--on` kinds, threads, the stuck threshold (seconds; None: 30 min)."""
+
+    kinds: frozenset[str]
+    thread: bool
+    stuck_after: int | None
+
+
+@dataclass(frozen=True)
 class MuteView:
     """One of a channel's mutes, still holding."""
 
@@ -78,11 +87,16 @@ class SubscriptionStore:
         thread: bool,
         user_id: str,
         stuck_after: timedelta | None = None,
-    ) -> tuple[int, bool]:
-        """Adds a subscription; returns (id, created). Subscribing twice changes nothing."""
-        existing = await self._find(team_id, channel_id, model_id, target)
+    ) -> tuple[int, Options | None]:
+        """Adds a subscription, or gives an existing one these options.
+
+        Returns its id and, when it already existed, the options it had before (None: created).
+        """
+        wanted = Options(frozenset(kinds), thread, None if stuck_after is None else int(stuck_after.total_seconds()))
+        key = (team_id, channel_id, model_id, target)
+        existing = await self._set_options(key, wanted)
         if existing is not None:
-            return existing, False
+            return existing
         row = t.Subscription(
             team_id=team_id,
             channel_id=channel_id,
@@ -90,9 +104,9 @@ class SubscriptionStore:
             model_name=model_name,
             target=target,
             target_name=target_name,
-            kinds=",".join(sorted(kinds)),
+            kinds=",".join(sorted(wanted.kinds)),
             thread=thread,
-            stuck_after=None if stuck_after is None else int(stuck_after.total_seconds()),
+            stuck_after=wanted.stuck_after,
             created_by=user_id,
             created_at=self._now(),
         )
@@ -100,23 +114,32 @@ class SubscriptionStore:
             async with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:  # a concurrent or replayed request won the race
-            found = await self._find(team_id, channel_id, model_id, target)
+            found = await self._set_options(key, wanted)
             if found is None:
                 raise
-            return found, False
-        return row.id, True
+            return found
+        return row.id, None
 
-    async def _find(self, team_id: str, channel_id: str, model_id: str, target: str) -> int | None:
-        async with self._sessions() as session:
-            result = await session.scalar(
-                select(t.Subscription.id).where(
+    async def _set_options(self, key: tuple[str, str, str, str], wanted: Options) -> tuple[int, Options] | None:
+        """The existing subscription's id and options before, now set to `wanted`; None if there is none."""
+        team_id, channel_id, model_id, target = key
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(t.Subscription).where(
                     t.Subscription.team_id == team_id,
                     t.Subscription.channel_id == channel_id,
                     t.Subscription.model_id == model_id,
                     t.Subscription.target == target,
                 )
             )
-            return result
+            if row is None:
+                return None
+            before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after)
+            if before != wanted:
+                row.kinds = ",".join(sorted(wanted.kinds))
+                row.thread = wanted.thread
+                row.stuck_after = wanted.stuck_after
+            return row.id, before
 
     async def unsubscribe(self, subscription_ids: Sequence[int]) -> None:
         """Removes subscriptions and drops what they still owed (it will not be sent).
