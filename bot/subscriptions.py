@@ -15,7 +15,7 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.baseten.models import Deployment
 from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
-from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
+from bot.lookup import LookupFailed, check_plain_id, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
 from bot.status import emoji
 from bot.store import Store
@@ -64,6 +64,14 @@ class Subscriptions:
         watched: Deployment | None = None
         if cmd.target != WHOLE_MODEL:
             watched = await resolve_deployment(self._client, model, cmd.target)
+            if cmd.target not in ("production", "development"):  # polled by its id, not through the list
+                check_plain_id(
+                    "deployment",
+                    watched.display_name,
+                    watched.id,
+                    f"it can't watch it on its own; `/baseten subscribe {model.id}` watches it with the rest "
+                    "of the model.",
+                )
         deployments: list[Deployment] = [watched] if watched is not None else []
         model_row = None
         if cmd.target in (WHOLE_MODEL, "production", "development"):
@@ -193,9 +201,8 @@ class Subscriptions:
                 if m.model_id == model_id
             )
             hint = f" Muted here: {muted}." if muted else ""
-            return render.info(
-                f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel.{hint}"
-            ), "ephemeral"
+            nothing = f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."
+            return _message([nothing + hint], "Nothing to unmute"), "ephemeral"
         what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
             _message(
@@ -236,8 +243,8 @@ class Subscriptions:
             exact = [v for v in found if v.model_id == token]
             if exact:
                 return exact
-            ids = ", ".join(sorted({f"`{esc(v.model_id)}`" for v in found}))
-            raise LookupFailed(f"This channel follows several models named `{esc(token)}`; use an id instead: {ids}.")
+            ids = ", ".join(sorted({f"`{v.model_id}`" for v in found}))
+            raise LookupFailed(f"This channel follows several models named `{token}`; use an id instead: {ids}.")
         return found
 
     async def _mute_target(self, subs: list[SubscriptionView], typed: str) -> tuple[str, str, bool]:

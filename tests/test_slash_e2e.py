@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, bot_env
-from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, sign, slash_body
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, deployment, sign, slash_body
 
 
 def post_command(bot: BotProcess, slack: FakeSlack, text: str, name: str = "cmd", **kw: str) -> httpx.Response:
@@ -268,3 +268,26 @@ def test_sigterm_mid_cycle_abandons_it_cleanly(
     log = process.output()
     assert "poll cycle abandoned at shutdown" in log
     assert "Traceback" not in log and "raised an exception" not in log and "skipped" not in log
+
+
+def test_ids_baseten_sends_that_the_bot_cannot_use_get_a_clear_answer(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    baseten.add_model("mdl.odd/1", "oddmodel", [deployment("dep9", "mdl.odd/1", name="w1")])
+    baseten.add_deployment(deployment("dep 9", MODEL, name="v9"))  # an odd deployment id under a good model
+    for name, text in [
+        ("a", "status oddmodel"),
+        ("b", "subscribe oddmodel"),
+        ("c", "status oddmodel w1"),
+        ("d", f"subscribe {MODEL} v9"),
+    ]:
+        post_command(bot, slack, text, name=name)
+        got = answer(slack, name)
+        assert got["response_type"] == "ephemeral"
+        assert "can't put in a request" in str(got["text"]), (text, got["text"])
+    assert "watches it with the rest of the model" in str(answer(slack, "d")["text"])
+    post_command(bot, slack, f"status {MODEL} v9", name="e")  # shown: it needs no request by its id
+    assert "v9: ACTIVE" in str(answer(slack, "e")["text"])
+    post_command(bot, slack, "list", name="f")
+    assert "no subscriptions" in str(answer(slack, "f")["text"])  # nothing stored that could never be polled
+    assert "Traceback" not in bot.output() and "ERROR" not in bot.output()

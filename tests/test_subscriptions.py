@@ -372,7 +372,8 @@ async def test_one_deployment_of_a_watched_model_can_be_muted_on_its_own(
     assert notices(slack) == ["llama-3-8b / dev: BUILDING → ACTIVE"]  # the rest of the model is heard
 
     other, kind = await world.command(f"unmute {MODEL} {DEV}")
-    assert kind == "ephemeral" and "Nothing to unmute" in other.text and "v3" in other.text
+    said = json.dumps(other.blocks)
+    assert kind == "ephemeral" and "Nothing to unmute" in said and "v3" in said and "<!date^" in said
     message, kind = await world.command(f"unmute {MODEL} {PROD}")
     assert kind == "in_channel" and "unmuted" in json.dumps(message.blocks)
     listing, _ = await world.command("list")
