@@ -57,7 +57,7 @@ class Deps:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
+    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now, slack=app.client)
 
     @app.middleware
     async def one_workspace(

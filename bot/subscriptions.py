@@ -6,9 +6,13 @@ person who asked (`ephemeral`). Changes are announced in the channel, refusals a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from bot.baseten.client import BasetenClient
@@ -22,7 +26,12 @@ from bot.store import Store
 from bot.store.subscriptions import MuteView, Options, SubscriptionView
 from bot.transitions import DEFAULT_STUCK, snap_of
 
+log = logging.getLogger(__name__)
 Answer = tuple[Message, str]
+NOT_IN_CHANNEL = (
+    "The bot is not in this private channel, so it could not post notices here. "
+    "Invite it first (for example `/invite @baseten`), then subscribe again."
+)
 MAX_LIST_LINES = 200
 
 
@@ -53,12 +62,21 @@ def _stamp(when: datetime) -> str:
 
 
 class Subscriptions:
-    def __init__(self, *, client: BasetenClient, store: Store, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        client: BasetenClient,
+        store: Store,
+        now: Callable[[], datetime],
+        slack: AsyncWebClient | None = None,
+    ) -> None:
         self._client = client
         self._store = store
         self._now = now
+        self._slack = slack  # asked whether the bot can post in the channel; None: not asked
 
     async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
+        await self._check_channel(actor.channel_id)
         model = await resolve_model(self._client, cmd.model)
         now = self._now()
         watched: Deployment | None = None
@@ -123,6 +141,30 @@ class Subscriptions:
             + ("; one thread per deployment." if cmd.thread else "; one message per change."),
         ]
         return _message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+
+    async def _check_channel(self, channel_id: str) -> None:
+        """Refuses a channel the bot can't post in: a private one it is not in (or can't even see).
+
+        A public channel needs no invitation (chat:write.public). When Slack can't say, the
+        subscription goes ahead; a later refusal from Slack pauses it and `list` says why.
+        """
+        if self._slack is None:
+            return
+        try:
+            reply = await self._slack.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error == "channel_not_found":
+                raise LookupFailed(NOT_IN_CHANNEL) from None
+            log.warning("Slack would not describe channel %s (%s); subscribing anyway", channel_id, error)
+            return
+        except Exception as exc:  # noqa: BLE001 - Slack unreachable: go ahead, as above
+            log.warning("Slack would not describe channel %s (%s); subscribing anyway", channel_id, exc)
+            return
+        info = reply.get("channel") or {}
+        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
+        if private and info.get("is_member") is False:
+            raise LookupFailed(NOT_IN_CHANNEL)
 
     async def unsubscribe(self, cmd: Unsubscribe, actor: Actor) -> Answer:
         found = await self._matching(cmd.model, cmd.target, actor, any_target=False)

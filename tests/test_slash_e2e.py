@@ -291,3 +291,23 @@ def test_ids_baseten_sends_that_the_bot_cannot_use_get_a_clear_answer(
     post_command(bot, slack, "list", name="f")
     assert "no subscriptions" in str(answer(slack, "f")["text"])  # nothing stored that could never be polled
     assert "Traceback" not in bot.output() and "ERROR" not in bot.output()
+
+
+def test_subscribing_in_a_private_channel_the_bot_is_not_in_says_to_invite_it(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    slack.channels["G0PRIV"] = {"is_channel": True, "is_private": True, "is_member": False}
+    slack.channels["G0HIDDEN"] = None  # a private channel the bot can't even see: channel_not_found
+    slack.channels["C0PUBLIC"] = {"is_channel": True, "is_private": False, "is_member": False}
+    before = baseten.count()
+    for channel in ("G0PRIV", "G0HIDDEN"):
+        post_command(bot, slack, f"subscribe {MODEL}", name=channel, channel=channel)
+        got = answer(slack, channel)
+        assert got["response_type"] == "ephemeral" and "Invite it first" in str(got["text"]), got
+        post_command(bot, slack, "list", name=f"list-{channel}", channel=channel)
+        assert "no subscriptions" in str(answer(slack, f"list-{channel}")["text"])
+    assert baseten.count() == before  # refused before asking Baseten anything
+    post_command(bot, slack, f"subscribe {MODEL}", name="public", channel="C0PUBLIC")  # chat:write.public
+    assert answer(slack, "public")["response_type"] == "in_channel"
+    asked = [r.query.get("channel") for r in slack.calls("conversations.info")]
+    assert asked == [["G0PRIV"], ["G0HIDDEN"], ["C0PUBLIC"]]
