@@ -8,6 +8,7 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
 from bot.baseten.models import Deployment, Model
 from bot.commands import WHOLE_MODEL, Target
+from bot.ids import is_plain_id
 from bot.render import short
 
 
@@ -30,8 +31,25 @@ class ModelView:
 View = DeploymentView | ModelView
 
 
+def check_plain_id(kind: str, name: str, id_: str, consequence: str) -> None:
+    """Refuses, in a sentence, an id from Baseten that the client would refuse to put in a request path."""
+    if is_plain_id(id_):
+        return
+    shown = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in id_)
+    raise LookupFailed(
+        f"Baseten gave {kind} `{short(name)}` the id `{short(shown, 40)}`, which the bot can't put in a request "
+        f"(only letters, digits, `-` and `_` are safe), so {consequence}"
+    )
+
+
 async def resolve_model(client: BasetenClient, token: str, *, interactive: bool = True) -> Model:
-    """A model by id, else by exact name; several models with that name is an error."""
+    """A model by id, else by exact name, with an id the bot can use; several models with that name is an error."""
+    model = await _find_model(client, token, interactive=interactive)
+    check_plain_id("model", model.display_name, model.id, "it can't look it up or watch it.")
+    return model
+
+
+async def _find_model(client: BasetenClient, token: str, *, interactive: bool) -> Model:
     try:
         return await client.get_model(token, interactive=interactive)
     except NotFound:

@@ -82,7 +82,7 @@ async def _one_workspace(
 
 
 def _register_commands(app: AsyncApp, deps: Deps) -> None:
-    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now)
+    subs = Subscriptions(client=deps.client, store=deps.store, now=deps.now, slack=app.client)
 
     @app.command("/baseten")
     async def baseten(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:

@@ -6,23 +6,32 @@ person who asked (`ephemeral`). Changes are announced in the channel, refusals a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.baseten.models import Deployment
 from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
-from bot.lookup import LookupFailed, explain, resolve_deployment, resolve_model
+from bot.lookup import LookupFailed, check_plain_id, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
 from bot.status import emoji
 from bot.store import Store
-from bot.store.subscriptions import SubscriptionView
-from bot.transitions import snap_of
+from bot.store.subscriptions import MuteView, Options, SubscriptionView
+from bot.transitions import DEFAULT_STUCK, snap_of
 
+log = logging.getLogger(__name__)
 Answer = tuple[Message, str]
+NOT_IN_CHANNEL = (
+    "The bot is not in this private channel, so it could not post notices here. "
+    "Invite it first (for example `/invite @baseten`), then subscribe again."
+)
 MAX_LIST_LINES = 200
 
 
@@ -58,17 +67,34 @@ def _stamp(when: datetime) -> str:
 
 
 class Subscriptions:
-    def __init__(self, *, client: BasetenClient, store: Store, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        client: BasetenClient,
+        store: Store,
+        now: Callable[[], datetime],
+        slack: AsyncWebClient | None = None,
+    ) -> None:
         self._client = client
         self._store = store
         self._now = now
+        self._slack = slack  # asked whether the bot can post in the channel; None: not asked
 
     async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
+        await self._check_channel(actor.channel_id)
         model = await resolve_model(self._client, cmd.model)
         now = self._now()
         watched: Deployment | None = None
         if cmd.target != WHOLE_MODEL:
             watched = await resolve_deployment(self._client, model, cmd.target)
+            if cmd.target not in ("production", "development"):  # polled by its id, not through the list
+                check_plain_id(
+                    "deployment",
+                    watched.display_name,
+                    watched.id,
+                    f"it can't watch it on its own; `/baseten subscribe {model.id}` watches it with the rest "
+                    "of the model.",
+                )
         deployments: list[Deployment] = [watched] if watched is not None else []
         model_row = None
         if cmd.target in (WHOLE_MODEL, "production", "development"):
@@ -81,7 +107,7 @@ class Subscriptions:
             model_row = (model.id, model.display_name, prod, dev)
         target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
         await self._store.snapshots.baseline([snap_of(d, now) for d in deployments], model_row)
-        _, created = await self._store.subscriptions.subscribe(
+        _, before = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
             model_id=model.id,
@@ -96,8 +122,17 @@ class Subscriptions:
         what = f"*{esc(short(model.display_name))}* / " + describe_target(
             target, watched.name if watched is not None else ""
         )
-        if not created:
-            return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+        if before is not None:
+            changed = _option_changes(before, cmd)
+            if not changed:
+                return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+            return (
+                _message(
+                    [f":gear: <@{esc(actor.user_id)}> changed this channel's subscription to {what}: {changed}."],
+                    "Changed the subscription to " + short(model.display_name),
+                ),
+                "in_channel",
+            )
         if watched is not None:
             current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
         else:
@@ -112,6 +147,30 @@ class Subscriptions:
             + ("; one thread per deployment." if cmd.thread else "; one message per change."),
         ]
         return _message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+
+    async def _check_channel(self, channel_id: str) -> None:
+        """Refuses a channel the bot can't post in: a private one it is not in (or can't even see).
+
+        A public channel needs no invitation (chat:write.public). When Slack can't say, the
+        subscription goes ahead; a later refusal from Slack pauses it and `list` says why.
+        """
+        if self._slack is None:
+            return
+        try:
+            reply = await self._slack.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error == "channel_not_found":
+                raise LookupFailed(NOT_IN_CHANNEL) from None
+            log.warning("Slack would not describe channel %s (%s); subscribing anyway", channel_id, error)
+            return
+        except Exception as exc:  # noqa: BLE001 - Slack unreachable: go ahead, as above
+            log.warning("Slack would not describe channel %s (%s); subscribing anyway", channel_id, exc)
+            return
+        info = reply.get("channel") or {}
+        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
+        if private and info.get("is_member") is False:
+            raise LookupFailed(NOT_IN_CHANNEL)
 
     async def unsubscribe(self, cmd: Unsubscribe, actor: Actor) -> Answer:
         found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
@@ -139,20 +198,34 @@ class Subscriptions:
             lines.append(_list_line(view, now))
         if len(views) > MAX_LIST_LINES:
             lines.append(f"…and {len(views) - MAX_LIST_LINES} more.")
+        names = {v.model_id: v.model_name or v.model_id for v in views}
+        for m in await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id):
+            if not any(v.model_id == m.model_id and m.target in (WHOLE_MODEL, v.target) for v in views):
+                lines.append(_mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
         return _message(lines, f"{len(views)} subscription(s) in this channel")
 
     async def mute(self, cmd: Mute, actor: Actor) -> Answer:
-        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
-        if not found:
+        """Mutes all of a model in this channel, or one target of it, whichever subscriptions cover it."""
+        subs = self._of_model(cmd.model, await self._channel(actor))
+        target, target_name, heard = await self._mute_target(subs, cmd.target)
+        if not heard:
             return render.info(f"This channel is not subscribed to {_typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
-        await self._store.subscriptions.set_mute([s.id for s in found], until)
-        name = found[0].model_name or found[0].model_id
+        await self._store.subscriptions.mute(
+            team_id=actor.team_id,
+            channel_id=actor.channel_id,
+            model_id=subs[0].model_id,
+            target=target,
+            target_name=target_name,
+            until=until,
+            user_id=actor.user_id,
+        )
+        name = subs[0].model_name or subs[0].model_id
         return (
             _message(
                 [
                     f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
-                    f"{describe_target(found[0].target, found[0].target_name)} until {_stamp(until)}."
+                    f"{describe_target(target, target_name)} until {_stamp(until)}."
                 ],
                 f"Muted {short(name)}",
             ),
@@ -160,15 +233,28 @@ class Subscriptions:
         )
 
     async def unmute(self, cmd: Unmute, actor: Actor) -> Answer:
-        found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
-        muted = [s for s in found if s.muted_until is not None and s.muted_until > self._now()]
-        if not muted:
+        """Lifts this channel's mutes on a model (all of them), or the one on a target of it."""
+        subs = self._of_model(cmd.model, await self._channel(actor))
+        if not subs:
             return render.info(f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
-        await self._store.subscriptions.set_mute([s.id for s in muted], None)
-        name = muted[0].model_name or muted[0].model_id
+        model_id = subs[0].model_id
+        name = subs[0].model_name or model_id
+        target = None if cmd.target == WHOLE_MODEL else (await self._mute_target(subs, cmd.target))[0]
+        lifted = await self._store.subscriptions.unmute(actor.team_id, actor.channel_id, model_id, target)
+        if not lifted:
+            held = await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id)
+            muted = "; ".join(
+                f"{describe_target(m.target, m.target_name)} until {_stamp(m.until)}"
+                for m in held
+                if m.model_id == model_id
+            )
+            hint = f" Muted here: {muted}." if muted else ""
+            nothing = f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."
+            return _message([nothing + hint], "Nothing to unmute"), "ephemeral"
+        what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
             _message(
-                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*."],
+                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*{what}."],
                 f"Unmuted {short(name)}",
             ),
             "in_channel",
@@ -194,6 +280,48 @@ class Subscriptions:
             "in_channel",
         )
 
+    async def _channel(self, actor: Actor) -> list[SubscriptionView]:
+        return await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
+
+    @staticmethod
+    def _of_model(token: str, views: list[SubscriptionView]) -> list[SubscriptionView]:
+        """This channel's subscriptions to the model typed (id or name); empty when none."""
+        found = [v for v in views if token in (v.model_id, v.model_name)]
+        if len({v.model_id for v in found}) > 1:
+            exact = [v for v in found if v.model_id == token]
+            if exact:
+                return exact
+            ids = ", ".join(sorted({f"`{v.model_id}`" for v in found}))
+            raise LookupFailed(f"This channel follows several models named `{token}`; use an id instead: {ids}.")
+        return found
+
+    async def _mute_target(self, subs: list[SubscriptionView], typed: str) -> tuple[str, str, bool]:
+        """What a mute of `typed` records (`*`, production, development or a deployment id), its name,
+        and whether any of this channel's subscriptions to the model hears it."""
+        if not subs:
+            return typed, "", False
+        if typed == WHOLE_MODEL:
+            return WHOLE_MODEL, "", True
+        whole = any(v.target == WHOLE_MODEL for v in subs)
+        if typed in ("production", "development"):
+            if whole or any(v.target == typed for v in subs):
+                return typed, "", True
+            known = await self._store.subscriptions.known_deployments(subs[0].model_id)
+            role = known.production_id if typed == "production" else known.development_id
+            return typed, "", role is not None and any(v.target == role for v in subs)
+        for v in subs:
+            if v.target not in (WHOLE_MODEL, "production", "development") and typed in (v.target, v.target_name):
+                return v.target, v.target_name, True
+        known = await self._store.subscriptions.known_deployments(subs[0].model_id)
+        found = next((d for d in known.deployments if d[0] == typed), None) or next(
+            (d for d in known.deployments if d[1] == typed), None
+        )
+        if found is None:
+            return typed, "", False
+        dep_id, dep_name = found
+        roles = {"production": known.production_id, "development": known.development_id}
+        return dep_id, dep_name, whole or any(roles.get(v.target) == dep_id for v in subs)
+
     async def _matching(self, model: str, target: str, actor: Actor, *, any_target: bool) -> list[SubscriptionView]:
         views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
         return [
@@ -201,6 +329,22 @@ class Subscriptions:
             for v in views
             if model in (v.model_id, v.model_name) and (any_target or target in (v.target, v.target_name))
         ]
+
+
+def _option_changes(before: Options, cmd: Subscribe) -> str:
+    """What subscribing again with `cmd`'s options changed, e.g. `notices: A → B`; empty when nothing did."""
+    changes = []
+    if before.kinds != cmd.kinds:
+        changes.append(f"notices: {describe_kinds(before.kinds)} → {describe_kinds(cmd.kinds)}")
+    if before.thread != cmd.thread:
+        changes.append("one message per change" if not cmd.thread else "one thread per deployment")
+    stuck = None if cmd.stuck_after is None else int(cmd.stuck_after.total_seconds())
+    if before.stuck_after != stuck:
+        old, new = (
+            render.duration(timedelta(seconds=s or DEFAULT_STUCK.total_seconds())) for s in (before.stuck_after, stuck)
+        )
+        changes.append(f"stuck after {old} → {new}")
+    return "; ".join(changes)
 
 
 def _typed(model: str, target: str) -> str:
@@ -235,6 +379,13 @@ def _list_line(view: SubscriptionView, now: datetime) -> str:
             "Invite the bot back or run `/baseten resume`"
         )
     return head + "\n    " + " · ".join(extras)
+
+
+def _mute_line(model_name: str, mute: MuteView) -> str:
+    return (
+        f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
+        f"muted until {_stamp(mute.until)}"
+    )
 
 
 def _message(lines: list[str], text: str) -> Message:

@@ -225,6 +225,14 @@ def diff_model(
 
 
 @dataclass(frozen=True)
+class Muted:
+    """A channel's mute on the watcher's model: `target` "*" (all of it), production, development or an id."""
+
+    target: str
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Watcher:
     """The parts of a subscription that decide whether it hears a change."""
 
@@ -235,9 +243,12 @@ class Watcher:
     target: str
     kinds: frozenset[str]
     thread: bool = True
-    muted_until: datetime | None = None
+    mutes: tuple[Muted, ...] = ()  # the channel's mutes on this model: the same for all its watchers there
     stuck_after: timedelta = DEFAULT_STUCK
     model_name: str = ""
+    # paused after a permanent Slack error: its model is still polled, so its snapshots stay
+    # current and nothing made while paused is announced on resume, but it hears nothing
+    paused: bool = False
 
 
 def parse_kinds(text: str) -> frozenset[str]:
@@ -292,6 +303,25 @@ def _matches(kind: str, change: Change) -> bool:
     return change.kind in (STATUS, NEW) and change.new_status == kind
 
 
+def covers(target: str, change: Change, *, production_id: str | None, development_id: str | None) -> bool:
+    """Whether a target ("*", production, development or a deployment id) of the change's model covers it."""
+    if target == "*":
+        return True
+    if target == "production":
+        return change.kind == PROMOTED or change.deployment_id == production_id
+    if target == "development":
+        return change.kind != PROMOTED and change.deployment_id == development_id
+    return change.kind != PROMOTED and change.deployment_id == target
+
+
+def is_muted(mutes: Iterable[Muted], change: Change, *, production_id: str | None, development_id: str | None) -> bool:
+    """A mute holding when the change happened, on a target that covers it."""
+    return any(
+        m.until > change.at and covers(m.target, change, production_id=production_id, development_id=development_id)
+        for m in mutes
+    )
+
+
 def hears(
     watcher: Watcher,
     change: Change,
@@ -302,15 +332,7 @@ def hears(
     """Whether this subscription's target covers the change and its filter lets it through."""
     if watcher.model_id != change.model_id:
         return False
-    target = watcher.target
-    if target == "*":
-        covered = True
-    elif target == "production":
-        covered = change.kind == PROMOTED or change.deployment_id == production_id
-    elif target == "development":
-        covered = change.kind != PROMOTED and change.deployment_id == development_id
-    else:
-        covered = change.kind != PROMOTED and change.deployment_id == target
+    covered = covers(watcher.target, change, production_id=production_id, development_id=development_id)
     if change.kind == STUCK and change.detail.get("threshold_s") != int(watcher.stuck_after.total_seconds()):
         return False  # each subscription hears "stuck" once, at its own threshold
     return covered and passes(watcher.kinds, change)
@@ -323,10 +345,10 @@ def audience(
     production_id: str | None,
     development_id: str | None,
 ) -> list[Watcher]:
-    """One watcher per channel that hears the change; muted ones are left out."""
+    """One watcher per channel that hears the change; paused and muted ones are left out."""
     chosen: dict[tuple[str, str], Watcher] = {}
     for w in watchers:
-        if w.muted_until is not None and w.muted_until > change.at:
+        if w.paused or is_muted(w.mutes, change, production_id=production_id, development_id=development_id):
             continue
         if hears(w, change, production_id=production_id, development_id=development_id):
             chosen.setdefault((w.team_id, w.channel_id), w)

@@ -359,6 +359,9 @@ class FakeSlack(_Fake):
         self.usergroups: dict[str, list[str]] = {}
         self.channel_errors: dict[str, str] = {}  # channel -> the error every post there gets
         self.token_error: str | None = None  # every chat.postMessage gets it (a revoked token)
+        # conversations.info: what Slack says of a channel; None is `channel_not_found` (a private
+        # channel the bot can't see). A channel not listed is a public one the bot is in.
+        self.channels: dict[str, dict[str, Any] | None] = {}
         self._ts = itertools.count(1)
         super().__init__()
 
@@ -426,6 +429,13 @@ class FakeSlack(_Fake):
             if members is None:
                 return 200, {"ok": False, "error": "no_such_subteam"}, {}, 0.0, None
             return 200, {"ok": True, "users": list(members)}, {}, 0.0, None
+        if method == "conversations.info":
+            channel = (seen.query.get("channel") or [""])[0]  # the SDK sends this one as a GET
+            with self.lock:
+                info = self.channels.get(channel, {"is_channel": True, "is_private": False, "is_member": True})
+            if info is None:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}, 0.0, None
+            return 200, {"ok": True, "channel": {"id": channel, "name": channel.lower(), **info}}, {}, 0.0, None
         if method in ("chat.postMessage", "chat.update"):
             body = seen.body if isinstance(seen.body, dict) else {}
             with self.lock:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.decide import Failed, ModelMemory, ModelPlan, decide, history_window, plan
 from bot.noise import FLAP_WINDOW
-from bot.transitions import FLAPPING, PROMOTED, STATUS, Watcher
+from bot.transitions import FLAPPING, PROMOTED, STATUS, Muted, Watcher
 from tests.test_transitions import NOW, dep, snap
 
 
@@ -46,9 +46,9 @@ def test_a_failed_model_records_nothing() -> None:
     assert (decision.snaps, decision.models, decision.outgoing) == ([], [], [])
 
 
-def test_muted_channels_hear_nothing_but_the_change_is_recorded() -> None:
+def test_muted_and_paused_channels_hear_nothing_but_the_change_is_recorded() -> None:
     decision = decide(
-        watchers=[watcher(1, "C1", muted_until=NOW + timedelta(hours=1))],
+        watchers=[watcher(1, "C1", mutes=(Muted("*", NOW + timedelta(hours=1)),)), watcher(2, "C2", paused=True)],
         answers=[(WHOLE, [dep("d1", "UNHEALTHY")])],
         snaps={"m1": {"d1": snap("d1")}},
         states={"m1": MEMORY},

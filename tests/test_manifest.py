@@ -37,6 +37,7 @@ def test_manifest_declares_what_the_bot_uses() -> None:
     assert command["url"].endswith("/slack/events")
     scopes = set(m["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "chat:write.public"} <= scopes
+    assert {"channels:read", "groups:read"} <= scopes  # conversations.info before subscribing
     settings = m["settings"]
     assert {"member_joined_channel", "channel_unarchive"} <= set(settings["event_subscriptions"]["bot_events"])
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
-from bot.tables import Base
+from bot.tables import Base, Mute, Subscription
 from tests.conftest import sqlite_only
 
 
@@ -62,3 +64,27 @@ def test_database_urls(raw: str, sync: str, aio: str) -> None:
 def test_bad_database_url() -> None:
     with pytest.raises(ValueError, match="DATABASE_URL"):
         sync_url("definitely not a url")
+
+
+def test_a_subscriptions_mute_becomes_the_channels_mute_and_back(empty_db_url: str) -> None:
+    url = empty_db_url
+    upgrade(url, "0005")
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO subscriptions (team_id, channel_id, model_id, model_name, target, target_name, kinds,"
+                " thread, created_by, created_at, muted_until) VALUES ('T1', 'C1', 'm1', 'llama', 'd1', 'v3', '',"
+                " 1, 'U1', '2026-11-27 09:00:00', '2026-11-27 11:00:00')"
+            )
+        )
+    upgrade(url)
+    at = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    with engine.connect() as conn:
+        m = Mute.__table__.c
+        rows = conn.execute(sa.select(m.team_id, m.channel_id, m.model_id, m.target, m.target_name, m.until))
+        assert [tuple(r) for r in rows] == [("T1", "C1", "m1", "d1", "v3", at)]
+    downgrade(url, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Subscription.__table__.c.muted_until)).scalar() == at
+    engine.dispose()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign
+from tests.fakes import BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign, wait_until
 from tests.test_cli import run
 from tests.test_slash_e2e import answer, post_command
 
@@ -131,5 +133,67 @@ def test_on_active_hears_deployments_coming_up_not_every_wake_up(
         # the wake-up (WAKING_UP → ACTIVE) came first: had C1 heard it, it would be there already
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         assert posts_to(slack, "C3") == ["llama-3-8b / v3: ACTIVE → SCALED_TO_ZERO"]  # named: heard
+    finally:
+        bot.stop()
+
+
+def listing(bot: BotProcess, slack: FakeSlack, channel: str, name: str) -> str:
+    post_command(bot, slack, "list", channel=channel, name=name)
+    return json.dumps(answer(slack, name))
+
+
+def send_event(bot: BotProcess, event: dict[str, object], event_id: str) -> None:
+    envelope = {
+        "token": "x",
+        "team_id": TEAM,
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
+    body = json.dumps(envelope)
+    headers = {**sign(body), "Content-Type": "application/json"}
+    assert httpx.post(bot.url + "/slack/events", content=body, headers=headers, timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("error", "event"),
+    [
+        ("not_in_channel", {"type": "member_joined_channel", "user": BOT_USER, "channel_type": "C", "team": TEAM}),
+        ("is_archived", {"type": "channel_unarchive", "user": "U0ALICE"}),
+    ],
+)
+def test_changes_made_while_paused_are_not_replayed_when_the_channel_comes_back(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path, error: str, event: dict[str, object]
+) -> None:
+    bot = start(baseten, slack, db_url, tmp_path, "bot")
+    try:
+        post_command(bot, slack, f"subscribe {MODEL} {PROD}", channel="C7", name="sub")  # the only subscriber
+        answer(slack, "sub")
+        slack.channel_errors["C7"] = error
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        slack.wait_for(lambda: slack.calls("chat.postMessage"))  # refused: the channel pauses
+        baseten.set_status(MODEL, PROD, "BUILD_FAILED")  # changed while paused
+        polled = f"/v1/models/{MODEL}/deployments/{PROD}"
+        seen = baseten.count(polled)
+        wait_until(lambda: baseten.count(polled) >= seen + 2, 20, what="the paused subscription's model polled")
+        paused = listing(bot, slack, "C7", "l0")
+        assert "paused" in paused and "BUILD_FAILED" in paused and "UNHEALTHY" not in paused  # not stale
+        del slack.channel_errors["C7"]
+        send_event(bot, {**event, "channel": "C7", "event_ts": "1.2"}, "Ev07")
+        asked = itertools.count(1)
+
+        def resumed() -> str | None:  # the event is handled after its ack: ask until it took effect
+            text = listing(bot, slack, "C7", f"l{next(asked)}")
+            return None if "paused" in text else text
+
+        assert "BUILD_FAILED" in wait_until(resumed, what="the channel resumed")
+        seen = baseten.count(polled)
+        wait_until(lambda: baseten.count(polled) >= seen + 2, 20, what="two cycles after the resume")
+        assert posts_to(slack, "C7") == []  # the gap is not announced as a fresh change
+        baseten.set_status(MODEL, PROD, "ACTIVE")
+        slack.wait_for(lambda: posts_to(slack, "C7"))
+        assert posts_to(slack, "C7") == ["llama-3-8b / v3: BUILD_FAILED → ACTIVE"]
     finally:
         bot.stop()

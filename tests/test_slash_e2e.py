@@ -319,3 +319,46 @@ def test_names_match_exactly_even_when_baseten_ignores_the_name_filter(
     subscribed = json.dumps(answer(slack, "d")["blocks"])
     assert "*mistral-7b* / all deployments" in subscribed and "llama" not in subscribed
     assert any(r.query.get("name") == ["nosuchmodel"] for r in baseten.requests)  # the filter was asked for
+
+
+def test_ids_baseten_sends_that_the_bot_cannot_use_get_a_clear_answer(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    baseten.add_model("mdl.odd/1", "oddmodel", [deployment("dep9", "mdl.odd/1", name="w1")])
+    baseten.add_deployment(deployment("dep 9", MODEL, name="v9"))  # an odd deployment id under a good model
+    for name, text in [
+        ("a", "status oddmodel"),
+        ("b", "subscribe oddmodel"),
+        ("c", "status oddmodel w1"),
+        ("d", f"subscribe {MODEL} v9"),
+    ]:
+        post_command(bot, slack, text, name=name)
+        got = answer(slack, name)
+        assert got["response_type"] == "ephemeral"
+        assert "can't put in a request" in str(got["text"]), (text, got["text"])
+    assert "watches it with the rest of the model" in str(answer(slack, "d")["text"])
+    post_command(bot, slack, f"status {MODEL} v9", name="e")  # shown: it needs no request by its id
+    assert "v9: ACTIVE" in str(answer(slack, "e")["text"])
+    post_command(bot, slack, "list", name="f")
+    assert "no subscriptions" in str(answer(slack, "f")["text"])  # nothing stored that could never be polled
+    assert "Traceback" not in bot.output() and "ERROR" not in bot.output()
+
+
+def test_subscribing_in_a_private_channel_the_bot_is_not_in_says_to_invite_it(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    slack.channels["G0PRIV"] = {"is_channel": True, "is_private": True, "is_member": False}
+    slack.channels["G0HIDDEN"] = None  # a private channel the bot can't even see: channel_not_found
+    slack.channels["C0PUBLIC"] = {"is_channel": True, "is_private": False, "is_member": False}
+    before = baseten.count()
+    for channel in ("G0PRIV", "G0HIDDEN"):
+        post_command(bot, slack, f"subscribe {MODEL}", name=channel, channel=channel)
+        got = answer(slack, channel)
+        assert got["response_type"] == "ephemeral" and "Invite it first" in str(got["text"]), got
+        post_command(bot, slack, "list", name=f"list-{channel}", channel=channel)
+        assert "no subscriptions" in str(answer(slack, f"list-{channel}")["text"])
+    assert baseten.count() == before  # refused before asking Baseten anything
+    post_command(bot, slack, f"subscribe {MODEL}", name="public", channel="C0PUBLIC")  # chat:write.public
+    assert answer(slack, "public")["response_type"] == "in_channel"
+    asked = [r.query.get("channel") for r in slack.calls("conversations.info")]
+    assert asked == [["G0PRIV"], ["G0HIDDEN"], ["C0PUBLIC"]]

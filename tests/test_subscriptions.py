@@ -302,3 +302,121 @@ async def test_a_refused_key_is_logged_once_not_per_cycle_or_model(
     await world.cycle()
     assert world.poller.last_auth_error is None
     assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_changes_made_while_paused_are_not_replayed_after_a_restart_and_resume(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    first = World(baseten, slack, db_url)
+    await first.command(f"subscribe {MODEL} {PROD}", channel="C1")  # the model's only subscriber
+    slack.channel_errors["C1"] = "not_in_channel"
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await first.cycle()  # refused: the channel pauses
+    baseten.set_status(MODEL, PROD, "BUILD_FAILED")  # changed while paused
+    await first.cycle()
+    listing, _ = await first.command("list", channel="C1")
+    assert "paused" in json.dumps(listing.blocks)
+    assert "BUILD_FAILED" in json.dumps(listing.blocks) and "UNHEALTHY" not in json.dumps(listing.blocks)
+    clock = first.clock
+    await first.close()
+
+    del slack.channel_errors["C1"]
+    second = World(baseten, slack, db_url, clock)  # a restart, then the channel resumes
+    resumed, _ = await second.command(f"resume {MODEL}", channel="C1")
+    assert "resumed 1" in json.dumps(resumed.blocks)
+    await second.cycle()
+    await second.cycle()
+    assert notices(slack) == []  # the gap is not announced as a fresh change
+    clock.advance(hours=2)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await second.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: BUILD_FAILED → ACTIVE"]
+    fields = json.dumps(slack.posts()[0]["blocks"])
+    assert "Time in BUILD_FAILED" in fields and "2h 3m" in fields  # since it was seen, while paused
+    await second.close()
+
+
+async def test_muting_a_model_silences_every_subscription_to_it_in_the_channel(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}", channel="C1")
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C1")  # overlaps the whole-model one
+    await world.command(f"subscribe {MODEL} {PROD}", channel="C2")
+    message, kind = await world.command(f"mute {MODEL} 1h", channel="C1")
+    assert kind == "in_channel" and "all deployments" in json.dumps(message.blocks)
+    listing, _ = await world.command("list", channel="C1")
+    assert json.dumps(listing.blocks).count("muted until") == 2  # on both of its subscriptions
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.set_status(MODEL, DEV, "ACTIVE")
+    baseten.add_deployment(deployment("dep4new", MODEL, name="v4", status="BUILD_FAILED"))
+    await world.cycle()
+    assert notices(slack, "C1") == []
+    assert notices(slack, "C2") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]  # another channel's mute
+    world.clock.advance(hours=1)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack, "C1") == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]  # the mute ended, nothing replayed
+
+
+async def test_one_deployment_of_a_watched_model_can_be_muted_on_its_own(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    message, kind = await world.command(f"mute {MODEL} v3 2h")  # by name, under the whole-model subscription
+    assert kind == "in_channel" and "v3" in json.dumps(message.blocks)
+    listing, _ = await world.command("list")
+    assert "v3" in json.dumps(listing.blocks) and "muted until" in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.set_status(MODEL, DEV, "ACTIVE")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / dev: BUILDING → ACTIVE"]  # the rest of the model is heard
+
+    other, kind = await world.command(f"unmute {MODEL} {DEV}")
+    said = json.dumps(other.blocks)
+    assert kind == "ephemeral" and "Nothing to unmute" in said and "v3" in said and "<!date^" in said
+    message, kind = await world.command(f"unmute {MODEL} {PROD}")
+    assert kind == "in_channel" and "unmuted" in json.dumps(message.blocks)
+    listing, _ = await world.command("list")
+    assert "muted" not in json.dumps(listing.blocks)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    await world.cycle()
+    assert notices(slack)[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
+
+    await world.command(f"subscribe {MODEL} {DEV}", channel="C2")
+    refused, kind = await world.command(f"mute {MODEL} v3 1h", channel="C2")
+    assert kind == "ephemeral" and "not subscribed" in refused.text  # C2 does not hear v3
+
+
+async def test_a_channel_that_stops_following_a_model_forgets_its_mutes(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL}")
+    await world.command(f"mute {MODEL} 1d")
+    await world.command(f"unsubscribe {MODEL}")
+    await world.command(f"subscribe {MODEL}")
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+
+
+async def test_subscribing_again_with_other_options_changes_them_and_says_what_changed(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command(f"subscribe {MODEL} {PROD}")
+    message, kind = await world.command(f"subscribe {MODEL} {PROD} --on failures --no-thread --stuck 45m")
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert kind == "in_channel" and "changed this channel's subscription" in text
+    assert "every change except scale-to-zero churn → failures" in text
+    assert "one message per change" in text and "stuck after 30m → 45m" in text
+    listing, _ = await world.command("list")
+    assert "failures" in json.dumps(listing.blocks) and "no threads" in json.dumps(listing.blocks)
+    same, kind = await world.command(f"subscribe {MODEL} {PROD} --stuck 45m --no-thread --on failures")
+    assert kind == "ephemeral" and "nothing changed" in same.text
+    baseten.set_status(MODEL, PROD, "UPDATING")  # not a failure: not heard any more
+    await world.cycle()
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.cycle()
+    baseten.set_status(MODEL, PROD, "DEPLOY_FAILED")
+    await world.cycle()
+    assert notices(slack) == ["llama-3-8b / v3: UPDATING → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → DEPLOY_FAILED"]
+    assert not any(p.get("thread_ts") for p in slack.posts())  # --no-thread took effect

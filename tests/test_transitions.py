@@ -14,6 +14,7 @@ from bot.transitions import (
     PROMOTED,
     STATUS,
     Change,
+    Muted,
     Snap,
     Watcher,
     audience,
@@ -214,16 +215,29 @@ def test_hears_follows_the_target(target: str, c: Change, prod: str, heard: bool
     assert hears(watcher(target), c, production_id=prod, development_id="d3") is heard
 
 
-def test_audience_is_one_per_channel_and_skips_muted_and_other_models() -> None:
+def test_audience_is_one_per_channel_and_skips_muted_paused_and_other_models() -> None:
     ws = [
         watcher("*", "C1", sid=1),
         watcher("d1", "C1", sid=2),  # same channel: one notice
         watcher("*", "C2", sid=3),
-        watcher("*", "C3", sid=4, muted_until=NOW + timedelta(minutes=5)),
+        watcher("*", "C3", sid=4, mutes=(Muted("*", NOW + timedelta(minutes=5)),)),
         watcher("*", "C4", sid=5, model="other"),
         watcher("*", "C1", sid=6, team="T2"),  # same channel id in another workspace
         watcher("*", "C5", sid=7, kinds=("recoveries",)),
-        watcher("*", "C6", sid=8, muted_until=NOW - timedelta(minutes=5)),  # expired mute
+        watcher("*", "C6", sid=8, mutes=(Muted("*", NOW - timedelta(minutes=5)),)),  # expired mute
+        watcher("*", "C7", sid=9, paused=True),  # paused: polled, but hears nothing
     ]
     got = audience(ws, change(), production_id=None, development_id=None)
     assert sorted((w.team_id, w.channel_id) for w in got) == [("T1", "C1"), ("T1", "C2"), ("T1", "C6"), ("T2", "C1")]
+
+
+def test_a_mute_covers_its_target_in_every_subscription_of_the_channel() -> None:
+    soon = NOW + timedelta(minutes=5)
+    on_d1 = (Muted("d1", soon),)
+    ws = [watcher("*", "C1", sid=1, mutes=on_d1), watcher("d1", "C1", sid=2, mutes=on_d1), watcher("*", "C2", sid=3)]
+    heard = audience(ws, change(dep_id="d1"), production_id="d1", development_id=None)
+    assert [w.channel_id for w in heard] == ["C2"]
+    other = audience(ws, change(dep_id="d2"), production_id="d1", development_id=None)
+    assert [w.subscription_id for w in other] == [1, 3]  # the rest of the model is still heard
+    on_prod = (Muted("production", soon),)
+    assert audience([watcher("*", mutes=on_prod)], change(dep_id="d1"), production_id="d1", development_id=None) == []

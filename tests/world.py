@@ -47,7 +47,7 @@ class World:
         self.slack = slack_client(BOT_TOKEN, slack.api_url)
         self.notifier = Notifier(slack=self.slack, store=self.store, now=self.clock, channel_pace=0)
         self.poller = Poller(client=self.client, store=self.store, notifier=self.notifier, now=self.clock)
-        self.subs = Subscriptions(client=self.client, store=self.store, now=self.clock)
+        self.subs = Subscriptions(client=self.client, store=self.store, now=self.clock, slack=self.slack)
 
     async def command(self, text: str, channel: str = "C1", team: str = TEAM, user: str = "U1") -> tuple[Message, str]:
         cmd: Command = parse(text, statuses=KNOWN)

@@ -1,25 +1,26 @@
-"""Subscriptions: which channel watches what, with its options, mute and pause.
+"""Subscriptions: which channel watches what, with its options, mutes and pause.
 
-The only module that issues SQL for the `subscriptions` table. What a paused or
+The only module that issues SQL for the `subscriptions` and `mutes` tables. What a paused or
 removed subscription still owed is dropped through bot.store.outbox, in the same
 transaction.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
-from bot.store._sql import Now, rowcount, utcnow
+from bot.store._sql import Now, insert_ignore, rowcount, utcnow
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.snapshots import read_for_models
-from bot.transitions import DEFAULT_STUCK, Watcher, parse_kinds
+from bot.transitions import DEFAULT_STUCK, Muted, Watcher, parse_kinds
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,34 @@ class SubscriptionView:
     stuck_after: int | None = None
 
 
+@dataclass(frozen=True)
+class Options:
+    """What a subscription hears and how: `--on` kinds, threads, the stuck threshold (seconds; None: 30 min)."""
+
+    kinds: frozenset[str]
+    thread: bool
+    stuck_after: int | None
+
+
+@dataclass(frozen=True)
+class MuteView:
+    """One of a channel's mutes, still holding."""
+
+    model_id: str
+    target: str  # "*" the whole model, "production", "development", or a deployment id
+    target_name: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class KnownDeployments:
+    """What the bot last saw of a model: its deployments (id, name) and production/development ids."""
+
+    deployments: tuple[tuple[str, str], ...]
+    production_id: str | None
+    development_id: str | None
+
+
 class SubscriptionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
@@ -58,11 +87,16 @@ class SubscriptionStore:
         thread: bool,
         user_id: str,
         stuck_after: timedelta | None = None,
-    ) -> tuple[int, bool]:
-        """Adds a subscription; returns (id, created). Subscribing twice changes nothing."""
-        existing = await self._find(team_id, channel_id, model_id, target)
+    ) -> tuple[int, Options | None]:
+        """Adds a subscription, or gives an existing one these options.
+
+        Returns its id and, when it already existed, the options it had before (None: created).
+        """
+        wanted = Options(frozenset(kinds), thread, None if stuck_after is None else int(stuck_after.total_seconds()))
+        key = (team_id, channel_id, model_id, target)
+        existing = await self._set_options(key, wanted)
         if existing is not None:
-            return existing, False
+            return existing
         row = t.Subscription(
             team_id=team_id,
             channel_id=channel_id,
@@ -70,9 +104,9 @@ class SubscriptionStore:
             model_name=model_name,
             target=target,
             target_name=target_name,
-            kinds=",".join(sorted(kinds)),
+            kinds=",".join(sorted(wanted.kinds)),
             thread=thread,
-            stuck_after=None if stuck_after is None else int(stuck_after.total_seconds()),
+            stuck_after=wanted.stuck_after,
             created_by=user_id,
             created_at=self._now(),
         )
@@ -80,29 +114,64 @@ class SubscriptionStore:
             async with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:  # a concurrent or replayed request won the race
-            found = await self._find(team_id, channel_id, model_id, target)
+            found = await self._set_options(key, wanted)
             if found is None:
                 raise
-            return found, False
-        return row.id, True
+            return found
+        return row.id, None
 
-    async def _find(self, team_id: str, channel_id: str, model_id: str, target: str) -> int | None:
-        async with self._sessions() as session:
-            result = await session.scalar(
-                select(t.Subscription.id).where(
+    async def _set_options(self, key: tuple[str, str, str, str], wanted: Options) -> tuple[int, Options] | None:
+        """The existing subscription's id and options before, now set to `wanted`; None if there is none."""
+        team_id, channel_id, model_id, target = key
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(t.Subscription).where(
                     t.Subscription.team_id == team_id,
                     t.Subscription.channel_id == channel_id,
                     t.Subscription.model_id == model_id,
                     t.Subscription.target == target,
                 )
             )
-            return result
+            if row is None:
+                return None
+            before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after)
+            if before != wanted:
+                row.kinds = ",".join(sorted(wanted.kinds))
+                row.thread = wanted.thread
+                row.stuck_after = wanted.stuck_after
+            return row.id, before
 
     async def unsubscribe(self, subscription_ids: Sequence[int]) -> None:
-        """Removes subscriptions and drops what they still owed (it will not be sent)."""
+        """Removes subscriptions and drops what they still owed (it will not be sent).
+
+        A channel that no longer follows a model forgets its mutes on it.
+        """
         async with self._sessions.begin() as session:
             await drop_pending(session, "unsubscribed", subscription_ids=subscription_ids)
+            keys = (
+                await session.execute(
+                    select(t.Subscription.team_id, t.Subscription.channel_id, t.Subscription.model_id)
+                    .where(t.Subscription.id.in_(subscription_ids))
+                    .distinct()
+                )
+            ).all()
             await session.execute(delete(t.Subscription).where(t.Subscription.id.in_(subscription_ids)))
+            for team_id, channel_id, model_id in keys:
+                left = await session.scalar(
+                    select(t.Subscription.id)
+                    .where(
+                        t.Subscription.team_id == team_id,
+                        t.Subscription.channel_id == channel_id,
+                        t.Subscription.model_id == model_id,
+                    )
+                    .limit(1)
+                )
+                if left is None:
+                    await session.execute(
+                        delete(t.Mute).where(
+                            t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id
+                        )
+                    )
 
     async def channel_subscriptions(self, team_id: str, channel_id: str) -> list[SubscriptionView]:
         async with self._sessions() as session:
@@ -115,6 +184,7 @@ class SubscriptionStore:
             ).all()
             by_model, states = await read_for_models(session, {s.model_id for s in subs})
             delivered = await last_sent(session, [s.id for s in subs])
+            mutes = await self._mutes(session, t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
         views = []
         for sub in subs:
             known = by_model.get(sub.model_id, [])
@@ -137,7 +207,10 @@ class SubscriptionStore:
                     kinds=parse_kinds(sub.kinds),
                     thread=sub.thread,
                     paused_reason=sub.paused_reason,
-                    muted_until=sub.muted_until,
+                    muted_until=max(
+                        (m.until for m in mutes if m.model_id == sub.model_id and m.target in ("*", sub.target)),
+                        default=None,
+                    ),
                     last_delivered_at=delivered.get(sub.id),
                     stuck_after=sub.stuck_after,
                     statuses=tuple(sorted((s.name or s.deployment_id, s.status) for s in chosen if not s.gone)),
@@ -173,12 +246,76 @@ class SubscriptionStore:
             result = await session.execute(query.values(paused_reason=None, paused_at=None))
             return rowcount(result)
 
-    async def set_mute(self, ids: Sequence[int], until: datetime | None) -> None:
+    async def mute(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        model_id: str,
+        target: str,
+        target_name: str,
+        until: datetime,
+        user_id: str,
+    ) -> None:
+        """Mutes a model ("*") or one target of it in a channel until `until`; muting again moves the end."""
+        row = {
+            "team_id": team_id,
+            "channel_id": channel_id,
+            "model_id": model_id,
+            "target": target,
+            "target_name": target_name,
+            "until": until,
+            "created_by": user_id,
+        }
         async with self._sessions.begin() as session:
-            await session.execute(update(t.Subscription).where(t.Subscription.id.in_(ids)).values(muted_until=until))
+            if not await insert_ignore(session, t.Mute, [row]):
+                await session.execute(
+                    update(t.Mute)
+                    .where(
+                        t.Mute.team_id == team_id,
+                        t.Mute.channel_id == channel_id,
+                        t.Mute.model_id == model_id,
+                        t.Mute.target == target,
+                    )
+                    .values(target_name=target_name, until=until, created_by=user_id)
+                )
+
+    async def unmute(self, team_id: str, channel_id: str, model_id: str, target: str | None) -> list[MuteView]:
+        """Lifts a channel's mutes on a model (all of them when `target` is None); returns those that held."""
+        where = [t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id]
+        if target is not None:
+            where.append(t.Mute.target == target)
+        async with self._sessions.begin() as session:
+            lifted = await self._mutes(session, *where)
+            await session.execute(delete(t.Mute).where(*where))
+        return lifted
+
+    async def channel_mutes(self, team_id: str, channel_id: str) -> list[MuteView]:
+        """The channel's mutes that still hold."""
+        async with self._sessions() as session:
+            return await self._mutes(session, t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
+
+    async def _mutes(self, session: AsyncSession, *where: ColumnElement[bool]) -> list[MuteView]:
+        rows = (
+            await session.scalars(
+                select(t.Mute).where(*where, t.Mute.until > self._now()).order_by(t.Mute.model_id, t.Mute.target)
+            )
+        ).all()
+        return [MuteView(r.model_id, r.target, r.target_name, r.until) for r in rows]
+
+    async def known_deployments(self, model_id: str) -> KnownDeployments:
+        """The model's deployments as the bot last saw them (not deleted ones), for names typed in commands."""
+        async with self._sessions() as session:
+            by_model, states = await read_for_models(session, {model_id})
+        state = states.get(model_id)
+        return KnownDeployments(
+            tuple((s.deployment_id, s.name) for s in by_model.get(model_id, []) if not s.gone),
+            state.production_deployment_id if state else None,
+            state.development_deployment_id if state else None,
+        )
 
     async def watchers(self) -> list[Watcher]:
-        """Every subscription that is not paused."""
+        """Every subscription, paused ones flagged: the poller keeps their snapshots current."""
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -190,12 +327,15 @@ class SubscriptionStore:
                         t.Subscription.target,
                         t.Subscription.kinds,
                         t.Subscription.thread,
-                        t.Subscription.muted_until,
                         t.Subscription.stuck_after,
                         t.Subscription.model_name,
-                    ).where(t.Subscription.paused_reason.is_(None))
+                        t.Subscription.paused_reason,
+                    )
                 )
             ).all()
+            mutes: dict[tuple[str, str, str], list[Muted]] = defaultdict(list)
+            for m in (await session.scalars(select(t.Mute).where(t.Mute.until > self._now()))).all():
+                mutes[(m.team_id, m.channel_id, m.model_id)].append(Muted(m.target, m.until))
         return [
             Watcher(
                 r.id,
@@ -205,9 +345,10 @@ class SubscriptionStore:
                 r.target,
                 parse_kinds(r.kinds),
                 r.thread,
-                r.muted_until,
+                tuple(mutes.get((r.team_id, r.channel_id, r.model_id), ())),
                 timedelta(seconds=r.stuck_after) if r.stuck_after else DEFAULT_STUCK,
                 r.model_name,
+                paused=r.paused_reason is not None,
             )
             for r in rows
         ]
