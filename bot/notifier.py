@@ -221,7 +221,8 @@ def _error(exc: SlackApiError) -> str:
 
 
 def _status(exc: SlackApiError) -> int:
-    """HTTP status of a failed call: a SlackResponse has `status_code`, a raw aiohttp one `status`."""
+    """HTTP status of a failed call: a SlackResponse has `status_code`; when Slack's body is not JSON
+    (a 5xx page from a proxy), the SDK raises with the raw aiohttp response, which has `status`."""
     response = exc.response
     value = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
     return int(value)

@@ -194,22 +194,8 @@ def model_overview(
     head = f"*{name(model.display_name)}* (`{name(model.id)}`): {count} {noun}"
     blocks: list[Block] = [section_block(head)]
     reserved = 3  # a possible "and N more" note, the context and the actions
-    chunk: list[str] = []
-    shown = 0
-    size = 0
-    for dep in ordered:
-        line = overview_line(dep)
-        if size + len(line) + 1 > MAX_SECTION:
-            # the full chunk takes one block and a new one another; keep room for the rest
-            if len(blocks) + 2 + reserved > MAX_BLOCKS:
-                break
-            blocks.append(section_block("\n".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 1
-        shown += 1
-    if chunk:
-        blocks.append(section_block("\n".join(chunk)))
+    packed, shown = pack([overview_line(dep) for dep in ordered], room=MAX_BLOCKS - 1 - reserved)
+    blocks.extend(packed)
     if count == 0:
         blocks.append(section_block("_This model has no deployments._"))
     if shown < count:
@@ -222,6 +208,32 @@ def model_overview(
     statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
     text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
     return Message(text=esc(text), blocks=blocks)
+
+
+def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
+    """Lines joined into sections of at most MAX_SECTION characters, at most `room` of them;
+    returns the sections and how many lines fit."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = packed = 0
+    for line in lines:
+        line = line[:MAX_SECTION]
+        if chunk and size + len(line) + 1 > MAX_SECTION:
+            if len(blocks) + 2 > room:  # this full chunk and the next one must both fit
+                break
+            blocks.append(section_block("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+        packed += 1
+    if chunk:
+        blocks.append(section_block("\n".join(chunk)))
+    return blocks, packed
+
+
+def lines_message(lines: Sequence[str], text: str) -> Message:
+    """An answer made of lines (a list, a confirmation), packed into as many sections as fit."""
+    return Message(text=esc(text), blocks=pack(lines, room=45)[0])
 
 
 def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Block:

@@ -127,7 +127,7 @@ class Subscriptions:
             if not changed:
                 return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
             return (
-                _message(
+                render.lines_message(
                     [f":gear: <@{esc(actor.user_id)}> changed this channel's subscription to {what}: {changed}."],
                     "Changed the subscription to " + short(model.display_name),
                 ),
@@ -146,7 +146,7 @@ class Subscriptions:
             + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
             + ("; one thread per deployment." if cmd.thread else "; one message per change."),
         ]
-        return _message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+        return render.lines_message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
 
     async def _check_channel(self, channel_id: str) -> None:
         """Refuses a channel the bot can't post in: a private one it is not in (or can't even see).
@@ -181,7 +181,7 @@ class Subscriptions:
         name = found[0].model_name or found[0].model_id
         what = f"*{esc(short(name))}* / " + describe_target(found[0].target, found[0].target_name)
         return (
-            _message(
+            render.lines_message(
                 [f":no_bell: <@{esc(actor.user_id)}> unsubscribed this channel from {what}."],
                 "Unsubscribed from " + short(name),
             ),
@@ -202,7 +202,7 @@ class Subscriptions:
         for m in await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id):
             if not any(v.model_id == m.model_id and m.target in (WHOLE_MODEL, v.target) for v in views):
                 lines.append(_mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
-        return _message(lines, f"{len(views)} subscription(s) in this channel")
+        return render.lines_message(lines, f"{len(views)} subscription(s) in this channel")
 
     async def mute(self, cmd: Mute, actor: Actor) -> Answer:
         """Mutes all of a model in this channel, or one target of it, whichever subscriptions cover it."""
@@ -222,7 +222,7 @@ class Subscriptions:
         )
         name = subs[0].model_name or subs[0].model_id
         return (
-            _message(
+            render.lines_message(
                 [
                     f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
                     f"{describe_target(target, target_name)} until {_stamp(until)}."
@@ -250,10 +250,10 @@ class Subscriptions:
             )
             hint = f" Muted here: {muted}." if muted else ""
             nothing = f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."
-            return _message([nothing + hint], "Nothing to unmute"), "ephemeral"
+            return render.lines_message([nothing + hint], "Nothing to unmute"), "ephemeral"
         what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
-            _message(
+            render.lines_message(
                 [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*{what}."],
                 f"Unmuted {short(name)}",
             ),
@@ -270,7 +270,7 @@ class Subscriptions:
         await self._store.subscriptions.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
         name = paused[0].model_name or paused[0].model_id
         return (
-            _message(
+            render.lines_message(
                 [
                     f":arrow_forward: <@{esc(actor.user_id)}> resumed {len(paused)} subscription(s) to "
                     f"*{esc(short(name))}*. Changes made while paused are not replayed."
@@ -386,17 +386,3 @@ def _mute_line(model_name: str, mute: MuteView) -> str:
         f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
         f"muted until {_stamp(mute.until)}"
     )
-
-
-def _message(lines: list[str], text: str) -> Message:
-    """Lines packed into sections of at most 3,000 characters and 45 blocks."""
-    blocks: list[render.Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > render.MAX_SECTION and chunk:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-            chunk = []
-        chunk.append(line[: render.MAX_SECTION])
-    if chunk:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-    return Message(text=esc(text), blocks=blocks[:45])
