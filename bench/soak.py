@@ -85,7 +85,6 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.workdir = workdir
         self.baseten = FakeBaseten()
-        self.baseten.off_spec_ok = False
         self.slack = FakeSlack()
         self.run = Run(args.rounds, args.seed)
         self.db_url = args.database_url or f"sqlite:///{workdir / 'soak.db'}"
@@ -182,12 +181,12 @@ class Soak:
         )[0]
         canned = {
             "500": Canned(500, {"error": "internal"}),
-            "502": Canned(502, raw=b"<html>Bad Gateway</html>"),
+            "502": Canned(502, raw=b"<html>Bad Gateway</html>", off_spec=True),  # a proxy's page
             "503": Canned(503, {"error": "unavailable"}),
-            "429": Canned(429, {"retry_after": 0.5}),
+            "429": Canned(429, {"error": "Rate limit exceeded. Please try again later.", "retry_after": 1}),
             "hang-up": Canned(500, drop=True),
-            "garbage": Canned(200, raw=b"{not json"),
-            "stall": Canned(200, {"deployments": []}, delay=10.5),  # the client gives up at 10 s
+            "garbage": Canned(200, raw=b"{not json", off_spec=True),
+            "stall": Canned(200, drop=True, delay=10.5),  # the client gives up at 10 s
         }[kind]
         self.baseten.script(f"/v1/models/{model}/", *[canned] * self.rng.randint(1, 4))
         self.run.baseten_faults[kind] += 1

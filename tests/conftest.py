@@ -40,7 +40,7 @@ def baseten() -> Iterator[FakeBaseten]:
     fake.add_model(MODEL, MODEL_NAME, standard_deployments())
     yield fake
     fake.close()
-    assert not fake.violations, f"the fake answered outside the spec: {fake.violations}"
+    assert not fake.violations, f"a request or an answer outside Baseten's spec: {fake.violations}"
 
 
 @pytest.fixture

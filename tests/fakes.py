@@ -17,33 +17,19 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import yaml
-from jsonschema import Draft202012Validator
+from tests.spec import PUBLISHED, SPEC
 
-DATA = Path(__file__).parent / "data"
 API_KEY = "test-key.secretvalue123"
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+APP_TOKEN = "xapp-1-test-app-token-0123"
 TEAM = "T0TEST"
 BOT_USER = "UBOTUSER"
-
-
-def _spec_components() -> dict[str, Any]:
-    spec = yaml.safe_load((DATA / "baseten-openapi.yaml").read_text())
-    return spec["components"]
-
-
-_COMPONENTS = _spec_components()
-
-
-def validator(schema_name: str) -> Draft202012Validator:
-    """A JSON Schema validator for one of the spec's component schemas."""
-    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": _COMPONENTS})
 
 
 def deployment(
@@ -114,6 +100,7 @@ class Canned:
     delay: float = 0.0
     raw: bytes | None = None
     drop: bool = False  # hang up without answering: a network error for the caller
+    off_spec: bool = False  # deliberately not what the API documents (a proxy's page, a garbled body)
 
 
 DROP = b"\x00drop"  # what answer() returns as the body to hang up
@@ -241,7 +228,13 @@ class _Fake:
 
 
 class FakeBaseten(_Fake):
-    """Answers like the management API spec; every 200 body is validated against it."""
+    """Answers like Baseten's published spec, and checks every request and answer against it.
+
+    A request for an operation the spec lacks, or with a query parameter the operation does
+    not declare, is a violation; so is any answer (routed or scripted, 200 or fault) whose
+    body the spec does not allow, unless it is scripted with `off_spec=True` or served inside
+    `with fake.off_spec():`. The `baseten` fixture fails a test that leaves violations.
+    """
 
     def __init__(self, *, api_key: str = API_KEY) -> None:
         self.api_key = api_key
@@ -251,8 +244,17 @@ class FakeBaseten(_Fake):
         self.scripted: deque[tuple[str, Canned]] = deque()
         self.delay = 0.0
         self.violations: list[str] = []
-        self.off_spec_ok = False  # set by tests that serve a deliberately newer/odd answer
+        self.off_spec_ok = False  # only ever set by off_spec(), which restores it
         super().__init__()
+
+    @contextlib.contextmanager
+    def off_spec(self) -> Iterator[None]:
+        """Answers served inside this block may leave the spec (a newer status is the test's point)."""
+        self.off_spec_ok = True
+        try:
+            yield
+        finally:
+            self.off_spec_ok = False
 
     # -- state --------------------------------------------------------------------
 
@@ -291,51 +293,61 @@ class FakeBaseten(_Fake):
 
     # -- HTTP ---------------------------------------------------------------------
 
+    def _violation(self, seen: Seen, problems: list[str]) -> None:
+        if problems:
+            with self.lock:
+                self.violations.append(f"{seen.method} {seen.path}: {problems[:3]}")
+
+    def _authorized(self, seen: Seen) -> bool:
+        # the spec's BearerAuth: `Bearer <key>`, and the legacy `Api-Key <key>` it also accepts
+        return seen.headers.get("Authorization") in (f"Bearer {self.api_key}", f"Api-Key {self.api_key}")
+
     def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
-        with self.lock:
-            for i, (prefix, canned) in enumerate(self.scripted):
-                if seen.path.startswith(prefix):
-                    del self.scripted[i]
-                    return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
-        if seen.headers.get("Authorization") != f"Api-Key {self.api_key}":
-            return 401, {"error": "Invalid API key"}, {}, self.delay, None
-        status, body, schema = self._route(seen)
-        if status == 200 and schema:
-            errors = [e.message for e in validator(schema).iter_errors(body)]
-            if errors and not self.off_spec_ok:
-                self.violations.append(f"{seen.path}: {errors[:3]}")
+        op = SPEC.operation(seen.method, seen.path)
+        if op is None:
+            self._violation(seen, [f"no such operation in {PUBLISHED.name}"])
+        else:
+            self._violation(seen, op.check_query(seen.query))
+        if not self._authorized(seen):
+            status, body = 401, {"error": "Invalid API key"}
+            canned = None
+        else:
+            with self.lock:
+                canned = next(((i, c) for i, (p, c) in enumerate(self.scripted) if seen.path.startswith(p)), None)
+                if canned is not None:
+                    del self.scripted[canned[0]]
+            if canned is not None:
+                status, body = canned[1].status, canned[1].body
+            else:
+                status, body = self._route(seen)
+        c = canned[1] if canned is not None else None
+        if op is not None and not (c is not None and (c.drop or c.off_spec)) and not self.off_spec_ok:
+            self._violation(seen, op.check_answer(status, _decoded(c.raw) if c and c.raw is not None else body))
+        if c is not None:
+            return c.status, c.body, dict(c.headers), c.delay, _raw(c)
         return status, body, {}, self.delay, None
 
-    def _route(self, seen: Seen) -> tuple[int, Any, str | None]:
+    def _route(self, seen: Seen) -> tuple[int, Any]:
         segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
-        not_found = (404, {"error": "Not found"}, None)
-        if segs[:2] != ["v1", "models"]:
+        not_found = (404, {"error": "Not found"})
+        if segs[:2] != ["v1", "models"] or seen.method != "GET":
             return not_found
         with self.lock:
             if len(segs) == 2:
-                wanted = (seen.query.get("name") or [None])[0]
-                models = [m for m in self.models.values() if wanted is None or m["name"] == wanted]
-                return 200, {"models": json.loads(json.dumps(models))}, "ModelsV1"
+                return 200, {"models": json.loads(json.dumps(list(self.models.values())))}
             model_id = segs[2]
             if model_id not in self.models:
                 return not_found
             deps = self.deployments[model_id]
             if len(segs) == 3:
-                current = model(model_id, self.models[model_id]["name"], list(deps.values()))
-                return 200, current, "ModelV1"
+                return 200, model(model_id, self.models[model_id]["name"], list(deps.values()))
             if segs[3] == "audit_logs" and len(segs) == 4:
                 items = self.audit.get(model_id, [])
-                return (
-                    200,
-                    {"items": items, "pagination": {"has_more": False, "cursor": None}},
-                    "ListAuditLogsResponseV1",
-                )
+                return 200, {"items": items, "pagination": {"has_more": False, "cursor": None}}
             if segs[3] != "deployments":
                 return not_found
             if len(segs) == 4:
-                wanted = (seen.query.get("name") or [None])[0]
-                listed = [d for d in deps.values() if wanted is None or d["name"] == wanted]
-                return 200, {"deployments": json.loads(json.dumps(listed))}, "DeploymentsV1"
+                return 200, {"deployments": json.loads(json.dumps(list(deps.values())))}
             if len(segs) == 5:
                 key = segs[4]
                 if key == "production":
@@ -346,8 +358,20 @@ class FakeBaseten(_Fake):
                     found = deps.get(key)
                 if found is None:
                     return not_found
-                return 200, json.loads(json.dumps(found)), "DeploymentV1"
+                return 200, json.loads(json.dumps(found))
         return not_found
+
+
+def _decoded(raw: bytes) -> Any:
+    """A scripted raw body as JSON, or a marker that fails every schema when it is not JSON."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _NotJson(raw[:40])
+
+
+class _NotJson(bytes):
+    """Not a JSON value: no schema of an object accepts it."""
 
 
 class FakeSlack(_Fake):

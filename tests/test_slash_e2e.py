@@ -257,7 +257,7 @@ def test_sigterm_mid_cycle_abandons_it_cleanly(
     post_command(process, slack, f"subscribe {MODEL} {PROD}", name="sub")
     answer(slack, "sub")
     before = baseten.count()
-    baseten.script(f"/v1/models/{MODEL}/", *[Canned(200, {}, delay=30)] * 4)  # Baseten stalls mid-cycle
+    baseten.script(f"/v1/models/{MODEL}/", *[Canned(200, drop=True, delay=30)] * 4)  # Baseten stalls mid-cycle
     slack.wait_for(lambda: baseten.count() > before)
     time.sleep(2.5)  # polls fall due meanwhile: skipped, and not one warning each
     started = time.monotonic()
