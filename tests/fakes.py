@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import socket
 import sys
 import threading
@@ -374,14 +375,36 @@ class _NotJson(bytes):
     """Not a JSON value: no schema of an object accepts it."""
 
 
-class FakeSlack(_Fake):
-    """Records every Web API call and response_url post, with bodies; answers like Slack."""
+# The Web API methods the bot calls, and the kind of token each takes (Slack answers
+# `not_allowed_token_type` to the other kind and `unknown_method` to a method it lacks).
+SLACK_METHODS = {
+    "auth.test": "bot",
+    "chat.postMessage": "bot",
+    "chat.update": "bot",
+    "usergroups.users.list": "bot",
+    "apps.connections.open": "app",
+}
+TS = re.compile(r"\d+\.\d+")
 
-    def __init__(self) -> None:
+
+class FakeSlack(_Fake):
+    """Records every Web API call and response_url post, with bodies; answers like Slack.
+
+    Every Web API call must carry the right token (`Authorization: Bearer ...`, or a `token`
+    argument); a `chat.postMessage` needs a channel and text or blocks, and may only reply
+    in a thread it started; a `chat.update` may only edit a message it posted. Slack's own
+    error codes come back otherwise, with HTTP 200 and `"ok": false`, as Slack answers.
+    """
+
+    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
         self.scripted: dict[str, deque[Canned]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channel_errors: dict[str, str] = {}  # channel -> the error every post there gets
-        self.token_error: str | None = None  # every chat.postMessage gets it (a revoked token)
+        self.token_error: str | None = None  # every call with the bot token gets it (a revoked token)
+        self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> what was posted
         self._ts = itertools.count(1)
         super().__init__()
 
@@ -417,59 +440,116 @@ class FakeSlack(_Fake):
         return wait_until(predicate, timeout, what="Slack traffic")
 
     def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
-        if seen.path.startswith("/response/"):
+        if seen.path.startswith("/response/"):  # a response_url: its own secret, no token
             return 200, {"ok": True}, {}, 0.0, b"ok"
         method = seen.path.removeprefix("/api/")
+        args = _slack_args(seen)
+        if method not in SLACK_METHODS:
+            return _refuse("unknown_method", req_method=method)
+        refusal = self._auth_error(seen, args, SLACK_METHODS[method])
+        if refusal:
+            return _refuse(refusal)
         with self.lock:
             queue = self.scripted.get(method)
             canned = queue.popleft() if queue else None
         if canned is not None:
             seen.ok = canned.status == 200 and isinstance(canned.body, dict) and canned.body.get("ok") is True
+            if seen.ok and method == "chat.postMessage" and isinstance(canned.body.get("ts"), str):
+                with self.lock:
+                    self.messages[(str(args.get("channel")), canned.body["ts"])] = dict(args)
             return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
+        status, body = self._method(method, args)
+        seen.ok = body.get("ok") is True
+        return status, body, {}, 0.0, None
+
+    def _auth_error(self, seen: Seen, args: dict[str, Any], kind: str) -> str | None:
+        header = seen.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else str(args.get("token") or "")
+        if not token:
+            return "not_authed"
+        if token not in (self.bot_token, self.app_token):
+            return "invalid_auth"
+        if token != (self.bot_token if kind == "bot" else self.app_token):
+            return "not_allowed_token_type"
+        return self.token_error if kind == "bot" else None
+
+    def _method(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if method == "auth.test":
-            return (
-                200,
-                {
-                    "ok": True,
-                    "url": "https://test.slack.com/",
-                    "team": "Test",
-                    "user": "baseten",
-                    "team_id": TEAM,
-                    "user_id": BOT_USER,
-                    "bot_id": "BBOT",
-                },
-                {},
-                0.0,
-                None,
-            )
+            return 200, {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "baseten",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT",
+            }
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return 200, {"ok": False, "error": "internal_error"}
+            return 200, {"ok": True, "url": self.socket_url}
         if method == "usergroups.users.list":
-            group = (seen.query.get("usergroup") or [""])[0]  # the SDK sends this one as a GET
+            group = args.get("usergroup")
+            if not group:
+                return 200, {"ok": False, "error": "invalid_arguments"}
             with self.lock:
-                members = self.usergroups.get(group)
+                members = self.usergroups.get(str(group))
             if members is None:
-                return 200, {"ok": False, "error": "no_such_subteam"}, {}, 0.0, None
-            return 200, {"ok": True, "users": list(members)}, {}, 0.0, None
-        if method in ("chat.postMessage", "chat.update"):
-            body = seen.body if isinstance(seen.body, dict) else {}
+                return 200, {"ok": False, "error": "no_such_subteam"}
+            return 200, {"ok": True, "users": list(members)}
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return 200, {"ok": False, "error": "channel_not_found"}
+        with self.lock:
+            refusal = self.channel_errors.get(channel)
+        if refusal:
+            return 200, {"ok": False, "error": refusal}
+        if method == "chat.update":
+            ts = str(args.get("ts") or "")
             with self.lock:
-                refusal = self.token_error or self.channel_errors.get(str(body.get("channel")))
-            if refusal:
-                return 200, {"ok": False, "error": refusal}, {}, 0.0, None
-            ts = f"1700000000.{next(self._ts):06d}"
-            seen.ok = True
-            return (
-                200,
-                {
-                    "ok": True,
-                    "channel": body.get("channel"),
-                    "ts": body.get("ts") or ts,
-                    "message": {"text": body.get("text")},
-                },
-                {},
-                0.0,
-                None,
-            )
-        return 200, {"ok": True}, {}, 0.0, None
+                known = (channel, ts) in self.messages
+            if not known:
+                return 200, {"ok": False, "error": "message_not_found"}
+            if not _has_content(args):
+                return 200, {"ok": False, "error": "no_text"}
+            with self.lock:
+                self.messages[(channel, ts)] = dict(args)
+            message = {"type": "message", "text": args.get("text"), "bot_id": "BBOT", "ts": ts}
+            return 200, {"ok": True, "channel": channel, "ts": ts, "text": args.get("text"), "message": message}
+        # chat.postMessage
+        if not _has_content(args):
+            return 200, {"ok": False, "error": "no_text"}
+        thread_ts = args.get("thread_ts")
+        if thread_ts is not None:
+            if not TS.fullmatch(str(thread_ts)):
+                return 200, {"ok": False, "error": "invalid_thread_ts"}
+            with self.lock:
+                if (channel, str(thread_ts)) not in self.messages:
+                    return 200, {"ok": False, "error": "thread_not_found"}
+        ts = f"1700000000.{next(self._ts):06d}"
+        with self.lock:
+            self.messages[(channel, ts)] = dict(args)
+        message = {"type": "message", "text": args.get("text"), "bot_id": "BBOT", "ts": ts}
+        if thread_ts is not None:
+            message["thread_ts"] = str(thread_ts)
+        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+
+def _slack_args(seen: Seen) -> dict[str, Any]:
+    """A Web API call's arguments: the query string and a form or JSON body, as Slack reads them."""
+    args: dict[str, Any] = {k: v[-1] for k, v in seen.query.items()}
+    if isinstance(seen.body, dict):
+        args.update(seen.body)
+    return args
+
+
+def _has_content(args: dict[str, Any]) -> bool:
+    """Slack's `no_text`: a message needs text, blocks or attachments."""
+    return any(args.get(k) not in (None, "", [], "[]") for k in ("text", "blocks", "attachments"))
+
+
+def _refuse(error: str, **extra: Any) -> tuple[int, Any, dict[str, str], float, bytes | None]:
+    return 200, {"ok": False, "error": error, **extra}, {}, 0.0, None
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "") -> Any:

@@ -3,13 +3,17 @@ reports, what the real service would refuse or what its published spec does not 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.runtime import slack_client
 from tests.conftest import MODEL, PROD
-from tests.fakes import API_KEY, Canned, FakeBaseten, deployment, model
+from tests.fakes import API_KEY, APP_TOKEN, BOT_TOKEN, BOT_USER, Canned, FakeBaseten, FakeSlack, deployment, model
 from tests.spec import SPEC
 
 AUTH = {"Authorization": f"Api-Key {API_KEY}"}
@@ -97,3 +101,76 @@ def test_both_documented_key_schemes_are_accepted_and_nothing_else(loose: FakeBa
     assert get(loose, "/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert get(loose, "/v1/models", headers={}).json() == {"error": "Invalid API key"}
     assert loose.violations == []
+
+
+# -- Slack ----------------------------------------------------------------------------
+
+
+async def slack_error(call: Awaitable[Any]) -> str:
+    with pytest.raises(SlackApiError) as caught:
+        await call
+    assert caught.value.response.status_code == 200  # Slack refuses with HTTP 200 and ok: false
+    return str(caught.value.response["error"])
+
+
+@pytest.fixture
+async def web(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    """The bot's own Slack client, holding the bot token."""
+    client = slack_client(BOT_TOKEN, slack.api_url)
+    yield client
+    if client.session is not None:
+        await client.session.close()
+
+
+async def test_every_web_api_call_needs_the_right_token(slack: FakeSlack, web: AsyncWebClient) -> None:
+    assert (await web.auth_test())["user_id"] == BOT_USER
+    assert slack.calls("auth.test")[0].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    refusals = [(None, "not_authed"), ("xoxb-someone-else", "invalid_auth"), (APP_TOKEN, "not_allowed_token_type")]
+    for token, error in refusals:
+        other = AsyncWebClient(token=token, base_url=slack.api_url)
+        assert await slack_error(other.chat_postMessage(channel="C1", text="hi")) == error, token
+        assert await slack_error(other.usergroups_users_list(usergroup="S1")) == error, token
+    assert slack.posts() == []
+    apps = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    assert await slack_error(apps.apps_connections_open(app_token=BOT_TOKEN)) == "not_allowed_token_type"
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+async def test_a_message_needs_a_channel_and_text_or_blocks(slack: FakeSlack, web: AsyncWebClient) -> None:
+    assert await slack_error(web.chat_postMessage(channel="", text="hi")) == "channel_not_found"
+    assert await slack_error(web.chat_postMessage(channel="C1", text="")) == "no_text"
+    assert await slack_error(web.chat_postMessage(channel="C1", text="", blocks=[])) == "no_text"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
+    assert (await web.chat_postMessage(channel="C1", blocks=blocks))["ok"]
+    assert (await web.chat_postMessage(channel="C1", text="hi"))["ok"]
+    assert len(slack.posts()) == 2
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+async def test_replies_and_edits_only_to_messages_it_issued(slack: FakeSlack, web: AsyncWebClient) -> None:
+    parent = (await web.chat_postMessage(channel="C1", text="parent"))["ts"]
+    reply = await web.chat_postMessage(channel="C1", text="reply", thread_ts=parent)
+    assert reply["message"]["thread_ts"] == parent
+    assert await slack_error(web.chat_postMessage(channel="C1", text="r", thread_ts="1699999999.000001")) == (
+        "thread_not_found"
+    )
+    assert await slack_error(web.chat_postMessage(channel="C2", text="r", thread_ts=parent)) == "thread_not_found"
+    assert await slack_error(web.chat_postMessage(channel="C1", text="r", thread_ts="0")) == "invalid_thread_ts"
+    assert (await web.chat_update(channel="C1", ts=parent, text="edited"))["ts"] == parent
+    assert await slack_error(web.chat_update(channel="C1", ts="1699999999.000001", text="x")) == "message_not_found"
+    assert await slack_error(web.chat_update(channel="C2", ts=parent, text="x")) == "message_not_found"
+    assert await slack_error(web.chat_update(channel="C1", ts=parent, text="")) == "no_text"
+
+
+async def test_unknown_methods_and_user_groups(slack: FakeSlack, web: AsyncWebClient) -> None:
+    assert await slack_error(web.api_call("chat.postMessages", json={"channel": "C1", "text": "x"})) == "unknown_method"
+    slack.usergroups["S0ADMINS"] = ["U1", "U2"]
+    got = await web.usergroups_users_list(usergroup="S0ADMINS")
+    assert got.data == {"ok": True, "users": ["U1", "U2"]}
+    assert await slack_error(web.usergroups_users_list(usergroup="S0NOPE")) == "no_such_subteam"
+
+
+async def test_a_revoked_token_is_refused_on_every_call(slack: FakeSlack, web: AsyncWebClient) -> None:
+    slack.token_error = "token_revoked"
+    assert await slack_error(web.auth_test()) == "token_revoked"
+    assert await slack_error(web.chat_postMessage(channel="C1", text="hi")) == "token_revoked"

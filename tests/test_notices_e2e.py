@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign
+from tests.fakes import BOT_TOKEN, BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign
 from tests.test_cli import run
 from tests.test_slash_e2e import answer, post_command
 
@@ -52,6 +52,10 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
         replies = [p for p in slack.posts() if p["channel"] == "C1"][1:]
         assert replies and all(p.get("thread_ts") for p in replies)
         assert first_ts.body.get("thread_ts") is None
+        # every Web API call carried the bot token, as Slack requires (the fake refuses any other)
+        web = [r for r in slack.requests if r.path.startswith("/api/")]
+        assert {r.path for r in web} >= {"/api/chat.postMessage", "/api/chat.update"}
+        assert all(r.headers.get("Authorization") == f"Bearer {BOT_TOKEN}" for r in web)
     finally:
         assert bot.stop() == 0
 
