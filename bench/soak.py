@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bot import tables as t  # noqa: E402
 from bot.db import sync_url  # noqa: E402
 from tests.conftest import BotProcess, bot_env  # noqa: E402
-from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment  # noqa: E402
+from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment, wait_until  # noqa: E402
 from tests.test_slash_e2e import answer, post_command  # noqa: E402
 
 WALK = ["ACTIVE", "UNHEALTHY", "DEPLOYING", "DEPLOY_FAILED", "ACTIVE"]
@@ -224,7 +224,7 @@ class Soak:
                 self.slack.token_error = "token_revoked"
                 revoked_until = rnd + self.rng.randint(2, 4)
                 self.run.revoked += 1
-            time.sleep(self.rng.uniform(0.4, 1.6))
+            time.sleep(self.rng.uniform(0.4, 1.6))  # pacing: about one poll interval a round, not a proof
             assert self.bot is not None
             self.rss.append(rss_mb(self.bot.proc.pid))
             if rnd == revoked_until:  # the operator fixes the token and restarts the bot
@@ -243,14 +243,18 @@ class Soak:
 
     def drain(self) -> bool:
         """Waits until every expected notice arrived (an orphaned claim takes 30 s to expire)."""
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+
+        def arrived() -> bool:
             got = self.delivered()
-            if all(got[c][t] for c, texts in self.run.expected.items() for t in texts):
-                time.sleep(3)  # and a few cycles more, for anything that should not come
-                return True
-            time.sleep(0.5)
-        return False
+            return all(got[c][t] for c, texts in self.run.expected.items() for t in texts)
+
+        try:
+            wait_until(arrived, 240, what="every expected notice", every=0.5)
+        except AssertionError:
+            return False
+        assert self.bot is not None
+        self.bot.wait_cycles(3)  # and a few cycles more, for anything that should not come
+        return True
 
     def check(self, drained: bool, samples: list[float], seconds: float) -> dict[str, Any]:
         got = self.delivered()

@@ -552,14 +552,14 @@ def _refuse(error: str, **extra: Any) -> tuple[int, Any, dict[str, str], float, 
     return 200, {"ok": False, "error": error, **extra}, {}, 0.0, None
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "") -> Any:
+def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "", every: float = 0.02) -> Any:
     """Polls `predicate` until it returns something truthy, and returns that."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.02)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 

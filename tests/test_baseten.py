@@ -191,7 +191,7 @@ async def test_timeout_is_unavailable_within_bounded_time(baseten: FakeBaseten) 
     finally:
         await c.aclose()
     assert "in time" in str(caught.value)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # bounded: two 0.2 s attempts, with room for a loaded machine
 
 
 async def test_connection_refused_is_unavailable() -> None:

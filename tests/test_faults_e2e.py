@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -114,7 +113,7 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
     wait(lambda: "rejected the API key" in bot.output(), what="the 401 log line")
     detail = wait(lambda: (h := healthz(bot)).get("baseten") and h, what="the /healthz detail")
     assert "401" in detail["baseten"] and "BASETEN_API_KEY" in detail["baseten"]
-    time.sleep(2.5)  # more cycles, still refused: still one line
+    bot.wait_cycles(3)  # more cycles, still refused: still one line
     assert bot.output().count("rejected the API key") == 1
     baseten.api_key = good_key
     expected.append("faulty / d10: ACTIVE → UNHEALTHY")
@@ -130,7 +129,7 @@ def test_baseten_faults_hide_nothing_and_invent_nothing(
     wait(lambda: expected[-1] in posts_to(slack, "C1"), what=expected[-1])
     assert bot.output().count("may not read this (403)") == 1
 
-    time.sleep(2)  # a few quiet cycles more
+    bot.wait_cycles(3)  # a few quiet cycles more
     assert posts_to(slack, "C1") == expected, "a notice was lost, doubled or invented"
     assert "Traceback" not in bot.output()
 
@@ -152,7 +151,7 @@ def test_a_404_is_announced_deleted_once(baseten: FakeBaseten, slack: FakeSlack,
         subscribe(bot, slack, "C1")
         baseten.delete_deployment(MODEL, PROD)  # GET .../deployments/dep1prod now answers 404
         wait(lambda: posts_to(slack, "C1"), what="the deleted notice")
-        time.sleep(3)  # three more cycles of 404
+        bot.wait_cycles(3)  # three more cycles of 404
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → DELETED (deployment deleted)"]
     finally:
         bot.stop()
@@ -170,7 +169,7 @@ def test_connection_refused_then_back(baseten: FakeBaseten, slack: FakeSlack, db
         assert posts_to(slack, "C1") == [] and healthz(bot)["poller"] == "scheduled"
         baseten.listen_again()
         wait(lambda: posts_to(slack, "C1"), what="the change made while Baseten was away")
-        time.sleep(1.5)
+        bot.wait_cycles(3)
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     finally:
         bot.stop()
@@ -191,7 +190,7 @@ def test_slack_429_5xx_and_hang_ups_are_retried_and_sent_once(
         slack.script("chat.postMessage", Canned(500, drop=True), Canned(500, drop=True))
         baseten.set_status(MODEL, PROD, "ACTIVE")
         wait(lambda: len(posts_to(slack, "C1")) == 2, what="the notice after two hang-ups")
-        time.sleep(2)
+        bot.wait_cycles(3)
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         log = bot.output()
         assert "not delivered yet (429 ratelimited); retrying in 1s" in log
@@ -220,7 +219,7 @@ def test_channel_errors_pause_that_channel_only(
         tried = len(slack.calls("chat.postMessage"))
         baseten.set_status(MODEL, PROD, "ACTIVE")
         wait(lambda: len(posts_to(slack, "C4")) == 2, what="the second notice")
-        time.sleep(1.5)
+        bot.wait_cycles(3)
         assert len(slack.calls("chat.postMessage")) == tried + 1  # paused channels are not tried again
     finally:
         bot.stop()
@@ -238,7 +237,7 @@ def test_a_rejected_token_keeps_notices_for_the_next_start(
         detail = wait(lambda: (h := healthz(bot)).get("slack") and h, what="the /healthz detail")
         assert detail["slack"] == f"token rejected: {error}"
         baseten.set_status(MODEL, PROD, "ACTIVE")
-        time.sleep(2.5)
+        bot.wait_cycles(3)
         assert bot.output().count("Slack rejected the bot token") == 1
         assert len(slack.calls("chat.postMessage")) == 1  # tried once, then stopped
     finally:
@@ -247,7 +246,7 @@ def test_a_rejected_token_keeps_notices_for_the_next_start(
     bot = fast_bot(baseten, slack, db_url, tmp_path / "second.log")
     try:
         wait(lambda: len(posts_to(slack, "C1")) == 2, what="the queued notices")
-        time.sleep(1.5)
+        bot.wait_cycles(3)
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → ACTIVE"]
     finally:
         bot.stop()

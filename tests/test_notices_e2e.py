@@ -32,7 +32,7 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
         assert confirmation["response_type"] == "in_channel"
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     slack.wait_for(lambda: len(slack.posts()) >= 2)
-    time.sleep(2.5)  # two more cycles: nothing new
+    bot.wait_cycles(3)  # more cycles: nothing new
     assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     assert posts_to(slack, "C2") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     assert bot.stop() == 0
@@ -41,7 +41,7 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
     bot = start(baseten, slack, db_url, tmp_path, "second")
     try:
         slack.wait_for(lambda: len(slack.posts()) >= 4)
-        time.sleep(1.5)
+        bot.wait_cycles(3)
         assert posts_to(slack, "C1")[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         assert posts_to(slack, "C2")[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         post_command(bot, slack, "list", name="list", channel="C1")
@@ -85,8 +85,7 @@ def test_paused_channel_resumes_when_the_bot_is_invited_back(
         answer(slack, "sub")
         slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "not_in_channel"}))
         baseten.set_status(MODEL, PROD, "UNHEALTHY")
-        slack.wait_for(lambda: slack.calls("chat.postMessage"))
-        time.sleep(0.5)
+        slack.wait_for(lambda: "Slack answered not_in_channel" in bot.output())
         post_command(bot, slack, "list", channel="C5", name="l1")
         assert "not_in_channel" in json.dumps(answer(slack, "l1"))
 
@@ -109,7 +108,7 @@ def test_paused_channel_resumes_when_the_bot_is_invited_back(
         body = json.dumps(event)
         headers = {**sign(body), "Content-Type": "application/json"}
         assert httpx.post(bot.url + "/slack/events", content=body, headers=headers, timeout=5).status_code == 200
-        time.sleep(0.5)
+        slack.wait_for(lambda: "invited back to C5: resumed 1 subscription(s)" in bot.output())
         post_command(bot, slack, "list", channel="C5", name="l2")
         assert "paused" not in json.dumps(answer(slack, "l2"))
         baseten.set_status(MODEL, PROD, "ACTIVE")
