@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bot import tables as t  # noqa: E402
 from bot.db import sync_url  # noqa: E402
 from tests.conftest import BotProcess, bot_env  # noqa: E402
-from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment  # noqa: E402
+from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment, wait_until  # noqa: E402
 from tests.test_slash_e2e import answer, post_command  # noqa: E402
 
 WALK = ["ACTIVE", "UNHEALTHY", "DEPLOYING", "DEPLOY_FAILED", "ACTIVE"]
@@ -85,7 +85,6 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.workdir = workdir
         self.baseten = FakeBaseten()
-        self.baseten.off_spec_ok = False
         self.slack = FakeSlack()
         self.run = Run(args.rounds, args.seed)
         self.db_url = args.database_url or f"sqlite:///{workdir / 'soak.db'}"
@@ -182,12 +181,12 @@ class Soak:
         )[0]
         canned = {
             "500": Canned(500, {"error": "internal"}),
-            "502": Canned(502, raw=b"<html>Bad Gateway</html>"),
+            "502": Canned(502, raw=b"<html>Bad Gateway</html>", off_spec=True),  # a proxy's page
             "503": Canned(503, {"error": "unavailable"}),
-            "429": Canned(429, {"retry_after": 0.5}),
+            "429": Canned(429, {"error": "Rate limit exceeded. Please try again later.", "retry_after": 1}),
             "hang-up": Canned(500, drop=True),
-            "garbage": Canned(200, raw=b"{not json"),
-            "stall": Canned(200, {"deployments": []}, delay=10.5),  # the client gives up at 10 s
+            "garbage": Canned(200, raw=b"{not json", off_spec=True),
+            "stall": Canned(200, drop=True, delay=10.5),  # the client gives up at 10 s
         }[kind]
         self.baseten.script(f"/v1/models/{model}/", *[canned] * self.rng.randint(1, 4))
         self.run.baseten_faults[kind] += 1
@@ -225,7 +224,7 @@ class Soak:
                 self.slack.token_error = "token_revoked"
                 revoked_until = rnd + self.rng.randint(2, 4)
                 self.run.revoked += 1
-            time.sleep(self.rng.uniform(0.4, 1.6))
+            time.sleep(self.rng.uniform(0.4, 1.6))  # pacing: about one poll interval a round, not a proof
             assert self.bot is not None
             self.rss.append(rss_mb(self.bot.proc.pid))
             if rnd == revoked_until:  # the operator fixes the token and restarts the bot
@@ -244,14 +243,18 @@ class Soak:
 
     def drain(self) -> bool:
         """Waits until every expected notice arrived (an orphaned claim takes 30 s to expire)."""
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+
+        def arrived() -> bool:
             got = self.delivered()
-            if all(got[c][t] for c, texts in self.run.expected.items() for t in texts):
-                time.sleep(3)  # and a few cycles more, for anything that should not come
-                return True
-            time.sleep(0.5)
-        return False
+            return all(got[c][t] for c, texts in self.run.expected.items() for t in texts)
+
+        try:
+            wait_until(arrived, 240, what="every expected notice", every=0.5)
+        except AssertionError:
+            return False
+        assert self.bot is not None
+        self.bot.wait_cycles(3)  # and a few cycles more, for anything that should not come
+        return True
 
     def check(self, drained: bool, samples: list[float], seconds: float) -> dict[str, Any]:
         got = self.delivered()

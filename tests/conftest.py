@@ -17,13 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from bot.db import sync_url, upgrade
-from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, FakeBaseten, FakeSlack, deployment
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, FakeBaseten, FakeSlack, deployment, wait_until
 
 MODEL = "mdl1abcd"
 MODEL_NAME = "llama-3-8b"
 PROD = "dep1prod"
 DEV = "dep2dev"
 OLD = "dep3old"
+CYCLES = "baseten_bot_poll_cycles_total"  # bot/metrics.py: one per finished poll cycle, by outcome
 
 
 def standard_deployments() -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def baseten() -> Iterator[FakeBaseten]:
     fake.add_model(MODEL, MODEL_NAME, standard_deployments())
     yield fake
     fake.close()
-    assert not fake.violations, f"the fake answered outside the spec: {fake.violations}"
+    assert not fake.violations, f"a request or an answer outside Baseten's spec: {fake.violations}"
 
 
 @pytest.fixture
@@ -126,6 +127,17 @@ class BotProcess:
                 pass
             time.sleep(0.05)
         raise AssertionError(f"bot never became healthy:\n{self.output()}")
+
+    def cycles(self) -> int:
+        """Poll cycles this process has finished, of every outcome, from its own /metrics."""
+        text = httpx.get(self.url + "/metrics", timeout=5).text
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(CYCLES + "{")))
+
+    def wait_cycles(self, more: int = 3, timeout: float = 60.0) -> None:
+        """Waits until `more` further poll cycles have finished: at least `more - 1` of them began
+        after this call. The proof a "nothing else happened" check needs that the bot kept looking."""
+        start = self.cycles()
+        wait_until(lambda: self.cycles() >= start + more, timeout, what=f"{more} more poll cycles", every=0.1)
 
     def output(self) -> str:
         if not self._log.closed:

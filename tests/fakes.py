@@ -11,39 +11,26 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import socket
 import sys
 import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import yaml
-from jsonschema import Draft202012Validator
+from tests.spec import PUBLISHED, SPEC
 
-DATA = Path(__file__).parent / "data"
 API_KEY = "test-key.secretvalue123"
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+APP_TOKEN = "xapp-1-test-app-token-0123"
 TEAM = "T0TEST"
 BOT_USER = "UBOTUSER"
-
-
-def _spec_components() -> dict[str, Any]:
-    spec = yaml.safe_load((DATA / "baseten-openapi.yaml").read_text())
-    return spec["components"]
-
-
-_COMPONENTS = _spec_components()
-
-
-def validator(schema_name: str) -> Draft202012Validator:
-    """A JSON Schema validator for one of the spec's component schemas."""
-    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": _COMPONENTS})
 
 
 def deployment(
@@ -114,6 +101,7 @@ class Canned:
     delay: float = 0.0
     raw: bytes | None = None
     drop: bool = False  # hang up without answering: a network error for the caller
+    off_spec: bool = False  # deliberately not what the API documents (a proxy's page, a garbled body)
 
 
 DROP = b"\x00drop"  # what answer() returns as the body to hang up
@@ -241,7 +229,13 @@ class _Fake:
 
 
 class FakeBaseten(_Fake):
-    """Answers like the management API spec; every 200 body is validated against it."""
+    """Answers like Baseten's published spec, and checks every request and answer against it.
+
+    A request for an operation the spec lacks, or with a query parameter the operation does
+    not declare, is a violation; so is any answer (routed or scripted, 200 or fault) whose
+    body the spec does not allow, unless it is scripted with `off_spec=True` or served inside
+    `with fake.off_spec():`. The `baseten` fixture fails a test that leaves violations.
+    """
 
     def __init__(self, *, api_key: str = API_KEY) -> None:
         self.api_key = api_key
@@ -251,9 +245,17 @@ class FakeBaseten(_Fake):
         self.scripted: deque[tuple[str, Canned]] = deque()
         self.delay = 0.0
         self.violations: list[str] = []
-        self.off_spec_ok = False  # set by tests that serve a deliberately newer/odd answer
-        self.ignore_name_filter = False  # answer `?name=` with everything, like a proxy that drops the query
+        self.off_spec_ok = False  # only ever set by off_spec(), which restores it
         super().__init__()
+
+    @contextlib.contextmanager
+    def off_spec(self) -> Iterator[None]:
+        """Answers served inside this block may leave the spec (a newer status is the test's point)."""
+        self.off_spec_ok = True
+        try:
+            yield
+        finally:
+            self.off_spec_ok = False
 
     # -- state --------------------------------------------------------------------
 
@@ -292,51 +294,61 @@ class FakeBaseten(_Fake):
 
     # -- HTTP ---------------------------------------------------------------------
 
+    def _violation(self, seen: Seen, problems: list[str]) -> None:
+        if problems:
+            with self.lock:
+                self.violations.append(f"{seen.method} {seen.path}: {problems[:3]}")
+
+    def _authorized(self, seen: Seen) -> bool:
+        # the spec's BearerAuth: `Bearer <key>`, and the legacy `Api-Key <key>` it also accepts
+        return seen.headers.get("Authorization") in (f"Bearer {self.api_key}", f"Api-Key {self.api_key}")
+
     def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
-        with self.lock:
-            for i, (prefix, canned) in enumerate(self.scripted):
-                if seen.path.startswith(prefix):
-                    del self.scripted[i]
-                    return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
-        if seen.headers.get("Authorization") != f"Api-Key {self.api_key}":
-            return 401, {"error": "Invalid API key"}, {}, self.delay, None
-        status, body, schema = self._route(seen)
-        if status == 200 and schema:
-            errors = [e.message for e in validator(schema).iter_errors(body)]
-            if errors and not self.off_spec_ok:
-                self.violations.append(f"{seen.path}: {errors[:3]}")
+        op = SPEC.operation(seen.method, seen.path)
+        if op is None:
+            self._violation(seen, [f"no such operation in {PUBLISHED.name}"])
+        else:
+            self._violation(seen, op.check_query(seen.query))
+        if not self._authorized(seen):
+            status, body = 401, {"error": "Invalid API key"}
+            canned = None
+        else:
+            with self.lock:
+                canned = next(((i, c) for i, (p, c) in enumerate(self.scripted) if seen.path.startswith(p)), None)
+                if canned is not None:
+                    del self.scripted[canned[0]]
+            if canned is not None:
+                status, body = canned[1].status, canned[1].body
+            else:
+                status, body = self._route(seen)
+        c = canned[1] if canned is not None else None
+        if op is not None and not (c is not None and (c.drop or c.off_spec)) and not self.off_spec_ok:
+            self._violation(seen, op.check_answer(status, _decoded(c.raw) if c and c.raw is not None else body))
+        if c is not None:
+            return c.status, c.body, dict(c.headers), c.delay, _raw(c)
         return status, body, {}, self.delay, None
 
-    def _route(self, seen: Seen) -> tuple[int, Any, str | None]:
+    def _route(self, seen: Seen) -> tuple[int, Any]:
         segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
-        not_found = (404, {"error": "Not found"}, None)
-        if segs[:2] != ["v1", "models"]:
+        not_found = (404, {"error": "Not found"})
+        if segs[:2] != ["v1", "models"] or seen.method != "GET":
             return not_found
         with self.lock:
             if len(segs) == 2:
-                wanted = None if self.ignore_name_filter else (seen.query.get("name") or [None])[0]
-                models = [m for m in self.models.values() if wanted is None or m["name"] == wanted]
-                return 200, {"models": json.loads(json.dumps(models))}, "ModelsV1"
+                return 200, {"models": json.loads(json.dumps(list(self.models.values())))}
             model_id = segs[2]
             if model_id not in self.models:
                 return not_found
             deps = self.deployments[model_id]
             if len(segs) == 3:
-                current = model(model_id, self.models[model_id]["name"], list(deps.values()))
-                return 200, current, "ModelV1"
+                return 200, model(model_id, self.models[model_id]["name"], list(deps.values()))
             if segs[3] == "audit_logs" and len(segs) == 4:
                 items = self.audit.get(model_id, [])
-                return (
-                    200,
-                    {"items": items, "pagination": {"has_more": False, "cursor": None}},
-                    "ListAuditLogsResponseV1",
-                )
+                return 200, {"items": items, "pagination": {"has_more": False, "cursor": None}}
             if segs[3] != "deployments":
                 return not_found
             if len(segs) == 4:
-                wanted = None if self.ignore_name_filter else (seen.query.get("name") or [None])[0]
-                listed = [d for d in deps.values() if wanted is None or d["name"] == wanted]
-                return 200, {"deployments": json.loads(json.dumps(listed))}, "DeploymentsV1"
+                return 200, {"deployments": json.loads(json.dumps(list(deps.values())))}
             if len(segs) == 5:
                 key = segs[4]
                 if key == "production":
@@ -347,18 +359,53 @@ class FakeBaseten(_Fake):
                     found = deps.get(key)
                 if found is None:
                     return not_found
-                return 200, json.loads(json.dumps(found)), "DeploymentV1"
+                return 200, json.loads(json.dumps(found))
         return not_found
 
 
-class FakeSlack(_Fake):
-    """Records every Web API call and response_url post, with bodies; answers like Slack."""
+def _decoded(raw: bytes) -> Any:
+    """A scripted raw body as JSON, or a marker that fails every schema when it is not JSON."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _NotJson(raw[:40])
 
-    def __init__(self) -> None:
+
+class _NotJson(bytes):
+    """Not a JSON value: no schema of an object accepts it."""
+
+
+# The Web API methods the bot calls, and the kind of token each takes (Slack answers
+# `not_allowed_token_type` to the other kind and `unknown_method` to a method it lacks).
+SLACK_METHODS = {
+    "auth.test": "bot",
+    "chat.postMessage": "bot",
+    "chat.update": "bot",
+    "usergroups.users.list": "bot",
+    "conversations.info": "bot",
+    "apps.connections.open": "app",
+}
+TS = re.compile(r"\d+\.\d+")
+
+
+class FakeSlack(_Fake):
+    """Records every Web API call and response_url post, with bodies; answers like Slack.
+
+    Every Web API call must carry the right token (`Authorization: Bearer ...`, or a `token`
+    argument); a `chat.postMessage` needs a channel and text or blocks, and may only reply
+    in a thread it started; a `chat.update` may only edit a message it posted. Slack's own
+    error codes come back otherwise, with HTTP 200 and `"ok": false`, as Slack answers.
+    """
+
+    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
         self.scripted: dict[str, deque[Canned]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channel_errors: dict[str, str] = {}  # channel -> the error every post there gets
-        self.token_error: str | None = None  # every chat.postMessage gets it (a revoked token)
+        self.token_error: str | None = None  # every call with the bot token gets it (a revoked token)
+        self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> what was posted
         # conversations.info: what Slack says of a channel; None is `channel_not_found` (a private
         # channel the bot can't see). A channel not listed is a public one the bot is in.
         self.channels: dict[str, dict[str, Any] | None] = {}
@@ -397,76 +444,132 @@ class FakeSlack(_Fake):
         return wait_until(predicate, timeout, what="Slack traffic")
 
     def answer(self, seen: Seen) -> tuple[int, Any, dict[str, str], float, bytes | None]:
-        if seen.path.startswith("/response/"):
+        if seen.path.startswith("/response/"):  # a response_url: its own secret, no token
             return 200, {"ok": True}, {}, 0.0, b"ok"
         method = seen.path.removeprefix("/api/")
+        args = _slack_args(seen)
+        if method not in SLACK_METHODS:
+            return _refuse("unknown_method", req_method=method)
+        refusal = self._auth_error(seen, args, SLACK_METHODS[method])
+        if refusal:
+            return _refuse(refusal)
         with self.lock:
             queue = self.scripted.get(method)
             canned = queue.popleft() if queue else None
         if canned is not None:
             seen.ok = canned.status == 200 and isinstance(canned.body, dict) and canned.body.get("ok") is True
+            if seen.ok and method == "chat.postMessage" and isinstance(canned.body.get("ts"), str):
+                with self.lock:
+                    self.messages[(str(args.get("channel")), canned.body["ts"])] = dict(args)
             return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
+        status, body = self._method(method, args)
+        seen.ok = body.get("ok") is True
+        return status, body, {}, 0.0, None
+
+    def _auth_error(self, seen: Seen, args: dict[str, Any], kind: str) -> str | None:
+        header = seen.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else str(args.get("token") or "")
+        if not token:
+            return "not_authed"
+        if token not in (self.bot_token, self.app_token):
+            return "invalid_auth"
+        if token != (self.bot_token if kind == "bot" else self.app_token):
+            return "not_allowed_token_type"
+        return self.token_error if kind == "bot" else None
+
+    def _method(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if method == "auth.test":
-            return (
-                200,
-                {
-                    "ok": True,
-                    "url": "https://test.slack.com/",
-                    "team": "Test",
-                    "user": "baseten",
-                    "team_id": TEAM,
-                    "user_id": BOT_USER,
-                    "bot_id": "BBOT",
-                },
-                {},
-                0.0,
-                None,
-            )
+            return 200, {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "baseten",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT",
+            }
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return 200, {"ok": False, "error": "internal_error"}
+            return 200, {"ok": True, "url": self.socket_url}
         if method == "usergroups.users.list":
-            group = (seen.query.get("usergroup") or [""])[0]  # the SDK sends this one as a GET
+            group = args.get("usergroup")
+            if not group:
+                return 200, {"ok": False, "error": "invalid_arguments"}
             with self.lock:
-                members = self.usergroups.get(group)
+                members = self.usergroups.get(str(group))
             if members is None:
-                return 200, {"ok": False, "error": "no_such_subteam"}, {}, 0.0, None
-            return 200, {"ok": True, "users": list(members)}, {}, 0.0, None
+                return 200, {"ok": False, "error": "no_such_subteam"}
+            return 200, {"ok": True, "users": list(members)}
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return 200, {"ok": False, "error": "channel_not_found"}
         if method == "conversations.info":
-            channel = (seen.query.get("channel") or [""])[0]  # the SDK sends this one as a GET
             with self.lock:
                 info = self.channels.get(channel, {"is_channel": True, "is_private": False, "is_member": True})
             if info is None:
-                return 200, {"ok": False, "error": "channel_not_found"}, {}, 0.0, None
-            return 200, {"ok": True, "channel": {"id": channel, "name": channel.lower(), **info}}, {}, 0.0, None
-        if method in ("chat.postMessage", "chat.update"):
-            body = seen.body if isinstance(seen.body, dict) else {}
+                return 200, {"ok": False, "error": "channel_not_found"}
+            return 200, {"ok": True, "channel": {"id": channel, "name": channel.lower(), **info}}
+        with self.lock:
+            refusal = self.channel_errors.get(channel)
+        if refusal:
+            return 200, {"ok": False, "error": refusal}
+        if method == "chat.update":
+            ts = str(args.get("ts") or "")
             with self.lock:
-                refusal = self.token_error or self.channel_errors.get(str(body.get("channel")))
-            if refusal:
-                return 200, {"ok": False, "error": refusal}, {}, 0.0, None
-            ts = f"1700000000.{next(self._ts):06d}"
-            seen.ok = True
-            return (
-                200,
-                {
-                    "ok": True,
-                    "channel": body.get("channel"),
-                    "ts": body.get("ts") or ts,
-                    "message": {"text": body.get("text")},
-                },
-                {},
-                0.0,
-                None,
-            )
-        return 200, {"ok": True}, {}, 0.0, None
+                known = (channel, ts) in self.messages
+            if not known:
+                return 200, {"ok": False, "error": "message_not_found"}
+            if not _has_content(args):
+                return 200, {"ok": False, "error": "no_text"}
+            with self.lock:
+                self.messages[(channel, ts)] = dict(args)
+            message = {"type": "message", "text": args.get("text"), "bot_id": "BBOT", "ts": ts}
+            return 200, {"ok": True, "channel": channel, "ts": ts, "text": args.get("text"), "message": message}
+        # chat.postMessage
+        if not _has_content(args):
+            return 200, {"ok": False, "error": "no_text"}
+        thread_ts = args.get("thread_ts")
+        if thread_ts is not None:
+            if not TS.fullmatch(str(thread_ts)):
+                return 200, {"ok": False, "error": "invalid_thread_ts"}
+            with self.lock:
+                if (channel, str(thread_ts)) not in self.messages:
+                    return 200, {"ok": False, "error": "thread_not_found"}
+        ts = f"1700000000.{next(self._ts):06d}"
+        with self.lock:
+            self.messages[(channel, ts)] = dict(args)
+        message = {"type": "message", "text": args.get("text"), "bot_id": "BBOT", "ts": ts}
+        if thread_ts is not None:
+            message["thread_ts"] = str(thread_ts)
+        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "") -> Any:
+def _slack_args(seen: Seen) -> dict[str, Any]:
+    """A Web API call's arguments: the query string and a form or JSON body, as Slack reads them."""
+    args: dict[str, Any] = {k: v[-1] for k, v in seen.query.items()}
+    if isinstance(seen.body, dict):
+        args.update(seen.body)
+    return args
+
+
+def _has_content(args: dict[str, Any]) -> bool:
+    """Slack's `no_text`: a message needs text, blocks or attachments."""
+    return any(args.get(k) not in (None, "", [], "[]") for k in ("text", "blocks", "attachments"))
+
+
+def _refuse(error: str, **extra: Any) -> tuple[int, Any, dict[str, str], float, bytes | None]:
+    return 200, {"ok": False, "error": error, **extra}, {}, 0.0, None
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, *, what: str = "", every: float = 0.02) -> Any:
     """Polls `predicate` until it returns something truthy, and returns that."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.02)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 

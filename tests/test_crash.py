@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import Canned, FakeBaseten, FakeSlack
+from tests.fakes import Canned, FakeBaseten, FakeSlack, wait_until
 from tests.test_slash_e2e import answer, post_command
 
 # four changes: a fifth within 30 minutes would (rightly) be held back as flapping
@@ -36,7 +36,7 @@ def test_sigkill_at_random_points_loses_nothing(
         baseten.set_status(MODEL, PROD, status)
         expected.append(f"llama-3-8b / v3: {previous} → {status}")
         previous = status
-        time.sleep(rng.uniform(0.2, 2.0))
+        time.sleep(rng.uniform(0.2, 2.0))  # a random point to kill at, not a wait for an outcome
         bot.proc.send_signal(signal.SIGKILL)
         bot.proc.wait(5)
         bot.stop()
@@ -47,12 +47,8 @@ def test_sigkill_at_random_points_loses_nothing(
         wanted = expected[-1]
         slack.wait_for(lambda: all(wanted in t for t in _texts(slack).values()), timeout=60)  # noqa: B023
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if all(all(e in got for e in expected) for got in _texts(slack).values()):
-                break
-            time.sleep(0.2)
-        time.sleep(2)
+        wait_until(lambda: all(all(e in got for e in expected) for got in _texts(slack).values()), 60, what="all")
+        bot.wait_cycles(3)  # and anything doubled would have come by now
     finally:
         bot.stop()
     for channel in ("C1", "C2"):

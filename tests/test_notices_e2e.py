@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign, wait_until
+from tests.fakes import BOT_TOKEN, BOT_USER, TEAM, Canned, FakeBaseten, FakeSlack, sign, wait_until
 from tests.test_cli import run
 from tests.test_slash_e2e import answer, post_command
 
@@ -34,7 +34,7 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
         assert confirmation["response_type"] == "in_channel"
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     slack.wait_for(lambda: len(slack.posts()) >= 2)
-    time.sleep(2.5)  # two more cycles: nothing new
+    bot.wait_cycles(3)  # more cycles: nothing new
     assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     assert posts_to(slack, "C2") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     assert bot.stop() == 0
@@ -43,7 +43,7 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
     bot = start(baseten, slack, db_url, tmp_path, "second")
     try:
         slack.wait_for(lambda: len(slack.posts()) >= 4)
-        time.sleep(1.5)
+        bot.wait_cycles(3)
         assert posts_to(slack, "C1")[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         assert posts_to(slack, "C2")[1:] == ["llama-3-8b / v3: UNHEALTHY → ACTIVE"]
         post_command(bot, slack, "list", name="list", channel="C1")
@@ -54,6 +54,10 @@ def test_subscribe_flip_restart(baseten: FakeBaseten, slack: FakeSlack, db_url: 
         replies = [p for p in slack.posts() if p["channel"] == "C1"][1:]
         assert replies and all(p.get("thread_ts") for p in replies)
         assert first_ts.body.get("thread_ts") is None
+        # every Web API call carried the bot token, as Slack requires (the fake refuses any other)
+        web = [r for r in slack.requests if r.path.startswith("/api/")]
+        assert {r.path for r in web} >= {"/api/chat.postMessage", "/api/chat.update"}
+        assert all(r.headers.get("Authorization") == f"Bearer {BOT_TOKEN}" for r in web)
     finally:
         assert bot.stop() == 0
 
@@ -83,8 +87,7 @@ def test_paused_channel_resumes_when_the_bot_is_invited_back(
         answer(slack, "sub")
         slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "not_in_channel"}))
         baseten.set_status(MODEL, PROD, "UNHEALTHY")
-        slack.wait_for(lambda: slack.calls("chat.postMessage"))
-        time.sleep(0.5)
+        slack.wait_for(lambda: "Slack answered not_in_channel" in bot.output())
         post_command(bot, slack, "list", channel="C5", name="l1")
         assert "not_in_channel" in json.dumps(answer(slack, "l1"))
 
@@ -107,7 +110,7 @@ def test_paused_channel_resumes_when_the_bot_is_invited_back(
         body = json.dumps(event)
         headers = {**sign(body), "Content-Type": "application/json"}
         assert httpx.post(bot.url + "/slack/events", content=body, headers=headers, timeout=5).status_code == 200
-        time.sleep(0.5)
+        slack.wait_for(lambda: "invited back to C5: resumed 1 subscription(s)" in bot.output())
         post_command(bot, slack, "list", channel="C5", name="l2")
         assert "paused" not in json.dumps(answer(slack, "l2"))
         baseten.set_status(MODEL, PROD, "ACTIVE")

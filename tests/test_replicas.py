@@ -87,19 +87,20 @@ def test_one_poller_and_a_clean_takeover(replicas: list[BotProcess], baseten: Fa
     # kill the leader mid-cycle: while it waits on a slow Baseten, before it records anything
     baseten.delay = 1.0
     wait_until(lambda: len(baseten.requests) and baseten.requests[-1].path.startswith("/v1/"), 5, "a poll")
+    asked = len(baseten.requests)
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
     expected.append("llama-3-8b / v3: ACTIVE → UNHEALTHY")
-    time.sleep(0.3)
+    wait_until(lambda: len(baseten.requests) > asked, 5, "a poll after the change")  # held for 1 s
     leader.proc.send_signal(signal.SIGKILL)
     leader.proc.wait(5)
-    killed_at = time.monotonic()
     survivors = [b for b in replicas if b is not leader]
-    took = wait_until(lambda: any(role(b) == "poller" for b in survivors), 2 * LEASE + 5, "a new leader")
-    assert took <= 2 * LEASE + 1.5
-    wait_until(lambda: len(slack.posts()) >= 3 * len(expected), 20, "the notice after the takeover")
-    assert time.monotonic() - killed_at < 2 * LEASE + 15
+    # two lease periods, as the README says, plus room for a loaded machine (test_lease.py checks
+    # the expiry itself on a fake clock)
+    wait_until(lambda: any(role(b) == "poller" for b in survivors), 2 * LEASE + 10, "a new leader")
+    wait_until(lambda: len(slack.posts()) >= 3 * len(expected), 30, "the notice after the takeover")
     baseten.delay = 0.0
-    time.sleep(2 * LEASE)  # a few more cycles: nothing repeats
+    successor = next(b for b in survivors if role(b) == "poller")
+    successor.wait_cycles(3)  # a few more cycles: nothing repeats
 
     for channel in ("C0", "C1", "C2"):
         got = [p["text"] for p in slack.posts() if p["channel"] == channel]

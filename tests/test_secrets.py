@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack
+from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, wait_until
 from tests.test_slash_e2e import answer, post_command
 
 
@@ -27,7 +26,8 @@ def test_no_secret_in_any_output(baseten: FakeBaseten, slack: FakeSlack, db_url:
         slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "invalid_auth"}))
         baseten.set_status(MODEL, PROD, "UNHEALTHY")
         slack.wait_for(lambda: slack.calls("chat.postMessage"))
-        time.sleep(1.5)
+        wait_until(lambda: "invalid_auth" in bot.output(), what="the refusal to be logged")
+        bot.wait_cycles(2)  # and more DEBUG output to search
         metrics = httpx.get(bot.url + "/metrics", timeout=5).text
         health = httpx.get(bot.url + "/healthz", timeout=5).text
     finally:

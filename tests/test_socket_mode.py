@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
-from tests.fakes import Canned, FakeBaseten, FakeSlack, FakeSocketMode
-
-APP_TOKEN = "xapp-1-test-app-token-0123"
+from tests.fakes import APP_TOKEN, FakeBaseten, FakeSlack, FakeSocketMode, wait_until
 
 
 @pytest.fixture
@@ -26,7 +23,7 @@ def socket() -> Iterator[FakeSocketMode]:
 def test_slash_command_over_socket_mode(
     baseten: FakeBaseten, slack: FakeSlack, socket: FakeSocketMode, db_url: str, tmp_path: Path
 ) -> None:
-    slack.script("apps.connections.open", Canned(200, {"ok": True, "url": socket.url}))
+    slack.socket_url = socket.url
     env = bot_env(baseten, slack, db_url, SLACK_APP_TOKEN=APP_TOKEN)
     del env["SLACK_SIGNING_SECRET"]  # not needed in Socket Mode
     bot = BotProcess(env, tmp_path / "bot.log")
@@ -52,10 +49,7 @@ def test_slash_command_over_socket_mode(
                 },
             }
         )
-        deadline = time.monotonic() + 10
-        while not socket.acks("env-1") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert socket.acks("env-1"), bot.output()
+        wait_until(lambda: socket.acks("env-1"), 10, what="the envelope's ack")
         card = slack.wait_for(lambda: slack.responses("sock"))[0]
         assert "v3: ACTIVE" in card["text"]
         # /slack/events is not served in Socket Mode; health and metrics are

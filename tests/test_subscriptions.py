@@ -138,8 +138,8 @@ async def test_many_targets_on_one_model_are_one_list_request(world: World, base
     [
         Canned(500, {"error": "boom"}),
         Canned(429, {"error": "slow down", "retry_after": 0}),
-        Canned(200, raw=b"<html>not json</html>"),
-        Canned(200, {"deployments": [{"id": "dep1prod"}]}),  # a garbled entry: no status
+        Canned(200, raw=b"<html>not json</html>", off_spec=True),
+        Canned(200, {"deployments": [{"id": "dep1prod"}]}, off_spec=True),  # a garbled entry: no status
         Canned(200, delay=3.0, body={"deployments": []}),  # slower than the client's timeout
     ],
 )

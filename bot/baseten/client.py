@@ -99,21 +99,20 @@ class BasetenClient:
         self, model_id: str, *, name: str | None = None, interactive: bool = False
     ) -> list[Deployment]:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
-        params = {"name": name} if name is not None else None
-        body = await self._get(path, DeploymentList, params=params, interactive=interactive)
-        return [_owned(dep, model_id) for dep in body.deployments]
+        body = await self._get(path, DeploymentList, interactive=interactive)  # the API has no name filter
+        return [_owned(dep, model_id) for dep in body.deployments if name is None or dep.name == name]
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
         return await self._get(path, Model, interactive=interactive)
 
     async def find_models(self, name: str, *, interactive: bool = False) -> list[Model]:
-        """Models Baseten returns for `?name=`; callers keep only exact matches (bot.lookup), since a
-        proxy or a future API that ignores the filter would return every model."""
+        """Models named exactly `name` (names are unique per team only). Baseten's published spec has no
+        name filter, so the list is read and matched here; bot.lookup checks the names again."""
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
-        body = await self._get("/v1/models", ModelList, params={"name": name}, interactive=interactive)
-        return body.models
+        body = await self._get("/v1/models", ModelList, interactive=interactive)  # the API has no name filter
+        return [m for m in body.models if m.name == name]
 
     async def list_audit_logs(
         self, model_id: str, *, limit: int = 20, interactive: bool = False
