@@ -64,48 +64,19 @@ def apply(
     for dep_id, snap in current.items():
         if snap.gone:
             continue
+        times = change_times.get(dep_id, ())
         if snap.flapping_since is not None:
             if dep_id in changed:
                 out.held.add(dep_id)
             elif settled(snap, now):
-                count = sum(1 for t in change_times.get(dep_id, ()) if t >= snap.flapping_since)
-                out.changes.append(
-                    Change(
-                        SETTLED,
-                        snap.model_id,
-                        dep_id,
-                        snap.name,
-                        None,
-                        snap.status,
-                        now,
-                        snap.flapping_since,
-                        {"changes": count},
-                    )
-                )
+                out.changes.append(_settled(snap, times, now))
                 out.snaps.append(replace(snap, flapping_since=None))
                 continue
-        elif dep_id in changed:
-            times = [*change_times.get(dep_id, ()), now]
-            if starts_flapping(times, now):
-                out.changes.append(
-                    Change(
-                        FLAPPING,
-                        snap.model_id,
-                        dep_id,
-                        snap.name,
-                        None,
-                        snap.status,
-                        now,
-                        None,
-                        {
-                            "changes": len([t for t in times if now - t <= FLAP_WINDOW]),
-                            "window_s": int(FLAP_WINDOW.total_seconds()),
-                        },
-                    )
-                )
-                out.held.add(dep_id)
-                snap = replace(snap, flapping_since=now)
-                out.snaps.append(snap)
+        elif dep_id in changed and starts_flapping([*times, now], now):
+            out.changes.append(_flapping(snap, [*times, now], now))
+            out.held.add(dep_id)
+            snap = replace(snap, flapping_since=now)
+            out.snaps.append(snap)
         for threshold in stuck_due(snap, limits, now):
             seconds = int(threshold.total_seconds())
             out.changes.append(
@@ -124,3 +95,28 @@ def apply(
             snap = replace(snap, stuck_announced=seconds)
             out.snaps = [s for s in out.snaps if s.deployment_id != dep_id] + [snap]
     return out
+
+
+def _settled(snap: Snap, times: Sequence[datetime], now: datetime) -> Change:
+    """Stable again after a bout of flapping: one summary of how many changes it held back."""
+    assert snap.flapping_since is not None
+    count = sum(1 for t in times if t >= snap.flapping_since)
+    return Change(
+        SETTLED,
+        snap.model_id,
+        snap.deployment_id,
+        snap.name,
+        None,
+        snap.status,
+        now,
+        snap.flapping_since,
+        {"changes": count},
+    )
+
+
+def _flapping(snap: Snap, times: Sequence[datetime], now: datetime) -> Change:
+    detail = {
+        "changes": len([t for t in times if now - t <= FLAP_WINDOW]),
+        "window_s": int(FLAP_WINDOW.total_seconds()),
+    }
+    return Change(FLAPPING, snap.model_id, snap.deployment_id, snap.name, None, snap.status, now, None, detail)

@@ -13,7 +13,7 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
     """(plain text, mrkdwn) naming the model, the deployment and old → new."""
     model = short(model_name or change.model_id)
     dep = short(change.deployment_name or change.deployment_id)
-    old, new = change.old_status or "", change.new_status
+    old, new = short(change.old_status or ""), short(change.new_status)  # Baseten may send any string
     if change.kind == PROMOTED:
         # by name, as everywhere else; transitions recorded before names were kept give the id
         previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")

@@ -7,9 +7,9 @@ person who asked (`ephemeral`). Changes are announced in the channel, refusals a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,14 +17,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import render
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
-from bot.baseten.models import Deployment
+from bot.baseten.models import Deployment, Model
 from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
+from bot.decide import ModelRow
 from bot.lookup import LookupFailed, check_plain_id, explain, resolve_deployment, resolve_model
 from bot.render import Message, esc, short
-from bot.status import emoji
 from bot.store import Store
-from bot.store.subscriptions import MuteView, Options, SubscriptionView
-from bot.transitions import DEFAULT_STUCK, snap_of
+from bot.store.subscriptions import SubscriptionView
+from bot.subscription_text import (
+    describe_target,
+    list_line,
+    mute_line,
+    option_changes,
+    stamp,
+    subscribed_lines,
+    typed,
+)
+from bot.transitions import snap_of
 
 log = logging.getLogger(__name__)
 Answer = tuple[Message, str]
@@ -40,30 +49,6 @@ class Actor:
     team_id: str
     channel_id: str
     user_id: str
-
-
-def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
-    if not kinds:
-        return "every change except scale-to-zero churn"
-    return ", ".join(sorted(kinds))
-
-
-def describe_stuck(stuck_after: timedelta) -> str:
-    """A subscription's own `--stuck` threshold (the default, 30 minutes, goes unsaid)."""
-    return f"stuck after {render.duration(stuck_after)}"
-
-
-def describe_target(target: str, target_name: str) -> str:
-    if target == WHOLE_MODEL:
-        return "all deployments"
-    if target in ("production", "development"):
-        return f"the {target} deployment"
-    label = target_name or target
-    return f"*{esc(short(label))}*" + (f" (`{esc(target)}`)" if target_name and target_name != target else "")
-
-
-def _stamp(when: datetime) -> str:
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
 
 
 class Subscriptions:
@@ -83,30 +68,10 @@ class Subscriptions:
     async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
         await self._check_channel(actor.channel_id)
         model = await resolve_model(self._client, cmd.model)
-        now = self._now()
-        watched: Deployment | None = None
-        if cmd.target != WHOLE_MODEL:
-            watched = await resolve_deployment(self._client, model, cmd.target)
-            if cmd.target not in ("production", "development"):  # polled by its id, not through the list
-                check_plain_id(
-                    "deployment",
-                    watched.display_name,
-                    watched.id,
-                    f"it can't watch it on its own; `/baseten subscribe {model.id}` watches it with the rest "
-                    "of the model.",
-                )
-        deployments: list[Deployment] = [watched] if watched is not None else []
-        model_row = None
-        if cmd.target in (WHOLE_MODEL, "production", "development"):
-            try:
-                deployments = await self._client.list_deployments(model.id, interactive=True)
-            except BasetenError as exc:
-                raise LookupFailed(f"Can't subscribe right now: {explain(exc)}") from None
-            prod = next((d.id for d in deployments if d.is_production), None)
-            dev = next((d.id for d in deployments if d.is_development), None)
-            model_row = (model.id, model.display_name, prod, dev)
+        watched = await self._watched(cmd, model)
+        deployments, model_row = await self._baseline_of(cmd, model, watched)
         target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
-        await self._store.snapshots.baseline([snap_of(d, now) for d in deployments], model_row)
+        await self._store.snapshots.baseline([snap_of(d, self._now()) for d in deployments], model_row)
         _, before = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
@@ -123,7 +88,7 @@ class Subscriptions:
             target, watched.name if watched is not None else ""
         )
         if before is not None:
-            changed = _option_changes(before, cmd)
+            changed = option_changes(before, cmd)
             if not changed:
                 return render.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
             return (
@@ -133,20 +98,36 @@ class Subscriptions:
                 ),
                 "in_channel",
             )
-        if watched is not None:
-            current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
-        else:
-            counts = _status_counts(deployments)
-            current = (
-                f"{len(deployments)} deployment(s) now: {counts}." if deployments else "It has no deployments yet."
-            )
-        lines = [
-            f":bell: <@{esc(actor.user_id)}> subscribed this channel to {what}. {current}",
-            f"Notices: {describe_kinds(cmd.kinds)}"
-            + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
-            + ("; one thread per deployment." if cmd.thread else "; one message per change."),
-        ]
+        lines = subscribed_lines(cmd, actor.user_id, what, watched, deployments)
         return render.lines_message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+
+    async def _watched(self, cmd: Subscribe, model: Model) -> Deployment | None:
+        """The one deployment a subscription names, if it names one; its id must be one the bot can poll."""
+        if cmd.target == WHOLE_MODEL:
+            return None
+        watched = await resolve_deployment(self._client, model, cmd.target)
+        if cmd.target not in ("production", "development"):  # polled by its id, not through the list
+            check_plain_id(
+                "deployment",
+                watched.display_name,
+                watched.id,
+                f"it can't watch it on its own; `/baseten subscribe {model.id}` watches it with the rest of the model.",
+            )
+        return watched
+
+    async def _baseline_of(
+        self, cmd: Subscribe, model: Model, watched: Deployment | None
+    ) -> tuple[list[Deployment], ModelRow | None]:
+        """What the subscription starts from: every deployment, with the roles, when it follows the list."""
+        if cmd.target not in (WHOLE_MODEL, "production", "development"):
+            return ([watched] if watched is not None else []), None
+        try:
+            deployments = await self._client.list_deployments(model.id, interactive=True)
+        except BasetenError as exc:
+            raise LookupFailed(f"Can't subscribe right now: {explain(exc)}") from None
+        prod = next((d.id for d in deployments if d.is_production), None)
+        dev = next((d.id for d in deployments if d.is_development), None)
+        return deployments, (model.id, model.display_name, prod, dev)
 
     async def _check_channel(self, channel_id: str) -> None:
         """Refuses a channel the bot can't post in: a private one it is not in (or can't even see).
@@ -174,7 +155,7 @@ class Subscriptions:
 
     async def unsubscribe(self, cmd: Unsubscribe, actor: Actor) -> Answer:
         found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
-        label = _typed(cmd.model, cmd.target)
+        label = typed(cmd.model, cmd.target)
         if not found:
             return render.info(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
         await self._store.subscriptions.unsubscribe([s.id for s in found])
@@ -195,13 +176,13 @@ class Subscriptions:
         now = self._now()
         lines = [f"*This channel's subscriptions ({len(views)})*"]
         for view in views[:MAX_LIST_LINES]:
-            lines.append(_list_line(view, now))
+            lines.append(list_line(view, now))
         if len(views) > MAX_LIST_LINES:
             lines.append(f"…and {len(views) - MAX_LIST_LINES} more.")
         names = {v.model_id: v.model_name or v.model_id for v in views}
         for m in await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id):
             if not any(v.model_id == m.model_id and m.target in (WHOLE_MODEL, v.target) for v in views):
-                lines.append(_mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
+                lines.append(mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
         return render.lines_message(lines, f"{len(views)} subscription(s) in this channel")
 
     async def mute(self, cmd: Mute, actor: Actor) -> Answer:
@@ -209,7 +190,7 @@ class Subscriptions:
         subs = self._of_model(cmd.model, await self._channel(actor))
         target, target_name, heard = await self._mute_target(subs, cmd.target)
         if not heard:
-            return render.info(f"This channel is not subscribed to {_typed(cmd.model, cmd.target)}."), "ephemeral"
+            return render.info(f"This channel is not subscribed to {typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
         await self._store.subscriptions.mute(
             team_id=actor.team_id,
@@ -225,7 +206,7 @@ class Subscriptions:
             render.lines_message(
                 [
                     f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
-                    f"{describe_target(target, target_name)} until {_stamp(until)}."
+                    f"{describe_target(target, target_name)} until {stamp(until)}."
                 ],
                 f"Muted {short(name)}",
             ),
@@ -236,7 +217,7 @@ class Subscriptions:
         """Lifts this channel's mutes on a model (all of them), or the one on a target of it."""
         subs = self._of_model(cmd.model, await self._channel(actor))
         if not subs:
-            return render.info(f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
+            return render.info(f"Nothing to unmute for {typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
         model_id = subs[0].model_id
         name = subs[0].model_name or model_id
         target = None if cmd.target == WHOLE_MODEL else (await self._mute_target(subs, cmd.target))[0]
@@ -244,12 +225,12 @@ class Subscriptions:
         if not lifted:
             held = await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id)
             muted = "; ".join(
-                f"{describe_target(m.target, m.target_name)} until {_stamp(m.until)}"
+                f"{describe_target(m.target, m.target_name)} until {stamp(m.until)}"
                 for m in held
                 if m.model_id == model_id
             )
             hint = f" Muted here: {muted}." if muted else ""
-            nothing = f"Nothing to unmute for {_typed(cmd.model, cmd.target)} in this channel."
+            nothing = f"Nothing to unmute for {typed(cmd.model, cmd.target)} in this channel."
             return render.lines_message([nothing + hint], "Nothing to unmute"), "ephemeral"
         what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
@@ -265,7 +246,7 @@ class Subscriptions:
         paused = [s for s in found if s.paused_reason]
         if not paused:
             return render.info(
-                f"No paused subscription to {_typed(cmd.model, cmd.target)} in this channel."
+                f"No paused subscription to {typed(cmd.model, cmd.target)} in this channel."
             ), "ephemeral"
         await self._store.subscriptions.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
         name = paused[0].model_name or paused[0].model_id
@@ -329,60 +310,3 @@ class Subscriptions:
             for v in views
             if model in (v.model_id, v.model_name) and (any_target or target in (v.target, v.target_name))
         ]
-
-
-def _option_changes(before: Options, cmd: Subscribe) -> str:
-    """What subscribing again with `cmd`'s options changed, e.g. `notices: A → B`; empty when nothing did."""
-    changes = []
-    if before.kinds != cmd.kinds:
-        changes.append(f"notices: {describe_kinds(before.kinds)} → {describe_kinds(cmd.kinds)}")
-    if before.thread != cmd.thread:
-        changes.append("one message per change" if not cmd.thread else "one thread per deployment")
-    stuck = None if cmd.stuck_after is None else int(cmd.stuck_after.total_seconds())
-    if before.stuck_after != stuck:
-        old, new = (
-            render.duration(timedelta(seconds=s or DEFAULT_STUCK.total_seconds())) for s in (before.stuck_after, stuck)
-        )
-        changes.append(f"stuck after {old} → {new}")
-    return "; ".join(changes)
-
-
-def _typed(model: str, target: str) -> str:
-    return f"`{esc(model)}`" + ("" if target == WHOLE_MODEL else f" / `{esc(target)}`")
-
-
-def _status_counts(deployments: Sequence[Deployment]) -> str:
-    counts: dict[str, int] = {}
-    for d in deployments:
-        counts[d.status] = counts.get(d.status, 0) + 1
-    return ", ".join(f"{n} {esc(short(s, 40))}" for s, n in sorted(counts.items()))
-
-
-def _list_line(view: SubscriptionView, now: datetime) -> str:
-    name = view.model_name or view.model_id
-    head = f"• *{esc(short(name))}* / {describe_target(view.target, view.target_name)}"
-    if view.statuses:
-        shown = ", ".join(f"{esc(short(n, 40))} {emoji(s)} `{esc(s)}`" for n, s in view.statuses[:5])
-        more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
-        head += f": {shown}{more}"
-    extras = [describe_kinds(view.kinds)]
-    if view.stuck_after:
-        extras.append(describe_stuck(timedelta(seconds=view.stuck_after)))
-    if not view.thread:
-        extras.append("no threads")
-    if view.muted_until is not None and view.muted_until > now:
-        extras.append(f":mute: muted until {_stamp(view.muted_until)}")
-    if view.paused_reason:
-        last = f", last delivered {_stamp(view.last_delivered_at)}" if view.last_delivered_at else ""
-        extras.append(
-            f":double_vertical_bar: *paused*: Slack said `{esc(view.paused_reason)}`{last}. "
-            "Invite the bot back or run `/baseten resume`"
-        )
-    return head + "\n    " + " · ".join(extras)
-
-
-def _mute_line(model_name: str, mute: MuteView) -> str:
-    return (
-        f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
-        f"muted until {_stamp(mute.until)}"
-    )

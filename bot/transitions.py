@@ -177,17 +177,7 @@ def diff_model(
             snap = snap_of(dep, now)
             out.snaps.append(snap)
             out.changes.append(
-                Change(
-                    NEW,
-                    model_id,
-                    dep.id,
-                    dep.name,
-                    None,
-                    dep.status,
-                    now,
-                    None,
-                    _detail(None, snap),
-                )
+                Change(NEW, model_id, dep.id, dep.name, None, dep.status, now, None, _detail(None, snap))
             )
         else:
             out.extend(diff_deployment(before, dep, now=now))
@@ -203,22 +193,16 @@ def diff_model(
     promoted = out.production_id
     if baseline_known and promoted is not None and promoted != prev_production:
         name = next((d.name for d in current or () if d.id == promoted), "")
-        was = prev.get(prev_production) if prev_production else None
-        out.changes.append(
-            Change(
-                PROMOTED,
-                model_id,
-                promoted,
-                name,
-                None,
-                "PRODUCTION",
-                now,
-                None,
-                # named as every other line names a deployment; the id stays for what reads it
-                {"previous_deployment_id": prev_production, "previous_deployment_name": was.name if was else None},
-            )
-        )
+        out.changes.append(_promotion(model_id, promoted, name, prev.get(prev_production or ""), prev_production, now))
     return out
+
+
+def _promotion(
+    model_id: str, promoted: str, name: str, was: Snap | None, previous_id: str | None, now: datetime
+) -> Change:
+    """Another deployment became production; the one it replaced is named as every other line names one."""
+    detail = {"previous_deployment_id": previous_id, "previous_deployment_name": was.name if was else None}
+    return Change(PROMOTED, model_id, promoted, name, None, "PRODUCTION", now, None, detail)
 
 
 # -- who hears what ------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot import notices, render
 from bot.baseten.models import Deployment, Model
-from bot.subscriptions import describe_target
+from bot.subscription_text import describe_target
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from tests.fakes import deployment, model
 
