@@ -317,15 +317,21 @@ class Soak:
         return self.check(drained, rss, time.monotonic() - started)
 
     def drain(self) -> bool:
-        """Waits until every expected notice arrived (an orphaned claim takes 30 s to expire)."""
+        """Waits until every expected notice arrived and the outbox is empty: a notice a stop left
+        in the window is sent again, and so counted as a duplicate, only when its claim expires (30 s)."""
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             got = self.delivered()
-            if all(got[c][t] for c, texts in self.run.expected.items() for t in texts):
+            if all(got[c][t] for c, texts in self.run.expected.items() for t in texts) and not self.unsent():
                 time.sleep(3)  # and a few cycles more, for anything that should not come
                 return True
             time.sleep(0.5)
         return False
+
+    def unsent(self) -> int:
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(t.Delivery.state.in_(("pending", "sending")))
+            return int(conn.execute(query).scalar_one())
 
     def check(self, drained: bool, samples: list[float], seconds: float) -> dict[str, Any]:
         got = self.delivered()
