@@ -1,9 +1,12 @@
 """A loopback Baseten (and a minimal Slack) for the benchmark, run as its own process.
 
-Baseten answers after a configurable latency and enforces 100 requests per second
-per endpoint, answering 429 {"retry_after": 1} beyond it, as the management API does.
-A control API flips statuses and reports what arrived: totals, 429s, and the peak
-number of requests that started in any one-second window.
+Baseten answers after a configurable latency and enforces a limit per endpoint
+(`--limit`, 100 requests per second by default, as the management API does),
+answering 429 {"retry_after": 1} beyond it. A control API flips statuses and reports
+what arrived: totals, 429s, and the peak number of requests that started in any
+one-second window. Each POST to a response_url (/response/NAME) is recorded with the
+time it arrived (time.monotonic(), which on Linux is one clock for every process) and
+its body, for the benchmark to time command answers.
 
     python bench/fake.py --models 500 --per-model 10 --latency 0.05   (prints its port)
 """
@@ -20,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-LIMIT = 100  # requests per second per endpoint
+LIMIT = 100  # requests per second per endpoint, unless --limit says otherwise
 
 
 def template(path: str) -> str:
@@ -33,8 +36,10 @@ def template(path: str) -> str:
 
 
 class State:
-    def __init__(self, models: int, per_model: int, latency: float) -> None:
+    def __init__(self, models: int, per_model: int, latency: float, limit: int = LIMIT) -> None:
         self.latency = latency
+        self.limit = limit
+        self.answers: dict[str, dict[str, Any]] = {}  # response_url name -> {"at": monotonic, "body": text}
         self.deployments: dict[str, dict[str, dict[str, Any]]] = {}
         for m in range(models):
             model_id = f"m{m:05d}"
@@ -57,7 +62,7 @@ class State:
         window = self.windows.setdefault(endpoint, deque())
         while window and now - window[0] >= 1.0:
             window.popleft()
-        if len(window) >= LIMIT:
+        if len(window) >= self.limit:
             return False
         window.append(now)
         return True
@@ -138,8 +143,13 @@ def app(state: State) -> web.Application:
             return web.json_response({"ok": True, "team_id": "TBENCH", "user_id": "UBOT", "bot_id": "B1"})
         return web.json_response({"ok": True, "ts": f"1700000000.{next(ts):06d}"})
 
-    async def response_url(_: web.Request) -> web.Response:
+    async def response_url(request: web.Request) -> web.Response:
+        at = time.monotonic()
+        state.answers.setdefault(request.match_info["name"], {"at": at, "body": await request.text()})
         return web.Response(text="ok")
+
+    async def answers(_: web.Request) -> web.Response:
+        return web.json_response(state.answers)
 
     async def flip(request: web.Request) -> web.Response:
         body = await request.json()
@@ -169,6 +179,7 @@ def app(state: State) -> web.Application:
     web_app.router.add_route("POST", "/api/{method}", slack)
     web_app.router.add_route("POST", "/response/{name}", response_url)
     web_app.router.add_route("POST", "/_control/flip", flip)
+    web_app.router.add_route("GET", "/_control/answers", answers)
     web_app.router.add_route("POST", "/_control", control)
     return web_app
 
@@ -178,8 +189,9 @@ async def main() -> None:
     parser.add_argument("--models", type=int, required=True)
     parser.add_argument("--per-model", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--limit", type=int, default=LIMIT, help="requests per second per endpoint")
     args = parser.parse_args()
-    runner = web.AppRunner(app(State(args.models, args.per_model, args.latency)), access_log=None)
+    runner = web.AppRunner(app(State(args.models, args.per_model, args.latency, args.limit)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
     await site.start()

@@ -1,58 +1,75 @@
 """Poller benchmark: one command measures the bot against a loopback Baseten and writes BENCHMARKS.md.
 
-    python bench/run.py                      # every size, the naive baseline, ack latency
-    python bench/run.py --sizes 100x10 --no-ack --out -   # a quick look, printed
+    python bench/run.py                      # everything below, into BENCHMARKS.md
+    python bench/run.py --sizes 100x10 --no-ack --no-answers --no-capacity --out -   # a quick look
 
-For each (N deployments, M models) it seeds N watched deployments straight into a
-fresh SQLite database, starts bench/fake.py (50 ms latency, 100 requests/s per
-endpoint enforced with 429s) and runs the real poller (BASETEN_MAX_RPS=100) in a
-fresh process: an unchanged cycle, then a cycle where 1% of the deployments
-changed and the delivery of their notices. It records wall time, requests, the
-peak requests in any one-second window, 429s, CPU seconds, peak RSS and rows
-written, beside a naive poller (one request per subscription, one at a time) and
-the floor (requests needed / allowed rate). Finally it times 200 slash-command
-acks against a real `baseten-bot serve` while Baseten takes 8 s per answer and a
-5,000-deployment cycle is running.
+For each (N deployments, M models) it seeds N watched deployments into a fresh
+SQLite database, starts bench/fake.py (50 ms latency; its per-endpoint limit, answered
+with 429s, is the rate the bot runs at) and runs the real poller (BASETEN_MAX_RPS=100
+unless --rps says otherwise) in a fresh process: an unchanged cycle, then a cycle
+where 1% of the deployments changed and the delivery of their notices. It records
+wall time, requests, the peak requests in any one-second window, 429s, CPU seconds,
+the peak RSS of the process running the poller (its own VmHWM; the database is seeded
+by another process) and rows written, beside a naive poller (one request per
+subscription, one at a time) and the floor (requests needed / allowed rate).
+
+Capacity: the unchanged cycle at the largest model count with 1, 10 and 50 deployments
+per model (--capacity), at 50 and at 100 requests per second (--capacity-rps), with
+the fake enforcing the same rate.
+
+Slash commands, against a real `baseten-bot serve` watching 5,000 deployments over
+500 models: the ack latency of 200 commands while Baseten takes 8 s per answer and a
+cycle is running; and the answer latency, from sending a `status` command to its
+answer arriving through response_url, for 200 commands four a second while cycles
+run back to back (POLL_INTERVAL_SECONDS=1, Baseten at 50 ms). Target: p99 under 1 s.
+
+Percentiles are nearest-rank: of n sorted values, p99 is the one at ceil(0.99 n) - 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
-SOAK_MARK = "<!-- soak -->"  # BENCHMARKS.md from here on is bench/soak.py's, kept when this script rewrites
+SOAK_MARK = "<!-- soak"  # BENCHMARKS.md from here on is bench/soak.py's, kept when this script rewrites
 sys.path.insert(0, str(ROOT))
-from tests.fakes import sign  # noqa: E402 - the suite's signer, after ROOT is importable
+from bench.stats import nearest_rank  # noqa: E402
 
 SIZES = [(100, 10), (1000, 100), (5000, 500), (20000, 2000)]
+CAPACITY = [(2000, 2000), (20000, 2000), (100000, 2000)]  # 1, 10 and 50 deployments per model
+CAPACITY_RPS = [50.0, 100.0]
 NAIVE_UP_TO = 1000
 SECRET = "bench-signing-secret"
+ANSWER_TARGET = 1.0  # seconds, p99 from sending a status command to its answer
 
 
 # -- the loopback fake ---------------------------------------------------------------
 
 
 class Fake:
-    def __init__(self, models: int, per_model: int, latency: float) -> None:
+    def __init__(self, models: int, per_model: int, latency: float, limit: float) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -63,6 +80,8 @@ class Fake:
                 str(per_model),
                 "--latency",
                 str(latency),
+                "--limit",
+                str(int(limit)),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -77,6 +96,9 @@ class Fake:
     def flip(self, fraction: float) -> int:
         return int(httpx.post(self.url + "/_control/flip", json={"fraction": fraction}, timeout=30).json()["flipped"])
 
+    def answers(self) -> dict[str, dict[str, Any]]:
+        return dict(httpx.get(self.url + "/_control/answers", timeout=30).json())
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -90,49 +112,82 @@ def seed(url: str, n: int, m: int) -> None:
 
     per = n // m
     now = datetime.now(UTC)
-    subs, snaps = [], []
-    for mi in range(m):
-        model_id = f"m{mi:05d}"
-        for d in range(per):
-            dep_id = f"{model_id.replace('m', 'd')}x{d:03d}"
-            subs.append(
-                {
-                    "team_id": "TBENCH",
-                    "channel_id": f"C{mi:05d}",
-                    "model_id": model_id,
-                    "model_name": model_id,
-                    "target": dep_id,
-                    "target_name": dep_id,
-                    "kinds": "",
-                    "thread": True,
-                    "created_by": "U1",
-                    "created_at": now,
-                }
-            )
-            snaps.append(
-                {
-                    "model_id": model_id,
-                    "deployment_id": dep_id,
-                    "name": dep_id,
-                    "status": "ACTIVE",
-                    "is_production": d == 0,
-                    "is_development": False,
-                    "environment": "production" if d == 0 else None,
-                    "active_replica_count": 1,
-                    "instance_type_name": "1x L4",
-                    "status_since": now,
-                    "gone": False,
-                    "stuck_announced": 0,
-                }
-            )
     engine = make_sync_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(Subscription.__table__), subs)
-        conn.execute(sa.insert(Snapshot.__table__), snaps)
+    models_per_batch = max(1, 10_000 // per)
+    for first in range(0, m, models_per_batch):
+        subs, snaps = [], []
+        for mi in range(first, min(m, first + models_per_batch)):
+            model_id = f"m{mi:05d}"
+            for d in range(per):
+                dep_id = f"{model_id.replace('m', 'd')}x{d:03d}"
+                subs.append(
+                    {
+                        "team_id": "TBENCH",
+                        "channel_id": f"C{mi:05d}",
+                        "model_id": model_id,
+                        "model_name": model_id,
+                        "target": dep_id,
+                        "target_name": dep_id,
+                        "kinds": "",
+                        "thread": True,
+                        "created_by": "U1",
+                        "created_at": now,
+                    }
+                )
+                snaps.append(
+                    {
+                        "model_id": model_id,
+                        "deployment_id": dep_id,
+                        "name": dep_id,
+                        "status": "ACTIVE",
+                        "is_production": d == 0,
+                        "is_development": False,
+                        "environment": "production" if d == 0 else None,
+                        "active_replica_count": 1,
+                        "instance_type_name": "1x L4",
+                        "status_since": now,
+                        "gone": False,
+                        "stuck_announced": 0,
+                    }
+                )
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Subscription.__table__), subs)
+            conn.execute(sa.insert(Snapshot.__table__), snaps)
     engine.dispose()
 
 
-# -- one size, in its own process --------------------------------------------------------
+@contextlib.contextmanager
+def seeded(n: int, m: int, prefix: str) -> Iterator[str]:
+    """A fresh SQLite database at the newest migration, seeded with N watched deployments over M models."""
+    from bot.db import upgrade
+
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        seed(url, n, m)
+        yield url
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident set (VmHWM), in MiB; only that process, not its children."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    n, m = (int(x) for x in size.split("x"))
+    return n, m
+
+
+# -- one size: the parent seeds, a fresh process runs the poller -----------------------------
 
 
 def cpu() -> float:
@@ -140,23 +195,30 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure_size(n: int, m: int, latency: float, rps: float) -> dict[str, Any]:
-    fake = Fake(m, n // m, latency)
+def run_size(n: int, m: int, latency: float, rps: float, *, cycles_only: bool = False) -> dict[str, Any]:
+    with seeded(n, m, "bench-") as url:
+        command = [sys.executable, __file__, "--one", f"{n}x{m}", "--db", url, "--latency", str(latency)]
+        command += ["--rps", str(rps)] + (["--cycles-only"] if cycles_only else [])
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"{n}x{m} at {rps:g}/s failed:\n{out.stderr[-4000:]}")
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def measure_size(n: int, m: int, url: str, latency: float, rps: float, cycles_only: bool) -> dict[str, Any]:
+    fake = Fake(m, n // m, latency, rps)
     try:
-        return await _measure_size(fake, n, m, latency, rps)
+        return await _measure_size(fake, n, m, url, latency, rps, cycles_only)
     finally:
         fake.close()
 
 
-async def _measure_size(fake: Fake, n: int, m: int, latency: float, rps: float) -> dict[str, Any]:
+async def _measure_size(
+    fake: Fake, n: int, m: int, url: str, latency: float, rps: float, cycles_only: bool
+) -> dict[str, Any]:
     from bot.config import Settings
-    from bot.db import upgrade
     from bot.runtime import Runtime
 
-    tmp = tempfile.mkdtemp(prefix="bench-")
-    url = f"sqlite:///{tmp}/bench.db"
-    upgrade(url)
-    seed(url, n, m)
     settings = Settings(
         baseten_api_key="bench-key",
         baseten_api_url=fake.url,
@@ -193,30 +255,27 @@ async def _measure_size(fake: Fake, n: int, m: int, latency: float, rps: float) 
         }
 
     await cycle()  # the first cycle after start-up warms the connection pool and caches
-    unchanged = await cycle()
-    flipped = fake.flip(0.01)
-    changed = await cycle()
-    started = time.perf_counter()
-    sent = 0
-    while batch := (await runtime.notifier.deliver_due()).sent:
-        sent += batch
-    delivery = time.perf_counter() - started
     result: dict[str, Any] = {
         "n": n,
         "m": m,
         "latency": latency,
         "rps": rps,
         "floor": m / rps,
-        "flipped": flipped,
-        "unchanged": unchanged,
-        "changed": changed,
-        "delivery_seconds": delivery,
-        "notices": sent,
+        "unchanged": await cycle(),
     }
-    if n <= NAIVE_UP_TO:
-        result["naive"] = await naive(fake, n, m)
+    if not cycles_only:
+        result["flipped"] = fake.flip(0.01)
+        result["changed"] = await cycle()
+        started = time.perf_counter()
+        sent = 0
+        while batch := (await runtime.notifier.deliver_due()).sent:
+            sent += batch
+        result["delivery_seconds"] = time.perf_counter() - started
+        result["notices"] = sent
     await runtime.aclose()
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()  # before the naive poller runs in this process
+    if not cycles_only and n <= NAIVE_UP_TO:
+        result["naive"] = await naive(fake, n, m)
     return result
 
 
@@ -236,82 +295,187 @@ async def naive(fake: Fake, n: int, m: int) -> dict[str, Any]:
     }
 
 
-# -- slash-command acks while Baseten is slow and a big cycle runs ---------------------------
+# -- slash commands against a real `serve` while cycles run ---------------------------------
 
 
-def measure_acks(count: int = 200) -> dict[str, Any]:
-    from bot.db import upgrade
+class Serve:
+    """A real `baseten-bot serve` against the fake, on a seeded database."""
 
-    n, m = 5000, 500
-    fake = Fake(m, n // m, 8.0)
-    tmp = tempfile.mkdtemp(prefix="bench-ack-")
-    url = f"sqlite:///{tmp}/bench.db"
-    upgrade(url)
-    seed(url, n, m)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "BASETEN_API_KEY": "bench-key",
-        "BASETEN_API_URL": fake.url,
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.url + "/api/",
-        "DATABASE_URL": url,
-        "BASETEN_MAX_RPS": "100",
-        "POLL_INTERVAL_SECONDS": "3600",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    def __init__(self, fake: Fake, url: str, *, rps: float, poll_interval: float) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {
+            **os.environ,
+            "BASETEN_API_KEY": "bench-key",
+            "BASETEN_API_URL": fake.url,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.url + "/api/",
+            "DATABASE_URL": url,
+            "BASETEN_MAX_RPS": str(rps),
+            "POLL_INTERVAL_SECONDS": str(poll_interval),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.fake = fake
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        self.client = httpx.Client(timeout=10)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if self.client.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.close()
+        raise SystemExit("baseten-bot serve never became healthy")
+
+    def command(self, text: str, response_name: str) -> httpx.Response:
+        from tests.fakes import sign  # the suite's signer
+
+        body = urllib.parse.urlencode(
+            {
+                "team_id": "TBENCH",
+                "channel_id": "C1",
+                "user_id": "U1",
+                "command": "/baseten",
+                "text": text,
+                "response_url": f"{self.fake.url}/response/{response_name}",
+                "trigger_id": "1",
+                "api_app_id": "A1",
+            }
+        )
+        response = self.client.post(self.base + "/slack/events", content=body, headers=sign(body, secret=SECRET))
+        assert response.status_code == 200, response.text
+        return response
+
+    def cycles(self) -> tuple[float, float]:
+        """Poll cycles finished so far, and the seconds they took, from /metrics."""
+        count = seconds = 0.0
+        for family in text_string_to_metric_families(self.client.get(self.base + "/metrics").text):
+            for sample in family.samples:
+                if sample.name == "baseten_bot_poll_cycles_total":
+                    count += sample.value
+                elif sample.name == "baseten_bot_poll_cycle_seconds_sum":
+                    seconds += sample.value
+        return count, seconds
+
+    def close(self) -> float:
+        """Stops the process; returns its peak RSS in MiB, read just before it exits."""
+        rss = peak_rss_mb(self.proc.pid) if self.proc.poll() is None else float("nan")
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        while fake.control()["requests"] < 64:  # the 5,000-deployment cycle is under way
-            time.sleep(0.2)
-        times = []
-        with httpx.Client(timeout=10) as client:
-            for i in range(count):
-                body = urllib.parse.urlencode(
-                    {
-                        "team_id": "TBENCH",
-                        "channel_id": "C1",
-                        "user_id": "U1",
-                        "command": "/baseten",
-                        "text": f"status m{i % m:05d} d{i % m:05d}x001",
-                        "response_url": f"{fake.url}/response/{i}",
-                        "trigger_id": "1",
-                        "api_app_id": "A1",
-                    }
-                )
-                started = time.perf_counter()
-                response = client.post(base + "/slack/events", content=body, headers=sign(body, secret=SECRET))
-                times.append(time.perf_counter() - started)
-                assert response.status_code == 200, response.text
-        stats = fake.control()
-        still_running = stats["by_endpoint"].get("/v1/models/{model}/deployments", 0) < m
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return rss
+
+
+def wait_for_cycle(fake: Fake, m: int) -> None:
+    deadline = time.monotonic() + 120
+    while fake.control()["requests"] < min(64, m // 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def measure_acks(n: int, m: int, rps: float, count: int = 200) -> dict[str, Any]:
+    """Ack latency of `count` commands, one after another, while Baseten takes 8 s and a cycle runs."""
+    fake = Fake(m, n // m, 8.0, rps)
+    try:
+        with seeded(n, m, "bench-ack-") as url:
+            serve = Serve(fake, url, rps=rps, poll_interval=3600)
+            try:
+                wait_for_cycle(fake, m)
+                times = []
+                for i in range(count):
+                    started = time.perf_counter()
+                    serve.command(f"status m{i % m:05d} d{i % m:05d}x000", f"ack{i}")
+                    times.append(time.perf_counter() - started)
+                stats = fake.control()
+            finally:
+                rss = serve.close()
     finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(15)
         fake.close()
-    times.sort()
+    lists = stats["by_endpoint"].get("/v1/models/{model}/deployments", 0)
     return {
+        "n": n,
+        "m": m,
         "count": count,
-        "p50_ms": statistics.median(times) * 1000,
-        "p99_ms": times[int(len(times) * 0.99) - 1] * 1000,
-        "max_ms": times[-1] * 1000,
-        "cycle_still_running": still_running,
-        "list_requests_so_far": stats["by_endpoint"],
+        "p50_ms": nearest_rank(times, 0.5) * 1000,
+        "p99_ms": nearest_rank(times, 0.99) * 1000,
+        "max_ms": max(times) * 1000,
+        "cycle_still_running": lists < m,
+        "list_requests_so_far": lists,
+        "peak_rss_mb": rss,
+    }
+
+
+def measure_answers(n: int, m: int, latency: float, rps: float, count: int, every: float) -> dict[str, Any]:
+    """From sending a `status` command to its answer arriving at response_url, while cycles run back to back."""
+    per = n // m
+    fake = Fake(m, per, latency, rps)
+    try:
+        with seeded(n, m, "bench-answer-") as url:
+            serve = Serve(fake, url, rps=rps, poll_interval=1)
+            try:
+                wait_for_cycle(fake, m)
+                cycles_before, busy_before = serve.cycles()
+                window_started = time.monotonic()
+                sent: dict[str, tuple[float, str]] = {}
+                next_at = time.monotonic()
+                for i in range(count):
+                    dep = f"d{i % m:05d}x{(i // m) % per:03d}"
+                    name = f"answer{i}"
+                    at = time.monotonic()
+                    serve.command(f"status m{i % m:05d} {dep}", name)
+                    sent[name] = (at, dep)
+                    next_at += every
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                deadline = time.monotonic() + 60
+                while len(answers := fake.answers()) < count and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                window = time.monotonic() - window_started
+                cycles_after, busy_after = serve.cycles()
+                lists = fake.control()["by_endpoint"]
+            finally:
+                rss = serve.close()
+    finally:
+        fake.close()
+    waits = [answers[name]["at"] - at for name, (at, _) in sent.items() if name in answers]
+    wrong = sum(
+        1
+        for name, (_, dep) in sent.items()
+        if name in answers and f"/ {dep}: " not in str(json.loads(answers[name]["body"]).get("text", ""))
+    )
+    return {
+        "n": n,
+        "m": m,
+        "rps": rps,
+        "latency": latency,
+        "count": count,
+        "every": every,
+        "answered": len(waits),
+        "not_a_card": wrong,
+        "p50_ms": nearest_rank(waits, 0.5) * 1000 if waits else float("nan"),
+        "p99_ms": nearest_rank(waits, 0.99) * 1000 if waits else float("nan"),
+        "max_ms": max(waits) * 1000 if waits else float("nan"),
+        "seconds": window,
+        "cycles_finished": int(cycles_after - cycles_before),
+        "poller_busy": (busy_after - busy_before) / window,
+        "requests_by_endpoint": lists,
+        "peak_rss_mb": rss,
     }
 
 
@@ -331,89 +495,171 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
-def markdown(results: list[dict[str, Any]], acks: dict[str, Any] | None, command: str) -> str:
+def markdown(
+    results: list[dict[str, Any]],
+    capacity: list[dict[str, Any]],
+    acks: dict[str, Any] | None,
+    answers: dict[str, Any] | None,
+    command: str,
+    latency: float,
+) -> str:
     lines = [
         "# Benchmarks",
         "",
         f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on {machine()}.",
-        f"Fake Baseten: {results[0]['latency'] * 1000:.0f} ms latency, 100 requests/s per endpoint enforced with 429s; "
-        f"the bot runs with `BASETEN_MAX_RPS={results[0]['rps']:g}`. N watched deployments over M models, one "
-        "deployment subscription each, one channel per model.",
-        "",
-        "## Poll cycles",
-        "",
-        "| N / M | cycle | wall s | floor s | × floor | requests | peak req in 1 s | 429s | CPU s | rows written |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Fake Baseten (bench/fake.py): {latency * 1000:.0f} ms latency, and a limit per endpoint, answered with "
+        "429s, equal to the bot's `BASETEN_MAX_RPS`. N watched deployments over M models, one deployment "
+        "subscription each, one channel per model. Every figure in this part was printed by that command; "
+        "the floor (M / rate), the ratios and the columns marked *estimate* are computed from the measured "
+        "ones by the formula given beside them.",
     ]
-    for r in results:
-        for kind in ("unchanged", "changed"):
-            c = r[kind]
-            label = "unchanged" if kind == "unchanged" else f"1% changed ({r['flipped']})"
-            lines.append(
-                f"| {r['n']:,} / {r['m']:,} | {label} | {c['seconds']:.2f} | {r['floor']:.2f} | "
-                f"{c['seconds'] / r['floor']:.2f} | {c['requests']:,} | {c['peak_1s']} | {c['429s']} | "
-                f"{c['cpu']:.2f} | {c['rows']:,} |"
+    if results:
+        lines += [
+            "",
+            f"## Poll cycles at {results[0]['rps']:g} requests per second",
+            "",
+            "| N / M | cycle | wall s | floor s | × floor | requests | peak req in 1 s | 429s | CPU s | rows written |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results:
+            for kind in ("unchanged", "changed"):
+                c = r[kind]
+                label = "unchanged" if kind == "unchanged" else f"1% changed ({r['flipped']})"
+                lines.append(
+                    f"| {r['n']:,} / {r['m']:,} | {label} | {c['seconds']:.2f} | {r['floor']:.2f} | "
+                    f"{c['seconds'] / r['floor']:.2f} | {c['requests']:,} | {c['peak_1s']} | {c['429s']} | "
+                    f"{c['cpu']:.2f} | {c['rows']:,} |"
+                )
+        lines += [
+            "",
+            "## Delivery, memory and the naive poller",
+            "",
+            "Peak RSS is the VmHWM of the process that ran the poller (the database was seeded by another).",
+            "",
+            "| N / M | notices sent | delivery s | peak RSS MB | naive poller s | naive requests | naive / bot |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results:
+            naive = r.get("naive")
+            nv = (
+                f"{naive['seconds']:.1f} | {naive['requests']:,} | {naive['seconds'] / r['unchanged']['seconds']:.0f}×"
+                if naive
+                else "not run | – | –"
             )
-    lines += [
-        "",
-        "## Delivery, memory and the naive poller",
-        "",
-        "| N / M | notices sent | delivery s | peak RSS MB | naive poller s | naive requests | naive / bot |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        naive = r.get("naive")
-        nv = (
-            f"{naive['seconds']:.1f} | {naive['requests']:,} | {naive['seconds'] / r['unchanged']['seconds']:.0f}×"
-            if naive
-            else "not run | – | –"
-        )
-        lines.append(
-            f"| {r['n']:,} / {r['m']:,} | {r['notices']} | {r['delivery_seconds']:.2f} | "
-            f"{r['peak_rss_mb']:.0f} | {nv} |"
-        )
+            lines.append(
+                f"| {r['n']:,} / {r['m']:,} | {r['notices']} | {r['delivery_seconds']:.2f} | "
+                f"{r['peak_rss_mb']:.0f} | {nv} |"
+            )
+    if capacity:
+        lines += [
+            "",
+            "## Capacity: rate and deployments per model",
+            "",
+            "The unchanged cycle (after one warm-up cycle) at each rate, with the fake enforcing the same rate "
+            "per endpoint. *Models per 60 s* is an estimate: 60 × M / wall s, which assumes the cycle time "
+            "grows in proportion to the models; the README's formula, 60 × 0.95 × rate, is beside it.",
+            "",
+            "| rate /s | N / M | deployments per model | wall s | floor s | requests | 429s | CPU s | "
+            "peak RSS MB | models per 60 s (*estimate*: 60 × M / wall s) | 60 × 0.95 × rate (*estimate*) |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in capacity:
+            c = r["unchanged"]
+            lines.append(
+                f"| {r['rps']:g} | {r['n']:,} / {r['m']:,} | {r['n'] // r['m']} | {c['seconds']:.2f} | "
+                f"{r['floor']:.2f} | {c['requests']:,} | {c['429s']} | {c['cpu']:.2f} | {r['peak_rss_mb']:.0f} | "
+                f"{60 * r['m'] / c['seconds']:,.0f} | {60 * 0.95 * r['rps']:,.0f} |"
+            )
     if acks:
         lines += [
             "",
             "## Slash-command acks under load",
             "",
             f"{acks['count']} signed `/baseten status` commands against a real `baseten-bot serve`, one after "
-            "another, while Baseten took 8 s per answer and the 5,000-deployment / 500-model cycle was running "
-            f"(still running at the end: {'yes' if acks['cycle_still_running'] else 'no'}).",
+            f"another, while Baseten took 8 s per answer and the {acks['n']:,}-deployment / {acks['m']:,}-model "
+            f"cycle was running (still running at the end: {'yes' if acks['cycle_still_running'] else 'no'}). "
+            f"Peak RSS of that `serve` process: {acks['peak_rss_mb']:.0f} MB.",
             "",
             "| p50 ms | p99 ms | max ms |",
             "|---:|---:|---:|",
             f"| {acks['p50_ms']:.1f} | {acks['p99_ms']:.1f} | {acks['max_ms']:.1f} |",
         ]
+    if answers:
+        a = answers
+        met = "met" if a["answered"] == a["count"] and a["p99_ms"] < ANSWER_TARGET * 1000 else "NOT met"
+        lines += [
+            "",
+            "## Slash-command answers while cycles run back to back",
+            "",
+            f"{a['count']} signed `/baseten status MODEL DEPLOYMENT` commands, one every {a['every']:g} s, against "
+            f"a real `baseten-bot serve` watching {a['n']:,} deployments over {a['m']:,} models with "
+            f"`POLL_INTERVAL_SECONDS=1` and `BASETEN_MAX_RPS={a['rps']:g}` (Baseten at {a['latency'] * 1000:.0f} ms). "
+            "Each is timed from sending the command to its answer arriving at the fake's response_url. "
+            f"Over the {a['seconds']:.0f} s, {a['cycles_finished']} poll cycles finished, and their durations add "
+            f"up to {a['poller_busy']:.0%} of it; answers received: {a['answered']} of {a['count']}, "
+            f"{a['not_a_card']} of them not the deployment's card. Peak RSS of that `serve` process: "
+            f"{a['peak_rss_mb']:.0f} MB. Target p99 under {ANSWER_TARGET:g} s: **{met}**.",
+            "",
+            "| p50 ms | p99 ms | max ms |",
+            "|---:|---:|---:|",
+            f"| {a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['max_ms']:.1f} |",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def command_line(argv: list[str]) -> str:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out="):
+            out.append(arg)
+    return " ".join(["python bench/run.py", *out])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(f"{n}x{m}" for n, m in SIZES))
+    parser.add_argument("--sizes", default=",".join(f"{n}x{m}" for n, m in SIZES), help="NxM,… ('' for none)")
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rps", type=float, default=100)
+    parser.add_argument("--rps", type=float, default=100, help="BASETEN_MAX_RPS and the fake's limit")
+    parser.add_argument("--capacity", default=",".join(f"{n}x{m}" for n, m in CAPACITY))
+    parser.add_argument("--capacity-rps", default=",".join(f"{r:g}" for r in CAPACITY_RPS))
+    parser.add_argument("--no-capacity", action="store_true")
+    parser.add_argument("--command-size", default="5000x500", help="NxM watched by `serve` for the command runs")
     parser.add_argument("--no-ack", action="store_true")
-    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--no-answers", action="store_true")
+    parser.add_argument("--answers", type=int, default=200, help="status commands whose answers are timed")
+    parser.add_argument("--answer-every", type=float, default=0.25, help="seconds between those commands")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="file to write, or - for stdout")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--cycles-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        n, m = (int(x) for x in args.one.split("x"))
-        print(json.dumps(asyncio.run(measure_size(n, m, args.latency, args.rps))))
+        n, m = parse_size(args.one)
+        print(json.dumps(asyncio.run(measure_size(n, m, args.db, args.latency, args.rps, args.cycles_only))))
         return
     results = []
-    for size in args.sizes.split(","):
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", size, "--latency", str(args.latency), "--rps", str(args.rps)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for size in filter(None, args.sizes.split(",")):
+        results.append(run_size(*parse_size(size), args.latency, args.rps))
         print(f"{size}: {json.dumps(results[-1])}", file=sys.stderr)
-    acks = None if args.no_ack else measure_acks()
-    command = "python bench/run.py" + ("" if len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
-    text = markdown(results, acks, command)
+    capacity = []
+    if not args.no_capacity:
+        for rps in (float(r) for r in args.capacity_rps.split(",")):
+            for size in filter(None, args.capacity.split(",")):
+                capacity.append(run_size(*parse_size(size), args.latency, rps, cycles_only=True))
+                print(f"capacity {size} at {rps:g}/s: {json.dumps(capacity[-1])}", file=sys.stderr)
+    n, m = parse_size(args.command_size)
+    acks = None if args.no_ack else measure_acks(n, m, args.rps)
+    if acks:
+        print(f"acks: {json.dumps(acks)}", file=sys.stderr)
+    answers = None
+    if not args.no_answers:
+        answers = measure_answers(n, m, args.latency, args.rps, args.answers, args.answer_every)
+        print(f"answers: {json.dumps(answers)}", file=sys.stderr)
+    text = markdown(results, capacity, acks, answers, command_line(sys.argv[1:]), args.latency)
     if args.out == "-":
         print(text)
     else:

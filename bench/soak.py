@@ -19,8 +19,23 @@ At the end it waits for the outbox to drain and checks: every change reached eve
 subscribed channel; nothing reached a channel twice unless a SIGKILL fell between
 Slack's ok and the bot's record of it (counted); no notice was invented; no
 subscription was lost; the process's memory stayed flat over a last stretch of
-rounds without restarts. It prints the figures and writes them into BENCHMARKS.md
-(or `--out FILE`, `-` for stdout). Exit 1 when an invariant fails.
+rounds without restarts.
+
+The duplicate window is measured twice over. The bot times each notice from Slack's
+ok reaching it to the commit that marks it sent (the histogram
+baseten_bot_notice_record_seconds); the soak scrapes /metrics just before every
+restart it causes and sums what each process measured. And right after each stop
+(SIGKILL or SIGTERM) it looks in the database for notices the stopped process had
+claimed, that Slack had already accepted, and that were not marked sent: a stop that
+left one behind fell in the window. It prints
+
+    kills: N, kills that fell in the window: K, duplicates: D; SIGTERMs: T,
+    SIGTERMs that fell in the window: S; notices those stops left in the window: C
+
+(on one line; each such notice is sent again, so C and D should agree) and the
+window's share of the run. It writes the figures into BENCHMARKS.md (or
+`--out FILE`, `-` for stdout), one section per database kind, so a PostgreSQL run
+keeps the SQLite one. Exit 1 when an invariant fails.
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import shutil
 import signal
 import sys
@@ -42,11 +58,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import bucket_bound  # noqa: E402
 from bot import tables as t  # noqa: E402
 from bot.db import sync_url  # noqa: E402
 from tests.conftest import BotProcess, bot_env  # noqa: E402
@@ -55,7 +74,10 @@ from tests.test_slash_e2e import answer, post_command  # noqa: E402
 
 WALK = ["ACTIVE", "UNHEALTHY", "DEPLOYING", "DEPLOY_FAILED", "ACTIVE"]
 CHANNELS = [f"C0SOAK{c}" for c in range(8)]
-MARK = "<!-- soak -->"
+# BENCHMARKS.md: each database kind's section runs from <!-- soak:KIND --> to <!-- /soak:KIND -->;
+# bench/run.py rewrites what comes before the first MARK and keeps the rest
+MARK, END = "<!-- soak", "<!-- /soak"
+WINDOW = "baseten_bot_notice_record_seconds"
 
 
 @dataclass
@@ -70,6 +92,13 @@ class Run:
     changes: int = 0
     expected: dict[str, list[str]] = field(default_factory=lambda: collections.defaultdict(list))
     processes: int = 0
+    kills_in_window: int = 0  # SIGKILLs that left a notice Slack had accepted but the bot had not recorded
+    terms_in_window: int = 0  # the same for SIGTERMs (a shutdown cancels a delivery pass that outlasts it)
+    caught: int = 0  # such notices, over all stops
+    window_sum: float = 0.0  # seconds, summed over every process's baseten_bot_notice_record_seconds
+    window_count: float = 0.0
+    window_buckets: collections.Counter[float] = field(default_factory=collections.Counter)
+    scrape_failures: int = 0
 
 
 def rss_mb(pid: int) -> float:
@@ -99,11 +128,14 @@ class Soak:
         self.subscriptions = 0
         self.bot: BotProcess | None = None
         self.rss: list[float] = []  # MB, once a round, of the process running now
+        self.started_at = 0.0  # monotonic start of the process running now
+        self.engine = sa.create_engine(sync_url(self.db_url))
 
     # -- the process ------------------------------------------------------------
 
     def start(self) -> BotProcess:
         env = bot_env(self.baseten, self.slack, self.db_url, POLL_INTERVAL_SECONDS="1", LEASE_SECONDS="2")
+        self.started_at = time.monotonic()
         bot = BotProcess(env, self.workdir / f"bot{self.run.processes}.log")
         self.run.processes += 1
         bot.wait_healthy(timeout=30)
@@ -112,6 +144,7 @@ class Soak:
 
     def stop(self, how: signal.Signals) -> None:
         assert self.bot is not None
+        self.scrape_window()
         if how == signal.SIGKILL:
             self.run.kills.append(time.monotonic())
         else:
@@ -121,6 +154,47 @@ class Soak:
         self.bot.stop()  # closes its log
         if how == signal.SIGTERM and code != 0:
             raise SystemExit(f"SIGTERM exit code {code}:\n{self.bot.output()[-3000:]}")
+        time.sleep(0.2)  # a post the dead process had sent may still be being answered
+        caught = self.caught_in_window(self.bot.proc.pid)
+        self.run.caught += caught
+        if how == signal.SIGKILL:
+            self.run.kills_in_window += caught > 0
+        else:
+            self.run.terms_in_window += caught > 0
+
+    def scrape_window(self) -> None:
+        """Adds what this process measured of the duplicate window to the run's sum."""
+        assert self.bot is not None
+        try:
+            text = httpx.get(self.bot.url + "/metrics", timeout=5).text
+        except httpx.HTTPError:
+            self.run.scrape_failures += 1
+            return
+        for family in text_string_to_metric_families(text):
+            if family.name != WINDOW:
+                continue
+            for sample in family.samples:
+                if sample.name == WINDOW + "_sum":
+                    self.run.window_sum += sample.value
+                elif sample.name == WINDOW + "_count":
+                    self.run.window_count += sample.value
+                elif sample.name == WINDOW + "_bucket":
+                    self.run.window_buckets[float(sample.labels["le"])] += sample.value
+
+    def caught_in_window(self, pid: int) -> int:
+        """Notices this dead process had claimed, that Slack accepted from it, and that it had not marked sent."""
+        accepted = {
+            (r.body.get("channel"), r.body.get("text"))
+            for r in self.slack.calls("chat.postMessage")
+            if r.ok and r.at >= self.started_at
+        }
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _notice_rows()
+                .where(t.Delivery.state == "sending")
+                .where(t.Delivery.claimed_by.like(f"%:{pid}:%"))  # the holder is host:pid:random
+            ).all()
+        return sum(1 for channel, text in _notice_texts(rows) if (channel, text) in accepted)
 
     def command(self, text: str, channel: str) -> dict[str, Any]:
         assert self.bot is not None
@@ -237,24 +311,30 @@ class Soak:
                 self.start()
         self.slack.token_error = None
         drained = self.drain()
-        report = self.check(drained, self.rss, time.monotonic() - started)
+        rss = self.rss
         self.stop(signal.SIGTERM)
-        return report
+        return self.check(drained, rss, time.monotonic() - started)
 
     def drain(self) -> bool:
-        """Waits until every expected notice arrived (an orphaned claim takes 30 s to expire)."""
+        """Waits until every expected notice arrived and the outbox is empty: a notice a stop left
+        in the window is sent again, and so counted as a duplicate, only when its claim expires (30 s)."""
 
-        def arrived() -> bool:
+        def drained() -> bool:
             got = self.delivered()
-            return all(got[c][t] for c, texts in self.run.expected.items() for t in texts)
+            return all(got[c][t] for c, texts in self.run.expected.items() for t in texts) and not self.unsent()
 
         try:
-            wait_until(arrived, 240, what="every expected notice", every=0.5)
+            wait_until(drained, 240, what="every expected notice, and the outbox empty", every=0.5)
         except AssertionError:
             return False
         assert self.bot is not None
         self.bot.wait_cycles(3)  # and a few cycles more, for anything that should not come
         return True
+
+    def unsent(self) -> int:
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(t.Delivery.state.in_(("pending", "sending")))
+            return int(conn.execute(query).scalar_one())
 
     def check(self, drained: bool, samples: list[float], seconds: float) -> dict[str, Any]:
         got = self.delivered()
@@ -263,12 +343,11 @@ class Soak:
         invented = [(c, t) for c in got for t in got[c] if t not in self.run.expected.get(c, [])]
         duplicates = [(c, t, n) for c in got for t, n in got[c].items() if n > 1]
         explained = sum(1 for c, t, _ in duplicates if self._explained(c, t))
-        engine = sa.create_engine(sync_url(self.db_url))
-        with engine.connect() as conn:
+        with self.engine.connect() as conn:
             stored = conn.execute(sa.text("SELECT count(*) FROM subscriptions")).scalar_one()
             pending_rows = conn.execute(sa.text("SELECT count(*) FROM deliveries WHERE state <> 'sent'")).scalar_one()
-            windows = self._windows(conn)
-        engine.dispose()
+        buckets = sorted(self.run.window_buckets.items())
+        mean_ms = 1000 * self.run.window_sum / self.run.window_count if self.run.window_count else 0.0
         warm = samples[min(5, len(samples) - 1)] if samples else 0.0
         last = samples[-1] if samples else 0.0
         logs = "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("bot*.log")))
@@ -288,6 +367,9 @@ class Soak:
             "invented": len(invented),
             "duplicates": sum(n - 1 for _, _, n in duplicates),
             "duplicates explained by a SIGKILL": explained,
+            "kills that fell in the window": self.run.kills_in_window,
+            "SIGTERMs that fell in the window": self.run.terms_in_window,
+            "notices left in the window by a stop": self.run.caught,
             "processes": self.run.processes,
             "SIGKILLs": len(self.run.kills),
             "SIGTERMs": self.run.terms,
@@ -300,8 +382,14 @@ class Soak:
             "drained": drained,
             "steady RSS MB (start, end, rounds)": (round(warm, 1), round(last, 1), len(samples)),
             "steady RSS MB every 20 rounds": [round(mb, 1) for mb in samples[::20]],
-            "ok-to-record window ms (p50, p99, max)": _percentiles([w * 1000 for w in windows]),
-            "share of the run inside that window": f"{sum(windows) / seconds:.3%}",
+            "notices timed from Slack's ok to the commit of their record": int(self.run.window_count),
+            "that window ms (mean, p50 at most, p99 at most)": (
+                round(mean_ms, 2),
+                _ms(bucket_bound(buckets, 0.5)),
+                _ms(bucket_bound(buckets, 0.99)),
+            ),
+            "share of the run inside that window": f"{self.run.window_sum / seconds:.3%}",
+            "/metrics scrapes that failed": self.run.scrape_failures,
             "tracebacks in logs": logs.count("Traceback"),
             "fake Baseten answered off spec": len(self.baseten.violations),
         }
@@ -320,31 +408,6 @@ class Soak:
         report["invented sample"] = invented[:5]
         return report
 
-    def _windows(self, conn: sa.Connection) -> list[float]:
-        """Seconds from Slack's ok to the bot recording it, per notice: the only time a kill can double one."""
-        answered: dict[tuple[str, str], float] = {}
-        for r in self.slack.calls("chat.postMessage"):
-            if r.ok:
-                answered.setdefault((r.body.get("channel"), r.body.get("text")), r.wall)
-        rows = conn.execute(
-            sa.select(
-                t.Delivery.channel_id,
-                t.Delivery.sent_at,
-                t.Transition.model_name,
-                t.Transition.deployment_name,
-                t.Transition.old_status,
-                t.Transition.new_status,
-            )
-            .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
-            .where(t.Delivery.state == "sent")
-        ).all()
-        out = []
-        for channel, sent_at, model, dep, old, new in rows:
-            wall = answered.get((channel, f"{model} / {dep}: {old} → {new}"))
-            if wall is not None and sent_at is not None:
-                out.append(max(0.0, sent_at.timestamp() - wall))
-        return out
-
     def _explained(self, channel: str, text: str) -> bool:
         """A duplicate is allowed only if a SIGKILL fell between the first ok post and the next try."""
         times = sorted(
@@ -355,29 +418,94 @@ class Soak:
         return all(any(a <= k <= b for k in self.run.kills) for a, b in itertools.pairwise(times))
 
 
-def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    if not values:
-        return (0.0, 0.0, 0.0)
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return (round(pick(0.5), 1), round(pick(0.99), 1), round(ordered[-1], 1))
+def _notice_rows() -> sa.Select[Any]:
+    return sa.select(
+        t.Delivery.channel_id,
+        t.Transition.model_name,
+        t.Transition.deployment_name,
+        t.Transition.old_status,
+        t.Transition.new_status,
+    ).join(t.Transition, t.Delivery.transition_id == t.Transition.id)
 
 
-def markdown(report: dict[str, Any]) -> str:
+def _notice_texts(rows: Any) -> list[tuple[str, str]]:
+    """(channel, the notice's plain text) per row of _notice_rows()."""
+    return [(channel, f"{model} / {dep}: {old} → {new}") for channel, model, dep, old, new in rows]
+
+
+def _ms(seconds: float) -> float | str:
+    return "over 2.5 s" if seconds == float("inf") else round(seconds * 1000, 1)
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    """The lines the README quotes: what the run measured of the duplicate window."""
+    mean, p50, p99 = report["that window ms (mean, p50 at most, p99 at most)"]
+    timed = report["notices timed from Slack's ok to the commit of their record"]
+    return [
+        f"kills: {report['SIGKILLs']}, kills that fell in the window: {report['kills that fell in the window']}, "
+        f"duplicates: {report['duplicates']}; SIGTERMs: {report['SIGTERMs']}, "
+        f"SIGTERMs that fell in the window: {report['SIGTERMs that fell in the window']}; "
+        f"notices those stops left in the window: {report['notices left in the window by a stop']}",
+        f"window from Slack's ok to the commit of the record, timed by the bot over "
+        f"{timed} notices: mean {mean} ms, "
+        f"p50 at most {p50} ms, p99 at most {p99} ms; share of the run's {report['seconds']} s inside it: "
+        f"{report['share of the run inside that window']}",
+    ]
+
+
+def database_kind(url: str) -> str:
+    return "sqlite" if not url or sync_url(url).get_backend_name() == "sqlite" else "postgresql"
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as run, without --out and with any database password hidden."""
+    out, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg == "--out" or arg.startswith("--out="):
+            skip = arg == "--out"
+            continue
+        if i and argv[i - 1] == "--database-url":
+            arg = sa.make_url(arg).render_as_string(hide_password=True)
+        elif arg.startswith("--database-url="):
+            arg = "--database-url=" + sa.make_url(arg.split("=", 1)[1]).render_as_string(hide_password=True)
+        out.append(shlex.quote(arg))
+    return " ".join(["python bench/soak.py", *out])
+
+
+def markdown(report: dict[str, Any], command: str, kind: str) -> str:
     started = datetime.now(UTC).strftime("%Y-%m-%d")
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
     rows = "\n".join(
         f"| {k} | {json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list | tuple) else v} |"
         for k, v in report.items()
         if k not in ("missing sample", "invented sample")
     )
+    said = "\n".join(f"    {line}" for line in summary(report))
     return (
-        f"{MARK}\n## Soak run\n\n"
-        f"`python bench/soak.py --rounds {report['rounds']} --seed {report['seed']}` on {started}, "
+        f"{MARK}:{kind} -->\n## Soak run on {name}\n\n"
+        f"`{command}` on {started}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}: the real "
         "`serve` process polling every second against the loopback fakes, with random status changes, "
         "Baseten and Slack faults, SIGKILLs and SIGTERMs (none in the last third of the rounds, where "
-        "memory is measured).\n\n| measure | value |\n|---|---|\n" + rows + "\n"
+        "memory is measured). It printed:\n\n" + said + "\n\n| measure | value |\n|---|---|\n" + rows + "\n"
+        f"{END}:{kind} -->\n"
     )
+
+
+def write_section(path: Path, kind: str, text: str) -> None:
+    """Replaces this database kind's soak section in `path`, or appends it; other sections stay."""
+    current = path.read_text() if path.exists() else ""
+    start, end = f"{MARK}:{kind} -->", f"{END}:{kind} -->"
+    if start in current:
+        before, _, rest = current.partition(start)
+        after = rest.partition(end)[2].lstrip("\n")
+        path.write_text(before + text + ("\n" + after if after else ""))
+    else:
+        head = current.rstrip("\n")
+        path.write_text((head + "\n\n" if head else "") + text)
 
 
 def main() -> int:
@@ -402,19 +530,21 @@ def main() -> int:
             soak.bot.proc.kill()
         soak.baseten.close()
         soak.slack.close()
+        soak.engine.dispose()
         if args.keep:
             print(f"logs and database kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=2, ensure_ascii=False))
-    text = markdown(report)
+    for line in summary(report):
+        print(line, file=sys.stderr)
+    kind = database_kind(args.database_url)
+    text = markdown(report, command_line(sys.argv[1:]), kind)
     if args.out == "-":
         print(text)
     else:
-        path = Path(args.out)
-        current = path.read_text() if path.exists() else ""
-        head = current.split(MARK)[0].rstrip("\n")
-        path.write_text((head + "\n\n" if head else "") + text)
+        write_section(Path(args.out), kind, text)
+        print(f"wrote the {kind} section of {args.out}", file=sys.stderr)
     return 0 if report["ok"] else 1
 
 

@@ -43,6 +43,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.notice_record_seconds = Histogram(
+            "baseten_bot_notice_record_seconds",
+            "Seconds from Slack's ok for a notice to the commit marking it sent; a SIGKILL inside doubles it",
+            registry=self.registry,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.leader = Gauge(
             "baseten_bot_poller_leader",
             "1 while this replica holds the poller lease",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Notifier:
         channel_pace: float = 1.0,
         max_channels: int = 16,
         on_result: Callable[[str], None] | None = None,
+        on_recorded: Callable[[float], None] | None = None,
         holder: str = "local",
         claim_for: timedelta = CLAIM,
     ) -> None:
@@ -69,6 +71,7 @@ class Notifier:
         self._channels = asyncio.Semaphore(max_channels)
         self._disabled: dict[str, str] = {}  # team id -> Slack error
         self._on_result = on_result
+        self._on_recorded = on_recorded  # seconds from Slack's ok to the commit of mark_sent
         self._lock = asyncio.Lock()
 
     @property
@@ -121,9 +124,12 @@ class Notifier:
         except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
             await self._retry(p, f"{type(exc).__name__}", None, report)
             return "stop"
+        answered = time.perf_counter()  # from here until mark_sent commits, a SIGKILL doubles the notice
         raw_ts = response.get("ts")
         ts = raw_ts if isinstance(raw_ts, str) else None
         await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
+        if self._on_recorded is not None:
+            self._on_recorded(time.perf_counter() - answered)
         report.sent += 1
         self._result("sent")
         if thread is not None:

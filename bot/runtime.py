@@ -119,6 +119,7 @@ class Runtime:
             now=utcnow,
             channel_pace=channel_pace,
             on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
+            on_recorded=metrics.notice_record_seconds.observe,
             holder=instance,
             # a dead leader's claims expire when its lease does: the next leader resends them
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
