@@ -73,14 +73,21 @@ class Notifier:
         self._on_result = on_result
         self._on_recorded = on_recorded  # seconds from Slack's ok to the commit of mark_sent
         self._lock = asyncio.Lock()
+        self._stopping = False
 
     @property
     def disabled_workspaces(self) -> dict[str, str]:
         return dict(self._disabled)
 
+    def stop_sending(self) -> None:
+        """At shutdown: no new notice is sent from now on; those in flight finish, the rest stay queued."""
+        self._stopping = True
+
     async def deliver_due(self) -> Report:
         """Sends every pending row that is due; one pass at a time per process."""
         report = Report()
+        if self._stopping:
+            return report
         async with self._lock:
             pending = [p for p in await self._store.outbox.due() if p.team_id not in self._disabled]
             by_channel: dict[tuple[str, str], list[Pending]] = defaultdict(list)
@@ -92,10 +99,10 @@ class Notifier:
     async def _channel(self, rows: list[Pending], report: Report) -> None:
         async with self._channels:
             for i, row in enumerate(rows):
-                if row.team_id in self._disabled:
-                    return
                 if i and self._pace:
                     await asyncio.sleep(self._pace)
+                if row.team_id in self._disabled or self._stopping:
+                    return
                 outcome = await self._one(row, report)
                 if outcome == "stop":
                     return
@@ -124,19 +131,25 @@ class Notifier:
         except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
             await self._retry(p, f"{type(exc).__name__}", None, report)
             return "stop"
-        answered = time.perf_counter()  # from here until mark_sent commits, a SIGKILL doubles the notice
         raw_ts = response.get("ts")
         ts = raw_ts if isinstance(raw_ts, str) else None
-        await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
-        if self._on_recorded is not None:
-            self._on_recorded(time.perf_counter() - answered)
+        # Slack has it: record that even if a shutdown cancels this pass now, or it would be sent twice
+        await asyncio.shield(self._record(p, ts, thread))
         report.sent += 1
         self._result("sent")
         if thread is not None:
             await self._edit_parent(p, thread)
-        elif p.thread and ts is not None:
-            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
         return "ok"
+
+    async def _record(self, p: Pending, ts: str | None, thread: ThreadInfo | None) -> None:
+        """Marks a notice sent (and, for a thread's first notice, remembers the thread)."""
+        answered = time.perf_counter()  # from here until mark_sent commits, a SIGKILL doubles the notice
+        await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
+        if self._on_recorded is not None:
+            self._on_recorded(time.perf_counter() - answered)
+        if thread is None and p.thread and ts is not None:
+            change = p.transition
+            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}

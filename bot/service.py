@@ -88,6 +88,7 @@ class Service:
         deadline = time.monotonic() + SHUTDOWN_BUDGET
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        self.runtime.notifier.stop_sending()  # what is in flight finishes; the rest waits for the next start
         await self._finish_running(deadline - 2)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.runtime.lease.release(), timeout=1)

@@ -15,7 +15,7 @@ import pytest
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.service import Service
-from tests.conftest import MODEL, PROD
+from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, BOT_TOKEN, Canned, FakeBaseten, FakeSlack
 from tests.test_notices_e2e import posts_to
 from tests.world import Clock, World
@@ -154,3 +154,34 @@ async def test_a_second_service_takes_the_lease_when_the_first_stops(
         assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
     finally:
         await second.stop()
+
+
+async def test_stop_sends_nothing_new_and_the_next_start_sends_the_rest_once(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    world = World(baseten, slack, db_url, clock)
+    for target in (PROD, DEV):  # two deployments, one channel: their notices queue behind each other
+        _, visibility = await world.command(f"subscribe {MODEL} {target}")
+        assert visibility == "in_channel"
+    await world.close()
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    await until(lambda: first.runtime.lease.held, "the lease")
+    slack.script("chat.postMessage", slow_post(2.0))  # the first is in flight when the stop comes
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    baseten.set_status(MODEL, DEV, "BUILD_FAILED")
+    await until(lambda: slack.calls("chat.postMessage"), "the first notice on its way")
+    await first.stop()
+    assert sent(first) == 1  # the one in flight finished; the one queued behind it was not started
+    assert len(slack.calls("chat.postMessage")) == 1
+
+    after = service(baseten, slack, db_url, "after")
+    await after.start()
+    await until(lambda: len(posts_to(slack, "C1")) == 2, "the queued notice, after the restart")
+    await after.stop()
+    assert sorted(posts_to(slack, "C1")) == [  # each once
+        "llama-3-8b / dev: BUILDING → BUILD_FAILED",
+        "llama-3-8b / v3: ACTIVE → UNHEALTHY",
+    ]
