@@ -18,7 +18,7 @@ from bot.ratelimit import RateLimiter
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, Canned, FakeBaseten
 
-RETRY_AFTER = 1.5
+RETRY_AFTER = 2  # whole seconds: Baseten documents retry_after as an integer
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
