@@ -1,8 +1,11 @@
 """Baseten management API client: typed errors, retries, one shared rate limit.
 
 Nothing a user types reaches a path unvalidated: ids must be plain (bot.ids) and
-are percent-encoded as one path segment before the request is built. The answers'
-types live in bot.baseten.models, the errors in bot.baseten.errors.
+are percent-encoded as one path segment before the request is built. Nothing Baseten
+answers reaches the bot unchecked either: an answer the spec allows but the bot cannot
+use (an id that is not plain, a deployment of another model, a value its database cannot
+hold) is a BadResponse, like a body that is not the spec's JSON. The answers' types live
+in bot.baseten.models, the errors in bot.baseten.errors.
 """
 
 from __future__ import annotations
@@ -85,15 +88,15 @@ class BasetenClient:
 
     async def get_deployment(self, model_id: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{_segment(deployment_id, 'deployment id')}"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_production_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/production"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_development_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/development"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def list_deployments(
         self, model_id: str, *, name: str | None = None, interactive: bool = False
@@ -101,7 +104,7 @@ class BasetenClient:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
         params = {"name": name} if name is not None else None
         body = await self._get(path, DeploymentList, params=params, interactive=interactive)
-        return [_owned(dep, model_id) for dep in body.deployments]
+        return [_owned(dep, model_id, path) for dep in body.deployments]
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
@@ -139,9 +142,14 @@ class BasetenClient:
             async with self._background:
                 response = await self._send(path, params, interactive=False)
         try:
-            return shape.model_validate_json(response.content)
+            body = shape.model_validate_json(response.content)
         except ValidationError:
             raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
+        problem = _unusable(body)
+        if problem:
+            log.info("Baseten's answer to %s is unusable: %s", path, problem)
+            raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
+        return body
 
     async def _send(self, path: str, params: dict[str, str] | None, *, interactive: bool) -> httpx.Response:
         deadline = time.monotonic() + self._max_seconds
@@ -188,9 +196,55 @@ class BasetenClient:
             self.on_request(path, status)
 
 
-def _owned(dep: Deployment, model_id: str) -> Deployment:
-    """Fills in the owning model when the server left `model_id` out."""
-    return dep if dep.model_id else dep.model_copy(update={"model_id": model_id})
+def _owned(dep: Deployment, model_id: str, path: str) -> Deployment:
+    """Fills in the owning model when the server left `model_id` out; another model's is unusable."""
+    if not dep.model_id:
+        return dep.model_copy(update={"model_id": model_id})
+    if dep.model_id != model_id:
+        log.info("Baseten's answer to %s is unusable: a deployment of model %r", path, dep.model_id)
+        raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
+    return dep
+
+
+# what the database holds (bot.tables): a status in String(64), names in String(255), counts in INTEGER
+_MAX_STATUS = 64
+_MAX_NAME = 255
+_MAX_INT = 2**31 - 1
+
+
+def _unusable(body: BaseModel) -> str | None:
+    """Why the bot cannot use this answer, or None: ids it could not send back to Baseten,
+    text or numbers its database cannot hold. (A deployment's model: see `_owned`.)"""
+    if isinstance(body, ModelList):
+        return next(filter(None, map(_unusable, body.models)), None)
+    if isinstance(body, DeploymentList):
+        return next(filter(None, map(_unusable, body.deployments)), None)
+    if isinstance(body, Model):
+        return _bad_id("model id", body.id) or _bad_text("model name", body.name, _MAX_NAME)
+    if isinstance(body, Deployment):
+        count = body.active_replica_count
+        return (
+            _bad_id("deployment id", body.id)
+            or _bad_text("status", body.status, _MAX_STATUS)
+            or _bad_text("deployment name", body.name, _MAX_NAME)
+            or _bad_text("environment", body.environment, _MAX_NAME)
+            or _bad_text("instance type", body.instance_type_name, _MAX_NAME)
+            or (f"active_replica_count {count}" if count is not None and not 0 <= count <= _MAX_INT else None)
+        )
+    return None
+
+
+def _bad_id(what: str, value: str) -> str | None:
+    return None if is_plain_id(value) else f"{what} {value[:80]!r} is not a plain id"
+
+
+def _bad_text(what: str, value: str | None, limit: int) -> str | None:
+    """Text PostgreSQL refuses: a NUL character, or longer than its column."""
+    if value is None:
+        return None
+    if "\x00" in value or len(value) > limit:
+        return f"{what} {value[:80]!r} is longer than {limit} characters or holds a NUL"
+    return None
 
 
 def _auth_message(status: int) -> str:
