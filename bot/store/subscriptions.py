@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
@@ -60,43 +61,38 @@ class SubscriptionStore:
         stuck_after: timedelta | None = None,
     ) -> tuple[int, bool]:
         """Adds a subscription; returns (id, created). Subscribing twice changes nothing."""
-        existing = await self._find(team_id, channel_id, model_id, target)
-        if existing is not None:
-            return existing, False
-        row = t.Subscription(
-            team_id=team_id,
-            channel_id=channel_id,
-            model_id=model_id,
-            model_name=model_name,
-            target=target,
-            target_name=target_name,
-            kinds=",".join(sorted(kinds)),
-            thread=thread,
-            stuck_after=None if stuck_after is None else int(stuck_after.total_seconds()),
-            created_by=user_id,
-            created_at=self._now(),
-        )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:  # a concurrent or replayed request won the race
-            found = await self._find(team_id, channel_id, model_id, target)
-            if found is None:
-                raise
-            return found, False
-        return row.id, True
-
-    async def _find(self, team_id: str, channel_id: str, model_id: str, target: str) -> int | None:
-        async with self._sessions() as session:
-            result = await session.scalar(
-                select(t.Subscription.id).where(
-                    t.Subscription.team_id == team_id,
-                    t.Subscription.channel_id == channel_id,
-                    t.Subscription.model_id == model_id,
-                    t.Subscription.target == target,
+        row = {
+            "team_id": team_id,
+            "channel_id": channel_id,
+            "model_id": model_id,
+            "model_name": model_name,
+            "target": target,
+            "target_name": target_name,
+            "kinds": ",".join(sorted(kinds)),
+            "thread": thread,
+            "stuck_after": None if stuck_after is None else int(stuck_after.total_seconds()),
+            "created_by": user_id,
+            "created_at": self._now(),
+        }
+        # one transaction, and one statement when new: a command holds its connection briefly
+        async with self._sessions.begin() as session:
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            while True:  # again only if an unsubscribe removed the row that was in the way meanwhile
+                created = await session.scalar(
+                    insert(t.Subscription).values(**row).on_conflict_do_nothing().returning(t.Subscription.id)
                 )
-            )
-            return result
+                if created is not None:
+                    return created, True
+                existing = await session.scalar(
+                    select(t.Subscription.id).where(
+                        t.Subscription.team_id == team_id,
+                        t.Subscription.channel_id == channel_id,
+                        t.Subscription.model_id == model_id,
+                        t.Subscription.target == target,
+                    )
+                )
+                if existing is not None:  # a concurrent or replayed request won the race
+                    return existing, False
 
     async def unsubscribe(self, subscription_ids: Sequence[int]) -> None:
         """Removes subscriptions and drops what they still owed (it will not be sent)."""
