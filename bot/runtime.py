@@ -107,7 +107,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, channel_pace: float = 1.0) -> Runtime:
         metrics = Metrics()
-        engine = make_async_engine(settings.database_url)
+        engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size, watch=metrics.pool)
         store = Store(sessions(engine), now=utcnow)
         baseten = baseten_client(settings, metrics)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
