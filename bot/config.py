@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.admins import split_ids
+from bot.db import DEFAULT_POOL_SIZE
 
 DEFAULT_BASETEN_API_URL = "https://api.baseten.co"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = "sqlite:///baseten-bot.db"
+    database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     poll_interval_seconds: float = Field(default=60.0, ge=1)
     baseten_max_rps: float = Field(default=50.0, gt=0)
     admin_user_ids: str | None = None

@@ -54,6 +54,7 @@ class Metrics:
             "1 while this replica holds the poller lease",
             registry=self.registry,
         )
+        self.pool = PoolMetrics(self.registry)
         self.last_cycle = Gauge(
             "baseten_bot_last_poll_timestamp_seconds",
             "Unix time the last poll cycle finished",
@@ -62,3 +63,26 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PoolMetrics:
+    """Waits for a database connection, as the pool reports them (bot.db.PoolWatch)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.wait = Histogram(
+            "baseten_bot_db_checkout_wait_seconds",
+            "Seconds a caller waited for a database connection (DATABASE_POOL_SIZE)",
+            registry=registry,
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.timeouts = Counter(
+            "baseten_bot_db_checkout_timeouts",
+            "Waits for a database connection that gave up after 30 seconds; each failed its work",
+            registry=registry,
+        )
+
+    def waited(self, seconds: float) -> None:
+        self.wait.observe(seconds)
+
+    def timed_out(self) -> None:
+        self.timeouts.inc()

@@ -108,7 +108,7 @@ class Runtime:
     def build(cls, settings: Settings, *, channel_pace: float = 1.0, instance: str = INSTANCE) -> Runtime:
         """`instance` names this replica; only a test running two in one process passes another."""
         metrics = Metrics()
-        engine = make_async_engine(settings.database_url)
+        engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size, watch=metrics.pool)
         store = Store(sessions(engine), now=utcnow)
         baseten = baseten_client(settings, metrics, instance=instance)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

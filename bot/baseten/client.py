@@ -1,8 +1,11 @@
 """Baseten management API client: typed errors, retries, one shared rate limit.
 
 Nothing a user types reaches a path unvalidated: ids must be plain (bot.ids) and
-are percent-encoded as one path segment before the request is built. The answers'
-types live in bot.baseten.models, the errors in bot.baseten.errors.
+are percent-encoded as one path segment before the request is built. Nothing Baseten
+answers reaches the bot unchecked either: an answer the spec allows but the bot cannot
+use (an id that is not plain, a deployment of another model, a value its database cannot
+hold) is a BadResponse, like a body that is not the spec's JSON. The answers' types live
+in bot.baseten.models, the errors in bot.baseten.errors.
 """
 
 from __future__ import annotations
@@ -85,22 +88,25 @@ class BasetenClient:
 
     async def get_deployment(self, model_id: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{_segment(deployment_id, 'deployment id')}"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_production_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/production"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_development_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/development"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id)
+        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def list_deployments(
         self, model_id: str, *, name: str | None = None, interactive: bool = False
     ) -> list[Deployment]:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
-        body = await self._get(path, DeploymentList, interactive=interactive)  # the API has no name filter
-        return [_owned(dep, model_id) for dep in body.deployments if name is None or dep.name == name]
+        # the API has no name filter: match here, and judge only what matched, so one odd deployment
+        # elsewhere in the model does not make every lookup by name unreadable
+        body = await self._get(path, DeploymentList, interactive=interactive, judge=name is None)
+        found = [_owned(dep, model_id, path) for dep in body.deployments if name is None or dep.name == name]
+        return found if name is None else _judged(DeploymentList(deployments=found), path).deployments
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
@@ -111,8 +117,8 @@ class BasetenClient:
         name filter, so the list is read and matched here; bot.lookup checks the names again."""
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
-        body = await self._get("/v1/models", ModelList, interactive=interactive)  # the API has no name filter
-        return [m for m in body.models if m.name == name]
+        body = await self._get("/v1/models", ModelList, interactive=interactive, judge=False)
+        return _judged(ModelList(models=[m for m in body.models if m.name == name]), "/v1/models").models
 
     async def list_audit_logs(
         self, model_id: str, *, limit: int = 20, interactive: bool = False
@@ -132,6 +138,7 @@ class BasetenClient:
         *,
         params: dict[str, str] | None = None,
         interactive: bool,
+        judge: bool = True,
     ) -> T:
         if interactive:
             response = await self._send(path, params, interactive=True)
@@ -139,9 +146,10 @@ class BasetenClient:
             async with self._background:
                 response = await self._send(path, params, interactive=False)
         try:
-            return shape.model_validate_json(response.content)
+            body = shape.model_validate_json(response.content)
         except ValidationError:
             raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
+        return _judged(body, path) if judge else body
 
     async def _send(self, path: str, params: dict[str, str] | None, *, interactive: bool) -> httpx.Response:
         deadline = time.monotonic() + self._max_seconds
@@ -188,9 +196,64 @@ class BasetenClient:
             self.on_request(path, status)
 
 
-def _owned(dep: Deployment, model_id: str) -> Deployment:
-    """Fills in the owning model when the server left `model_id` out."""
-    return dep if dep.model_id else dep.model_copy(update={"model_id": model_id})
+def _owned(dep: Deployment, model_id: str, path: str) -> Deployment:
+    """Fills in the owning model when the server left `model_id` out; another model's is unusable."""
+    if not dep.model_id:
+        return dep.model_copy(update={"model_id": model_id})
+    if dep.model_id != model_id:
+        log.info("Baseten's answer to %s is unusable: a deployment of model %r", path, dep.model_id)
+        raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
+    return dep
+
+
+# what the database holds (bot.tables): a status in String(64), names in String(255), counts in INTEGER
+_MAX_STATUS = 64
+_MAX_NAME = 255
+_MAX_INT = 2**31 - 1
+
+
+def _judged(body: T, path: str) -> T:
+    """The answer, if the bot can use all of it; else BadResponse ("could not read")."""
+    problem = _unusable(body)
+    if problem:
+        log.info("Baseten's answer to %s is unusable: %s", path, problem)
+        raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
+    return body
+
+
+def _unusable(body: BaseModel) -> str | None:
+    """Why the bot cannot use this answer, or None: ids it could not send back to Baseten,
+    text or numbers its database cannot hold. (A deployment's model: see `_owned`.)"""
+    if isinstance(body, ModelList):
+        return next(filter(None, map(_unusable, body.models)), None)
+    if isinstance(body, DeploymentList):
+        return next(filter(None, map(_unusable, body.deployments)), None)
+    if isinstance(body, Model):
+        return _bad_id("model id", body.id) or _bad_text("model name", body.name, _MAX_NAME)
+    if isinstance(body, Deployment):
+        count = body.active_replica_count
+        return (
+            _bad_id("deployment id", body.id)
+            or _bad_text("status", body.status, _MAX_STATUS)
+            or _bad_text("deployment name", body.name, _MAX_NAME)
+            or _bad_text("environment", body.environment, _MAX_NAME)
+            or _bad_text("instance type", body.instance_type_name, _MAX_NAME)
+            or (f"active_replica_count {count}" if count is not None and not 0 <= count <= _MAX_INT else None)
+        )
+    return None
+
+
+def _bad_id(what: str, value: str) -> str | None:
+    return None if is_plain_id(value) else f"{what} {value[:80]!r} is not a plain id"
+
+
+def _bad_text(what: str, value: str | None, limit: int) -> str | None:
+    """Text PostgreSQL refuses: a NUL character, or longer than its column."""
+    if value is None:
+        return None
+    if "\x00" in value or len(value) > limit:
+        return f"{what} {value[:80]!r} is longer than {limit} characters or holds a NUL"
+    return None
 
 
 def _auth_message(status: int) -> str:

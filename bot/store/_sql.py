@@ -25,17 +25,21 @@ def rowcount(result: object) -> int:
 
 
 async def insert_ignore(session: AsyncSession, table: type[t.Base], rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns the rows inserted."""
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns the rows inserted.
+
+    One statement per 500 rows (each row with the same columns): a transaction that
+    waits on a round trip per row holds its connection, and on SQLite the write lock,
+    that much longer."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     key = next(iter(table.__table__.primary_key))
     inserted = 0
-    for row in rows:
+    for start in range(0, len(rows), 500):
         # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING
-        result = await session.execute(insert(table).values(**row).on_conflict_do_nothing().returning(key))
-        inserted += len(result.all())
+        statement = insert(table).values(rows[start : start + 500]).on_conflict_do_nothing().returning(key)
+        inserted += len((await session.execute(statement)).all())
     return inserted
 
 

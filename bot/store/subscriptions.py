@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
@@ -91,55 +92,33 @@ class SubscriptionStore:
         """Adds a subscription, or gives an existing one these options.
 
         Returns its id and, when it already existed, the options it had before (None: created).
+        One transaction, and one statement when new: a command holds its connection briefly.
         """
         wanted = Options(frozenset(kinds), thread, None if stuck_after is None else int(stuck_after.total_seconds()))
-        key = (team_id, channel_id, model_id, target)
-        existing = await self._set_options(key, wanted)
-        if existing is not None:
-            return existing
-        row = t.Subscription(
-            team_id=team_id,
-            channel_id=channel_id,
-            model_id=model_id,
-            model_name=model_name,
-            target=target,
-            target_name=target_name,
-            kinds=",".join(sorted(wanted.kinds)),
-            thread=thread,
-            stuck_after=wanted.stuck_after,
-            created_by=user_id,
-            created_at=self._now(),
-        )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:  # a concurrent or replayed request won the race
-            found = await self._set_options(key, wanted)
-            if found is None:
-                raise
-            return found
-        return row.id, None
-
-    async def _set_options(self, key: tuple[str, str, str, str], wanted: Options) -> tuple[int, Options] | None:
-        """The existing subscription's id and options before, now set to `wanted`; None if there is none."""
-        team_id, channel_id, model_id, target = key
+        row = {
+            "team_id": team_id,
+            "channel_id": channel_id,
+            "model_id": model_id,
+            "model_name": model_name,
+            "target": target,
+            "target_name": target_name,
+            "kinds": ",".join(sorted(wanted.kinds)),
+            "thread": thread,
+            "stuck_after": wanted.stuck_after,
+            "created_by": user_id,
+            "created_at": self._now(),
+        }
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(t.Subscription).where(
-                    t.Subscription.team_id == team_id,
-                    t.Subscription.channel_id == channel_id,
-                    t.Subscription.model_id == model_id,
-                    t.Subscription.target == target,
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            while True:  # again only if an unsubscribe removed the row that was in the way meanwhile
+                created = await session.scalar(
+                    insert(t.Subscription).values(**row).on_conflict_do_nothing().returning(t.Subscription.id)
                 )
-            )
-            if row is None:
-                return None
-            before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after)
-            if before != wanted:
-                row.kinds = ",".join(sorted(wanted.kinds))
-                row.thread = wanted.thread
-                row.stuck_after = wanted.stuck_after
-            return row.id, before
+                if created is not None:
+                    return created, None
+                existing = await _set_options(session, (team_id, channel_id, model_id, target), wanted)
+                if existing is not None:  # subscribed before, or a concurrent or replayed request won the race
+                    return existing
 
     async def unsubscribe(self, subscription_ids: Sequence[int]) -> None:
         """Removes subscriptions and drops what they still owed (it will not be sent).
@@ -352,3 +331,26 @@ class SubscriptionStore:
             )
             for r in rows
         ]
+
+
+async def _set_options(
+    session: AsyncSession, key: tuple[str, str, str, str], wanted: Options
+) -> tuple[int, Options] | None:
+    """The existing subscription's id and options before, now set to `wanted`; None if there is none."""
+    team_id, channel_id, model_id, target = key
+    row = await session.scalar(
+        select(t.Subscription).where(
+            t.Subscription.team_id == team_id,
+            t.Subscription.channel_id == channel_id,
+            t.Subscription.model_id == model_id,
+            t.Subscription.target == target,
+        )
+    )
+    if row is None:
+        return None
+    before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after)
+    if before != wanted:
+        row.kinds = ",".join(sorted(wanted.kinds))
+        row.thread = wanted.thread
+        row.stuck_after = wanted.stuck_after
+    return row.id, before
