@@ -75,7 +75,7 @@ def test_a_subscriptions_mute_becomes_the_channels_mute_and_back(empty_db_url: s
             sa.text(
                 "INSERT INTO subscriptions (team_id, channel_id, model_id, model_name, target, target_name, kinds,"
                 " thread, created_by, created_at, muted_until) VALUES ('T1', 'C1', 'm1', 'llama', 'd1', 'v3', '',"
-                " 1, 'U1', '2026-11-27 09:00:00', '2026-11-27 11:00:00')"
+                " TRUE, 'U1', '2026-11-27 09:00:00', '2026-11-27 11:00:00')"
             )
         )
     upgrade(url)
