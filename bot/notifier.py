@@ -35,7 +35,11 @@ WORKSPACE_ERRORS = frozenset(
 )
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
 THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_thread_ts"})
-MAX_BACKOFF = 300.0
+# A refused notice holds back its channel's later ones, so its retries stay close together:
+# 2 s doubling to at most a minute (the SDK already retried the call once). A longer cap made
+# a channel wait minutes behind one notice when Slack failed a few calls in a row.
+FIRST_BACKOFF = 2.0
+MAX_BACKOFF = 60.0
 CLAIM = timedelta(minutes=1)  # a claim outlives one send with its retries; serve uses the lease period
 THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts
 
@@ -216,7 +220,7 @@ class Notifier:
         return "ok"
 
     async def _retry(self, p: Pending, error: str, after: float | None, report: Report) -> None:
-        delay = after if after is not None else min(MAX_BACKOFF, 5.0 * (2**p.attempts))
+        delay = after if after is not None else backoff(p.attempts)
         await self._store.outbox.mark_retry(p, error=error, at=self._now() + timedelta(seconds=delay))
         log.info(
             "notice for channel %s not delivered yet (%s); retrying in %.0fs",
@@ -230,6 +234,11 @@ class Notifier:
     def _result(self, outcome: str) -> None:
         if self._on_result is not None:
             self._on_result(outcome)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before a row that failed `attempts` times before is tried again: 2, 4, 8, … 60."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** min(attempts, 16))
 
 
 def _error(exc: SlackApiError) -> str:

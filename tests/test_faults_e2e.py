@@ -28,7 +28,7 @@ FAULTY = "faultymdl"
 STEPS = 12
 
 
-wait = partial(wait_until, timeout=30.0)  # a notice retried after 429 and 503 needs 1 s, then 10 s of backoff
+wait = partial(wait_until, timeout=30.0)  # a notice retried after 429 and 503 needs 1 s, then a few seconds of backoff
 
 
 def healthz(bot: BotProcess) -> dict[str, Any]:

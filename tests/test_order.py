@@ -41,7 +41,7 @@ def refused(retry_after: int) -> list[Canned]:
 
 
 def down_twice() -> list[Canned]:
-    """Two 503s (the SDK retries the first): the bot backs off 5 s."""
+    """Two 503s (the SDK retries the first): the bot backs off 2 s."""
     return [Canned(503, {"ok": False, "error": "service_unavailable"})] * 2
 
 
@@ -63,7 +63,7 @@ def assert_in_order_and_threaded(slack: FakeSlack, threaded: bool) -> None:
     ("threaded", "refusal", "said"),
     [
         (True, refused(5), "(429 ratelimited); retrying in 5s"),
-        (False, down_twice(), "(503 service_unavailable); retrying in 5s"),
+        (False, down_twice() * 2, "(503 service_unavailable); retrying in 4s"),  # the second try
     ],
     ids=["threaded-429", "no-thread-503"],
 )
@@ -130,14 +130,33 @@ async def test_a_later_pass_does_not_send_past_a_refused_notice(
     await world.command(f"subscribe {MODEL} {PROD} --on all" + ("" if threaded else " --no-thread"), channel="C1")
     slack.script("chat.postMessage", *down_twice())
     baseten.set_status(MODEL, PROD, "UNHEALTHY")
-    assert (await world.cycle()).sent == 0  # refused: retried in 5 s
+    assert (await world.cycle()).sent == 0  # refused: retried in 2 s
     baseten.set_status(MODEL, PROD, "ACTIVE")
-    world.clock.advance(seconds=2)
+    world.clock.advance(seconds=1)
     report = await world.poller.cycle()  # records the second change, then a delivery pass
     assert report.deliveries_created == 1 and report.sent == 0  # it waits behind the refused one
-    world.clock.advance(seconds=4)
+    world.clock.advance(seconds=1)
     assert (await world.notifier.deliver_due()).sent == 2
     assert_in_order_and_threaded(slack, threaded)
+
+
+async def test_a_channel_behind_a_refused_notice_is_tried_again_within_a_minute(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """However often Slack refuses a channel's oldest notice, its next try is at most a minute away:
+    the notices behind it wait for it, so a backoff of many minutes would hold them all back."""
+    await world.command(f"subscribe {MODEL} {PROD} --on all --no-thread", channel="C1")
+    slack.script("chat.postMessage", *down_twice() * 8)  # eight tries refused in a row
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    await world.poller.cycle(deliver=False)
+    baseten.set_status(MODEL, PROD, "ACTIVE")
+    world.clock.advance(seconds=60)
+    await world.poller.cycle(deliver=False)
+    for attempt in range(8):
+        assert (await world.notifier.deliver_due()).retried == 1, f"try {attempt + 1} was not made"
+        world.clock.advance(seconds=60)
+    assert (await world.notifier.deliver_due()).sent == 2
+    assert posts_to(slack, "C1") == [FIRST, SECOND]
 
 
 async def test_a_row_another_replica_is_sending_holds_back_its_channel_only(
