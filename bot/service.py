@@ -26,6 +26,9 @@ from bot.server import Server
 
 log = logging.getLogger("bot")
 SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
+# Between cycles the lease holder looks for notices due again this often: a notice Slack refused
+# is retried seconds later, not after the next poll (a minute, or longer while Baseten is slow).
+DELIVERY_CHECK_SECONDS = 1.0
 
 
 class Service:
@@ -48,6 +51,14 @@ class Service:
             max_instances=1,
             misfire_grace_time=max(1, int(settings.poll_interval_seconds)),
             next_run_time=utcnow(),
+        )
+        scheduler.add_job(
+            self.deliver_due_between_cycles,
+            "interval",
+            id="deliver",
+            seconds=DELIVERY_CHECK_SECONDS,
+            coalesce=True,
+            max_instances=1,
         )
         scheduler.add_job(
             self.keep_lease,
@@ -152,6 +163,11 @@ class Service:
         level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
         log.log(level, describe(report))
 
+    async def deliver_due_between_cycles(self) -> None:
+        """Starts a delivery pass when this replica holds the lease and none is running."""
+        if self.runtime.lease.held:
+            self._start_delivery()
+
     def _start_delivery(self) -> None:
         if self._delivering is not None and not self._delivering.done():
             return  # the running pass picks up what this cycle queued when it looks again
@@ -166,7 +182,7 @@ class Service:
             while (await self.runtime.notifier.deliver_due()).sent:
                 pass  # rows queued meanwhile go out now, not a poll interval later
         except Exception:
-            log.exception("delivering notices failed; pending ones are retried next cycle")
+            log.exception("delivering notices failed; pending ones are retried in a moment")
 
     async def keep_lease(self) -> None:
         """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""

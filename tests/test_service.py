@@ -185,3 +185,24 @@ async def test_stop_sends_nothing_new_and_the_next_start_sends_the_rest_once(
         "llama-3-8b / dev: BUILDING → BUILD_FAILED",
         "llama-3-8b / v3: ACTIVE → UNHEALTHY",
     ]
+
+
+async def test_a_refused_notice_is_retried_while_a_cycle_waits_on_baseten(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    """Delivery does not wait for the next poll: a retry goes out seconds after Slack refused it,
+    even while every cycle is stuck on a slow Baseten."""
+    await subscribe(baseten, slack, db_url)
+    first = service(baseten, slack, db_url, "first")
+    await first.start()
+    try:
+        await until(lambda: first.runtime.lease.held, "the lease")
+        slack.script("chat.postMessage", *[Canned(503, {"ok": False, "error": "service_unavailable"})] * 2)
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        await until(lambda: len(slack.calls("chat.postMessage")) == 2, "the refusal (the SDK retries once)")
+        baseten.delay = 30  # from now on a cycle waits on Baseten: 4 tries of 10 s, longer than this test waits
+        await until(lambda: posts_to(slack, "C1"), "the retried notice", timeout=25.0)
+        assert posts_to(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]
+    finally:
+        baseten.delay = 0
+        await first.stop()
