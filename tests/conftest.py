@@ -54,6 +54,10 @@ def slack() -> Iterator[FakeSlack]:
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "")
 on_postgres = pytest.mark.skipif(not POSTGRES, reason="needs TEST_DATABASE_URL (a PostgreSQL server)")
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="about SQLite itself")
+# Slow end-to-end modules whose subject is not the database (Slack's signatures and answers,
+# Baseten's faults, the terminal, secrets in output): run once, on SQLite. What they store is
+# the same store code the in-process suites check on both databases.
+any_database = pytest.mark.skipif(bool(POSTGRES), reason="the database does not change what this shows: run on SQLite")
 
 
 @pytest.fixture

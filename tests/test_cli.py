@@ -11,8 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli import main
-from tests.conftest import MODEL, MODEL_NAME, PROD
+from tests.conftest import MODEL, MODEL_NAME, PROD, any_database
 from tests.fakes import API_KEY, Canned, FakeBaseten
+
+pytestmark = any_database
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

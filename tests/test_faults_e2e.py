@@ -19,10 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MODEL, PROD, BotProcess, bot_env
+from tests.conftest import MODEL, PROD, BotProcess, any_database, bot_env
 from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment, wait_until
 from tests.test_notices_e2e import posts_to
 from tests.test_slash_e2e import answer, post_command
+
+pytestmark = any_database
 
 FAULTY = "faultymdl"
 STEPS = 12

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import MODEL, PROD, BotProcess, bot_env
+from tests.conftest import MODEL, PROD, BotProcess, any_database, bot_env
 from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, wait_until
 from tests.test_slash_e2e import answer, post_command
+
+pytestmark = any_database
 
 
 def test_no_secret_in_any_output(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> None:

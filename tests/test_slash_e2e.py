@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, bot_env
+from tests.conftest import MODEL, MODEL_NAME, PROD, BotProcess, any_database, bot_env
 from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, Canned, FakeBaseten, FakeSlack, deployment, sign, slash_body
+
+pytestmark = any_database
 
 
 def post_command(bot: BotProcess, slack: FakeSlack, text: str, name: str = "cmd", **kw: str) -> httpx.Response:

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import MODEL, PROD, BotProcess, bot_env
+from tests.conftest import MODEL, PROD, BotProcess, any_database, bot_env
 from tests.fakes import APP_TOKEN, FakeBaseten, FakeSlack, FakeSocketMode, wait_until
+
+pytestmark = any_database
 
 
 @pytest.fixture

@@ -32,10 +32,12 @@ from bot.cli import main
 from bot.db import make_sync_engine
 from bot.ids import is_plain_id
 from bot.slack_app import OOPS
-from tests.conftest import MODEL, OLD
+from tests.conftest import MODEL, OLD, any_database
 from tests.fakes import API_KEY, FakeBaseten, FakeSlack, Seen, _Fake
 from tests.spec import PUBLISHED
 from tests.world import World
+
+pytestmark = any_database
 
 SPEC = json.loads(PUBLISHED.read_text())
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
