@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot import excerpt
 from bot.render import Block, Message, card_actions, context_block, duration, esc, section_block, short
 from bot.status import FAILURES, emoji
 from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
@@ -104,6 +105,7 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
                 "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
             }
         )
+    blocks.extend(excerpt.blocks(change.detail.get(excerpt.WHY)))  # a failure's error lines and labels
     stamp = int(change.at.timestamp())
     actor = change.detail.get("actor")
     by = f" · by {esc(short(str(actor)))}" if actor else ""

@@ -2,7 +2,8 @@
 
 `decide` lives in bot.decide and does no I/O. Between deciding and writing, the
 changes that name a new or promoted deployment are attributed from the model's
-audit log. Delivery is the notifier's job, beside the schedule.
+audit log, and failures get their error lines (bot.why, within a bounded wait).
+Delivery is the notifier's job, beside the schedule.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bot import why
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError, NotFound
 from bot.baseten.models import AuditLogEntry
@@ -66,8 +68,10 @@ class Poller:
         store: Store,
         notifier: Notifier | None,
         now: Callable[[], datetime],
+        log_wait: float = why.LOG_WAIT,
     ) -> None:
         self._client = client
+        self._log_wait = log_wait  # all of a cycle's log reads together (bot.why)
         self._store = store
         self._notifier = notifier
         self._now = now
@@ -85,7 +89,12 @@ class Poller:
             history=reading.history,
             now=now,
         )
-        decision.outgoing = await self._attribute(decision.outgoing)
+        # who did it (audit log) and why it failed (error lines), read together before writing
+        attributed, reasons = await asyncio.gather(
+            self._attribute(decision.outgoing),
+            why.for_changes(self._client, decision.outgoing, reading.answers, now=now, wait=self._log_wait),
+        )
+        decision.outgoing = why.attach(attributed, reasons)
         report = self._report(reading, decision)
         await self.write(decision, report)
         if deliver and self._notifier is not None:

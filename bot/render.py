@@ -131,8 +131,9 @@ def deployment_card(
     now: datetime,
     shareable: bool = False,
     shared_by: str | None = None,
+    why: Sequence[Block] = (),
 ) -> Message:
-    """A deployment's status card."""
+    """A deployment's status card; `why`: a failing one's error lines (bot.excerpt), below its fields."""
     status = dep.status
     head = f"{emoji(status)} {title(model_name, dep)}  `{name(status, 40)}`"
     fields = [
@@ -150,6 +151,7 @@ def deployment_card(
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
         },
+        *why,
     ]
     context = f"Deployment `{name(dep.id)}` of model `{name(model_id)}`"
     if shared_by:

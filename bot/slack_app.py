@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
-from bot import render
+from bot import excerpt, render, why
 from bot.admins import Admins
 from bot.baseten.client import BasetenClient
 from bot.commands import (
@@ -230,12 +230,14 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     if isinstance(view, ModelView):
         return render.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
     assert isinstance(view, DeploymentView)
+    reason = await why.for_card(deps.client, view.deployment, now=now)  # None unless it is failing
     return render.deployment_card(
         view.deployment,
         model_name=view.model.display_name,
         now=now,
         shareable=shareable,
         shared_by=shared_by,
+        why=excerpt.blocks(reason),
     )
 
 

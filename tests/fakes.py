@@ -76,6 +76,14 @@ def deployment(
     }
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # LogLevelV1, lowest first
+
+
+def log_line(message: str, *, at: float, level: str | None = "ERROR", replica: str | None = "r1abc") -> dict[str, Any]:
+    """A LogV1: `at` in epoch seconds, sent as epoch nanoseconds in a string, as Baseten does."""
+    return {"timestamp": str(int(at * 1e9)), "message": message, "replica": replica, "request_id": None, "level": level}
+
+
 def model(model_id: str, name: str, deployments: list[dict[str, Any]]) -> dict[str, Any]:
     prod = next((d["id"] for d in deployments if d["is_production"]), None)
     dev = next((d["id"] for d in deployments if d["is_development"]), None)
@@ -242,6 +250,8 @@ class FakeBaseten(_Fake):
         self.models: dict[str, dict[str, Any]] = {}
         self.deployments: dict[str, dict[str, dict[str, Any]]] = {}
         self.audit: dict[str, list[dict[str, Any]]] = {}
+        self.logs: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (model, deployment) -> LogV1s
+        self.log_fault: Canned | None = None  # every logs request gets it: a slow, 403 or 500 logs endpoint
         self.scripted: deque[tuple[str, Canned]] = deque()
         self.delay = 0.0
         self.violations: list[str] = []
@@ -282,6 +292,14 @@ class FakeBaseten(_Fake):
                 dep["is_production"] = dep["id"] == dep_id
                 dep["environment"] = "production" if dep["id"] == dep_id else None
 
+    def add_logs(self, model_id: str, dep_id: str, *lines: dict[str, Any]) -> None:
+        with self.lock:
+            self.logs.setdefault((model_id, dep_id), []).extend(lines)
+
+    def log_requests(self) -> list[Seen]:
+        with self.lock:
+            return [r for r in self.requests if r.path.endswith("/logs")]
+
     def script(self, path_prefix: str, *answers: Canned) -> None:
         """The next requests whose path starts with `path_prefix` get these answers, in order."""
         with self.lock:
@@ -317,6 +335,8 @@ class FakeBaseten(_Fake):
                 canned = next(((i, c) for i, (p, c) in enumerate(self.scripted) if seen.path.startswith(p)), None)
                 if canned is not None:
                     del self.scripted[canned[0]]
+                elif self.log_fault is not None and seen.path.endswith("/logs"):
+                    canned = (-1, self.log_fault)
             if canned is not None:
                 status, body = canned[1].status, canned[1].body
             else:
@@ -347,6 +367,10 @@ class FakeBaseten(_Fake):
                 return 200, {"items": items, "pagination": {"has_more": False, "cursor": None}}
             if segs[3] != "deployments":
                 return not_found
+            if len(segs) == 6 and segs[5] == "logs":
+                if segs[4] not in deps:
+                    return not_found
+                return 200, {"logs": _logs(self.logs.get((model_id, segs[4]), []), seen.query)}
             if len(segs) == 4:
                 return 200, {"deployments": json.loads(json.dumps(list(deps.values())))}
             if len(segs) == 5:
@@ -361,6 +385,24 @@ class FakeBaseten(_Fake):
                     return not_found
                 return 200, json.loads(json.dumps(found))
         return not_found
+
+
+def _logs(lines: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """What Baseten's logs endpoint answers: the window (default: the last 30 minutes), the level
+    floor (which drops lines without a level), the order and the limit."""
+    q = {k: v[-1] for k, v in query.items()}
+    end = int(q["end_epoch_millis"]) if q.get("end_epoch_millis", "").isdigit() else int(time.time() * 1000)
+    start = int(q["start_epoch_millis"]) if q.get("start_epoch_millis", "").isdigit() else end - 30 * 60 * 1000
+    floor = LOG_LEVELS.index(q["min_level"]) if q.get("min_level") in LOG_LEVELS else None
+    picked = [
+        line
+        for line in lines
+        if start * 1_000_000 <= int(line["timestamp"]) <= end * 1_000_000
+        and (floor is None or (line.get("level") in LOG_LEVELS and LOG_LEVELS.index(line["level"]) >= floor))
+    ]
+    picked.sort(key=lambda line: int(line["timestamp"]), reverse=q.get("direction") == "desc")
+    limit = int(q["limit"]) if q.get("limit", "").isdigit() else 500
+    return json.loads(json.dumps(picked[:limit]))
 
 
 def _decoded(raw: bytes) -> Any:

@@ -113,6 +113,12 @@ def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def _with_components(doc: dict[str, Any], param: dict[str, Any]) -> dict[str, Any]:
+    """A parameter whose schema carries the document's components, so a `$ref` in it resolves
+    (the logs endpoints' `direction` and `min_level` name SortOrderV1 and LogLevelV1)."""
+    return {**param, "schema": {**param.get("schema", {}), "components": doc.get("components", {})}}
+
+
 def _operations(doc: dict[str, Any], source: str, templates: list[str]) -> list[Operation]:
     out = []
     for template in templates:
@@ -134,7 +140,7 @@ def _operations(doc: dict[str, Any], source: str, templates: list[str]) -> list[
                     source=source,
                     pattern=re.compile(regex),
                     variables=template.count("{"),
-                    query={p["name"]: p for p in params if p.get("in") == "query"},
+                    query={p["name"]: _with_components(doc, p) for p in params if p.get("in") == "query"},
                     ok=Draft202012Validator({**schema, "components": doc["components"]}) if schema else None,
                 )
             )

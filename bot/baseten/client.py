@@ -22,7 +22,16 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
-from bot.baseten.models import AuditLogEntry, AuditLogPage, Deployment, DeploymentList, Model, ModelList
+from bot.baseten.models import (
+    AuditLogEntry,
+    AuditLogPage,
+    Deployment,
+    DeploymentList,
+    LogLine,
+    LogPage,
+    Model,
+    ModelList,
+)
 from bot.ids import is_plain_id
 from bot.ratelimit import RateLimiter
 
@@ -39,6 +48,7 @@ def _segment(value: str, what: str) -> str:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # LogLevelV1, lowest first
 
 
 class BasetenClient:
@@ -128,6 +138,32 @@ class BasetenClient:
         params = {"limit": str(max(1, min(limit, 200))), "direction": "DESC"}
         body = await self._get(path, AuditLogPage, params=params, interactive=interactive)
         return body.items
+
+    async def deployment_logs(
+        self,
+        model_id: str,
+        deployment_id: str,
+        *,
+        start_epoch_millis: int | None = None,
+        min_level: str | None = None,
+        newest_first: bool = True,
+        limit: int = 500,
+        interactive: bool = False,
+    ) -> list[LogLine]:
+        """One page of a deployment's logs, with only the query parameters the spec defines.
+
+        Without `start_epoch_millis` Baseten reads the last 30 minutes; the window may span at most
+        7 days. `min_level` (DEBUG, INFO, WARNING, ERROR) also drops the lines that have no level."""
+        dep = _segment(deployment_id, "deployment id")
+        path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{dep}/logs"
+        if min_level is not None and min_level not in LOG_LEVELS:
+            raise ValueError(f"min_level must be one of {', '.join(LOG_LEVELS)}")
+        params = {"direction": "desc" if newest_first else "asc", "limit": str(max(1, min(limit, 1000)))}
+        if min_level is not None:
+            params["min_level"] = min_level
+        if start_epoch_millis is not None:
+            params["start_epoch_millis"] = str(start_epoch_millis)
+        return (await self._get(path, LogPage, params=params, interactive=interactive)).logs
 
     # -- transport ---------------------------------------------------------------
 
