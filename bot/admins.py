@@ -1,4 +1,6 @@
-"""Who may change subscriptions: `ADMIN_USER_IDS`, Slack user ids and user group ids.
+"""Allow-lists of Slack user ids and user group ids: `ADMIN_USER_IDS` (who may change
+subscriptions; unset: everyone) and `OPERATOR_USER_IDS` (who may act on deployments;
+unset: nobody).
 
 A user group (`S…`) is read with `usergroups.users.list` (scope `usergroups:read`)
 and kept for a minute, so a burst of commands costs one Slack call. When Slack
@@ -27,7 +29,7 @@ LOOKUP_TIMEOUT = 2.0
 
 
 def split_ids(raw: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Users and user groups from `ADMIN_USER_IDS`; raises ValueError naming a bad entry."""
+    """Users and user groups from an allow-list setting; raises ValueError naming a bad entry."""
     users: set[str] = set()
     groups: set[str] = set()
     for part in raw.split(","):
@@ -50,17 +52,23 @@ class _Known:
     read_at: float
 
 
-class Admins:
+class AllowList:
+    """Users listed by id, or through a listed user group. Empty: everyone (`empty_allows`) or nobody."""
+
     def __init__(
         self,
         users: frozenset[str] = frozenset(),
         groups: frozenset[str] = frozenset(),
         slack: AsyncWebClient | None = None,
         *,
+        setting: str = "ADMIN_USER_IDS",
+        empty_allows: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.users = users
         self.groups = groups
+        self.setting = setting  # named in log lines
+        self._empty_allows = empty_allows
         self._slack = slack
         self._clock = clock
         self._known: dict[str, _Known] = {}
@@ -68,7 +76,12 @@ class Admins:
 
     @property
     def everyone(self) -> bool:
-        return not self.users and not self.groups
+        return self._empty_allows and not self.users and not self.groups
+
+    @property
+    def anyone(self) -> bool:
+        """Whether anybody at all may: false only for an empty list that admits nobody."""
+        return self._empty_allows or bool(self.users or self.groups)
 
     def settled(self, user: str) -> bool | None:
         """The answer when it needs no Slack call, else None."""
@@ -118,9 +131,21 @@ class Admins:
         self._failing[group] = error
         hint = " (the app needs the usergroups:read scope)" if error == "missing_scope" else ""
         log.warning(
-            "could not read user group %s from ADMIN_USER_IDS: %s%s; using the last members seen, if any",
+            "could not read user group %s from %s: %s%s; using the last members seen, if any",
             group,
+            self.setting,
             error,
             hint,
         )
         return members
+
+
+class Admins(AllowList):
+    """`ADMIN_USER_IDS`: who may change subscriptions; unset, everyone."""
+
+
+def operators(
+    users: frozenset[str] = frozenset(), groups: frozenset[str] = frozenset(), slack: AsyncWebClient | None = None
+) -> AllowList:
+    """`OPERATOR_USER_IDS`: who may act on deployments; unset, nobody (acting on production is riskier)."""
+    return AllowList(users, groups, slack, setting="OPERATOR_USER_IDS", empty_allows=False)

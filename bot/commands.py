@@ -25,6 +25,11 @@ USAGE = {
     "mute": "/baseten mute MODEL [DEPLOYMENT | production | development] DURATION",
     "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development]",
     "resume": "/baseten resume MODEL [DEPLOYMENT | production | development]",
+    "retry": "/baseten retry MODEL DEPLOYMENT",
+    "activate": "/baseten activate MODEL DEPLOYMENT",
+    "deactivate": "/baseten deactivate MODEL DEPLOYMENT",
+    "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
+    "rollback": "/baseten rollback MODEL [env:NAME]",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -37,6 +42,11 @@ EXAMPLES = {
     "mute": "/baseten mute llama-3-8b production 2h",
     "unmute": "/baseten unmute llama-3-8b production",
     "resume": "/baseten resume llama-3-8b",
+    "retry": "/baseten retry llama-3-8b v4",
+    "activate": "/baseten activate llama-3-8b v2",
+    "deactivate": "/baseten deactivate llama-3-8b v2",
+    "promote": "/baseten promote llama-3-8b v4 env:staging",
+    "rollback": "/baseten rollback llama-3-8b",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -100,7 +110,21 @@ class Resume:
     target: Target = WHOLE_MODEL
 
 
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume
+ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
+ENV_PREFIX = "env:"
+
+
+@dataclass(frozen=True)
+class Act:
+    """An action on a deployment, answered with a confirmation card: nothing changes before its button."""
+
+    verb: str  # one of ACT_VERBS
+    model: str
+    deployment: str = ""  # "" for `rollback`: the bot knows which deployment was current before
+    environment: str = "production"
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
 
 _DURATION = re.compile(r"([0-9]+)([mhd])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -131,10 +155,35 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
         return Unmute(model, target) if verb == "unmute" else Resume(model, target)
     if verb == "mute":
         return _mute(args)
+    if verb in ACT_VERBS:
+        return _act(verb, args)
     raise UsageError(
         f"I don't know the command `{_quote(words[0])}`. "
-        "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `list` or `help`."
+        "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
+        "`deactivate`, `promote`, `rollback`, `list` or `help`."
     )
+
+
+def _act(verb: str, args: list[str]) -> Act:
+    """`retry|activate|deactivate MODEL DEPLOYMENT`, `promote MODEL DEPLOYMENT [env:NAME]`,
+    `rollback MODEL [env:NAME]`."""
+    usage = USAGE[verb]
+    environment = "production"
+    rest: list[str] = []
+    for word in args:
+        if not word.lower().startswith(ENV_PREFIX):
+            rest.append(word)
+        elif verb in ("promote", "rollback"):
+            environment = _plain(word[len(ENV_PREFIX) :], "environment")
+        else:
+            raise UsageError(f"`{verb}` acts on a deployment, not an environment.", usage=usage)
+    wanted = 1 if verb == "rollback" else 2
+    if len(rest) < wanted:
+        raise UsageError(f"`{verb}` needs a model{' and a deployment' if wanted == 2 else ''}.", usage=usage)
+    if len(rest) > wanted:
+        raise UsageError(f"Too many arguments: `{_quote(' '.join(rest[wanted:]))}`.", usage=usage)
+    deployment = _plain(rest[1], "deployment") if wanted == 2 else ""
+    return Act(verb, _plain(rest[0], "model"), deployment, environment)
 
 
 def _status(args: list[str]) -> Status:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60.0, ge=1)
     baseten_max_rps: float = Field(default=50.0, gt=0)
     admin_user_ids: str | None = None
+    operator_user_ids: str | None = None
     lease_seconds: float = Field(default=20.0, ge=2, le=300)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)
@@ -75,7 +76,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @field_validator("admin_user_ids")
+    @field_validator("admin_user_ids", "operator_user_ids")
     @classmethod
     def _admin_ids_shape(cls, value: str | None) -> str | None:
         split_ids(value or "")
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     def admin_ids(self) -> tuple[frozenset[str], frozenset[str]]:
         """Slack user ids and user group ids allowed to change subscriptions; both empty: everyone."""
         return split_ids(self.admin_user_ids or "")
+
+    @property
+    def operator_ids(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Slack user ids and user group ids allowed to act on deployments; both empty: nobody."""
+        return split_ids(self.operator_user_ids or "")
 
     @property
     def socket_mode(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot import excerpt
@@ -74,8 +75,9 @@ def _verdict(change: Change) -> tuple[str, str]:
     return emoji(new), "Status change"
 
 
-def notice(change: Change, *, model_name: str, now: datetime) -> Message:
-    """A status-change notice: plain text with old → new, blocks for the rich view."""
+def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[Block] = ()) -> Message:
+    """A status-change notice: plain text with old → new, blocks for the rich view; `actions` are
+    buttons after the dashboard link (bot.act_render.notice_buttons)."""
     plain, rich = _headline(change, model_name)
     icon, verdict = _verdict(change)
     fields: list[tuple[str, str]] = []
@@ -116,7 +118,7 @@ def notice(change: Change, *, model_name: str, now: datetime) -> Message:
         )
     )
     if change.kind != GONE:
-        blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False))
+        blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
     return Message(text=esc(plain), blocks=blocks)
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.act_render import notice_buttons
 from bot.notices import notice, thread_parent
 from bot.render import Message
 from bot.store import Store
@@ -65,8 +66,10 @@ class Notifier:
         on_recorded: Callable[[float], None] | None = None,
         holder: str = "local",
         claim_for: timedelta = CLAIM,
+        action_buttons: bool = False,
     ) -> None:
         self.holder = holder
+        self._buttons = action_buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
         self._claim_for = claim_for
         self._slack = slack
         self._store = store
@@ -115,7 +118,8 @@ class Notifier:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
         change = p.transition
-        message = notice(change, model_name=p.model_name, now=self._now())
+        buttons = notice_buttons(change, p.model_name) if self._buttons else []
+        message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
         thread = None
         if p.thread:
             thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)

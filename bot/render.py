@@ -132,8 +132,10 @@ def deployment_card(
     shareable: bool = False,
     shared_by: str | None = None,
     why: Sequence[Block] = (),
+    actions: Sequence[Block] = (),
 ) -> Message:
-    """A deployment's status card; `why`: a failing one's error lines (bot.excerpt), below its fields."""
+    """A deployment's status card; `why`: a failing one's error lines (bot.excerpt), below its fields;
+    `actions`: buttons after the card's own (bot.act_render)."""
     status = dep.status
     head = f"{emoji(status)} {title(model_name, dep)}  `{name(status, 40)}`"
     fields = [
@@ -157,7 +159,7 @@ def deployment_card(
     if shared_by:
         context += f" · shared by <@{esc(shared_by)}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    blocks.append(card_actions(model_id, dep.id, shareable=shareable))
+    blocks.append(card_actions(model_id, dep.id, shareable=shareable, extra=actions))
     text = f"{short(model_name)} / {short(dep.display_name)}: {short(status, 40)}"
     return Message(text=esc(text), blocks=blocks)
 
@@ -238,7 +240,7 @@ def lines_message(lines: Sequence[str], text: str) -> Message:
     return Message(text=esc(text), blocks=pack(lines, room=45)[0])
 
 
-def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool) -> Block:
+def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool, extra: Sequence[Block] = ()) -> Block:
     elements: list[Block] = [
         {
             "type": "button",
@@ -257,6 +259,7 @@ def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool) -
                 "value": value,
             }
         )
+    elements.extend(extra)
     return {"type": "actions", "elements": elements}
 
 
@@ -283,6 +286,11 @@ HELP = (
     ("mute", "record changes without announcing them, for up to 30 days"),
     ("unmute", "announce again before the mute ends"),
     ("resume", "resume a subscription paused because Slack refused a notice"),
+    ("retry", "retry a failed build or deploy (operators; you confirm first)"),
+    ("activate", "activate an inactive deployment (operators; you confirm first)"),
+    ("deactivate", "deactivate a deployment (operators; you confirm first)"),
+    ("promote", "promote a deployment to production, or to `env:NAME` (operators; you confirm first)"),
+    ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
     ("list", "this channel's subscriptions"),
 )
 

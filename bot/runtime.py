@@ -123,6 +123,7 @@ class Runtime:
             holder=instance,
             # a dead leader's claims expire when its lease does: the next leader resends them
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
+            action_buttons=any(settings.operator_ids),  # rendered at send time, from the setting now
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
         lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.admins import Admins
+from bot.admins import Admins, operators
+from bot.operate import Operations
 from bot.runtime import Runtime, utcnow
 from bot.slack_app import Deps, register
 from bot.web import Health, build
@@ -59,6 +60,13 @@ def bolt_app(runtime: Runtime) -> AsyncApp:
             metrics=runtime.metrics,
             now=utcnow,
             admins=Admins(*settings.admin_ids, runtime.slack),
+            ops=Operations(
+                client=runtime.baseten,
+                store=runtime.store,
+                operators=operators(*settings.operator_ids, runtime.slack),
+                slack=runtime.slack,
+                now=utcnow,
+            ),
         ),
     )
     return bolt

@@ -16,10 +16,12 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
-from bot import excerpt, render, why
+from bot import act_render, excerpt, render, why
+from bot.act_listeners import act_command, register_acting
 from bot.admins import Admins
 from bot.baseten.client import BasetenClient
 from bot.commands import (
+    Act,
     Command,
     Help,
     ListSubs,
@@ -34,6 +36,7 @@ from bot.commands import (
 )
 from bot.lookup import DeploymentView, LookupFailed, ModelView, look_up
 from bot.metrics import Metrics
+from bot.operate import Operations, deployment_target
 from bot.status import KNOWN
 from bot.store import Store
 from bot.subscriptions import Actor, Subscriptions
@@ -54,6 +57,7 @@ class Deps:
     metrics: Metrics
     now: Callable[[], datetime]
     admins: Admins = field(default_factory=Admins)
+    ops: Operations | None = None  # acting on deployments; None: the commands say it is not set up
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -61,6 +65,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.middleware(_one_workspace)
     _register_commands(app, deps)
     _register_actions(app, deps)
+    if deps.ops is not None:
+        register_acting(app, deps.ops)
     _register_events(app, deps)
 
 
@@ -102,6 +108,12 @@ async def _command(
     deps.metrics.commands.labels(type(cmd).__name__.lower()).inc()
     if isinstance(cmd, Help):
         await ack(**_ephemeral(render.help_message()))
+        return
+    if isinstance(cmd, Act):
+        if deps.ops is None:
+            await ack(**_ephemeral(act_render.refusal(anyone=False)))
+            return
+        await act_command(ack, cmd, command, respond, deps.ops)
         return
     user = str(command.get("user_id") or "")
     allowed = deps.admins.settled(user) if isinstance(cmd, CHANGES) else True
@@ -230,14 +242,20 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     if isinstance(view, ModelView):
         return render.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
     assert isinstance(view, DeploymentView)
-    reason = await why.for_card(deps.client, view.deployment, now=now)  # None unless it is failing
+    dep = view.deployment
+    reason = await why.for_card(deps.client, dep, now=now)  # None unless it is failing
+    buttons: list[render.Block] = []
+    if deps.ops is not None and deps.ops.buttons:  # only when somebody may use them
+        target = deployment_target(dep, view.model.display_name)
+        buttons = act_render.ask_buttons(dep.status, target, production=bool(dep.is_production))
     return render.deployment_card(
-        view.deployment,
+        dep,
         model_name=view.model.display_name,
         now=now,
         shareable=shareable,
         shared_by=shared_by,
         why=excerpt.blocks(reason),
+        actions=buttons,
     )
 
 

@@ -1,4 +1,5 @@
-"""SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads."""
+"""SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads,
+leases, actions."""
 
 from __future__ import annotations
 
@@ -218,3 +219,37 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128), default="")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Action(Base):
+    """One action on a deployment asked from Slack, and what Baseten answered.
+
+    The bot's own audit record: Baseten's audit log names the bot's API key, never the
+    Slack user. `(dedupe_key, repeat)` is unique: a double click or a redelivered
+    interaction finds the row of the first one within the window and makes no request,
+    in every replica alike.
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", "repeat"),
+        Index(None, "model_id", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64))  # hash of user, channel, message, verb and target
+    repeat: Mapped[int] = mapped_column(Integer)  # 1, then 2 for the same click after the window, …
+    team_id: Mapped[str] = mapped_column(SLACK_ID)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    user_id: Mapped[str] = mapped_column(SLACK_ID)
+    message_ts: Mapped[str] = mapped_column(String(32), default="")
+    verb: Mapped[str] = mapped_column(String(32))
+    model_id: Mapped[str] = mapped_column(ID)
+    deployment_id: Mapped[str] = mapped_column(ID, default="")
+    environment: Mapped[str] = mapped_column(NAME, default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no answer (yet)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)  # accepted | refused | unknown
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # what the channel was told
+    answer: Mapped[str | None] = mapped_column(Text, default=None)  # Baseten's body, shortened

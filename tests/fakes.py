@@ -326,7 +326,7 @@ class FakeBaseten(_Fake):
         if op is None:
             self._violation(seen, [f"no such operation in {PUBLISHED.name}"])
         else:
-            self._violation(seen, op.check_query(seen.query))
+            self._violation(seen, op.check_query(seen.query) + op.check_body(seen.body))
         if not self._authorized(seen):
             status, body = 401, {"error": "Invalid API key"}
             canned = None
@@ -348,9 +348,51 @@ class FakeBaseten(_Fake):
             return c.status, c.body, dict(c.headers), c.delay, _raw(c)
         return status, body, {}, self.delay, None
 
+    def posts(self, suffix: str = "") -> list[Seen]:
+        """The POSTs received (actions on deployments), whose path ends with `suffix`."""
+        with self.lock:
+            return [r for r in self.requests if r.method == "POST" and r.path.endswith(suffix)]
+
+    def _act(self, segs: list[str], body: Any) -> tuple[int, Any]:
+        """The action endpoints, as Baseten answers them: a retry of a deployment that did not fail is
+        `retried: false` with a reason; the others take effect at once (the next poll sees it)."""
+        not_found = (404, {"error": "Not found"})
+        model_id = segs[2]
+        deps = self.deployments.get(model_id)
+        if deps is None:
+            return not_found
+        if segs[3] == "environments" and segs[5:] == ["promote"]:
+            dep = deps.get(str((body or {}).get("deployment_id")))
+            if dep is None:
+                return not_found
+            dep["environment"] = segs[4]
+            return 200, json.loads(json.dumps(dep))
+        dep = deps.get(segs[4]) if segs[3] == "deployments" and len(segs) == 6 else None
+        if dep is None:
+            return not_found
+        verb = segs[5]
+        if verb == "retry":
+            if dep["status"] not in ("BUILD_FAILED", "DEPLOY_FAILED"):
+                reason = f"Deployment is {dep['status']}; only a failed deployment can be retried"
+                return 200, {"retried": False, "reason": reason, "deployment": json.loads(json.dumps(dep))}
+            dep["status"] = "BUILDING"
+            return 200, {"retried": True, "reason": None, "deployment": json.loads(json.dumps(dep))}
+        if verb in ("activate", "deactivate"):
+            dep["status"] = "ACTIVE" if verb == "activate" else "INACTIVE"
+            return 200, {"success": True}
+        if verb == "promote":
+            for other in deps.values():
+                other["is_production"] = other["id"] == dep["id"]
+                other["environment"] = "production" if other["id"] == dep["id"] else None
+            return 200, json.loads(json.dumps(dep))
+        return not_found
+
     def _route(self, seen: Seen) -> tuple[int, Any]:
         segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
         not_found = (404, {"error": "Not found"})
+        if segs[:2] == ["v1", "models"] and seen.method == "POST" and len(segs) >= 6:
+            with self.lock:
+                return self._act(segs, seen.body)
         if segs[:2] != ["v1", "models"] or seen.method != "GET":
             return not_found
         with self.lock:

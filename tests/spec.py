@@ -46,6 +46,14 @@ class Operation:
     variables: int  # templated segments: a literal segment (`production`) wins over `{deployment_id}`
     query: dict[str, dict[str, Any]]  # name -> the parameter object
     ok: Draft202012Validator | None  # the 200 body's schema
+    request: Draft202012Validator | None = None  # the request body's schema, when it declares one
+
+    def check_body(self, body: Any) -> list[str]:
+        """What in this request body the spec does not allow. An operation that declares no body
+        takes none, or the empty object its published code samples send (`json={}`)."""
+        if self.request is None:
+            return [] if body in (b"", None, {}) else [f"{self.method} {self.template} takes no body, got {body!r:.80}"]
+        return [f"request body: {e.message}" for e in self.request.iter_errors(body)]
 
     def check_query(self, query: dict[str, list[str]]) -> list[str]:
         """What in this query string the spec does not allow."""
@@ -130,6 +138,7 @@ def _operations(doc: dict[str, Any], source: str, templates: list[str]) -> list[
             params = shared + [_resolve(doc, p) for p in op.get("parameters", [])]
             ok = _resolve(doc, op.get("responses", {}).get("200", {}))
             schema = ok.get("content", {}).get("application/json", {}).get("schema")
+            asked = _resolve(doc, op.get("requestBody", {})).get("content", {}).get("application/json", {})
             regex = "".join(
                 "/[^/]+" if seg.startswith("{") else "/" + re.escape(seg) for seg in template.strip("/").split("/")
             )
@@ -142,9 +151,18 @@ def _operations(doc: dict[str, Any], source: str, templates: list[str]) -> list[
                     variables=template.count("{"),
                     query={p["name"]: _with_components(doc, p) for p in params if p.get("in") == "query"},
                     ok=Draft202012Validator({**schema, "components": doc["components"]}) if schema else None,
+                    request=_strict(doc, asked["schema"]) if asked.get("schema") else None,
                 )
             )
     return out
+
+
+def _strict(doc: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A request body's schema, closed: a field the spec does not name is a mistake in the bot."""
+    resolved = _resolve(doc, schema)
+    if resolved.get("type") == "object" and "additionalProperties" not in resolved:
+        resolved = {**resolved, "additionalProperties": False}
+    return Draft202012Validator({**resolved, "components": doc["components"]})
 
 
 class Spec:

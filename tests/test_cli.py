@@ -39,6 +39,7 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
         ({"BASETEN_API_KEY": "k", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"BASETEN_API_KEY": "k", "BASETEN_API_URL": "ftp://x"}, "BASETEN_API_URL"),
         ({"BASETEN_API_KEY": "k", "ADMIN_USER_IDS": "U0BOSS,@alice"}, "ADMIN_USER_IDS"),
+        ({"BASETEN_API_KEY": "k", "OPERATOR_USER_IDS": "U0OPS,#oncall"}, "OPERATOR_USER_IDS"),
         ({"BASETEN_API_KEY": "k"}, "SLACK_BOT_TOKEN"),
         ({"BASETEN_API_KEY": "k", "SLACK_BOT_TOKEN": "not-a-bot-token"}, "SLACK_BOT_TOKEN"),
         ({"BASETEN_API_KEY": "k", "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),

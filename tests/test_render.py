@@ -13,7 +13,20 @@ import yaml
 
 from bot import notices, render
 from bot.baseten.models import Deployment, Model
-from bot.commands import EXAMPLES, USAGE, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
+from bot.commands import (
+    EXAMPLES,
+    USAGE,
+    Act,
+    Help,
+    ListSubs,
+    Mute,
+    Resume,
+    Status,
+    Subscribe,
+    Unmute,
+    Unsubscribe,
+    parse,
+)
 from bot.status import KNOWN, Family, family
 from bot.transitions import GONE, NEW, PROMOTED, STATUS, Change
 from tests.fakes import deployment, model
@@ -204,6 +217,11 @@ EXAMPLE_OF = {
     "mute": Mute,
     "unmute": Unmute,
     "resume": Resume,
+    "retry": Act,
+    "activate": Act,
+    "deactivate": Act,
+    "promote": Act,
+    "rollback": Act,
     "list": ListSubs,
     "help": Help,
 }

@@ -165,6 +165,31 @@ class BasetenClient:
             params["start_epoch_millis"] = str(start_epoch_millis)
         return (await self._get(path, LogPage, params=params, interactive=interactive)).logs
 
+    async def act(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """One POST that changes something (retry, activate, deactivate, promote): sent once, never
+        retried (a retried POST could act twice), inside the shared limiter, ahead of the poller.
+
+        Returns Baseten's status code and JSON body as given, refusals included, for the caller to
+        show; raises Unavailable when no answer came, when it cannot tell whether it happened."""
+        if not path.startswith("/v1/") or any(not is_plain_id(seg) for seg in path.strip("/").split("/")):
+            raise ValueError(f"not a plain API path: {path[:120]!r}")
+        await self._limiter.acquire(interactive=True)
+        self.requests_sent += 1
+        try:
+            response = await self._http.post(path, json=body)
+        except httpx.TimeoutException:
+            self._count(path, None)
+            raise Unavailable("Baseten did not answer in time") from None
+        except httpx.TransportError:
+            self._count(path, None)
+            raise Unavailable("Baseten could not be reached") from None
+        self._count(path, response.status_code)
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = {"error": response.text[:200]} if response.text else {}
+        return response.status_code, answer
+
     # -- transport ---------------------------------------------------------------
 
     async def _get(

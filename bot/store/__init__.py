@@ -3,9 +3,10 @@
 - `subscriptions`: which channel watches what (options, mute, pause);
 - `snapshots`: what the bot last saw of each deployment and model;
 - `outbox`: transitions, their pending deliveries, and notice threads;
-- `leases`: the poller lease that elects one replica.
+- `leases`: the poller lease that elects one replica;
+- `actions`: actions on deployments asked from Slack, one per click.
 
-`Store` only bundles the first three over one session factory, so the poller,
+`Store` only bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store._sql import Now, utcnow
+from bot.store.actions import ActionLog
 from bot.store.outbox import Outbox
 from bot.store.snapshots import Snapshots
 from bot.store.subscriptions import SubscriptionStore
@@ -26,6 +28,7 @@ class Store:
         self.subscriptions = SubscriptionStore(sessions, now=now)
         self.snapshots = Snapshots(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
+        self.actions = ActionLog(sessions, now=now)
 
     async def ping(self) -> None:
         async with self._sessions() as session:

@@ -1,0 +1,173 @@
+"""Acting on deployments: the confirmation card, then, on the click, one request to Baseten.
+
+    card = await ops.confirm_command(act)          # a typed command: looks the deployment up
+    card = await ops.confirm_button(verb, target)   # an ask button on a card or a notice
+    out = await ops.perform(verb, target, click)    # the do button: record, POST once, record
+    await ops.announce(click, verb, target, out)    # one line in the channel, in the thread
+
+Who may act is the caller's check (bot.act_listeners), made before anything here runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import act_render
+from bot.acting import PRODUCTION, VERBS, Outcome, Target, Verb, fits, outcome
+from bot.admins import AllowList
+from bot.baseten.client import BasetenClient
+from bot.baseten.models import Deployment, Model
+from bot.commands import Act
+from bot.lookup import check_plain_id, resolve_deployment, resolve_model
+from bot.notifier import THREAD_AGE
+from bot.render import Message, esc, short
+from bot.store import Store
+from bot.store.actions import Click
+
+log = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(
+        self,
+        *,
+        client: BasetenClient,
+        store: Store,
+        operators: AllowList,
+        slack: AsyncWebClient | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.actions = store.actions
+        self.operators = operators
+        self._slack = slack
+        self._now = now
+
+    @property
+    def buttons(self) -> bool:
+        """Action buttons are shown only when somebody may use them (OPERATOR_USER_IDS is set)."""
+        return self.operators.anyone
+
+    # -- the confirmation card ------------------------------------------------------
+
+    async def confirm_command(self, act: Act) -> Message:
+        model = await resolve_model(self.client, act.model)
+        if act.verb == "rollback":
+            return await self._rollback_card(model, act.environment)
+        return await self._card(VERBS[act.verb], model, act.deployment, act.environment)
+
+    async def confirm_button(self, verb: Verb, target: Target) -> Message:
+        """From a button on a card or a notice, which may be old: built from the status now."""
+        model = await resolve_model(self.client, target.model_id)
+        if verb.name == "rollback":
+            return await self._rollback_card(model, target.environment)
+        return await self._card(verb, model, target.deployment_id, target.environment)
+
+    async def _card(self, verb: Verb, model: Model, typed: str, environment: str) -> Message:
+        dep = await resolve_deployment(self.client, model, typed)
+        check_plain_id("deployment", dep.display_name, dep.id, "it can't act on it from Slack.")
+        target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
+        notes = []
+        if not fits(verb.name, dep.status, production=bool(dep.is_production)):
+            notes.append(
+                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}`: "
+                f"{esc(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
+            )
+        return act_render.confirmation(verb, target, status=dep.status, notes=notes)
+
+    async def _rollback_card(self, model: Model, environment: str) -> Message:
+        label = esc(short(model.display_name, 60))
+        previous = await self.actions.previous_of(model.id, environment)
+        if previous is None:
+            return act_render.note(
+                f"The bot never saw a promotion in {environment} of {model.display_name}, so it does not know "
+                "what to roll back to. Nothing was changed; `/baseten promote MODEL DEPLOYMENT` promotes "
+                "a deployment you choose."
+            )
+        if previous.deployment_id is None:
+            return act_render.note(
+                f"The bot saw {previous.promoted_name} promoted in {environment} of {model.display_name}, "
+                "but not which deployment was current before it. Nothing was changed."
+            )
+        dep = await resolve_deployment(self.client, model, previous.deployment_id)
+        if environment == PRODUCTION and dep.is_production:
+            return act_render.note(
+                f"{dep.display_name} is the production deployment of {model.display_name} already: "
+                "nothing to roll back. Nothing was changed."
+            )
+        target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
+        note = (
+            f"It was current in {esc(environment)} before `{esc(short(previous.promoted_name, 60))}` "
+            f"was promoted there (the latest promotion of *{label}* the bot saw)."
+        )
+        return act_render.confirmation(VERBS["rollback"], target, status=dep.status, notes=[note])
+
+    # -- the click ------------------------------------------------------------------
+
+    async def perform(self, verb: Verb, target: Target, click: Click) -> Outcome | None:
+        """Records the action, sends its one request, records the answer. None: the same click was
+        already handled (a double click, or Slack delivering it twice): nothing was sent."""
+        action_id = await self.actions.begin(click)
+        if action_id is None:
+            log.info(
+                "ignored a repeat of %s on %s/%s by %s: the same click was handled moments ago",
+                verb.name,
+                target.model_id,
+                target.deployment_id or target.environment,
+                click.user_id,
+            )
+            return None
+        status_code, body = None, None
+        try:
+            path, payload = verb.request(target)
+            status_code, body = await self.client.act(path, payload)
+        except Exception as exc:  # noqa: BLE001 - no answer: never retried, said as unknown
+            log.warning("action %s on %s: no answer from Baseten (%s)", verb.name, target.model_id, type(exc).__name__)
+        out = outcome(verb, status_code, body)
+        state = "accepted" if out.accepted else "unknown" if status_code is None else "refused"
+        await self.actions.finish(
+            action_id, status_code=status_code, outcome=state, reason=out.words, answer=out.answer
+        )
+        log.info(
+            "action %s on model %s deployment %s (%s) by %s in %s: %s, Baseten answered %s: %s",
+            verb.name,
+            target.model_id,
+            target.deployment_id or "-",
+            target.environment,
+            click.user_id,
+            click.channel_id,
+            state,
+            status_code if status_code is not None else "nothing",
+            out.words,
+        )
+        return out
+
+    async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome) -> None:
+        """One line in the channel, in the deployment's notice thread when it has one there."""
+        if self._slack is None or not click.channel_id:
+            return
+        line = act_render.channel_line(click.user_id, verb, target, out)
+        thread = None
+        if target.deployment_id:
+            thread = await self.store.outbox.thread(
+                click.team_id, click.channel_id, target.deployment_id, max_age=THREAD_AGE
+            )
+        try:
+            await self._slack.chat_postMessage(
+                channel=click.channel_id,
+                thread_ts=thread.ts if thread is not None else None,
+                unfurl_links=False,
+                unfurl_media=False,
+                **line.as_kwargs(),
+            )
+        except Exception as exc:  # noqa: BLE001 - the outcome is on the card and in the record already
+            log.info("could not post the outcome line in %s: %s", click.channel_id, type(exc).__name__)
+
+
+def deployment_target(dep: Deployment, model_name: str) -> Target:
+    return Target(dep.model_id, dep.id, PRODUCTION, model_name, dep.display_name)

@@ -1,0 +1,342 @@
+"""Acting from Slack, end to end: the real `serve` process, signed commands and `block_actions`,
+the fake Baseten recording (and checking against the published spec) every POST."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bot.db import make_sync_engine
+from tests.conftest import MODEL, OLD, PROD, BotProcess, bot_env
+from tests.fakes import TEAM, Canned, FakeBaseten, FakeSlack, deployment, sign, wait_until
+from tests.test_slash_e2e import answer, post_command
+
+OPS = "U0OPS"
+FAILED = "dep4fail"  # `v4`, a build that failed
+
+
+def start(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path, name: str = "bot", **env: str
+) -> BotProcess:
+    settings = {"OPERATOR_USER_IDS": f"{OPS},S0ONCALL", **env}
+    bot = BotProcess(bot_env(baseten, slack, db_url, **settings), tmp_path / f"{name}.log")
+    bot.wait_healthy()
+    return bot
+
+
+@pytest.fixture
+def ops_bot(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[BotProcess]:
+    baseten.add_deployment(deployment(FAILED, MODEL, name="v4", status="BUILD_FAILED", replicas=0))
+    slack.usergroups["S0ONCALL"] = ["U0CAROL"]
+    bot = start(baseten, slack, db_url, tmp_path)
+    yield bot
+    bot.stop()
+
+
+def blocks_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = message.get("blocks") or []
+    return list(json.loads(blocks) if isinstance(blocks, str) else blocks)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for b in blocks_of(message) if b["type"] == "actions" for e in b["elements"]]
+
+
+def action_payload(
+    button: dict[str, Any], *, user: str, name: str, message_ts: str = "1700000099.000001", channel: str = "C0GENERAL"
+) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM},
+        "user": {"id": user},
+        "api_app_id": "A0TEST",
+        "channel": {"id": channel},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": True},
+        "response_url": f"RESPONSE/{name}",
+        "trigger_id": "1.2",
+        "actions": [
+            {
+                "action_id": button["action_id"],
+                "block_id": "b",
+                "type": "button",
+                "value": button["value"],
+                "action_ts": "1700000100.000001",
+            }
+        ],
+    }
+    return "payload=" + urllib.parse.quote(json.dumps(payload))
+
+
+def click(bot: BotProcess, slack: FakeSlack, button: dict[str, Any], *, user: str = OPS, name: str, **kw: str) -> None:
+    body = action_payload(button, user=user, name=name, **kw).replace("RESPONSE", slack.url + "/response")
+    assert httpx.post(bot.url + "/slack/events", content=body, headers=sign(body), timeout=10).status_code == 200
+
+
+def card_for(bot: BotProcess, slack: FakeSlack, text: str, name: str, user: str = OPS) -> dict[str, Any]:
+    ack = post_command(bot, slack, text, name=name, user=user)
+    assert ack.status_code == 200 and not ack.content  # nothing in the ack: the card follows
+    return answer(slack, name)
+
+
+def do_button(card: dict[str, Any]) -> dict[str, Any]:
+    (button,) = buttons(card)  # one button, and it does it
+    assert button["action_id"].startswith("act_do_") and "confirm" in button
+    return button
+
+
+def rows(db_url: str) -> list[dict[str, Any]]:
+    engine = make_sync_engine(db_url)
+    with engine.connect() as conn:
+        found = [dict(r._mapping) for r in conn.execute(sa.text("SELECT * FROM actions ORDER BY id"))]
+    engine.dispose()
+    return found
+
+
+def test_retry_asks_first_then_one_click_is_one_post_said_in_place_and_in_the_channel(
+    ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten, db_url: str
+) -> None:
+    card = card_for(ops_bot, slack, f"retry {MODEL} v4", "card")
+    assert card["response_type"] == "ephemeral"
+    shown = json.dumps(blocks_of(card))
+    assert "Retry" in shown and "BUILD_FAILED" in shown and "nothing changes until you click" in shown
+    button = do_button(card)
+    assert button["confirm"]["confirm"]["text"] == "Retry"
+    assert baseten.posts() == []  # nothing changed before the click
+
+    click(ops_bot, slack, button, name="done")
+    done = answer(slack, "done")
+    assert done["replace_original"] is True
+    assert done["text"] == f"<@{OPS}> retried `v4`: Baseten accepted it"
+    (post,) = baseten.posts()
+    assert post.path == f"/v1/models/{MODEL}/deployments/{FAILED}/retry" and post.body == {}
+    line = slack.wait_for(lambda: [p for p in slack.posts() if "retried" in p["text"]])
+    assert line[0]["text"] == f"<@{OPS}> retried `v4`: Baseten accepted it" and line[0]["channel"] == "C0GENERAL"
+    (row,) = rows(db_url)
+    assert (row["user_id"], row["team_id"], row["verb"], row["model_id"], row["deployment_id"]) == (
+        OPS,
+        TEAM,
+        "retry",
+        MODEL,
+        FAILED,
+    )
+    assert row["status_code"] == 200 and row["outcome"] == "accepted" and row["finished_at"] is not None
+    assert '"retried": true' in row["answer"]
+    assert f"action retry on model {MODEL} deployment {FAILED}" in ops_bot.output() and OPS in ops_bot.output()
+
+
+def test_a_double_delivery_makes_one_request(ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    button = do_button(card_for(ops_bot, slack, f"retry {MODEL} v4", "card"))
+    body = action_payload(button, user=OPS, name="twice").replace("RESPONSE", slack.url + "/response")
+    headers = sign(body)
+    sent = [
+        threading.Thread(
+            target=httpx.post, args=(ops_bot.url + "/slack/events",), kwargs={"content": body, "headers": headers}
+        )
+        for _ in range(2)
+    ]
+    for t in sent:
+        t.start()
+    for t in sent:
+        t.join()
+    wait_until(lambda: "ignored a repeat of retry" in ops_bot.output(), what="the second delivery handled")
+    answer(slack, "twice")
+    assert len(baseten.posts("/retry")) == 1
+    assert len(slack.responses("twice")) == 1  # only the first delivery answers
+
+
+def test_a_double_delivery_to_two_replicas_makes_one_request(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    baseten.add_deployment(deployment(FAILED, MODEL, name="v4", status="BUILD_FAILED", replicas=0))
+    first = start(baseten, slack, db_url, tmp_path, "first")
+    second = start(baseten, slack, db_url, tmp_path, "second")
+    try:
+        button = do_button(card_for(first, slack, f"retry {MODEL} v4", "card"))
+        body = action_payload(button, user=OPS, name="both").replace("RESPONSE", slack.url + "/response")
+        headers = sign(body)
+        sent = [
+            threading.Thread(
+                target=httpx.post, args=(b.url + "/slack/events",), kwargs={"content": body, "headers": headers}
+            )
+            for b in (first, second)
+        ]
+        for t in sent:
+            t.start()
+        for t in sent:
+            t.join()
+        logs = lambda: first.output() + second.output()  # noqa: E731
+        wait_until(lambda: "ignored a repeat of retry" in logs(), what="the other replica handled it", timeout=30)
+        answer(slack, "both")  # the replica that acted has answered: its POST was made
+        assert len(baseten.posts("/retry")) == 1 and len(slack.responses("both")) == 1
+        assert logs().count("action retry on model") == 1
+    finally:
+        first.stop()
+        second.stop()
+
+
+@pytest.mark.parametrize(
+    ("canned", "says"),
+    [
+        (
+            Canned(403, {"error": "API key lacks permission"}),
+            "Baseten refused it (403: API key lacks permission): the bot's API key may not do this",
+        ),
+        (
+            Canned(429, {"error": "Too many retries", "retry_after": 30}),
+            "Baseten refused it (429, too many of these a minute: Too many retries); try again in 30s",
+        ),
+    ],
+)
+def test_baseten_refusals_are_shown_as_given_and_never_retried(
+    ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten, db_url: str, canned: Canned, says: str
+) -> None:
+    button = do_button(card_for(ops_bot, slack, f"retry {MODEL} v4", "card"))
+    baseten.script(f"/v1/models/{MODEL}/deployments/{FAILED}/retry", canned)
+    click(ops_bot, slack, button, name="done")
+    done = answer(slack, "done")
+    assert done["text"] == f"<@{OPS}> tried to retry `v4`: {says}"
+    line = slack.wait_for(lambda: [p for p in slack.posts() if "tried to retry" in p["text"]])
+    assert says in line[0]["text"]
+    assert len(baseten.posts()) == 1  # shown, not retried
+    (row,) = rows(db_url)
+    assert row["status_code"] == canned.status and row["outcome"] == "refused" and says in row["reason"]
+
+
+def test_retried_false_comes_with_baseten_reason(ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    card = card_for(ops_bot, slack, f"retry {MODEL} {PROD}", "card")  # an ACTIVE one: the card warns
+    assert "is not what usually fits" in json.dumps(blocks_of(card))
+    click(ops_bot, slack, do_button(card), name="done")
+    done = answer(slack, "done")
+    assert done["text"] == (
+        f"<@{OPS}> tried to retry `v3`: Baseten did not retry it: "
+        "Deployment is ACTIVE; only a failed deployment can be retried"
+    )
+    assert len(baseten.posts()) == 1
+
+
+def test_non_operators_are_refused_typed_or_clicked_and_baseten_is_not_called(
+    ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    button = do_button(card_for(ops_bot, slack, f"deactivate {MODEL} {PROD}", "card"))
+    asked = baseten.count()
+    ack = post_command(ops_bot, slack, f"deactivate {MODEL} {PROD}", name="eve", user="U0EVE")
+    refused = ack.json() if ack.content else answer(slack, "eve")  # after the ack while the group is read
+    assert refused["response_type"] == "ephemeral" and "Only the bot's operators" in refused["text"]
+    click(ops_bot, slack, button, user="U0EVE", name="eveclick")
+    said = answer(slack, "eveclick")
+    assert "Only the bot's operators" in said["text"] and said["response_type"] == "ephemeral"
+    assert said.get("replace_original") is False  # the operator's card, if it were hers, stays
+    assert baseten.count() == asked and baseten.posts() == []
+    assert ops_bot.output().count("refused deactivate from U0EVE: not in OPERATOR_USER_IDS") == 2
+
+
+def test_a_member_of_an_operator_group_may_act(ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
+    card = card_for(ops_bot, slack, f"activate {MODEL} v2", "carol", user="U0CAROL")
+    click(ops_bot, slack, do_button(card), user="U0CAROL", name="done")
+    assert answer(slack, "done")["text"] == "<@U0CAROL> activated `v2`: Baseten accepted it"
+    assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{OLD}/activate"]
+
+
+def test_deactivate_and_promote_to_production_and_to_an_environment(
+    ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    for i, (text, done) in enumerate(
+        [
+            (f"deactivate {MODEL} v3", f"<@{OPS}> deactivated `v3`"),
+            (f"promote {MODEL} v2", f"<@{OPS}> promoted `v2`"),
+            (f"promote {MODEL} v4 env:staging", f"<@{OPS}> promoted `v4`"),
+        ]
+    ):
+        card = card_for(ops_bot, slack, text, f"card{i}")
+        click(ops_bot, slack, do_button(card), name=f"done{i}", message_ts=f"1700000099.00000{i}")
+        assert answer(slack, f"done{i}")["text"].startswith(done + ": Baseten accepted it")
+    paths = [(p.path, p.body) for p in baseten.posts()]
+    assert paths == [
+        (f"/v1/models/{MODEL}/deployments/{PROD}/deactivate", {}),
+        (f"/v1/models/{MODEL}/deployments/{OLD}/promote", {}),
+        (f"/v1/models/{MODEL}/environments/staging/promote", {"deployment_id": FAILED}),
+    ]
+
+
+def test_rollback_promotes_what_was_production_before_the_promotion_the_bot_saw(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot = start(baseten, slack, db_url, tmp_path, POLL_INTERVAL_SECONDS="1")
+    try:
+        never = card_for(bot, slack, f"rollback {MODEL}", "never")
+        assert "never saw a promotion" in never["text"] and not buttons(never)
+        post_command(bot, slack, f"subscribe {MODEL}", name="sub")
+        answer(slack, "sub")
+        baseten.promote(MODEL, OLD)  # v2 becomes production, replacing v3
+        slack.wait_for(lambda: [p for p in slack.posts() if "promoted" in p["text"]], timeout=30)
+        card = card_for(bot, slack, f"rollback {MODEL}", "card")
+        shown = json.dumps(blocks_of(card))
+        assert "`v3`" in shown and "before `v2` was promoted" in shown
+        click(bot, slack, do_button(card), name="done")
+        assert answer(slack, "done")["text"] == f"<@{OPS}> rolled back to `v3`: Baseten accepted it"
+        assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{PROD}/promote"]
+    finally:
+        bot.stop()
+
+
+def test_a_failure_notice_carries_retry_which_asks_then_acts_and_answers_in_the_thread(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot = start(baseten, slack, db_url, tmp_path, POLL_INTERVAL_SECONDS="1")
+    try:
+        post_command(bot, slack, f"subscribe {MODEL}", name="sub")
+        answer(slack, "sub")
+        baseten.set_status(MODEL, OLD, "DEPLOY_FAILED")
+        notice = slack.wait_for(lambda: [p for p in slack.posts() if "DEPLOY_FAILED" in p["text"]], timeout=30)[0]
+        (ask,) = [b for b in buttons(notice) if b["action_id"].startswith("act_")]
+        assert ask["action_id"] == "act_ask_retry" and "confirm" not in ask  # it changes nothing itself
+        ts = "1700000000.000001"  # the fake's first ts: the notice's, the first message the bot posted
+        click(bot, slack, ask, name="asked", message_ts=ts)
+        card = answer(slack, "asked")
+        assert card["response_type"] == "ephemeral" and card["replace_original"] is False
+        assert "DEPLOY_FAILED" in json.dumps(blocks_of(card)) and baseten.posts() == []
+        click(bot, slack, do_button(card), name="done")
+        assert answer(slack, "done")["text"] == f"<@{OPS}> retried `v2`: Baseten accepted it"
+        line = slack.wait_for(lambda: [p for p in slack.posts() if "retried" in p["text"]])[0]
+        assert line["thread_ts"] == ts  # in the deployment's thread
+    finally:
+        bot.stop()
+
+
+def test_status_cards_carry_the_buttons_that_fit_and_each_brings_up_its_card(
+    ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    for i, (target, label, verb) in enumerate(
+        [("v2", "Activate…", "activate"), ("v3", "Deactivate…", "deactivate"), ("v4", "Retry…", "retry")]
+    ):
+        card = card_for(ops_bot, slack, f"status {MODEL} {target}", f"s{i}")
+        (ask,) = [b for b in buttons(card) if b["action_id"].startswith("act_")]
+        assert ask["text"]["text"] == label and "confirm" not in ask, target
+        click(ops_bot, slack, ask, name=f"ask{i}")
+        assert do_button(answer(slack, f"ask{i}"))["action_id"] == f"act_do_{verb}"
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")  # failing production: Roll back
+    card = card_for(ops_bot, slack, f"status {MODEL} production", "failing")
+    (ask,) = [b for b in buttons(card) if b["action_id"].startswith("act_")]
+    assert ask["action_id"] == "act_ask_rollback"
+    click(ops_bot, slack, ask, name="rollback")
+    assert "never saw a promotion" in answer(slack, "rollback")["text"]
+    assert baseten.posts() == []  # asking changes nothing
+
+
+def test_without_operators_nobody_acts_and_no_buttons_show(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    refused = post_command(bot, slack, f"retry {MODEL} {PROD}", name="r").json()
+    assert "OPERATOR_USER_IDS is not set" in refused["text"]
+    card = card_for(bot, slack, f"status {MODEL} v2", "s")
+    assert [b["action_id"] for b in buttons(card)] == ["open_dashboard", "share_card"]
+    assert baseten.posts() == []
+    assert "refused retry from U0ALICE: OPERATOR_USER_IDS is not set" in bot.output()

@@ -1,0 +1,237 @@
+"""Acting, in pure parts and against a real SQLite file: the commands, which buttons fit which
+status, Baseten's answers in words, the buttons' values, the cards, and the one-click record."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot import act_render, notices
+from bot.acting import VERBS, Target, decode, encode, fitting, outcome
+from bot.admins import AllowList, operators
+from bot.commands import Act, UsageError, parse
+from bot.db import make_async_engine, sessions
+from bot.status import KNOWN
+from bot.store.actions import WINDOW, ActionLog, Click
+from bot.tables import Transition
+from bot.transitions import STATUS, Change
+from tests.test_render import NOW, golden, within_limits
+
+TARGET = Target("mdl1abcd", "dep4fail", "production", "llama-3-8b", "v4")
+
+
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("retry llama v4", Act("retry", "llama", "v4")),
+        ("ACTIVATE llama v2", Act("activate", "llama", "v2")),
+        ("deactivate llama production", Act("deactivate", "llama", "production")),
+        ("promote llama v4", Act("promote", "llama", "v4", "production")),
+        ("promote llama v4 env:staging", Act("promote", "llama", "v4", "staging")),
+        ("promote llama env:staging v4", Act("promote", "llama", "v4", "staging")),
+        ("rollback llama", Act("rollback", "llama", "", "production")),
+        ("rollback llama env:staging", Act("rollback", "llama", "", "staging")),
+    ],
+)
+def test_the_action_commands_parse(text: str, act: Act) -> None:
+    assert parse(text, statuses=KNOWN) == act
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("retry llama", "needs a model and a deployment"),
+        ("retry", "needs a model and a deployment"),
+        ("rollback", "needs a model."),
+        ("retry llama v4 v5", "Too many arguments"),
+        ("rollback llama v3", "Too many arguments"),
+        ("retry llama ../../v1", "not a valid deployment id"),
+        ("retry <!channel> v4", "not a valid model id"),
+        ("promote llama v4 env:", "not a valid environment id"),
+        ("promote llama v4 env:a/b", "not a valid environment id"),
+        ("activate llama v2 env:staging", "acts on a deployment, not an environment"),
+    ],
+)
+def test_bad_action_commands_say_why_before_any_request(text: str, says: str) -> None:
+    with pytest.raises(UsageError, match=says):
+        parse(text, statuses=KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("status", "production", "verbs"),
+    [
+        ("BUILD_FAILED", False, ["retry"]),
+        ("DEPLOY_FAILED", False, ["retry"]),
+        ("DEPLOY_FAILED", True, ["retry", "rollback"]),
+        ("UNHEALTHY", True, ["rollback"]),
+        ("FAILED", True, ["rollback"]),
+        ("UNHEALTHY", False, ["deactivate"]),
+        ("INACTIVE", False, ["activate"]),
+        ("INACTIVE", True, ["activate"]),
+        ("ACTIVE", True, ["deactivate"]),
+        ("SCALED_TO_ZERO", False, ["deactivate"]),
+        ("BUILDING", False, []),
+        ("DEACTIVATING", False, []),
+        ("SOMETHING_NEW", False, []),
+    ],
+)
+def test_the_buttons_fit_the_status(status: str, production: bool, verbs: list[str]) -> None:
+    assert fitting(status, production=production) == verbs
+
+
+@pytest.mark.parametrize(
+    ("verb", "code", "body", "accepted", "words"),
+    [
+        ("retry", 200, {"retried": True, "deployment": {}}, True, "Baseten accepted it"),
+        (
+            "retry",
+            200,
+            {"retried": False, "reason": "Not failed\n<!here>"},
+            False,
+            "Baseten did not retry it: Not failed <!here>",
+        ),
+        ("retry", 200, {"retried": False, "reason": None}, False, "Baseten did not retry it: it gave no reason"),
+        ("activate", 200, {"success": True}, True, "Baseten accepted it"),
+        ("deactivate", 200, {"success": False}, False, "Baseten answered that it did not deactivate it"),
+        ("promote", 200, {"id": "d", "status": "UPDATING"}, True, "Baseten accepted it"),
+        ("retry", 403, {"error": "No access"}, False, "Baseten refused it (403: No access): the bot's API key"),
+        (
+            "retry",
+            429,
+            {"error": "Slow down", "retry_after": 12},
+            False,
+            "(429, too many of these a minute: Slow down); try again in 12s",
+        ),
+        ("retry", 500, {"error": "oops"}, False, "Baseten failed (500: oops); the bot did not try again"),
+        ("retry", None, None, False, "Baseten did not answer"),
+    ],
+)
+def test_baseten_answers_in_words_as_given(verb: str, code: int | None, body: Any, accepted: bool, words: str) -> None:
+    out = outcome(VERBS[verb], code, body)
+    assert out.accepted is accepted and words in out.words and out.status_code == code
+
+
+def test_a_button_value_comes_back_only_as_the_bot_wrote_it() -> None:
+    for verb in VERBS:
+        value = encode(verb, TARGET)
+        assert len(value) <= 2000 and decode(value) == (VERBS[verb], TARGET)
+    assert decode('{"v":"retry","m":"../x","d":"d","e":"production","mn":"","dn":""}') is None
+    assert decode('{"v":"drop_tables","m":"m","d":"d","e":"production"}') is None
+    assert decode('{"v":"retry","m":"m","d":["d"],"e":"production"}') is None
+    assert decode("not json") is None
+
+
+def test_requests_are_the_published_paths_and_bodies() -> None:
+    assert VERBS["retry"].request(TARGET) == ("/v1/models/mdl1abcd/deployments/dep4fail/retry", {})
+    assert VERBS["deactivate"].request(TARGET) == ("/v1/models/mdl1abcd/deployments/dep4fail/deactivate", {})
+    assert VERBS["promote"].request(TARGET) == ("/v1/models/mdl1abcd/deployments/dep4fail/promote", {})
+    staging = Target("mdl1abcd", "dep4fail", "staging")
+    assert VERBS["rollback"].request(staging) == (
+        "/v1/models/mdl1abcd/environments/staging/promote",
+        {"deployment_id": "dep4fail"},
+    )
+    with pytest.raises(ValueError, match="not a plain id"):
+        VERBS["retry"].request(Target("mdl1abcd", "a/b"))
+
+
+def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
+    card = act_render.confirmation(VERBS["retry"], TARGET, status="BUILD_FAILED")
+    golden("confirm_retry", card)
+    within_limits(card)
+    (actions,) = [b for b in card.blocks if b["type"] == "actions"]
+    (button,) = actions["elements"]
+    assert button["action_id"] == "act_do_retry" and button["confirm"]["deny"]["text"] == "Cancel"
+
+
+def test_every_do_button_asks_slack_to_confirm_and_no_ask_button_changes_anything() -> None:
+    for verb in VERBS.values():
+        do = act_render.do_button(verb, TARGET)
+        assert do["confirm"]["title"]["text"] and do["confirm"]["text"]["text"], verb.name
+        ask = act_render.ask_button(verb, TARGET)
+        assert ask["action_id"].startswith(act_render.ASK) and "confirm" not in ask
+
+
+def _failure(is_production: bool, status: str = "UNHEALTHY") -> Change:
+    return Change(
+        STATUS,
+        "mdl1abcd",
+        "dep1prod",
+        "v3",
+        "ACTIVE",
+        status,
+        NOW,
+        NOW - timedelta(hours=3, minutes=2),
+        {"old_replicas": 2, "new_replicas": 0, "is_production": is_production, "environment": "production"},
+    )
+
+
+def test_a_failure_notice_with_buttons_golden() -> None:
+    change = _failure(True, "DEPLOY_FAILED")
+    message = notices.notice(
+        change, model_name="llama-3-8b", now=NOW, actions=act_render.notice_buttons(change, "llama-3-8b")
+    )
+    golden("notice_failure_buttons", message)
+    within_limits(message)
+    labels = [e["text"]["text"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Open in Baseten", "Retry…", "Roll back…"]
+
+
+def test_only_failure_notices_carry_buttons() -> None:
+    assert act_render.notice_buttons(_failure(False, "ACTIVE"), "m") == []
+    assert [b["action_id"] for b in act_render.notice_buttons(_failure(False), "m")] == ["act_ask_deactivate"]
+
+
+def test_operators_unset_admit_nobody_and_show_no_buttons() -> None:
+    nobody = operators()
+    assert nobody.settled("U0ANY") is False and not nobody.anyone
+    assert asyncio.run(nobody.allows("U0ANY")) is False
+    some = operators(frozenset({"U0OPS"}))
+    assert some.anyone and some.settled("U0OPS") is True and some.settled("U0ANY") is False
+    assert AllowList().anyone and AllowList().settled("U0ANY") is True  # admins: unset is everyone
+
+
+async def test_the_same_click_within_the_window_is_recorded_once(db_url: str) -> None:
+    now = [datetime(2026, 11, 28, 10, 0, tzinfo=UTC)]
+    engine = make_async_engine(db_url)
+    log = ActionLog(sessions(engine), now=lambda: now[0])
+    click = Click("T1", "C1", "U1", "1700000000.000001", "retry", "m1", "d1", "production")
+    first = await log.begin(click)
+    assert first is not None
+    assert await log.begin(click) is None  # a double click
+    assert await asyncio.gather(log.begin(click), log.begin(click)) == [None, None]
+    other = Click("T1", "C1", "U2", "1700000000.000001", "retry", "m1", "d1", "production")
+    assert await log.begin(other) is not None  # another user's click is their own
+    now[0] += WINDOW + timedelta(seconds=1)
+    again = await log.begin(click)
+    assert again is not None and again != first  # the same button, a minute later: a new action
+    await log.finish(first, status_code=200, outcome="accepted", reason="Baseten accepted it", answer="{}")
+    await engine.dispose()
+
+
+async def test_rollback_reads_the_latest_promotion_of_the_environment(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    factory = sessions(engine)
+    log = ActionLog(factory)
+    assert await log.previous_of("m1", "production") is None
+    at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    async with factory.begin() as session:
+        for dep, detail in [
+            ("d2", {"previous_deployment_id": "d1", "previous_deployment_name": "v1"}),
+            ("d3", {"previous_deployment_id": "d2", "previous_deployment_name": "v2"}),
+            ("s2", {"previous_deployment_id": "s1", "previous_deployment_name": "s-one", "environment": "staging"}),
+        ]:
+            session.add(
+                Transition(
+                    kind="promoted", model_id="m1", deployment_id=dep, deployment_name=dep,
+                    new_status="PRODUCTION", detected_at=at, detail=detail,
+                )
+            )  # fmt: skip
+    production = await log.previous_of("m1", "production")
+    assert production is not None and (production.deployment_id, production.promoted_id) == ("d2", "d3")
+    staging = await log.previous_of("m1", "staging")
+    assert staging is not None and staging.deployment_id == "s1" and staging.deployment_name == "s-one"
+    assert await log.previous_of("m1", "canary") is None
+    await engine.dispose()
