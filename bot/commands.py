@@ -13,18 +13,21 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-Target = str  # "*" (whole model), "production", "development", or a deployment id/name
+Target = str  # "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
 WHOLE_MODEL: Target = "*"
+ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
+MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
 
 USAGE = {
-    "status": "/baseten status MODEL [DEPLOYMENT | production | development]",
+    "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
     "subscribe": (
-        "/baseten subscribe MODEL [DEPLOYMENT | production | development] [--on KINDS] [--no-thread] [--stuck DURATION]"
+        "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
+        "[--stuck DURATION]"
     ),
-    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development]",
-    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development] DURATION",
-    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development]",
-    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development]",
+    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
+    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development | env:NAME]",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -275,7 +278,27 @@ def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
     second = args[1]
     if second.lower() in SHORTCUTS:
         return model, second.lower()
+    if second.lower().startswith(ENV):  # `status` shows the environment itself, even production's
+        return model, env_target(second[len(ENV) :], synonym=verb != "status")
     return model, _plain(second, "deployment")
+
+
+def env_target(name: str, *, synonym: bool = True) -> Target:
+    """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
+    mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
+    if not is_plain_id(name) or len(name) > MAX_ENV_NAME:
+        raise UsageError(
+            f"`{_quote(name)}` is not a valid environment name: use letters, digits, `-` and `_` only "
+            f"(at most {MAX_ENV_NAME}), e.g. `env:staging`."
+        )
+    return "production" if synonym and name.lower() == "production" else ENV + name
+
+
+def env_name(target: Target) -> str | None:
+    """The environment a target names (`production` included), or None."""
+    if target == "production":
+        return "production"
+    return target[len(ENV) :] if target.startswith(ENV) else None
 
 
 def _plain(word: str, what: str) -> str:
