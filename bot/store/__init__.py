@@ -3,7 +3,8 @@
 - `subscriptions`: which channel watches what (options, mute, pause);
 - `snapshots`: what the bot last saw of each deployment and model;
 - `outbox`: transitions, their pending deliveries, and notice threads;
-- `leases`: the poller lease that elects one replica.
+- `leases`: the poller lease that elects one replica;
+- `env_states` and `promotion_messages`: environments and the live message of each promotion.
 
 `Store` only bundles the first three over one session factory, so the poller,
 the notifier and the commands share them without each building its own.
@@ -15,7 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store._sql import Now, utcnow
+from bot.store.env_states import EnvStates
 from bot.store.outbox import Outbox
+from bot.store.promotion_messages import PromotionMessages
 from bot.store.snapshots import Snapshots
 from bot.store.subscriptions import SubscriptionStore
 
@@ -26,6 +29,8 @@ class Store:
         self.subscriptions = SubscriptionStore(sessions, now=now)
         self.snapshots = Snapshots(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
+        self.environments = EnvStates(sessions)
+        self.promotions = PromotionMessages(sessions, now=now)
 
     async def ping(self) -> None:
         async with self._sessions() as session:
