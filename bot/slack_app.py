@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
-from bot import render
+from bot import promotion_render, render
 from bot.admins import Admins
 from bot.baseten.client import BasetenClient
 from bot.commands import (
@@ -32,7 +32,7 @@ from bot.commands import (
     UsageError,
     parse,
 )
-from bot.lookup import DeploymentView, LookupFailed, ModelView, look_up
+from bot.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
 from bot.metrics import Metrics
 from bot.status import KNOWN
 from bot.store import Store
@@ -229,6 +229,8 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     now = deps.now()
     if isinstance(view, ModelView):
         return render.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
+    if isinstance(view, EnvironmentView):
+        return promotion_render.environment_card(view.model, view.environment, now=now)
     assert isinstance(view, DeploymentView)
     return render.deployment_card(
         view.deployment,
