@@ -85,3 +85,19 @@ async def test_an_environment_subscription_follows_its_current_deployment(
     baseten.set_status(MODEL, NEW, "UNHEALTHY")  # now staging's
     await world.cycle()
     assert [p["text"] for p in slack.posts()][2:] == ["llama-3-8b / v4: ACTIVE → UNHEALTHY"]
+
+
+async def test_an_environments_state_is_written_only_over_what_the_cycle_read(world: World) -> None:
+    """Two replicas that read the same promotion step record it once: the second write finds the row moved."""
+    from bot.promotions import EnvState
+    from bot.store.outbox import Conflict
+
+    seen = EnvState("m1", "staging", "d1", "v2", "d2", "v4", "RAMPING_UP", 25, None, "staging/d2/k", world.clock.now)
+    await world.store.outbox.record(snaps=[], models=[], outgoing=[], environments=[(None, seen)])
+    with pytest.raises(Conflict):  # a baseline another replica already wrote
+        await world.store.outbox.record(snaps=[], models=[], outgoing=[], environments=[(None, seen)])
+    moved = EnvState("m1", "staging", "d1", "v2", "d2", "v4", "RAMPING_UP", 50, None, "staging/d2/k", world.clock.now)
+    await world.store.outbox.record(snaps=[], models=[], outgoing=[], environments=[(seen, moved)])
+    with pytest.raises(Conflict):  # the same step, from a cycle that read the old state
+        await world.store.outbox.record(snaps=[], models=[], outgoing=[], environments=[(seen, moved)])
+    assert (await world.store.environments.memory(["m1"]))["m1"]["staging"].traffic == 50

@@ -199,6 +199,7 @@ def test_an_environment_subscription_follows_its_current_deployment() -> None:
 def test_environment_subscriptions_read_the_environments_once_per_model() -> None:
     plans = plan([watcher(1, "C1", "env:staging"), watcher(2, "C2", "env:qa"), watcher(3, "C3", "production")])
     assert plans == [ModelPlan("m1", "", True, frozenset(), True)]
+    assert plan([watcher(3, "C3", "production")]) == plans  # production is an environment too
     assert plan([watcher(1, "C1", "*"), watcher(2, "C1", "d1")]) == [ModelPlan("m1", "", True, frozenset({"d1"}))]
 
 
