@@ -77,6 +77,8 @@ async def test_an_environment_subscription_follows_its_current_deployment(
     baseten.set_status(MODEL, OLD, "ACTIVE")  # staging's v2: heard
     await world.cycle()
     assert [p["text"] for p in slack.posts()] == ["llama-3-8b / v2: INACTIVE → ACTIVE"]
+    listing, _ = await world.command("list")
+    assert "the *staging* environment: v2 :large_green_circle: `ACTIVE`" in json.dumps(listing.blocks)
     baseten.start_promotion(MODEL, "staging", NEW, "RELEASING", 0)
     baseten.end_promotion(MODEL, "staging", promoted=True)  # instant: never seen in progress
     await world.cycle()

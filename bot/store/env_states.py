@@ -32,9 +32,14 @@ class EnvStates:
                     out[row.model_id][row.name] = _state(row)
         return out
 
-    async def current(self, model_id: str) -> dict[str, str | None]:
-        """Each known environment's current deployment, for `list`."""
-        return {name: s.current_id for name, s in (await self.memory([model_id])).get(model_id, {}).items()}
+
+async def current_deployments(session: AsyncSession, model_ids: set[str]) -> dict[tuple[str, str], str | None]:
+    """(model, environment) -> its current deployment as last polled, for `list`."""
+    if not model_ids:
+        return {}
+    e = t.EnvironmentState
+    rows = await session.execute(select(e.model_id, e.name, e.current_deployment_id).where(e.model_id.in_(model_ids)))
+    return {(m, n): d for m, n, d in rows.all()}
 
 
 async def write_environment(session: AsyncSession, before: EnvState | None, after: EnvState) -> bool:
