@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from bot import render
 from bot.commands import Status, UsageError, parse
 from bot.config import ConfigError, Settings, load_settings
-from bot.lookup import DeploymentView, LookupFailed, look_up
+from bot.lookup import DeploymentView, EnvironmentView, LookupFailed, look_up
+from bot.promotion_render import terminal_environment
 from bot.runtime import Runtime, baseten_client, utcnow
 
 log = logging.getLogger("bot")
@@ -209,6 +210,8 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
     now = utcnow()
     if isinstance(view, DeploymentView):
         print(render.terminal_card(view.deployment, model_name=view.model.display_name, now=now))
+    elif isinstance(view, EnvironmentView):
+        print(terminal_environment(view.model, view.environment))
     else:
         print(render.terminal_overview(view.model, view.deployments))
     return 0

@@ -13,21 +13,22 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-Target = str  # "*" (whole model), "production", "development", or a deployment id/name
+Target = str  # "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
 WHOLE_MODEL: Target = "*"
+ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
+MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
 
 USAGE = {
-    "status": "/baseten status MODEL [DEPLOYMENT | production | development]",
+    "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
     "subscribe": (
-        "/baseten subscribe MODEL [DEPLOYMENT | production | development] [--on KINDS] [--no-thread] [--stuck DURATION]"
+        "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
+        "[--stuck DURATION]"
     ),
-    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development]",
-    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development] DURATION",
-    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development]",
-    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development]",
-    "retry": "/baseten retry MODEL DEPLOYMENT",
-    "activate": "/baseten activate MODEL DEPLOYMENT",
-    "deactivate": "/baseten deactivate MODEL DEPLOYMENT",
+    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
+    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development | env:NAME]",
+    **{verb: f"/baseten {verb} MODEL DEPLOYMENT" for verb in ("retry", "activate", "deactivate")},
     "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
     "rollback": "/baseten rollback MODEL [env:NAME]",
     "list": "/baseten list",
@@ -111,7 +112,6 @@ class Resume:
 
 
 ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
-ENV_PREFIX = "env:"
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,10 @@ def _act(verb: str, args: list[str]) -> Act:
     environment = "production"
     rest: list[str] = []
     for word in args:
-        if not word.lower().startswith(ENV_PREFIX):
+        if not word.lower().startswith(ENV):
             rest.append(word)
         elif verb in ("promote", "rollback"):
-            environment = _plain(word[len(ENV_PREFIX) :], "environment")
+            environment = env_name(env_target(word[len(ENV) :])) or "production"
         else:
             raise UsageError(f"`{verb}` acts on a deployment, not an environment.", usage=usage)
     wanted = 1 if verb == "rollback" else 2
@@ -324,7 +324,27 @@ def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
     second = args[1]
     if second.lower() in SHORTCUTS:
         return model, second.lower()
+    if second.lower().startswith(ENV):  # `status` shows the environment itself, even production's
+        return model, env_target(second[len(ENV) :], synonym=verb != "status")
     return model, _plain(second, "deployment")
+
+
+def env_target(name: str, *, synonym: bool = True) -> Target:
+    """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
+    mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
+    if not is_plain_id(name) or len(name) > MAX_ENV_NAME:
+        raise UsageError(
+            f"`{_quote(name)}` is not a valid environment name: use letters, digits, `-` and `_` only "
+            f"(at most {MAX_ENV_NAME}), e.g. `env:staging`."
+        )
+    return "production" if synonym and name.lower() == "production" else ENV + name
+
+
+def env_name(target: Target) -> str | None:
+    """The environment a target names (`production` included), or None."""
+    if target == "production":
+        return "production"
+    return target[len(ENV) :] if target.startswith(ENV) else None
 
 
 def _plain(word: str, what: str) -> str:

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot import noise
-from bot.baseten.models import Deployment
+from bot.baseten.models import Deployment, Environment
+from bot.promotions import EnvState, current_ids, diff_environments
 from bot.transitions import STATUS, Change, Diff, Snap, Watcher, audience, diff_deployment, diff_model
 
 ModelRow = tuple[str, str, str | None, str | None]  # model id, name, production id, development id
 History = Mapping[tuple[str, str], Sequence[datetime]]  # (model, deployment) -> recent status changes
+EnvAnswers = Mapping[str, Sequence[Environment] | None]  # model -> its environments (None: not asked, or gone)
+EnvMemory = Mapping[str, Mapping[str, EnvState]]  # model -> environment name -> what the bot last saw
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class ModelPlan:
     model_name: str
     whole: bool  # list the model (whole-model, production or development subscriptions)
     deployments: frozenset[str]  # deployment-id targets
+    environments: bool = False  # also read its environments (production or env:NAME subscriptions)
 
 
 @dataclass(frozen=True)
@@ -68,21 +72,25 @@ class Decision:
     snaps: list[tuple[Snap | None, Snap]] = field(default_factory=list)  # (as read, as now)
     models: list[tuple[ModelMemory | None, ModelRow]] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+    environments: list[tuple[EnvState | None, EnvState]] = field(default_factory=list)  # (as read, as now)
 
 
 def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
     """Distinct targets per model: a model is listed once however many channels watch it."""
     whole: dict[str, bool] = defaultdict(bool)
     deps: dict[str, set[str]] = defaultdict(set)
+    envs: set[str] = set()
     names: dict[str, str] = {}
     for w in watchers:
         names[w.model_id] = max(names.get(w.model_id, ""), w.model_name)
-        if w.target in ("*", "production", "development"):
+        if w.target == "production" or w.target.startswith("env:"):
+            envs.add(w.model_id)
+        if w.target in ("*", "production", "development") or w.target.startswith("env:"):
             whole[w.model_id] = True
         else:
             deps[w.model_id].add(w.target)
             whole.setdefault(w.model_id, False)
-    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ()))) for m in sorted(whole)]
+    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ())), m in envs) for m in sorted(whole)]
 
 
 def decide(
@@ -93,6 +101,8 @@ def decide(
     states: Mapping[str, ModelMemory],
     history: History,
     now: datetime,
+    environments: EnvAnswers | None = None,
+    env_states: EnvMemory | None = None,
 ) -> Decision:
     """Diff every model that answered, apply the noise rules, and pick each change's audience."""
     by_model: dict[str, list[Watcher]] = defaultdict(list)
@@ -102,7 +112,19 @@ def decide(
     for p, result in answers:
         if isinstance(result, Failed):
             continue
-        _model(out, p, result, snaps.get(p.model_id, {}), states.get(p.model_id), by_model[p.model_id], history, now)
+        known_envs = (env_states or {}).get(p.model_id, {})
+        answered = (environments or {}).get(p.model_id)
+        envs = current_ids(known_envs, answered)
+        if p.environments and answered is not None:
+            writes, changes = diff_environments(known_envs, answered, model_id=p.model_id, now=now)
+            out.environments.extend(writes)
+            for change in changes:
+                heard = audience(
+                    by_model[p.model_id], change, production_id=None, development_id=None, environments=envs
+                )
+                out.outgoing.append(Outgoing(change, p.model_name, heard))
+        watchers_of = by_model[p.model_id]
+        _model(out, p, result, snaps.get(p.model_id, {}), states.get(p.model_id), watchers_of, history, now, envs)
     return out
 
 
@@ -115,8 +137,9 @@ def _model(
     watchers: list[Watcher],
     history: History,
     now: datetime,
+    envs: Mapping[str, str | None],
 ) -> None:
-    """One model's part of the decision."""
+    """One model's part of the decision; `envs` gives each environment's current deployment."""
     diff = diff_answer(p, result, known, memory, now)
     current = _current(p, result, known, diff)
     extra = noise.apply(
@@ -136,7 +159,7 @@ def _model(
         out.models.append((memory, (p.model_id, p.model_name, prod, dev)))
     for change in [*diff.changes, *extra.changes]:
         held = change.kind == STATUS and change.deployment_id in extra.held
-        heard = [] if held else audience(watchers, change, production_id=prod, development_id=dev)
+        heard = [] if held else audience(watchers, change, production_id=prod, development_id=dev, environments=envs)
         out.outgoing.append(Outgoing(change, p.model_name, heard))
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
-from bot.baseten.models import Deployment, Model
-from bot.commands import WHOLE_MODEL, Target
+from bot.baseten.models import Deployment, Environment, Model
+from bot.commands import ENV, WHOLE_MODEL, Target
 from bot.ids import is_plain_id
 from bot.render import short
 
@@ -28,7 +28,13 @@ class ModelView:
     deployments: list[Deployment]
 
 
-View = DeploymentView | ModelView
+@dataclass(frozen=True)
+class EnvironmentView:
+    model: Model
+    environment: Environment
+
+
+View = DeploymentView | ModelView | EnvironmentView
 
 
 def check_plain_id(kind: str, name: str, id_: str, consequence: str) -> None:
@@ -94,8 +100,36 @@ async def resolve_deployment(
     return matches[0]
 
 
+async def resolve_environment(
+    client: BasetenClient, model: Model, name: str, *, interactive: bool = True
+) -> Environment:
+    """One environment by name (an exact one first, else one differing only in case); an unknown name
+    is answered with the model's environments."""
+    label = short(model.display_name)
+    try:
+        return await client.get_environment(model.id, name, interactive=interactive)
+    except NotFound:
+        pass
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    try:
+        envs = await client.list_environments(model.id, interactive=interactive)
+    except NotFound:
+        raise LookupFailed(f"I can't find model `{label}` on Baseten any more.") from None
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    found = next((e for e in envs if e.name.lower() == name.lower()), None)
+    if found is not None:
+        return found
+    names = ", ".join(f"`{short(e.name, 60)}`" for e in envs[:20]) or "none"
+    raise LookupFailed(f"Model `{label}` has no environment `{name}`. Its environments: {names}.")
+
+
 async def look_up(client: BasetenClient, model_token: str, target: Target, *, interactive: bool = True) -> View:
     model = await resolve_model(client, model_token, interactive=interactive)
+    if target.startswith(ENV):
+        env = await resolve_environment(client, model, target[len(ENV) :], interactive=interactive)
+        return EnvironmentView(model, env)
     if target == WHOLE_MODEL:
         try:
             deployments = await client.list_deployments(model.id, interactive=interactive)

@@ -20,8 +20,9 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
         # by name, as everywhere else; transitions recorded before names were kept give the id
         previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")
         was = short(str(previous)) if previous else ""
-        plain = f"{model} / {dep}: promoted → production" + (f" (was {was})" if was else "")
-        rich = f"*{esc(model)}* / *{esc(dep)}* is now the production deployment"
+        env = short(str(change.detail.get("environment") or "production"), 60)  # absent: production
+        plain = f"{model} / {dep}: promoted → {env}" + (f" (was {was})" if was else "")
+        rich = f"*{esc(model)}* / *{esc(dep)}* is now the {esc(env)} deployment"
         rich += f" (was *{esc(was)}*)" if was else ""
         return plain, rich
     if change.kind == STUCK:

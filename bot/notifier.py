@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import promotion_delivery
 from bot.act_render import notice_buttons
 from bot.notices import notice, thread_parent
 from bot.render import Message
 from bot.store import Store
 from bot.store.outbox import Pending, ThreadInfo
-from bot.transitions import is_alarm
+from bot.transitions import PROMOTED, PROMOTION, is_alarm
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,12 @@ class Notifier:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
         change = p.transition
+        if change.kind == PROMOTION:
+            return await self._promotion(p, report)
         buttons = notice_buttons(change, p.model_name) if self._buttons else []
         message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
-        thread = None
-        if p.thread:
+        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
+        if p.thread and thread is None:
             thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
@@ -145,8 +148,35 @@ class Notifier:
         await asyncio.shield(self._record(p, ts, thread))
         report.sent += 1
         self._result("sent")
-        if thread is not None:
+        if thread is not None and thread.replies >= 0:
             await self._edit_parent(p, thread)
+        return "ok"
+
+    async def _promotion_thread(self, p: Pending) -> ThreadInfo | None:
+        """A `promoted` notice replies under the live message of the promotion that led to it, if any."""
+        change = p.transition
+        if change.kind != PROMOTED:
+            return None
+        ts = await self._store.promotions.of_candidate(
+            p.team_id, p.channel_id, change.model_id, change.deployment_id, max_age=THREAD_AGE
+        )
+        return None if ts is None else ThreadInfo(ts, None, -1)  # replies -1: the parent is not a notice's
+
+    async def _promotion(self, p: Pending, report: Report) -> str:
+        """A promotion step: its live message posted or edited, the step in its thread (bot.promotion_delivery)."""
+        try:
+            sent = await promotion_delivery.send(self._slack, self._store, p)
+        except SlackApiError as exc:
+            return await self._failed(p, exc, report)
+        except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
+            await self._retry(p, f"{type(exc).__name__}", None, report)
+            return "stop"
+        answered = time.perf_counter()
+        await asyncio.shield(promotion_delivery.record(self._store, p, sent))
+        if self._on_recorded is not None:
+            self._on_recorded(time.perf_counter() - answered)
+        report.sent += 1
+        self._result("sent")
         return "ok"
 
     async def _record(self, p: Pending, ts: str | None, thread: ThreadInfo | None) -> None:

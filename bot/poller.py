@@ -17,7 +17,7 @@ from datetime import datetime
 from bot import why
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError, NotFound
-from bot.baseten.models import AuditLogEntry
+from bot.baseten.models import AuditLogEntry, Environment
 from bot.decide import (
     Decision,
     Failed,
@@ -31,9 +31,10 @@ from bot.decide import (
     plan,
 )
 from bot.notifier import Notifier
+from bot.promotions import START, EnvState
 from bot.store import Store
 from bot.store.outbox import Conflict
-from bot.transitions import NEW, PROMOTED, Change, Snap, Watcher
+from bot.transitions import NEW, PROMOTED, PROMOTION, Change, Snap, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Reading:
     snaps: dict[str, dict[str, Snap]]
     states: dict[str, ModelMemory]
     history: History
+    environments: dict[str, list[Environment] | None] = field(default_factory=dict)
+    env_states: dict[str, dict[str, EnvState]] = field(default_factory=dict)
 
 
 class Poller:
@@ -88,6 +91,8 @@ class Poller:
             states=reading.states,
             history=reading.history,
             now=now,
+            environments=reading.environments,
+            env_states=reading.env_states,
         )
         # who did it (audit log) and why it failed (error lines), read together before writing
         attributed, reasons = await asyncio.gather(
@@ -107,14 +112,22 @@ class Poller:
         plans = plan(watchers)
         known = asyncio.ensure_future(self._known(p.model_id for p in plans))
         try:
-            fetched = await asyncio.gather(*(self._fetch(p) for p in plans))
+            fetched, envs = await asyncio.gather(
+                asyncio.gather(*(self._fetch(p) for p in plans)),
+                asyncio.gather(*(self._fetch_envs(p) for p in plans)),
+            )
         finally:
             if not known.done():  # on failure or cancellation: wait, so no query is orphaned
                 await asyncio.wait({known})
         snaps, states, history = await known
-        answers = list(zip(plans, fetched, strict=True))
+        # a model whose environments could not be read records nothing this cycle, as if its list failed
+        answers = [(p, e if isinstance(e, Failed) else f) for p, f, e in zip(plans, fetched, envs, strict=True)]
         self._note_failures(answers)
-        return Reading(watchers, answers, snaps, states, history)
+        environments = {
+            p.model_id: e for p, e in zip(plans, envs, strict=True) if p.environments and not isinstance(e, Failed)
+        }
+        env_states = await self._store.environments.memory(environments)
+        return Reading(watchers, answers, snaps, states, history, environments, env_states)
 
     async def _known(
         self, model_ids: Iterable[str]
@@ -129,7 +142,10 @@ class Poller:
         """One transaction; a conflict with another replica writes nothing."""
         try:
             report.deliveries_created = await self._store.outbox.record(
-                snaps=decision.snaps, models=decision.models, outgoing=decision.outgoing
+                snaps=decision.snaps,
+                models=decision.models,
+                outgoing=decision.outgoing,
+                environments=decision.environments,
             )
         except Conflict as exc:
             log.info("another replica recorded these changes first (%s); nothing written by this one", exc)
@@ -163,12 +179,12 @@ class Poller:
 
     async def _attribute(self, outgoing: list[Outgoing]) -> list[Outgoing]:
         """Adds who deployed or promoted, from each model's audit log; silent when it can't be read."""
-        wanted = sorted({o.change.model_id for o in outgoing if o.change.kind in (NEW, PROMOTED)})
+        wanted = sorted({o.change.model_id for o in outgoing if _attributed(o.change)})
         if not wanted:
             return outgoing
         logs = dict(zip(wanted, await asyncio.gather(*(self._audit(m) for m in wanted)), strict=True))
         return [
-            replace(o, change=attribute(o.change, logs[o.change.model_id])) if o.change.kind in (NEW, PROMOTED) else o
+            replace(o, change=attribute(o.change, logs[o.change.model_id])) if _attributed(o.change) else o
             for o in outgoing
         ]
 
@@ -177,6 +193,19 @@ class Poller:
             return await self._client.list_audit_logs(model_id, limit=50)
         except (BasetenError, ValueError):
             return []
+
+    async def _fetch_envs(self, p: ModelPlan) -> list[Environment] | Failed | None:
+        """A model's environments, when someone watches it by environment (one more request)."""
+        if not p.environments:
+            return None
+        try:
+            return await self._client.list_environments(p.model_id)
+        except NotFound:
+            return None  # the model is gone: its deployment list says so
+        except AuthError as exc:
+            return Failed(str(exc), auth=True)
+        except (BasetenError, ValueError) as exc:
+            return Failed(str(exc))
 
     async def _fetch(self, p: ModelPlan) -> Fetched:
         """One request per model: the list when it is cheaper or needed, else the deployment."""
@@ -198,11 +227,16 @@ class Poller:
             return Failed(str(exc))
 
 
+def _attributed(change: Change) -> bool:
+    """A new deployment, a promotion, or a promotion step seen starting: who did it is worth saying."""
+    return change.kind in (NEW, PROMOTED) or (change.kind == PROMOTION and change.detail.get("phase") == START)
+
+
 def attribute(change: Change, entries: list[AuditLogEntry]) -> Change:
     """The newest audit entry about this deployment's deploy or promotion names who did it."""
     for entry in entries:
         kind = entry.event_type.upper()
-        wanted = "PROMOTED" in kind if change.kind == PROMOTED else kind.endswith("DEPLOYED")
+        wanted = "PROMOTED" in kind if change.kind in (PROMOTED, PROMOTION) else kind.endswith("DEPLOYED")
         if not wanted or entry.event_data.get("deployment_id") != change.deployment_id:
             continue
         actor = entry.actor

@@ -307,6 +307,8 @@ def help_message() -> Message:
         "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
         "updating or waking up for longer than this (default `30m`).",
         "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
+        "and each promotion as one message edited as it moves.",
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
     ]
     blocks.append(section_block(esc("\n".join(options))))

@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 
-from bot import act_render, excerpt, render, why
+from bot import act_render, excerpt, promotion_render, render, why
 from bot.act_listeners import act_command, register_acting
 from bot.admins import Admins
 from bot.baseten.client import BasetenClient
@@ -34,7 +34,7 @@ from bot.commands import (
     UsageError,
     parse,
 )
-from bot.lookup import DeploymentView, LookupFailed, ModelView, look_up
+from bot.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
 from bot.metrics import Metrics
 from bot.operate import Operations, deployment_target
 from bot.status import KNOWN
@@ -241,6 +241,8 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     now = deps.now()
     if isinstance(view, ModelView):
         return render.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
+    if isinstance(view, EnvironmentView):
+        return promotion_render.environment_card(view.model, view.environment, now=now)
     assert isinstance(view, DeploymentView)
     dep = view.deployment
     reason = await why.for_card(deps.client, dep, now=now)  # None unless it is failing

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot import render
 from bot.baseten.models import Deployment
-from bot.commands import WHOLE_MODEL, Subscribe
+from bot.commands import ENV, WHOLE_MODEL, Subscribe
 from bot.render import esc, short
 from bot.status import emoji
 from bot.store.subscriptions import MuteView, Options, SubscriptionView
@@ -30,6 +30,8 @@ def describe_target(target: str, target_name: str) -> str:
         return "all deployments"
     if target in ("production", "development"):
         return f"the {target} deployment"
+    if target.startswith(ENV):
+        return f"the *{esc(short(target[len(ENV) :], 60))}* environment"
     label = target_name or target
     return f"*{esc(short(label))}*" + (f" (`{esc(target)}`)" if target_name and target_name != target else "")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -18,9 +18,9 @@ from bot import render
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.baseten.models import Deployment, Model
-from bot.commands import WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
+from bot.commands import ENV, WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
 from bot.decide import ModelRow
-from bot.lookup import LookupFailed, check_plain_id, explain, resolve_deployment, resolve_model
+from bot.lookup import LookupFailed, check_plain_id, explain, resolve_deployment, resolve_environment, resolve_model
 from bot.render import Message, esc, short
 from bot.store import Store
 from bot.store.subscriptions import SubscriptionView
@@ -68,9 +68,15 @@ class Subscriptions:
     async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
         await self._check_channel(actor.channel_id)
         model = await resolve_model(self._client, cmd.model)
-        watched = await self._watched(cmd, model)
+        if cmd.target.startswith(ENV):  # follows the environment: no one deployment is its target
+            env = await resolve_environment(self._client, model, cmd.target[len(ENV) :])
+            cmd = replace(cmd, target=ENV + env.name)  # as Baseten spells it
+            watched = env.current_deployment
+        else:
+            watched = await self._watched(cmd, model)
         deployments, model_row = await self._baseline_of(cmd, model, watched)
-        target = cmd.target if watched is None or cmd.target in ("production", "development") else watched.id
+        roles = ("production", "development")
+        target = cmd.target if watched is None or cmd.target in roles or cmd.target.startswith(ENV) else watched.id
         await self._store.snapshots.baseline([snap_of(d, self._now()) for d in deployments], model_row)
         _, before = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
@@ -119,7 +125,7 @@ class Subscriptions:
         self, cmd: Subscribe, model: Model, watched: Deployment | None
     ) -> tuple[list[Deployment], ModelRow | None]:
         """What the subscription starts from: every deployment, with the roles, when it follows the list."""
-        if cmd.target not in (WHOLE_MODEL, "production", "development"):
+        if cmd.target not in (WHOLE_MODEL, "production", "development") and not cmd.target.startswith(ENV):
             return ([watched] if watched is not None else []), None
         try:
             deployments = await self._client.list_deployments(model.id, interactive=True)
@@ -284,6 +290,8 @@ class Subscriptions:
         if typed == WHOLE_MODEL:
             return WHOLE_MODEL, "", True
         whole = any(v.target == WHOLE_MODEL for v in subs)
+        if typed.startswith(ENV):
+            return typed, "", whole or any(v.target == typed for v in subs)
         if typed in ("production", "development"):
             if whole or any(v.target == typed for v in subs):
                 return typed, "", True

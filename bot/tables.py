@@ -1,5 +1,6 @@
 """SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads,
-leases, actions."""
+leases, actions,
+environment states and promotion messages."""
 
 from __future__ import annotations
 
@@ -253,3 +254,41 @@ class Action(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)  # accepted | refused | unknown
     reason: Mapped[str | None] = mapped_column(Text, default=None)  # what the channel was told
     answer: Mapped[str | None] = mapped_column(Text, default=None)  # Baseten's body, shortened
+
+
+class EnvironmentState(Base):
+    """What the bot last saw of a model's environment: its current deployment and the promotion in it."""
+
+    __tablename__ = "environment_states"
+
+    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(ID, primary_key=True)
+    current_deployment_id: Mapped[str | None] = mapped_column(ID, default=None)
+    current_deployment_name: Mapped[str] = mapped_column(NAME, default="")
+    candidate_deployment_id: Mapped[str | None] = mapped_column(ID, default=None)
+    candidate_deployment_name: Mapped[str] = mapped_column(NAME, default="")
+    promotion_status: Mapped[str | None] = mapped_column(String(64), default=None)
+    traffic_percent: Mapped[int | None] = mapped_column(Integer, default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # the bot's key for the promotion (environment/candidate/first seen): Baseten gives it no id
+    promotion_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class PromotionMessage(Base):
+    """The one live message of a promotion in a channel: posted once, then edited in place."""
+
+    __tablename__ = "promotion_messages"
+    __table_args__ = (
+        Index("ix_promotion_messages_candidate", "team_id", "channel_id", "model_id", "candidate_deployment_id"),
+    )
+
+    team_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    promotion_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ID)
+    environment: Mapped[str] = mapped_column(ID)
+    candidate_deployment_id: Mapped[str] = mapped_column(ID, default="")
+    ts: Mapped[str] = mapped_column(String(32))
+    started_by: Mapped[str | None] = mapped_column(NAME, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

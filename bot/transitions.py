@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from bot.baseten.models import Deployment
@@ -21,6 +22,8 @@ PROMOTED = "promoted"
 STUCK = "stuck"  # in an in-progress status longer than the subscription's threshold
 FLAPPING = "flapping"  # changing back and forth: its changes are held back
 SETTLED = "settled"  # stable again after flapping: one summary
+PROMOTION = "promotion"  # a step of a promotion into an environment (bot.promotions)
+NO_ENVIRONMENTS: Mapping[str, str | None] = MappingProxyType({})
 
 DEFAULT_STUCK = timedelta(minutes=30)
 
@@ -268,6 +271,8 @@ def is_churn(change: Change) -> bool:
 
 
 def _matches(kind: str, change: Change) -> bool:
+    if change.kind == PROMOTION:
+        return kind == "deploys" or (kind == "failures" and change.new_status == "FAILED")
     if change.kind in (FLAPPING, SETTLED):
         return kind == "failures"
     if change.kind == STUCK:
@@ -287,10 +292,30 @@ def _matches(kind: str, change: Change) -> bool:
     return change.kind in (STATUS, NEW) and change.new_status == kind
 
 
-def covers(target: str, change: Change, *, production_id: str | None, development_id: str | None) -> bool:
-    """Whether a target ("*", production, development or a deployment id) of the change's model covers it."""
+def env_kind(change: Change) -> str | None:
+    """The environment of a promotion step, or of a promotion into an environment other than production."""
+    env = change.detail.get("environment") if change.kind in (PROMOTION, PROMOTED) else None
+    return str(env) if env else None
+
+
+def covers(
+    target: str,
+    change: Change,
+    *,
+    production_id: str | None,
+    development_id: str | None,
+    environments: Mapping[str, str | None] = NO_ENVIRONMENTS,
+) -> bool:
+    """Whether a target ("*", production, development, env:NAME or a deployment id) of the change's model
+    covers it. `environments` gives each environment's current deployment."""
     if target == "*":
         return True
+    env = env_kind(change)
+    if env is not None:
+        return target == ("production" if env == "production" else f"env:{env}")
+    if target.startswith("env:"):
+        current = environments.get(target[4:])
+        return change.kind != PROMOTED and current is not None and change.deployment_id == current
     if target == "production":
         return change.kind == PROMOTED or change.deployment_id == production_id
     if target == "development":
@@ -298,10 +323,20 @@ def covers(target: str, change: Change, *, production_id: str | None, developmen
     return change.kind != PROMOTED and change.deployment_id == target
 
 
-def is_muted(mutes: Iterable[Muted], change: Change, *, production_id: str | None, development_id: str | None) -> bool:
+def is_muted(
+    mutes: Iterable[Muted],
+    change: Change,
+    *,
+    production_id: str | None,
+    development_id: str | None,
+    environments: Mapping[str, str | None] = NO_ENVIRONMENTS,
+) -> bool:
     """A mute holding when the change happened, on a target that covers it."""
     return any(
-        m.until > change.at and covers(m.target, change, production_id=production_id, development_id=development_id)
+        m.until > change.at
+        and covers(
+            m.target, change, production_id=production_id, development_id=development_id, environments=environments
+        )
         for m in mutes
     )
 
@@ -312,11 +347,17 @@ def hears(
     *,
     production_id: str | None,
     development_id: str | None,
+    environments: Mapping[str, str | None] = NO_ENVIRONMENTS,
 ) -> bool:
-    """Whether this subscription's target covers the change and its filter lets it through."""
-    if watcher.model_id != change.model_id:
+    """Whether this subscription's target covers the change and its filter lets it through.
+
+    Promotions are heard by environment subscriptions (`production` included) only: a whole-model
+    subscription polls no environments, so it would hear them only by accident."""
+    if watcher.model_id != change.model_id or (watcher.target == "*" and env_kind(change) is not None):
         return False
-    covered = covers(watcher.target, change, production_id=production_id, development_id=development_id)
+    covered = covers(
+        watcher.target, change, production_id=production_id, development_id=development_id, environments=environments
+    )
     if change.kind == STUCK and change.detail.get("threshold_s") != int(watcher.stuck_after.total_seconds()):
         return False  # each subscription hears "stuck" once, at its own threshold
     return covered and passes(watcher.kinds, change)
@@ -328,12 +369,18 @@ def audience(
     *,
     production_id: str | None,
     development_id: str | None,
+    environments: Mapping[str, str | None] = NO_ENVIRONMENTS,
 ) -> list[Watcher]:
     """One watcher per channel that hears the change; paused and muted ones are left out."""
     chosen: dict[tuple[str, str], Watcher] = {}
+    roles: dict[str, Any] = {
+        "production_id": production_id,
+        "development_id": development_id,
+        "environments": environments,
+    }
     for w in watchers:
-        if w.paused or is_muted(w.mutes, change, production_id=production_id, development_id=development_id):
+        if w.paused or is_muted(w.mutes, change, **roles):
             continue
-        if hears(w, change, production_id=production_id, development_id=development_id):
+        if hears(w, change, **roles):
             chosen.setdefault((w.team_id, w.channel_id), w)
     return list(chosen.values())

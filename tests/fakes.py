@@ -123,6 +123,7 @@ class Seen:
     headers: dict[str, str]
     body: Any
     ok: bool = False
+    response: Any = None  # what the fake answered (FakeSlack: a posted message's `ts` is in it)
     at: float = field(default_factory=time.monotonic)
     wall: float = field(default_factory=time.time)
 
@@ -252,6 +253,9 @@ class FakeBaseten(_Fake):
         self.audit: dict[str, list[dict[str, Any]]] = {}
         self.logs: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (model, deployment) -> LogV1s
         self.log_fault: Canned | None = None  # every logs request gets it: a slow, 403 or 500 logs endpoint
+        # model -> environment name -> {"current": id | None, "candidate": id | None, "promotion": {...} | None};
+        # production's current deployment is always the one marked is_production
+        self.environments: dict[str, dict[str, dict[str, Any]]] = {}
         self.scripted: deque[tuple[str, Canned]] = deque()
         self.delay = 0.0
         self.violations: list[str] = []
@@ -299,6 +303,88 @@ class FakeBaseten(_Fake):
     def log_requests(self) -> list[Seen]:
         with self.lock:
             return [r for r in self.requests if r.path.endswith("/logs")]
+
+    def add_environment(self, model_id: str, name: str, current: str | None = None) -> None:
+        with self.lock:
+            self.environments.setdefault(model_id, {})[name] = {
+                "current": current,
+                "candidate": None,
+                "promotion": None,
+            }
+
+    def start_promotion(
+        self, model_id: str, env: str, candidate: str, status: str = "RELEASING", percent: int = 0
+    ) -> None:
+        """A promotion of `candidate` into `env` begins (rolling: it moves with set_promotion)."""
+        with self.lock:
+            record = self._env(model_id, env)
+            record["candidate"] = candidate
+            record["promotion"] = {"status": status, "percent_traffic_to_new_version": percent, "rolling_deploy": True}
+
+    def set_promotion(self, model_id: str, env: str, status: str, percent: int, error: str | None = None) -> None:
+        with self.lock:
+            promo = self._env(model_id, env)["promotion"]
+            promo.update(status=status, percent_traffic_to_new_version=percent, error_message=error)
+
+    def end_promotion(self, model_id: str, env: str, *, promoted: bool) -> None:
+        """The promotion disappears from the answer; with `promoted`, its candidate is now current."""
+        with self.lock:
+            record = self._env(model_id, env)
+            candidate, record["candidate"], record["promotion"] = record["candidate"], None, None
+        if promoted and env == "production":
+            self.promote(model_id, candidate)
+        elif promoted:
+            with self.lock:
+                record["current"] = candidate
+                for dep in self.deployments[model_id].values():
+                    if dep.get("environment") == env or dep["id"] == candidate:
+                        dep["environment"] = env if dep["id"] == candidate else None
+
+    def _env(self, model_id: str, name: str) -> dict[str, Any]:
+        envs = self.environments.setdefault(model_id, {})
+        if name == "production" and name not in envs:
+            envs[name] = {"current": None, "candidate": None, "promotion": None}
+        return envs[name]
+
+    def _environment(self, model_id: str, name: str) -> dict[str, Any]:
+        """An EnvironmentV1 as Baseten answers it (under the lock)."""
+        record = self._env(model_id, name)
+        deps = self.deployments[model_id]
+        if name == "production":
+            current = next((d for d in deps.values() if d["is_production"]), None)
+        else:
+            current = deps.get(record["current"] or "")
+        candidate = deps.get(record["candidate"] or "")
+        return json.loads(
+            json.dumps(
+                {
+                    "name": name,
+                    "created_at": "2026-11-01T09:00:00Z",
+                    "model_id": model_id,
+                    "current_deployment": current,
+                    "candidate_deployment": candidate,
+                    "in_progress_promotion": record["promotion"],
+                    "autoscaling_settings": {
+                        "min_replica": 1,
+                        "max_replica": 4,
+                        "autoscaling_window": 60,
+                        "scale_down_delay": 900,
+                        "concurrency_target": 2,
+                        "target_utilization_percentage": 70,
+                    },
+                    "promotion_settings": {"rolling_deploy": True, "redeploy_on_promotion": False},
+                    "instance_type": {
+                        "id": "L4",
+                        "name": "1x L4 (24 GiB)",
+                        "memory_limit_mib": 16384,
+                        "millicpu_limit": 4000,
+                        "gpu_count": 1,
+                        "gpu_type": "L4",
+                        "gpu_memory_limit_mib": 24576,
+                    },
+                }
+            )
+        )
 
     def script(self, path_prefix: str, *answers: Canned) -> None:
         """The next requests whose path starts with `path_prefix` get these answers, in order."""
@@ -407,6 +493,11 @@ class FakeBaseten(_Fake):
             if segs[3] == "audit_logs" and len(segs) == 4:
                 items = self.audit.get(model_id, [])
                 return 200, {"items": items, "pagination": {"has_more": False, "cursor": None}}
+            if segs[3] == "environments" and len(segs) in (4, 5):
+                names = sorted({"production", *self.environments.get(model_id, {})})
+                if len(segs) == 4:
+                    return 200, {"environments": [self._environment(model_id, n) for n in names]}
+                return (200, self._environment(model_id, segs[4])) if segs[4] in names else not_found
             if segs[3] != "deployments":
                 return not_found
             if len(segs) == 6 and segs[5] == "logs":
@@ -511,6 +602,17 @@ class FakeSlack(_Fake):
         with self.lock:
             return [r for r in self.requests if r.path == f"/api/{method}"]
 
+    def ts_of(self, post: dict[str, Any]) -> str:
+        """The ts Slack gave an accepted chat.postMessage (by its body, as `posts()` returns it)."""
+        with self.lock:
+            found = [
+                r.response["ts"]
+                for r in self.requests
+                if r.path == "/api/chat.postMessage" and r.ok and r.body is post and isinstance(r.response, dict)
+            ]
+        assert len(found) == 1, found
+        return str(found[0])
+
     def posts(self) -> list[dict[str, Any]]:
         """Bodies of chat.postMessage calls that Slack accepted (ok)."""
         with self.lock:
@@ -548,6 +650,7 @@ class FakeSlack(_Fake):
             return canned.status, canned.body, dict(canned.headers), canned.delay, _raw(canned)
         status, body = self._method(method, args)
         seen.ok = body.get("ok") is True
+        seen.response = body
         return status, body, {}, 0.0, None
 
     def _auth_error(self, seen: Seen, args: dict[str, Any], kind: str) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli import main
-from tests.conftest import MODEL, MODEL_NAME, PROD, any_database
+from tests.conftest import DEV, MODEL, MODEL_NAME, PROD, any_database
 from tests.fakes import API_KEY, Canned, FakeBaseten
 
 pytestmark = any_database
@@ -89,6 +89,17 @@ def test_status_of_a_model_prints_an_overview(baseten: FakeBaseten) -> None:
     assert result.returncode == 0
     assert "3 deployments" in result.stdout
     assert result.stdout.index("dep1prod") < result.stdout.index("dep3old")
+
+
+def test_status_of_an_environment_prints_it(baseten: FakeBaseten) -> None:
+    env = {"BASETEN_API_KEY": API_KEY, "BASETEN_API_URL": baseten.url}
+    baseten.start_promotion(MODEL, "production", DEV, "RAMPING_UP", 40)
+    result = run("status", MODEL, "env:production", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Promotion:          RAMPING_UP" in result.stdout and "▰▰▰▰▱▱▱▱▱▱ 40%" in result.stdout
+    assert "Current deployment: v3 (dep1prod) ACTIVE" in result.stdout
+    unknown = run("status", MODEL, "env:qa", env=env)
+    assert unknown.returncode == 1 and "Its environments: 'production'." in unknown.stderr
 
 
 def test_status_exit_codes(baseten: FakeBaseten) -> None:

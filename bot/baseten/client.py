@@ -27,6 +27,8 @@ from bot.baseten.models import (
     AuditLogPage,
     Deployment,
     DeploymentList,
+    Environment,
+    EnvironmentList,
     LogLine,
     LogPage,
     Model,
@@ -190,6 +192,16 @@ class BasetenClient:
             answer = {"error": response.text[:200]} if response.text else {}
         return response.status_code, answer
 
+    async def list_environments(self, model_id: str, *, interactive: bool = False) -> list[Environment]:
+        """Every environment of a model (production, staging, custom ones), with any promotion in progress."""
+        path = f"/v1/models/{_segment(model_id, 'model id')}/environments"
+        body = await self._get(path, EnvironmentList, interactive=interactive)
+        return [_env_owned(env, model_id, path) for env in body.environments]
+
+    async def get_environment(self, model_id: str, env_name: str, *, interactive: bool = False) -> Environment:
+        path = f"/v1/models/{_segment(model_id, 'model id')}/environments/{_segment(env_name, 'environment name')}"
+        return _env_owned(await self._get(path, Environment, interactive=interactive), model_id, path)
+
     # -- transport ---------------------------------------------------------------
 
     async def _get(
@@ -267,6 +279,19 @@ def _owned(dep: Deployment, model_id: str, path: str) -> Deployment:
     return dep
 
 
+def _env_owned(env: Environment, model_id: str, path: str) -> Environment:
+    """An environment's deployments belong to its model, like a listed deployment's."""
+    update = {
+        k: _owned(dep, model_id, path)
+        for k, dep in (
+            ("current_deployment", env.current_deployment),
+            ("candidate_deployment", env.candidate_deployment),
+        )
+        if dep is not None
+    }
+    return env.model_copy(update=update) if update else env
+
+
 # what the database holds (bot.tables): a status in String(64), names in String(255), counts in INTEGER
 _MAX_STATUS = 64
 _MAX_NAME = 255
@@ -289,6 +314,20 @@ def _unusable(body: BaseModel) -> str | None:
         return next(filter(None, map(_unusable, body.models)), None)
     if isinstance(body, DeploymentList):
         return next(filter(None, map(_unusable, body.deployments)), None)
+    if isinstance(body, EnvironmentList):
+        return next(filter(None, map(_unusable, body.environments)), None)
+    if isinstance(body, Environment):
+        promo = body.in_progress_promotion
+        traffic = promo.percent_traffic_to_new_version if promo else None
+        deps = [d for d in (body.current_deployment, body.candidate_deployment) if d is not None]
+        return (
+            _bad_id("environment name", body.name)
+            or next(filter(None, map(_unusable, deps)), None)
+            or (_bad_text("promotion status", promo.status, _MAX_STATUS) if promo else None)
+            or (
+                f"percent_traffic_to_new_version {traffic}" if traffic is not None and abs(traffic) > _MAX_INT else None
+            )
+        )
     if isinstance(body, Model):
         return _bad_id("model id", body.id) or _bad_text("model name", body.name, _MAX_NAME)
     if isinstance(body, Deployment):

@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
 from bot.decide import ModelMemory, ModelRow, Outgoing
+from bot.promotions import EnvState
 from bot.status import CHURN
 from bot.store._sql import Now, chunks, rowcount, utcnow
+from bot.store.env_states import write_environment
 from bot.store.snapshots import write_model, write_snapshot
 from bot.transitions import Change, Snap
 
@@ -106,6 +108,7 @@ class Outbox:
         snaps: Sequence[tuple[Snap | None, Snap]],
         models: Sequence[tuple[ModelMemory | None, ModelRow]],
         outgoing: Sequence[Outgoing],
+        environments: Sequence[tuple[EnvState | None, EnvState]] = (),
     ) -> int:
         """One transaction: snapshots, model states, transitions and their pending deliveries.
 
@@ -113,17 +116,12 @@ class Outbox:
         recorded a change first, nothing is written and `Conflict` is raised, so a change
         is recorded, and announced, once. Returns the number of deliveries created.
         """
-        if not snaps and not models and not outgoing:
+        if not snaps and not models and not outgoing and not environments:
             return 0
         now = self._now()
         created = 0
         async with self._sessions.begin() as session:
-            for before, after in snaps:
-                if not await write_snapshot(session, before, after):
-                    raise Conflict(f"snapshot {after.model_id}/{after.deployment_id} changed under this cycle")
-            for memory, row in models:
-                if not await write_model(session, memory, row, now):
-                    raise Conflict(f"model state {row[0]} changed under this cycle")
+            await _write_states(session, snaps, models, environments, now)
             rows = []
             for item in outgoing:
                 c = item.change
@@ -243,19 +241,8 @@ class Outbox:
             )
 
     async def mark_sent(self, pending: Pending, *, ts: str | None, thread_ts: str | None) -> None:
-        now = self._now()
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(t.Delivery)
-                .where(t.Delivery.id == pending.id)
-                .values(
-                    state="sent",
-                    sent_at=now,
-                    ts=ts,
-                    thread_ts=thread_ts,
-                    attempts=pending.attempts + 1,
-                )
-            )
+            await mark_sent_in(session, pending, ts=ts, thread_ts=thread_ts, now=self._now())
 
     async def mark_retry(self, pending: Pending, *, error: str, at: datetime) -> None:
         async with self._sessions.begin() as session:
@@ -338,6 +325,36 @@ class Outbox:
         async with self._sessions() as session:
             rows = (await session.execute(select(t.Delivery.state, func.count()).group_by(t.Delivery.state))).all()
         return {state: int(n) for state, n in rows}
+
+
+async def _write_states(
+    session: AsyncSession,
+    snaps: Sequence[tuple[Snap | None, Snap]],
+    models: Sequence[tuple[ModelMemory | None, ModelRow]],
+    environments: Sequence[tuple[EnvState | None, EnvState]],
+    now: datetime,
+) -> None:
+    """What the cycle saw, each write conditional on what it read; Conflict if another replica wrote first."""
+    for before, after in snaps:
+        if not await write_snapshot(session, before, after):
+            raise Conflict(f"snapshot {after.model_id}/{after.deployment_id} changed under this cycle")
+    for memory, row in models:
+        if not await write_model(session, memory, row, now):
+            raise Conflict(f"model state {row[0]} changed under this cycle")
+    for env_before, env_after in environments:
+        if not await write_environment(session, env_before, env_after):
+            raise Conflict(f"environment {env_after.model_id}/{env_after.name} changed under this cycle")
+
+
+async def mark_sent_in(
+    session: AsyncSession, pending: Pending, *, ts: str | None, thread_ts: str | None, now: datetime
+) -> None:
+    """Marks a delivery sent inside the caller's transaction (a promotion message records its ts with it)."""
+    await session.execute(
+        update(t.Delivery)
+        .where(t.Delivery.id == pending.id)
+        .values(state="sent", sent_at=now, ts=ts, thread_ts=thread_ts, attempts=pending.attempts + 1)
+    )
 
 
 async def drop_pending(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
 from bot.store._sql import Now, insert_ignore, rowcount, utcnow
+from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.snapshots import read_for_models
 from bot.transitions import DEFAULT_STUCK, Muted, Watcher, parse_kinds
@@ -162,6 +163,7 @@ class SubscriptionStore:
                 )
             ).all()
             by_model, states = await read_for_models(session, {s.model_id for s in subs})
+            env_current = await current_deployments(session, {s.model_id for s in subs if s.target.startswith("env:")})
             delivered = await last_sent(session, [s.id for s in subs])
             mutes = await self._mutes(session, t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
         views = []
@@ -175,6 +177,8 @@ class SubscriptionStore:
                 wanted = state.development_deployment_id if state else None
             elif sub.target == "*":
                 wanted = None
+            elif sub.target.startswith("env:"):  # the environment's current deployment, as last polled
+                wanted = env_current.get((sub.model_id, sub.target[4:]))
             chosen = [s for s in known if (wanted is None and sub.target == "*") or s.deployment_id == wanted]
             views.append(
                 SubscriptionView(
