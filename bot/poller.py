@@ -63,6 +63,15 @@ class Reading:
     env_states: dict[str, dict[str, EnvState]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Polled:
+    """What one `poll` read, decided and reported: the schedule learns from it what is in motion."""
+
+    report: CycleReport
+    reading: Reading
+    decision: Decision
+
+
 class Poller:
     def __init__(
         self,
@@ -82,7 +91,16 @@ class Poller:
 
     async def cycle(self, *, deliver: bool = True) -> CycleReport:
         """One full cycle; a model whose fetch failed records nothing this time."""
-        reading = await self.read()
+        watchers = await self._store.subscriptions.watchers()
+        report = (await self.poll(watchers, plan(watchers))).report
+        if deliver and self._notifier is not None:
+            report.sent = (await self._notifier.deliver_due()).sent
+        return report
+
+    async def poll(self, watchers: list[Watcher], plans: list[ModelPlan], *, note: bool = True) -> Polled:
+        """Read, decide, attribute and write these models (all of a cycle's, or the one the schedule
+        says is due), in one transaction. `note=False` leaves logging failed fetches to the caller."""
+        reading = await self.read(watchers, plans, note=note)
         now = self._now()
         decision = decide(
             watchers=reading.watchers,
@@ -102,14 +120,10 @@ class Poller:
         decision.outgoing = why.attach(attributed, reasons)
         report = self._report(reading, decision)
         await self.write(decision, report)
-        if deliver and self._notifier is not None:
-            report.sent = (await self._notifier.deliver_due()).sent
-        return report
+        return Polled(report, reading, decision)
 
-    async def read(self) -> Reading:
-        """Watchers, then what the bot knows and what Baseten answers, overlapped."""
-        watchers = await self._store.subscriptions.watchers()
-        plans = plan(watchers)
+    async def read(self, watchers: list[Watcher], plans: list[ModelPlan], *, note: bool = True) -> Reading:
+        """What the bot knows and what Baseten answers, overlapped."""
         known = asyncio.ensure_future(self._known(p.model_id for p in plans))
         try:
             fetched, envs = await asyncio.gather(
@@ -122,7 +136,8 @@ class Poller:
         snaps, states, history = await known
         # a model whose environments could not be read records nothing this cycle, as if its list failed
         answers = [(p, e if isinstance(e, Failed) else f) for p, f, e in zip(plans, fetched, envs, strict=True)]
-        self._note_failures(answers)
+        if note:
+            self.note_failures(answers)
         environments = {
             p.model_id: e for p, e in zip(plans, envs, strict=True) if p.environments and not isinstance(e, Failed)
         }
@@ -162,8 +177,9 @@ class Poller:
             errors=[f"{p.model_id}: {r.reason}" for p, r in failed],
         )
 
-    def _note_failures(self, answers: list[tuple[ModelPlan, Fetched]]) -> None:
-        """One log line per cycle for failed fetches, and a refused key once, not per model."""
+    def note_failures(self, answers: list[tuple[ModelPlan, Fetched]]) -> None:
+        """One log line for these failed fetches (a cycle's, or a few seconds' worth), and a refused key
+        once, not per model."""
         failed = [(p, r) for p, r in answers if isinstance(r, Failed)]
         refused = next((r.reason for _, r in failed if r.auth), None)
         if refused and refused != self.last_auth_error:
