@@ -50,8 +50,8 @@ def test_the_action_commands_parse(text: str, act: Act) -> None:
         ("rollback llama v3", "Too many arguments"),
         ("retry llama ../../v1", "not a valid deployment id"),
         ("retry <!channel> v4", "not a valid model id"),
-        ("promote llama v4 env:", "not a valid environment id"),
-        ("promote llama v4 env:a/b", "not a valid environment id"),
+        ("promote llama v4 env:", "not a valid environment name"),
+        ("promote llama v4 env:a/b", "not a valid environment name"),
         ("activate llama v2 env:staging", "acts on a deployment, not an environment"),
     ],
 )
