@@ -66,7 +66,29 @@ class Operations:
         model = await resolve_model(self.client, target.model_id)
         if verb.name == "rollback":
             return await self._rollback_card(model, target.environment)
+        if not verb.needs_deployment:
+            return await self._promotion_card(verb, model, target.environment)
         return await self._card(verb, model, target.deployment_id, target.environment)
+
+    async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
+        """A promotion's control, from its message: built from the environment as Baseten shows it now."""
+        env = await self.client.get_environment(model.id, environment, interactive=True)
+        promotion, candidate = env.in_progress_promotion, env.candidate_deployment
+        if promotion is None or candidate is None:
+            return act_render.note(
+                f"No promotion is in progress in {environment} of {model.display_name} now, so there is "
+                f"nothing to {verb.label.lower()}. Nothing was changed."
+            )
+        check_plain_id("deployment", candidate.display_name, candidate.id, "it can't act on it from Slack.")
+        target = Target(model.id, candidate.id, environment, model.display_name, candidate.display_name)
+        traffic = promotion.percent_traffic_to_new_version
+        notes = [] if traffic is None else [f"Traffic to `{esc(short(candidate.display_name, 60))}`: {traffic}%"]
+        if not fits(verb.name, promotion.status, production=False):
+            notes.append(
+                f":warning: the promotion is `{esc(short(promotion.status, 40))}`: {esc(verb.label.lower())} "
+                "is not what usually fits that; Baseten may refuse."
+            )
+        return act_render.confirmation(verb, target, status=promotion.status, notes=notes)
 
     async def _card(self, verb: Verb, model: Model, typed: str, environment: str) -> Message:
         dep = await resolve_deployment(self.client, model, typed)
@@ -152,21 +174,30 @@ class Operations:
         if self._slack is None or not click.channel_id:
             return
         line = act_render.channel_line(click.user_id, verb, target, out)
-        thread = None
-        if target.deployment_id:
-            thread = await self.store.outbox.thread(
-                click.team_id, click.channel_id, target.deployment_id, max_age=THREAD_AGE
-            )
+        thread_ts = await self._thread(click, verb, target)
         try:
             await self._slack.chat_postMessage(
                 channel=click.channel_id,
-                thread_ts=thread.ts if thread is not None else None,
+                thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
                 **line.as_kwargs(),
             )
         except Exception as exc:  # noqa: BLE001 - the outcome is on the card and in the record already
             log.info("could not post the outcome line in %s: %s", click.channel_id, type(exc).__name__)
+
+    async def _thread(self, click: Click, verb: Verb, target: Target) -> str | None:
+        """The promotion's live message for its controls; else the deployment's notice thread, if any."""
+        if not target.deployment_id:
+            return None
+        if not verb.needs_deployment:
+            return await self.store.promotions.of_candidate(
+                click.team_id, click.channel_id, target.model_id, target.deployment_id, max_age=THREAD_AGE
+            )
+        thread = await self.store.outbox.thread(
+            click.team_id, click.channel_id, target.deployment_id, max_age=THREAD_AGE
+        )
+        return thread.ts if thread is not None else None
 
 
 def deployment_target(dep: Deployment, model_name: str) -> Target:

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from bot import act_render, notices
-from bot.acting import VERBS, Target, decode, encode, fitting, outcome
+from bot.acting import VERBS, Target, decode, encode, fits, fitting, outcome
 from bot.admins import AllowList, operators
 from bot.commands import Act, UsageError, parse
 from bot.db import make_async_engine, sessions
 from bot.status import KNOWN
 from bot.store.actions import WINDOW, ActionLog, Click
 from bot.tables import Transition
-from bot.transitions import STATUS, Change
+from bot.transitions import PROMOTION, STATUS, Change
 from tests.test_render import NOW, golden, within_limits
 
 TARGET = Target("mdl1abcd", "dep4fail", "production", "llama-3-8b", "v4")
@@ -135,6 +135,45 @@ def test_requests_are_the_published_paths_and_bodies() -> None:
     )
     with pytest.raises(ValueError, match="not a plain id"):
         VERBS["retry"].request(Target("mdl1abcd", "a/b"))
+    for signal in ("pause_promotion", "resume_promotion", "cancel_promotion", "force_roll_forward_promotion"):
+        assert VERBS[signal].request(staging) == (f"/v1/models/mdl1abcd/environments/staging/{signal}", {})
+        assert VERBS[signal].needs_deployment is False
+
+
+@pytest.mark.parametrize(
+    ("status", "controls"),
+    [
+        ("RELEASING", ["pause_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("RAMPING_UP", ["pause_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("PAUSED", ["resume_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("RAMPING_DOWN", []),  # a cancel on its way back
+        ("SUCCEEDED", []),
+        ("FAILED", []),
+        ("CANCELED", []),
+    ],
+)
+def test_a_promotion_carries_the_controls_that_fit_its_status(status: str, controls: list[str]) -> None:
+    change = Change(
+        PROMOTION, "mdl1abcd", "dep4fail", "v4", "RELEASING", status, NOW, None, {"environment": "staging", "key": "k"}
+    )
+    shown = [b["action_id"].removeprefix(act_render.ASK) for b in act_render.promotion_buttons(change, "llama")]
+    assert shown == controls
+    for verb in controls:
+        assert fits(verb, status, production=False)
+    ended = Change(PROMOTION, "mdl1abcd", "dep4fail", "v4", "RAMPING_UP", status, NOW, None, {"final": True})
+    assert act_render.promotion_buttons(ended, "llama") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"status": "CANCELED", "message": "Promotion canceled"}, "Baseten accepted it: Promotion canceled"),
+        ({"status": "RAMPING_DOWN", "message": "Ramping down"}, "Baseten is ramping it down: Ramping down"),
+    ],
+)
+def test_a_cancel_says_how_baseten_took_it(body: dict[str, str], words: str) -> None:
+    out = outcome(VERBS["cancel_promotion"], 200, body)
+    assert out.accepted and out.words == words
 
 
 def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
