@@ -14,7 +14,7 @@ from bot.acting import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting
 from bot.admins import USER_ID
 from bot.render import Block, Message, context_block, esc, section_block, short
 from bot.status import FAILURES, emoji
-from bot.transitions import NEW, STATUS, Change
+from bot.transitions import NEW, SETTLED, STATUS, Change
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
@@ -137,7 +137,7 @@ def note(text: str) -> Message:
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:
     """The buttons a failure notice carries: what fits the status it failed into."""
-    if change.kind not in (STATUS, NEW) or change.new_status not in FAILURES:
+    if change.kind not in (STATUS, NEW, SETTLED) or change.new_status not in FAILURES:
         return []
     target = Target(change.model_id, change.deployment_id, PRODUCTION, model_name, change.deployment_name)
     return ask_buttons(change.new_status, target, production=bool(change.detail.get("is_production")))

@@ -35,6 +35,9 @@ class Target:
     environment: str = PRODUCTION
     model_name: str = ""
     deployment_name: str = ""
+    # rollback: the deployment that must still be current in the environment when the card's button
+    # is clicked (the one rolled back from); "" for every other action
+    expect: str = ""
 
     @property
     def label(self) -> str:
@@ -313,18 +316,19 @@ def _recorded(body: Any) -> str:
 
 
 def encode(verb: str, target: Target) -> str:
-    """At most Slack's 2,000 characters: ids are at most 64, names are cut to 80."""
-    return json.dumps(
-        {
-            "v": verb,
-            "m": target.model_id,
-            "d": target.deployment_id,
-            "e": target.environment,
-            "mn": target.model_name[:80],
-            "dn": target.deployment_name[:80],
-        },
-        separators=(",", ":"),
-    )
+    """Well under Slack's 2,000 characters: four ids of at most 64 and two names cut to 80 characters,
+    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960)."""
+    value = {
+        "v": verb,
+        "m": target.model_id,
+        "d": target.deployment_id,
+        "e": target.environment,
+        "mn": target.model_name[:80],
+        "dn": target.deployment_name[:80],
+    }
+    if target.expect:
+        value["x"] = target.expect
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def decode(value: str) -> tuple[Verb, Target] | None:
@@ -335,12 +339,12 @@ def decode(value: str) -> tuple[Verb, Target] | None:
         return None
     if not isinstance(raw, Mapping) or raw.get("v") not in VERBS:
         return None
-    fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn")}
+    fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn", "x")}
     if not all(isinstance(v, str) for v in fields.values()):
         return None
     if not is_plain_id(fields["m"]) or not is_plain_id(fields["e"]):
         return None
-    if fields["d"] and not is_plain_id(fields["d"]):
+    if any(fields[k] and not is_plain_id(fields[k]) for k in ("d", "x")):
         return None
-    target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"])
+    target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"], fields["x"])
     return VERBS[str(raw["v"])], target
