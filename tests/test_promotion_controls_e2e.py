@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import MODEL
+from tests.conftest import MODEL, BotProcess
 from tests.fakes import FakeBaseten, FakeSlack, wait_until
 from tests.test_act_e2e import OPS, buttons, click, do_button
 from tests.test_promotion_messages_e2e import NEW, edits, staging, start, subscribe, top_level
@@ -29,17 +30,24 @@ def asks(message: dict[str, object]) -> dict[str, dict[str, object]]:
     }
 
 
+def promotion_message(
+    bot: BotProcess, baseten: FakeBaseten, slack: FakeSlack, status: str, percent: int
+) -> dict[str, Any]:
+    """C1 follows env:staging; once its baseline is taken, v4's promotion starts: its live message."""
+    subscribe(bot, slack, "env:staging")
+    bot.wait_cycles(2)
+    baseten.start_promotion(MODEL, "staging", NEW, status, percent)
+    wait(lambda: top_level(slack), what="the live message")
+    return top_level(slack)[0]
+
+
 def test_pause_then_resume_from_the_promotion_message(
     staging: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     baseten = staging
     bot = start(baseten, slack, db_url, tmp_path / "bot.log", OPERATOR_USER_IDS=OPS)
     try:
-        subscribe(bot, slack, "env:staging")
-        bot.wait_cycles(2)
-        baseten.start_promotion(MODEL, "staging", NEW, "RAMPING_UP", 25)
-        wait(lambda: top_level(slack), what="the live message")
-        parent = top_level(slack)[0]
+        parent = promotion_message(bot, baseten, slack, "RAMPING_UP", 25)
         controls = asks(parent)
         assert sorted(controls) == ["cancel_promotion", "force_roll_forward_promotion", "pause_promotion"]
 
@@ -79,11 +87,7 @@ def test_a_control_on_a_promotion_that_ended_meanwhile_changes_nothing(
     baseten = staging
     bot = start(baseten, slack, db_url, tmp_path / "bot.log", OPERATOR_USER_IDS=OPS)
     try:
-        subscribe(bot, slack, "env:staging")
-        bot.wait_cycles(2)
-        baseten.start_promotion(MODEL, "staging", NEW, "RELEASING", 0)
-        wait(lambda: top_level(slack), what="the live message")
-        cancel = asks(top_level(slack)[0])["cancel_promotion"]
+        cancel = asks(promotion_message(bot, baseten, slack, "RELEASING", 0))["cancel_promotion"]
         baseten.end_promotion(MODEL, "staging", promoted=True)  # it finished before anyone clicked
         click(bot, slack, cancel, name="late", channel="C1")
         late = answer(slack, "late")
@@ -103,10 +107,6 @@ def test_without_operators_a_promotion_message_has_no_controls(
     baseten = staging
     bot = start(baseten, slack, db_url, tmp_path / "bot.log")
     try:
-        subscribe(bot, slack, "env:staging")
-        bot.wait_cycles(2)
-        baseten.start_promotion(MODEL, "staging", NEW, "RAMPING_UP", 25)
-        wait(lambda: top_level(slack), what="the live message")
-        assert asks(top_level(slack)[0]) == {}
+        assert asks(promotion_message(bot, baseten, slack, "RAMPING_UP", 25)) == {}
     finally:
         bot.stop()
