@@ -80,6 +80,8 @@ async def _do(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespon
     """The confirmation card's button, after Slack's confirm dialog: one request, however often it arrives."""
     user = _user(body)
     decoded = decode(str(action.get("value") or ""))
+    if decoded is not None and action.get("action_id") != act_render.DO + decoded[0].name:
+        decoded = None  # a value that does not belong to this button: not one the bot wrote
     if decoded is None or (decoded[0].needs_deployment and not decoded[1].deployment_id):
         await _reply(respond, act_render.note(GONE), replace_original=False)
         return

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.acting import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting
+from bot.acting import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
 from bot.admins import USER_ID
 from bot.render import Block, Message, context_block, esc, section_block, short
 from bot.status import FAILURES, emoji
-from bot.transitions import NEW, STATUS, Change
+from bot.transitions import NEW, SETTLED, STATUS, Change
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
@@ -73,8 +73,13 @@ def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str
         section_block(head),
         section_block("\n".join(lines)),
         context_block(
-            f"Deployment `{esc(target.deployment_id)}` of model `{esc(target.model_id)}`"
-            + (f" · environment `{esc(target.environment)}`" if verb.name in ("promote", "rollback") else "")
+            f"{'Deployment' if verb.needs_deployment else 'Candidate'} `{esc(target.deployment_id)}` of model "
+            f"`{esc(target.model_id)}`"
+            + (
+                f" · environment `{esc(target.environment)}`"
+                if verb.name in ("promote", "rollback") or not verb.needs_deployment
+                else ""
+            )
             + " · nothing changes until you click · only you can see this"
         ),
         {"type": "actions", "elements": [do_button(verb, target)]},
@@ -91,7 +96,11 @@ def mention(user: str) -> str:
 def _did(verb: Verb, outcome: Outcome) -> str:
     if outcome.accepted:
         return verb.past
-    return "tried to roll back to" if verb.name == "rollback" else f"tried to {verb.label.lower()}"
+    if verb.name == "rollback":
+        return "tried to roll back to"
+    if not verb.needs_deployment:  # "tried to pause the promotion of `v4`"
+        return f"tried to {verb.label.lower().removesuffix(' promotion')} the promotion of"
+    return f"tried to {verb.label.lower()}"
 
 
 def _lines(user: str, verb: Verb, target: Target, outcome: Outcome) -> tuple[str, str]:
@@ -128,7 +137,17 @@ def note(text: str) -> Message:
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:
     """The buttons a failure notice carries: what fits the status it failed into."""
-    if change.kind not in (STATUS, NEW) or change.new_status not in FAILURES:
+    if change.kind not in (STATUS, NEW, SETTLED) or change.new_status not in FAILURES:
         return []
     target = Target(change.model_id, change.deployment_id, PRODUCTION, model_name, change.deployment_name)
     return ask_buttons(change.new_status, target, production=bool(change.detail.get("is_production")))
+
+
+def promotion_buttons(change: Change, model_name: str) -> list[Block]:
+    """The controls a promotion's live message carries while it runs: Pause or Resume, Cancel,
+    Force roll forward, each opening the confirmation card (built from the promotion as it is then)."""
+    environment = str(change.detail.get("environment") or "")
+    if change.detail.get("final") or not environment or not change.deployment_id:
+        return []
+    target = Target(change.model_id, change.deployment_id, environment, model_name, change.deployment_name)
+    return [ask_button(VERBS[verb], target) for verb in promotion_controls(change.new_status)]

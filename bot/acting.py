@@ -35,6 +35,9 @@ class Target:
     environment: str = PRODUCTION
     model_name: str = ""
     deployment_name: str = ""
+    # rollback: the deployment that must still be current in the environment when the card's button
+    # is clicked (the one rolled back from); "" for every other action
+    expect: str = ""
 
     @property
     def label(self) -> str:
@@ -105,6 +108,21 @@ def _read_success(doing: str) -> Callable[[Any], tuple[bool, str]]:
     return read
 
 
+def _env_path(t: Target, tail: str) -> str:
+    model, env = segment(t.model_id, "model id"), segment(t.environment, "environment")
+    return f"/v1/models/{model}/environments/{env}/{tail}"
+
+
+def _read_cancel(body: Any) -> tuple[bool, str]:
+    """CancelPromotionResponseV1: CANCELED at once, or RAMPING_DOWN (traffic goes back step by step)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    said = f": {clean(str(message))}" if message else ""
+    if status == "RAMPING_DOWN":
+        return True, f"Baseten is ramping it down{said}"
+    return True, f"{ACCEPTED}{said}"
+
+
 def _read_deployment(body: Any) -> tuple[bool, str]:
     """A promotion answers with the deployment: Baseten took it on (the poller reports what follows)."""
     return True, ACCEPTED
@@ -159,8 +177,66 @@ VERBS: dict[str, Verb] = {
             _read_deployment,
             danger=True,
         ),
+        # a promotion's controls: they act on the environment, the candidate names it for people
+        Verb(
+            "pause_promotion",
+            "Pause",
+            "paused the promotion of",
+            lambda t: (
+                f"Baseten will pause the rolling promotion of {t.label} to {t.environment}: traffic stays "
+                "where it is until someone resumes it."
+            ),
+            lambda t: (_env_path(t, "pause_promotion"), {}),
+            _read_success("pause"),
+            needs_deployment=False,
+        ),
+        Verb(
+            "resume_promotion",
+            "Resume",
+            "resumed the promotion of",
+            lambda t: f"Baseten will resume the rolling promotion of {t.label} to {t.environment}.",
+            lambda t: (_env_path(t, "resume_promotion"), {}),
+            _read_success("resume"),
+            needs_deployment=False,
+        ),
+        Verb(
+            "cancel_promotion",
+            "Cancel promotion",
+            "canceled the promotion of",
+            lambda t: (
+                f"Baseten will cancel the promotion of {t.label} to {t.environment}: its traffic goes back "
+                "to the current deployment."
+            ),
+            lambda t: (_env_path(t, "cancel_promotion"), {}),
+            _read_cancel,
+            danger=True,
+            needs_deployment=False,
+        ),
+        Verb(
+            "force_roll_forward_promotion",
+            "Force roll forward",
+            "forced forward the promotion of",
+            lambda t: (
+                f"Baseten will move all of {t.environment}'s traffic to {t.label} now, without waiting for "
+                "the rest of the ramp."
+            ),
+            lambda t: (_env_path(t, "force_roll_forward_promotion"), {}),
+            _read_success("roll forward"),
+            danger=True,
+            needs_deployment=False,
+        ),
     )
 }
+# which controls fit a promotion in each status (RAMPING_DOWN, a cancel on its way, and the ends: none)
+PROMOTION_CONTROLS = {
+    "RELEASING": ("pause_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+    "RAMPING_UP": ("pause_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+    "PAUSED": ("resume_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+}
+
+
+def promotion_controls(status: str | None) -> tuple[str, ...]:
+    return PROMOTION_CONTROLS.get(status or "", ())
 
 
 def fitting(status: str, *, production: bool) -> list[str]:
@@ -180,7 +256,10 @@ def fitting(status: str, *, production: bool) -> list[str]:
 
 
 def fits(verb: str, status: str, *, production: bool) -> bool:
-    """Whether the verb fits the status (promote fits any deployment that is not failing)."""
+    """Whether the verb fits the status (promote fits any deployment that is not failing; a promotion's
+    controls are checked against the promotion's status instead, see `promotion_controls`)."""
+    if not VERBS[verb].needs_deployment:
+        return verb in promotion_controls(status)
     if verb == "promote":
         return status not in FAILURES
     return verb in fitting(status, production=production)
@@ -237,18 +316,19 @@ def _recorded(body: Any) -> str:
 
 
 def encode(verb: str, target: Target) -> str:
-    """At most Slack's 2,000 characters: ids are at most 64, names are cut to 80."""
-    return json.dumps(
-        {
-            "v": verb,
-            "m": target.model_id,
-            "d": target.deployment_id,
-            "e": target.environment,
-            "mn": target.model_name[:80],
-            "dn": target.deployment_name[:80],
-        },
-        separators=(",", ":"),
-    )
+    """Well under Slack's 2,000 characters: four ids of at most 64 and two names cut to 80 characters,
+    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960)."""
+    value = {
+        "v": verb,
+        "m": target.model_id,
+        "d": target.deployment_id,
+        "e": target.environment,
+        "mn": target.model_name[:80],
+        "dn": target.deployment_name[:80],
+    }
+    if target.expect:
+        value["x"] = target.expect
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def decode(value: str) -> tuple[Verb, Target] | None:
@@ -259,12 +339,12 @@ def decode(value: str) -> tuple[Verb, Target] | None:
         return None
     if not isinstance(raw, Mapping) or raw.get("v") not in VERBS:
         return None
-    fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn")}
+    fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn", "x")}
     if not all(isinstance(v, str) for v in fields.values()):
         return None
     if not is_plain_id(fields["m"]) or not is_plain_id(fields["e"]):
         return None
-    if fields["d"] and not is_plain_id(fields["d"]):
+    if any(fields[k] and not is_plain_id(fields[k]) for k in ("d", "x")):
         return None
-    target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"])
+    target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"], fields["x"])
     return VERBS[str(raw["v"])], target

@@ -63,12 +63,14 @@ class AllowList:
         *,
         setting: str = "ADMIN_USER_IDS",
         empty_allows: bool = True,
+        fail_closed: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.users = users
         self.groups = groups
         self.setting = setting  # named in log lines
         self._empty_allows = empty_allows
+        self._fail_closed = fail_closed  # a group Slack cannot read admits nobody, not its last members
         self._slack = slack
         self._clock = clock
         self._known: dict[str, _Known] = {}
@@ -123,19 +125,23 @@ class AllowList:
         return members
 
     def _failed(self, group: str, error: str, known: _Known | None) -> frozenset[str]:
-        """Keeps the last members seen (or none) for another TTL, so a broken group costs one call a minute."""
-        members = known.members if known else frozenset()
+        """Keeps the last members seen (or none, when failing closed) for another TTL, so a broken group
+        costs one call a minute."""
+        members = known.members if known and not self._fail_closed else frozenset()
         self._known[group] = _Known(members, self._clock())
         if self._failing.get(group) == error:
             return members
         self._failing[group] = error
         hint = " (the app needs the usergroups:read scope)" if error == "missing_scope" else ""
         log.warning(
-            "could not read user group %s from %s: %s%s; using the last members seen, if any",
+            "could not read user group %s from %s: %s%s; %s",
             group,
             self.setting,
             error,
             hint,
+            "its members may not act until it can be read"
+            if self._fail_closed
+            else "using the last members seen, if any",
         )
         return members
 
@@ -147,5 +153,6 @@ class Admins(AllowList):
 def operators(
     users: frozenset[str] = frozenset(), groups: frozenset[str] = frozenset(), slack: AsyncWebClient | None = None
 ) -> AllowList:
-    """`OPERATOR_USER_IDS`: who may act on deployments; unset, nobody (acting on production is riskier)."""
-    return AllowList(users, groups, slack, setting="OPERATOR_USER_IDS", empty_allows=False)
+    """`OPERATOR_USER_IDS`: who may act on deployments; unset, nobody (acting on production is riskier).
+    A group Slack cannot read admits nobody meanwhile: someone just removed from it must not act."""
+    return AllowList(users, groups, slack, setting="OPERATOR_USER_IDS", empty_allows=False, fail_closed=True)

@@ -165,7 +165,7 @@ class Notifier:
     async def _promotion(self, p: Pending, report: Report) -> str:
         """A promotion step: its live message posted or edited, the step in its thread (bot.promotion_delivery)."""
         try:
-            sent = await promotion_delivery.send(self._slack, self._store, p)
+            sent = await promotion_delivery.send(self._slack, self._store, p, buttons=self._buttons)
         except SlackApiError as exc:
             return await self._failed(p, exc, report)
         except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried

@@ -25,6 +25,7 @@ from bot.commands import Act
 from bot.lookup import check_plain_id, resolve_deployment, resolve_model
 from bot.notifier import THREAD_AGE
 from bot.render import Message, esc, short
+from bot.status import FAILURES
 from bot.store import Store
 from bot.store.actions import Click
 
@@ -64,9 +65,31 @@ class Operations:
     async def confirm_button(self, verb: Verb, target: Target) -> Message:
         """From a button on a card or a notice, which may be old: built from the status now."""
         model = await resolve_model(self.client, target.model_id)
-        if verb.name == "rollback":
-            return await self._rollback_card(model, target.environment)
+        if verb.name == "rollback":  # from a failing deployment's notice or card: it must still be current
+            return await self._rollback_card(model, target.environment, source=target.deployment_id)
+        if not verb.needs_deployment:
+            return await self._promotion_card(verb, model, target.environment)
         return await self._card(verb, model, target.deployment_id, target.environment)
+
+    async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
+        """A promotion's control, from its message: built from the environment as Baseten shows it now."""
+        env = await self.client.get_environment(model.id, environment, interactive=True)
+        promotion, candidate = env.in_progress_promotion, env.candidate_deployment
+        if promotion is None or candidate is None:
+            return act_render.note(
+                f"No promotion is in progress in {environment} of {model.display_name} now, so there is "
+                f"nothing to {verb.label.lower()}. Nothing was changed."
+            )
+        check_plain_id("deployment", candidate.display_name, candidate.id, "it can't act on it from Slack.")
+        target = Target(model.id, candidate.id, environment, model.display_name, candidate.display_name)
+        traffic = promotion.percent_traffic_to_new_version
+        notes = [] if traffic is None else [f"Traffic to `{esc(short(candidate.display_name, 60))}`: {traffic}%"]
+        if not fits(verb.name, promotion.status, production=False):
+            notes.append(
+                f":warning: the promotion is `{esc(short(promotion.status, 40))}`: {esc(verb.label.lower())} "
+                "is not what usually fits that; Baseten may refuse."
+            )
+        return act_render.confirmation(verb, target, status=promotion.status, notes=notes)
 
     async def _card(self, verb: Verb, model: Model, typed: str, environment: str) -> Message:
         dep = await resolve_deployment(self.client, model, typed)
@@ -80,8 +103,10 @@ class Operations:
             )
         return act_render.confirmation(verb, target, status=dep.status, notes=notes)
 
-    async def _rollback_card(self, model: Model, environment: str) -> Message:
-        label = esc(short(model.display_name, 60))
+    async def _rollback_card(self, model: Model, environment: str, *, source: str = "") -> Message:
+        """Rolls back only what the latest promotion the bot saw put there, while it is still current:
+        never from a stale notice, nor after the environment moved on (a rollback is promoted too,
+        so rolling back twice would otherwise put the failing deployment back)."""
         previous = await self.actions.previous_of(model.id, environment)
         if previous is None:
             return act_render.note(
@@ -94,18 +119,32 @@ class Operations:
                 f"The bot saw {previous.promoted_name} promoted in {environment} of {model.display_name}, "
                 "but not which deployment was current before it. Nothing was changed."
             )
-        dep = await resolve_deployment(self.client, model, previous.deployment_id)
-        if environment == PRODUCTION and dep.is_production:
+        current = await self._current(model.id, environment)
+        if current != previous.promoted_id or (source and source != previous.promoted_id):
             return act_render.note(
-                f"{dep.display_name} is the production deployment of {model.display_name} already: "
-                "nothing to roll back. Nothing was changed."
+                f"{environment} of {model.display_name} is not as the latest promotion the bot saw left it "
+                f"({previous.promoted_name}), so the bot will not guess what to roll back to. Nothing was "
+                "changed; `/baseten rollback MODEL` shows what a rollback would do now, and "
+                "`/baseten promote MODEL DEPLOYMENT` promotes a deployment you choose."
             )
-        target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
-        note = (
+        dep = await resolve_deployment(self.client, model, previous.deployment_id)
+        target = Target(model.id, dep.id, environment, model.display_name, dep.display_name, previous.promoted_id)
+        label = esc(short(model.display_name, 60))
+        notes = [
             f"It was current in {esc(environment)} before `{esc(short(previous.promoted_name, 60))}` "
             f"was promoted there (the latest promotion of *{label}* the bot saw)."
-        )
-        return act_render.confirmation(VERBS["rollback"], target, status=dep.status, notes=[note])
+        ]
+        if dep.status in FAILURES:
+            notes.append(
+                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}` itself: "
+                f"rolling back puts a failing deployment in {esc(environment)}."
+            )
+        return act_render.confirmation(VERBS["rollback"], target, status=dep.status, notes=notes)
+
+    async def _current(self, model_id: str, environment: str) -> str | None:
+        """The deployment current in the environment, as Baseten shows it now."""
+        env = await self.client.get_environment(model_id, environment, interactive=True)
+        return env.current_deployment.id if env.current_deployment is not None else None
 
     # -- the click ------------------------------------------------------------------
 
@@ -122,6 +161,12 @@ class Operations:
                 click.user_id,
             )
             return None
+        if target.expect:
+            stale = await self._stale(target)
+            if stale is not None:
+                await self.actions.finish(action_id, status_code=None, outcome="stale", reason=stale.words, answer="")
+                log.info("action %s on %s by %s not sent: %s", verb.name, target.model_id, click.user_id, stale.words)
+                return stale
         status_code, body = None, None
         try:
             path, payload = verb.request(target)
@@ -147,26 +192,54 @@ class Operations:
         )
         return out
 
+    async def _stale(self, target: Target) -> Outcome | None:
+        """A refusal, without asking Baseten to act, when the environment moved on since the card."""
+        try:
+            current = await self._current(target.model_id, target.environment)
+        except Exception as exc:  # noqa: BLE001 - cannot check: do not act on a guess
+            log.warning("could not check %s before a rollback: %s", target.model_id, type(exc).__name__)
+            return Outcome(False, "the bot could not check the environment first, so nothing was sent", None)
+        if current == target.expect:
+            return None
+        return Outcome(
+            False,
+            f"{target.environment} changed since this card was shown, so nothing was sent to Baseten; "
+            "ask again with /baseten rollback",
+            None,
+        )
+
     async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome) -> None:
         """One line in the channel, in the deployment's notice thread when it has one there."""
         if self._slack is None or not click.channel_id:
             return
         line = act_render.channel_line(click.user_id, verb, target, out)
-        thread = None
-        if target.deployment_id:
-            thread = await self.store.outbox.thread(
-                click.team_id, click.channel_id, target.deployment_id, max_age=THREAD_AGE
-            )
+        thread_ts = await self._thread(click, verb, target)
         try:
             await self._slack.chat_postMessage(
                 channel=click.channel_id,
-                thread_ts=thread.ts if thread is not None else None,
+                thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
                 **line.as_kwargs(),
             )
         except Exception as exc:  # noqa: BLE001 - the outcome is on the card and in the record already
             log.info("could not post the outcome line in %s: %s", click.channel_id, type(exc).__name__)
+
+    async def _thread(self, click: Click, verb: Verb, target: Target) -> str | None:
+        """The promotion's live message for its controls; else the deployment's notice thread, if any."""
+        if not target.deployment_id:
+            return None
+        if not verb.needs_deployment:
+            return await self.store.promotions.of_candidate(
+                click.team_id, click.channel_id, target.model_id, target.deployment_id, max_age=THREAD_AGE
+            )
+        for deployment in (target.expect, target.deployment_id):  # a rollback: where the failing one was told
+            if not deployment:
+                continue
+            thread = await self.store.outbox.thread(click.team_id, click.channel_id, deployment, max_age=THREAD_AGE)
+            if thread is not None:
+                return thread.ts
+        return None
 
 
 def deployment_target(dep: Deployment, model_name: str) -> Target:

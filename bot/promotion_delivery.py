@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.act_render import promotion_buttons
 from bot.promotion_render import live_message, step_reply
-from bot.render import Message
+from bot.render import Block, Message
 from bot.store import Store
 from bot.store.outbox import Pending
 
@@ -38,21 +39,23 @@ class Sent:
     started_by: str | None
 
 
-async def send(slack: AsyncWebClient, store: Store, p: Pending) -> Sent:
-    """The Slack side of one step; raises SlackApiError (or a network error) as Slack answered."""
+async def send(slack: AsyncWebClient, store: Store, p: Pending, *, buttons: bool = False) -> Sent:
+    """The Slack side of one step; raises SlackApiError (or a network error) as Slack answered.
+    `buttons`: the message carries the promotion's controls (OPERATOR_USER_IDS is set)."""
     change = p.transition
+    controls = promotion_buttons(change, p.model_name) if buttons else []
     key = str(change.detail.get("key") or "")
     live = await store.promotions.find(p.team_id, p.channel_id, key) if key else None
     if live is None:
         actor = change.detail.get("actor")
-        return await _post_live(slack, p, None if actor is None else str(actor))
-    message = live_message(change, model_name=p.model_name, started_by=live.started_by)
+        return await _post_live(slack, p, None if actor is None else str(actor), controls)
+    message = live_message(change, model_name=p.model_name, started_by=live.started_by, actions=controls)
     try:
         await _edit(slack, p.channel_id, live.ts, message)
     except SlackApiError as exc:
         if _error(exc) not in GONE:
             raise
-        return await _post_live(slack, p, live.started_by)  # deleted in Slack: a new one takes its place
+        return await _post_live(slack, p, live.started_by, controls)  # deleted in Slack: a new one takes its place
     reply = step_reply(change, model_name=p.model_name)
     response = await slack.chat_postMessage(
         channel=p.channel_id,
@@ -76,8 +79,8 @@ async def record(store: Store, p: Pending, sent: Sent) -> None:
         await store.outbox.mark_sent(p, ts=sent.ts, thread_ts=sent.parent)
 
 
-async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None) -> Sent:
-    message = live_message(p.transition, model_name=p.model_name, started_by=started_by)
+async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None, controls: list[Block]) -> Sent:
+    message = live_message(p.transition, model_name=p.model_name, started_by=started_by, actions=controls)
     try:
         response = await slack.chat_postMessage(
             channel=p.channel_id, unfurl_links=False, unfurl_media=False, **message.as_kwargs()

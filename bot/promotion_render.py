@@ -6,6 +6,7 @@ moves; each step is a reply in its thread. Every string from Baseten goes throug
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,8 +86,9 @@ def _outcome(change: Change) -> str:
     return now_current.strip()
 
 
-def live_message(change: Change, *, model_name: str, started_by: str | None) -> Message:
-    """The promotion's one message in a channel, showing its latest state."""
+def live_message(change: Change, *, model_name: str, started_by: str | None, actions: Sequence[Block] = ()) -> Message:
+    """The promotion's one message in a channel, showing its latest state; `actions`: its controls
+    (bot.act_render.promotion_buttons), shown while it runs and gone from the edit that ends it."""
     model, candidate, env = _names(change, model_name)
     icon, what = look(change.new_status)
     head = f"{icon} *{what}*: *{esc(candidate)}* → *{esc(env)}* of *{esc(model)}*"
@@ -116,7 +118,7 @@ def live_message(change: Change, *, model_name: str, started_by: str | None) -> 
         )
     )
     if change.deployment_id:
-        blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False))
+        blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
     return Message(text=esc(_headline(change, model_name)), blocks=blocks)
 
 

@@ -447,6 +447,8 @@ class FakeBaseten(_Fake):
         deps = self.deployments.get(model_id)
         if deps is None:
             return not_found
+        if segs[3] == "environments" and len(segs) == 6 and segs[5] in PROMOTION_SIGNALS:
+            return self._signal(model_id, segs[4], segs[5])
         if segs[3] == "environments" and segs[5:] == ["promote"]:
             dep = deps.get(str((body or {}).get("deployment_id")))
             if dep is None:
@@ -472,6 +474,25 @@ class FakeBaseten(_Fake):
                 other["environment"] = "production" if other["id"] == dep["id"] else None
             return 200, json.loads(json.dumps(dep))
         return not_found
+
+    def _signal(self, model_id: str, env: str, signal: str) -> tuple[int, Any]:
+        """A promotion's controls, as Baseten answers them: 404 for an unknown environment, 400 when no
+        promotion runs there; a cancel of a rolling one ramps down, the others are signalled."""
+        if env != "production" and env not in self.environments.get(model_id, {}):
+            return 404, {"error": "Not found"}
+        promo = self._env(model_id, env)["promotion"]
+        if promo is None:
+            return 400, {"error": f"No promotion is in progress in {env}"}
+        if signal == "cancel_promotion":
+            promo["status"] = "RAMPING_DOWN" if promo.get("rolling_deploy") else "CANCELED"
+            return 200, {"status": promo["status"], "message": "Promotion cancel requested"}
+        if signal == "pause_promotion":
+            promo["status"] = "PAUSED"
+        elif signal == "resume_promotion":
+            promo["status"] = "RAMPING_UP"
+        elif signal == "force_roll_forward_promotion":
+            promo.update(status="RAMPING_UP", percent_traffic_to_new_version=100)
+        return 200, {"success": True}
 
     def _route(self, seen: Seen) -> tuple[int, Any]:
         segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
@@ -519,6 +540,9 @@ class FakeBaseten(_Fake):
                     return not_found
                 return 200, json.loads(json.dumps(found))
         return not_found
+
+
+PROMOTION_SIGNALS = ("pause_promotion", "resume_promotion", "cancel_promotion", "force_roll_forward_promotion")
 
 
 def _logs(lines: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:

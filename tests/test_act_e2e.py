@@ -287,6 +287,45 @@ def test_rollback_promotes_what_was_production_before_the_promotion_the_bot_saw(
         bot.stop()
 
 
+def test_roll_back_from_a_failure_notice_acts_once_in_its_thread_and_never_rolls_back_the_rollback(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """v2 is promoted over v3 and fails; its notice's Roll back puts v3 back, said in v2's thread. The
+    bot then sees that rollback as a promotion too: the same button, clicked again, must not offer
+    to promote v2, the failing one, back; nor may a card shown before the rollback act after it."""
+    bot = start(baseten, slack, db_url, tmp_path, POLL_INTERVAL_SECONDS="1")
+    try:
+        post_command(bot, slack, f"subscribe {MODEL} production", name="sub")
+        answer(slack, "sub")
+        bot.wait_cycles(2)
+        baseten.promote(MODEL, OLD)  # v2 becomes production, replacing v3
+        slack.wait_for(lambda: [p for p in slack.posts() if "promoted" in p["text"]], timeout=30)
+        baseten.set_status(MODEL, OLD, "UNHEALTHY")
+        notice = slack.wait_for(lambda: [p for p in slack.posts() if "UNHEALTHY" in p["text"]], timeout=30)[0]
+        (ask,) = [b for b in buttons(notice) if b["action_id"].startswith("act_")]
+        assert ask["action_id"] == "act_ask_rollback"
+        click(bot, slack, ask, name="asked")
+        card = answer(slack, "asked")
+        assert "`v3`" in json.dumps(blocks_of(card)) and "before `v2` was promoted" in json.dumps(blocks_of(card))
+        click(bot, slack, ask, name="asked-again")  # a second card, shown before the rollback
+        stale_card = answer(slack, "asked-again")
+        click(bot, slack, do_button(card), name="done")
+        assert answer(slack, "done")["text"] == f"<@{OPS}> rolled back to `v3`: Baseten accepted it"
+        line = slack.wait_for(lambda: [p for p in slack.posts() if "rolled back" in p["text"]])[0]
+        assert line["thread_ts"] == notice.get("thread_ts", slack.ts_of(notice))  # v2's thread, where it failed
+
+        slack.wait_for(lambda: [p for p in slack.posts() if "v3" in p["text"] and "promoted" in p["text"]], 30)
+        click(bot, slack, ask, name="again")  # the old notice's button, after the rollback was seen
+        again = answer(slack, "again")
+        assert "will not guess what to roll back to" in again["text"] and not buttons(again)
+        click(bot, slack, do_button(stale_card), name="stale", message_ts="1700000099.000002")
+        assert "changed since this card was shown, so nothing was sent" in answer(slack, "stale")["text"]
+        assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{PROD}/promote"]
+        assert [r["outcome"] for r in rows(db_url)] == ["accepted", "stale"]
+    finally:
+        bot.stop()
+
+
 def test_a_failure_notice_carries_retry_which_asks_then_acts_and_answers_in_the_thread(
     baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:

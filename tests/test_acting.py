@@ -4,20 +4,23 @@ status, Baseten's answers in words, the buttons' values, the cards, and the one-
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot import act_render, notices
-from bot.acting import VERBS, Target, decode, encode, fitting, outcome
+from bot.acting import VERBS, Target, decode, encode, fits, fitting, outcome
 from bot.admins import AllowList, operators
 from bot.commands import Act, UsageError, parse
 from bot.db import make_async_engine, sessions
+from bot.runtime import slack_client
 from bot.status import KNOWN
 from bot.store.actions import WINDOW, ActionLog, Click
 from bot.tables import Transition
-from bot.transitions import STATUS, Change
+from bot.transitions import PROMOTION, SETTLED, STATUS, Change
+from tests.fakes import BOT_TOKEN, Canned, FakeSlack
 from tests.test_render import NOW, golden, within_limits
 
 TARGET = Target("mdl1abcd", "dep4fail", "production", "llama-3-8b", "v4")
@@ -50,8 +53,8 @@ def test_the_action_commands_parse(text: str, act: Act) -> None:
         ("rollback llama v3", "Too many arguments"),
         ("retry llama ../../v1", "not a valid deployment id"),
         ("retry <!channel> v4", "not a valid model id"),
-        ("promote llama v4 env:", "not a valid environment id"),
-        ("promote llama v4 env:a/b", "not a valid environment id"),
+        ("promote llama v4 env:", "not a valid environment name"),
+        ("promote llama v4 env:a/b", "not a valid environment name"),
         ("activate llama v2 env:staging", "acts on a deployment, not an environment"),
     ],
 )
@@ -122,6 +125,13 @@ def test_a_button_value_comes_back_only_as_the_bot_wrote_it() -> None:
     assert decode('{"v":"drop_tables","m":"m","d":"d","e":"production"}') is None
     assert decode('{"v":"retry","m":"m","d":["d"],"e":"production"}') is None
     assert decode("not json") is None
+    worst = Target("m" * 64, "d" * 64, "e" * 64, "🚀" * 200, "🔥" * 200, "x" * 64)
+    for verb in VERBS:  # the longest ids and names the bot keeps, in characters Slack counts one each
+        value = encode(verb, worst)
+        assert len(value) <= 2000, len(value)
+        decoded = decode(value)
+        assert decoded is not None and decoded[1].expect == "x" * 64 and decoded[1].model_name == "🚀" * 80
+    assert decode('{"v":"rollback","m":"m","d":"d","e":"production","x":"a/b"}') is None
 
 
 def test_requests_are_the_published_paths_and_bodies() -> None:
@@ -135,6 +145,45 @@ def test_requests_are_the_published_paths_and_bodies() -> None:
     )
     with pytest.raises(ValueError, match="not a plain id"):
         VERBS["retry"].request(Target("mdl1abcd", "a/b"))
+    for signal in ("pause_promotion", "resume_promotion", "cancel_promotion", "force_roll_forward_promotion"):
+        assert VERBS[signal].request(staging) == (f"/v1/models/mdl1abcd/environments/staging/{signal}", {})
+        assert VERBS[signal].needs_deployment is False
+
+
+@pytest.mark.parametrize(
+    ("status", "controls"),
+    [
+        ("RELEASING", ["pause_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("RAMPING_UP", ["pause_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("PAUSED", ["resume_promotion", "cancel_promotion", "force_roll_forward_promotion"]),
+        ("RAMPING_DOWN", []),  # a cancel on its way back
+        ("SUCCEEDED", []),
+        ("FAILED", []),
+        ("CANCELED", []),
+    ],
+)
+def test_a_promotion_carries_the_controls_that_fit_its_status(status: str, controls: list[str]) -> None:
+    change = Change(
+        PROMOTION, "mdl1abcd", "dep4fail", "v4", "RELEASING", status, NOW, None, {"environment": "staging", "key": "k"}
+    )
+    shown = [b["action_id"].removeprefix(act_render.ASK) for b in act_render.promotion_buttons(change, "llama")]
+    assert shown == controls
+    for verb in controls:
+        assert fits(verb, status, production=False)
+    ended = Change(PROMOTION, "mdl1abcd", "dep4fail", "v4", "RAMPING_UP", status, NOW, None, {"final": True})
+    assert act_render.promotion_buttons(ended, "llama") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"status": "CANCELED", "message": "Promotion canceled"}, "Baseten accepted it: Promotion canceled"),
+        ({"status": "RAMPING_DOWN", "message": "Ramping down"}, "Baseten is ramping it down: Ramping down"),
+    ],
+)
+def test_a_cancel_says_how_baseten_took_it(body: dict[str, str], words: str) -> None:
+    out = outcome(VERBS["cancel_promotion"], 200, body)
+    assert out.accepted and out.words == words
 
 
 def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
@@ -182,6 +231,42 @@ def test_a_failure_notice_with_buttons_golden() -> None:
 def test_only_failure_notices_carry_buttons() -> None:
     assert act_render.notice_buttons(_failure(False, "ACTIVE"), "m") == []
     assert [b["action_id"] for b in act_render.notice_buttons(_failure(False), "m")] == ["act_ask_deactivate"]
+    settled = replace(_failure(True), kind=SETTLED)  # flapping ended, failing: lines and buttons alike
+    assert [b["action_id"] for b in act_render.notice_buttons(settled, "m")] == ["act_ask_rollback"]
+
+
+async def test_an_operator_group_slack_cannot_read_admits_nobody(slack: FakeSlack) -> None:
+    """Fail closed: someone just removed from the on-call group must not act because Slack is down."""
+    slack.usergroups["S0ONCALL"] = ["U0CAROL"]
+    clock = [0.0]
+    client = slack_client(BOT_TOKEN, slack.api_url)
+    ops = operators(frozenset(), frozenset({"S0ONCALL"}), client)
+    admins = AllowList(frozenset(), frozenset({"S0ONCALL"}), client, clock=lambda: clock[0])
+    ops._clock = lambda: clock[0]
+    try:
+        assert await ops.allows("U0CAROL") and await admins.allows("U0CAROL")
+        slack.script("usergroups.users.list", *[Canned(200, {"ok": False, "error": "internal_error"})] * 2)
+        clock[0] += 61  # the minute is over: both ask Slack again, and Slack fails
+        assert await ops.allows("U0CAROL") is False
+        assert await admins.allows("U0CAROL") is True  # subscriptions keep the last members seen
+    finally:
+        if client.session is not None:
+            await client.session.close()
+
+
+async def test_two_replicas_clicking_at_once_claim_the_click_once(db_url: str) -> None:
+    """The unique key, not one process's lock, makes one click one request: two engines race."""
+    now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    engines = [make_async_engine(db_url) for _ in range(2)]
+    logs = [ActionLog(sessions(e), now=lambda: now) for e in engines]
+    click = Click("T1", "C1", "U1", "1700000000.000001", "retry", "m1", "d1", "production")
+    try:
+        for _ in range(5):
+            got = await asyncio.gather(*(log.begin(replace(click, message_ts=f"17000000{_}.1")) for log in logs))
+            assert sorted(x is None for x in got) == [False, True], got
+    finally:
+        for e in engines:
+            await e.dispose()
 
 
 def test_operators_unset_admit_nobody_and_show_no_buttons() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
@@ -86,7 +85,7 @@ def test_a_refused_notice_holds_back_the_next_one(
         wait(lambda: said in bot.output(), what="the refusal")
         baseten.set_status(MODEL, PROD, "ACTIVE")  # recorded within a second; due at once, but second in line
         wait(lambda: len(posts_to(slack, "C1")) == 2, what="both notices")
-        time.sleep(1.5)  # a pass or two more: nothing doubled
+        bot.wait_cycles(2)  # a pass or two more: nothing doubled
         assert_in_order_and_threaded(slack, threaded)
         assert "Traceback" not in bot.output()
     finally:
@@ -107,7 +106,7 @@ def test_the_order_holds_across_a_restart(baseten: FakeBaseten, slack: FakeSlack
     bot = fast_bot(baseten, slack, db_url, tmp_path / "second.log")
     try:
         wait(lambda: len(posts_to(slack, "C1")) == 2, what="both notices")
-        time.sleep(1.5)
+        bot.wait_cycles(2)
         assert_in_order_and_threaded(slack, threaded=True)
     finally:
         bot.stop()
