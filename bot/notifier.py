@@ -25,6 +25,7 @@ from bot import promotion_delivery
 from bot.act_render import notice_buttons
 from bot.notices import notice, thread_parent
 from bot.render import Message
+from bot.slack_errors import BLOCK_ERRORS, slack_error
 from bot.store import Store
 from bot.store.outbox import Pending, ThreadInfo
 from bot.transitions import PROMOTED, PROMOTION, is_alarm
@@ -35,7 +36,6 @@ CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"
 WORKSPACE_ERRORS = frozenset(
     {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "team_access_not_granted"}
 )
-BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
 THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_thread_ts"})
 # A refused notice holds back its channel's later ones, so its retries stay close together:
 # 2 s doubling to at most a minute (the SDK already retried the call once). A longer cap made
@@ -130,10 +130,10 @@ class Notifier:
             try:
                 response = await self._post(p, message, thread)
             except SlackApiError as exc:
-                if thread is not None and _error(exc) in THREAD_GONE:
+                if thread is not None and slack_error(exc) in THREAD_GONE:
                     thread = None  # the parent was deleted: start a new thread
                     response = await self._post(p, message, None)
-                elif _error(exc) in BLOCK_ERRORS:
+                elif slack_error(exc) in BLOCK_ERRORS:
                     response = await self._post(p, Message(text=message.text), thread)
                 else:
                     raise
@@ -216,7 +216,7 @@ class Notifier:
             log.info("could not update the thread parent in %s: %s", p.channel_id, type(exc).__name__)
 
     async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
-        error = _error(exc)
+        error = slack_error(exc)
         status = _status(exc)
         if error in CHANNEL_ERRORS:
             await self._store.outbox.mark_failed(p, error=error)
@@ -273,13 +273,6 @@ class Notifier:
 def backoff(attempts: int) -> float:
     """Seconds before a row that failed `attempts` times before is tried again: 2, 4, 8, … 60."""
     return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** min(attempts, 16))
-
-
-def _error(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or "")
-    except Exception:  # noqa: BLE001 - a body that is not JSON has no error field
-        return ""
 
 
 def _status(exc: SlackApiError) -> int:

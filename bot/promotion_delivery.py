@@ -23,11 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.act_render import promotion_buttons
 from bot.promotion_render import live_message, step_reply
 from bot.render import Block, Message
+from bot.slack_errors import BLOCK_ERRORS, slack_error
 from bot.store import Store
 from bot.store.outbox import Pending
 
 GONE = frozenset({"message_not_found", "thread_not_found", "cant_update_message", "invalid_thread_ts"})
-BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ async def send(slack: AsyncWebClient, store: Store, p: Pending, *, buttons: bool
     try:
         await _edit(slack, p.channel_id, live.ts, message)
     except SlackApiError as exc:
-        if _error(exc) not in GONE:
+        if slack_error(exc) not in GONE:
             raise
         return await _post_live(slack, p, live.started_by, controls)  # deleted in Slack: a new one takes its place
     reply = step_reply(change, model_name=p.model_name)
@@ -86,7 +86,7 @@ async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None, 
             channel=p.channel_id, unfurl_links=False, unfurl_media=False, **message.as_kwargs()
         )
     except SlackApiError as exc:
-        if _error(exc) not in BLOCK_ERRORS:
+        if slack_error(exc) not in BLOCK_ERRORS:
             raise
         response = await slack.chat_postMessage(channel=p.channel_id, text=message.text)
     return Sent(_ts(response.data), None, started_by)
@@ -96,7 +96,7 @@ async def _edit(slack: AsyncWebClient, channel: str, ts: str, message: Message) 
     try:
         await slack.chat_update(channel=channel, ts=ts, **message.as_kwargs())
     except SlackApiError as exc:
-        if _error(exc) not in BLOCK_ERRORS:
+        if slack_error(exc) not in BLOCK_ERRORS:
             raise
         await slack.chat_update(channel=channel, ts=ts, text=message.text, blocks=[])
 
@@ -104,10 +104,3 @@ async def _edit(slack: AsyncWebClient, channel: str, ts: str, message: Message) 
 def _ts(data: object) -> str | None:
     raw = data.get("ts") if isinstance(data, dict) else None
     return raw if isinstance(raw, str) else None
-
-
-def _error(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or "")
-    except Exception:  # noqa: BLE001 - a body that is not JSON has no error field
-        return ""

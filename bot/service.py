@@ -153,6 +153,10 @@ class Service:
         """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""
         try:
             await self.runtime.lease.renew()
+        except asyncio.CancelledError:
+            # shutdown cancelled a renewal waiting for its database turn; the lease is released
+            # next, so there is nothing to renew. Returning keeps the scheduler from logging it as a crash.
+            return
         except Exception:
             log.exception("renewing the poller lease failed")
         self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
+from bot import tables as t
 from bot.config import Settings
+from bot.db import sessions
 from bot.runtime import Runtime
 from bot.service import Service
 from tests.conftest import DEV, MODEL, PROD
@@ -206,3 +209,22 @@ async def test_a_refused_notice_is_retried_while_a_cycle_waits_on_baseten(
     finally:
         baseten.delay = 0
         await first.stop()
+
+
+async def test_a_lease_renewal_cancelled_at_shutdown_ends_quietly(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shutdown cancels the scheduler's jobs; a renewal waiting for the database then must
+    end without an exception, or APScheduler logs it as a crash (a traceback in the soak)."""
+    s = service(baseten, slack, db_url, "first")
+    assert await s.runtime.lease.renew()
+    blocker = sessions(s.runtime.engine)
+    async with blocker.begin() as session:  # holds SQLite's write turn, or PostgreSQL's row lock
+        await session.execute(update(t.Lease).values(expires_at=t.Lease.expires_at))
+        renewal = asyncio.create_task(s.keep_lease())
+        await asyncio.sleep(0.3)
+        assert not renewal.done()  # it waits for the database
+        renewal.cancel()
+        await renewal  # raised CancelledError before the fix
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await s.runtime.aclose()
