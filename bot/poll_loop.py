@@ -8,10 +8,12 @@ the between-cycles delivery and the lease renewal.)
 
 Each model is read, decided and written on its own as its answer arrives (one small
 transaction; the outbox and its exactly-once rules are the poller's, unchanged). Every
-HOT_POLL_SECONDS the loop re-reads who watches what and asks `GET /v1/models` once for the
+HOT_POLL_SECONDS the loop checks who watches what and asks `GET /v1/models` once for the
 whole fleet: a model whose deployment count, production or development deployment changed
-is due at once. A *round* ends when every model watched at its start has been polled since:
-it is what the cycle metrics and the `cycle:` log line count.
+is due at once; it reads every watcher again only when the subscriptions or mutes changed
+(a revision the store moves with each write) or a POLL_INTERVAL_SECONDS passed. A *round*
+ends when every model watched at its start has been polled since: it is what the cycle
+metrics and the `cycle:` log line count.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class PollLoop:
         self._answers: list[tuple[ModelPlan, Fetched]] = []  # since the last refresh, for one log line
         self._round = _Round(clock(), set())
         self._next_refresh = 0.0
+        self._revision: int | None = None  # of the watchers last read
+        self._reread_at = 0.0  # read every watcher again by then, moved or not
         self._kept = True
         self._noted = -float("inf")  # when failed fetches were last put in a log line (one a refresh period)
         self._leading = False
@@ -145,7 +149,7 @@ class PollLoop:
             self._leading, self._next_refresh = True, self._clock()
         elif not lease.held and self._leading:
             self._leading = False  # another replica polls now; a later takeover starts afresh
-            self.schedule, self._signatures = self._new_schedule(), None
+            self.schedule, self._signatures, self._reread_at = self._new_schedule(), None, 0.0
         return self._leading
 
     # -- every HOT_POLL_SECONDS: who watches what, the fleet detector, the round ---------
@@ -153,11 +157,29 @@ class PollLoop:
     async def _refresh(self, now: float) -> None:
         self._next_refresh = now + self.refresh_every
         try:
-            watchers = await self.runtime.store.subscriptions.watchers()
+            if await self._watchers_moved(now):
+                self._take(await self.runtime.store.subscriptions.watchers(), now)
         except Exception:
             self.runtime.metrics.cycles.labels("error").inc()
             log.exception("reading the subscriptions failed; polling tries again in a moment")
             return
+        self._end_round(now)
+        if self._plans and (self._detecting is None or self._detecting.done()):  # nobody watches: nothing to ask
+            self._detecting = asyncio.create_task(self._detect())
+        self._note(now)
+
+    async def _watchers_moved(self, now: float) -> bool:
+        """Whether to read every watcher again: a subscription or mute changed (one small read tells), or a
+        POLL_INTERVAL_SECONDS passed (a replica of an older version, during a rolling upgrade, moves no
+        revision)."""
+        revision = await self.runtime.store.subscriptions.revision()
+        if revision is not None and revision == self._revision and now < self._reread_at:
+            return False
+        self._revision, self._reread_at = revision, now + self.schedule.cold
+        return True
+
+    def _take(self, watchers: list[Watcher], now: float) -> None:
+        """Who watches what now: plans per model, and the schedule's models with their costs."""
         plans = {p.model_id: p for p in plan(watchers)}
         by_model: dict[str, list[Watcher]] = defaultdict(list)
         for w in watchers:
@@ -169,10 +191,6 @@ class PollLoop:
         spread = min(s.poll_interval_seconds, s.lease_seconds, added / (self.schedule.rate * CATCH_UP_SHARE))
         self.schedule.sync(costs, now, spread=spread)
         self._round.pending &= set(plans)
-        self._end_round(now)
-        if self._plans and (self._detecting is None or self._detecting.done()):  # nobody watches: nothing to ask
-            self._detecting = asyncio.create_task(self._detect())
-        self._note(now)
 
     async def _detect(self) -> None:
         """One GET /v1/models: a watched model whose deployments changed is due at once."""

@@ -423,3 +423,30 @@ async def test_subscribing_again_with_other_options_changes_them_and_says_what_c
     await world.cycle()
     assert notices(slack) == ["llama-3-8b / v3: UPDATING → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → DEPLOY_FAILED"]
     assert not any(p.get("thread_ts") for p in slack.posts())  # --no-thread took effect
+
+
+async def test_every_change_to_who_watches_what_moves_the_watchers_revision(world: World) -> None:
+    """The poll loop reads every watcher again only when this moves: each kind of write must move it."""
+    revision = world.store.subscriptions.revision
+    seen = [await revision()]
+
+    async def moved() -> bool:
+        seen.append(await revision())
+        return seen[-1] != seen[-2]
+
+    await world.command(f"subscribe {MODEL} {PROD}")
+    assert await moved()
+    await world.command(f"subscribe {MODEL} {PROD} --no-thread")  # options changed
+    assert await moved()
+    await world.command(f"mute {MODEL} 1h")
+    assert await moved()
+    await world.command(f"unmute {MODEL}")
+    assert await moved()
+    assert await world.store.subscriptions.pause_channel(TEAM, "C1", "channel_not_found") == 1
+    assert await moved()
+    assert await world.store.subscriptions.resume_channel(TEAM, "C1") == 1
+    assert await moved()
+    await world.command(f"unsubscribe {MODEL} {PROD}")
+    assert await moved()
+    await world.command("list")  # reading moves nothing
+    assert not await moved()
