@@ -217,6 +217,7 @@ async def _measure_size(
     fake: Fake, n: int, m: int, url: str, latency: float, rps: float, cycles_only: bool
 ) -> dict[str, Any]:
     from bot.config import Settings
+    from bot.poll_loop import PollLoop
     from bot.runtime import Runtime
 
     settings = Settings(
@@ -226,6 +227,7 @@ async def _measure_size(
         slack_api_url=fake.url + "/api/",
         database_url=url,
         baseten_max_rps=rps,
+        poll_interval_seconds=1,  # every model is always due: rounds run back to back, as fast as the budget allows
     )
     runtime = Runtime.build(settings)
     written = [0]
@@ -235,37 +237,50 @@ async def _measure_size(
             written[0] += max(cursor.rowcount, 0)
 
     sa.event.listen(runtime.engine.sync_engine, "after_cursor_execute", count)
+    ended: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    async def cycle() -> dict[str, Any]:
-        fake.control(reset=True)
-        written[0] = 0
-        started_cpu, started = cpu(), time.perf_counter()
-        report = await runtime.poller.cycle(deliver=False)
-        took = time.perf_counter() - started
-        stats = fake.control()
+    def on_round(report: Any, took: float) -> None:
+        ended.put_nowait({"report": report, "took": took, "at": time.monotonic(), "cpu": cpu(), "rows": written[0]})
+
+    loop = PollLoop(runtime, on_queued=lambda: None, on_round=on_round)
+    running = asyncio.create_task(loop.run())
+    previous = await asyncio.wait_for(ended.get(), timeout=60)  # the empty round before the first refresh
+
+    async def next_round() -> dict[str, Any]:
+        """The loop's next round: from its start until every model watched then was polled once since."""
+        nonlocal previous
+        r = await asyncio.wait_for(ended.get(), timeout=1800)
+        stats = await asyncio.to_thread(fake.control, since=r["at"] - r["took"], until=r["at"])
+        done, previous = previous, r
         return {
-            "seconds": took,
-            "cpu": cpu() - started_cpu,
+            "seconds": r["took"],
+            "cpu": r["cpu"] - done["cpu"],
             "requests": stats["requests"],
             "peak_1s": stats["peak_1s"],
-            "429s": stats["codes"].get("429", 0),
-            "rows": written[0],
-            "changes": report.changes,
-            "failed_models": report.failed_models,
+            "429s": stats["429s"],
+            "rows": r["rows"] - done["rows"],
+            "changes": r["report"].changes,
+            "failed_models": r["report"].failed_models,
         }
 
-    await cycle()  # the first cycle after start-up warms the connection pool and caches
+    await next_round()  # the first round after start-up warms the connection pool and caches
     result: dict[str, Any] = {
         "n": n,
         "m": m,
         "latency": latency,
         "rps": rps,
         "floor": m / rps,
-        "unchanged": await cycle(),
+        "unchanged": await next_round(),
     }
+    if cycles_only:
+        loop.stop()
+    else:
+        # flipped as the next round begins: nearly all of its polls read the new statuses
+        result["flipped"] = await asyncio.to_thread(fake.flip, 0.01)
+        result["changed"] = await next_round()
+        loop.stop()
+    await running
     if not cycles_only:
-        result["flipped"] = fake.flip(0.01)
-        result["changed"] = await cycle()
         started = time.perf_counter()
         sent = 0
         while batch := (await runtime.notifier.deliver_due()).sent:
