@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.decide import plan
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
 from tests.fakes import API_KEY, TEAM, Canned, FakeBaseten, FakeSlack, deployment
 from tests.world import World
@@ -450,3 +451,19 @@ async def test_every_change_to_who_watches_what_moves_the_watchers_revision(worl
     assert await moved()
     await world.command("list")  # reading moves nothing
     assert not await moved()
+
+
+async def test_a_channel_that_unsubscribed_after_the_watchers_were_read_is_owed_nothing(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """The poll loop holds the watchers it read for a few seconds; an unsubscribe in between must not
+    break the record (a delivery to a removed subscription breaks its foreign key)."""
+    for channel in ("C1", "C2"):
+        await world.command(f"subscribe {MODEL} {PROD}", channel=channel)
+    watchers = await world.store.subscriptions.watchers()
+    await world.command(f"unsubscribe {MODEL} {PROD}", channel="C2")
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    polled = await world.poller.poll(watchers, plan(watchers))
+    assert polled.report.changes == 1 and polled.report.deliveries_created == 1
+    await world.notifier.deliver_due()
+    assert notices(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"] and notices(slack, "C2") == []

@@ -140,8 +140,11 @@ class Outbox:
                 session.add(transition)
                 rows.append((transition, item))
             await session.flush()  # one round trip assigns every transition its id
+            live = await _live_subscriptions(session, outgoing)
             for transition, item in rows:
                 for w in item.watchers:
+                    if w.subscription_id is not None and w.subscription_id not in live:
+                        continue  # unsubscribed since the watchers were read: nothing is owed to it
                     session.add(
                         t.Delivery(
                             transition_id=transition.id,
@@ -371,6 +374,17 @@ async def drop_pending(
     if channel is not None:
         query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
     await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def _live_subscriptions(session: AsyncSession, outgoing: Sequence[Outgoing]) -> set[int]:
+    """Which of these changes' subscriptions still exist. The poll loop reads watchers every few seconds,
+    so an unsubscribe can land between that read and this write; a delivery to it would break the
+    foreign key and with it the whole model's record. (A read of `subscriptions`, the one here.)"""
+    ids = {w.subscription_id for item in outgoing for w in item.watchers if w.subscription_id is not None}
+    live: set[int] = set()
+    for chunk in chunks(sorted(ids), 500):
+        live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
+    return live
 
 
 async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:
