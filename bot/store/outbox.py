@@ -67,40 +67,8 @@ class Outbox:
     ) -> dict[tuple[str, str], list[datetime]]:
         """When each of these deployments changed status (churn aside) since `since`,
         counting only from its last settling after a bout of flapping."""
-        out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-        settled_at: dict[tuple[str, str], datetime] = {}
-        if not keys:
-            return out
-        dep_ids = sorted({d for _, d in keys})
         async with self._sessions() as session:
-            for chunk in chunks(dep_ids, 500):
-                rows = (
-                    await session.execute(
-                        select(
-                            t.Transition.model_id,
-                            t.Transition.deployment_id,
-                            t.Transition.kind,
-                            t.Transition.detected_at,
-                            t.Transition.old_status,
-                            t.Transition.new_status,
-                        ).where(
-                            t.Transition.deployment_id.in_(chunk),
-                            t.Transition.kind.in_(("status", "settled")),
-                            t.Transition.detected_at >= since,
-                        )
-                    )
-                ).all()
-                for model_id, dep_id, kind, at, old, new in rows:
-                    key = (model_id, dep_id)
-                    if key not in keys:
-                        continue
-                    if kind == "settled":
-                        settled_at[key] = max(at, settled_at.get(key, at))
-                    elif not (old in CHURN and new in CHURN):
-                        out[key].append(at)
-        for key, at in settled_at.items():
-            out[key] = [x for x in out[key] if x > at]
-        return out
+            return await read_change_times(session, keys, since=since)
 
     async def record(
         self,
@@ -374,6 +342,45 @@ async def drop_pending(
     if channel is not None:
         query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
     await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def read_change_times(
+    session: AsyncSession, keys: set[tuple[str, str]], *, since: datetime
+) -> dict[tuple[str, str], list[datetime]]:
+    """Outbox.change_times inside a session the caller holds."""
+    out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    settled_at: dict[tuple[str, str], datetime] = {}
+    if not keys:
+        return out
+    dep_ids = sorted({d for _, d in keys})
+    for chunk in chunks(dep_ids, 500):
+        rows = (
+            await session.execute(
+                select(
+                    t.Transition.model_id,
+                    t.Transition.deployment_id,
+                    t.Transition.kind,
+                    t.Transition.detected_at,
+                    t.Transition.old_status,
+                    t.Transition.new_status,
+                ).where(
+                    t.Transition.deployment_id.in_(chunk),
+                    t.Transition.kind.in_(("status", "settled")),
+                    t.Transition.detected_at >= since,
+                )
+            )
+        ).all()
+        for model_id, dep_id, kind, at, old, new in rows:
+            key = (model_id, dep_id)
+            if key not in keys:
+                continue
+            if kind == "settled":
+                settled_at[key] = max(at, settled_at.get(key, at))
+            elif not (old in CHURN and new in CHURN):
+                out[key].append(at)
+    for key, at in settled_at.items():
+        out[key] = [x for x in out[key] if x > at]
+    return out
 
 
 async def _live_subscriptions(session: AsyncSession, outgoing: Sequence[Outgoing]) -> set[int]:

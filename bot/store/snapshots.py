@@ -28,23 +28,8 @@ class Snapshots:
 
     async def memory(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
         """Snapshots and model states for these models, read in bulk."""
-        ids = list(set(model_ids))
-        snaps: dict[str, dict[str, Snap]] = defaultdict(dict)
-        states: dict[str, ModelMemory] = {}
         async with self._sessions() as session:
-            for chunk in chunks(ids, 500):
-                for row in (await session.scalars(select(t.Snapshot).where(t.Snapshot.model_id.in_(chunk)))).all():
-                    snaps[row.model_id][row.deployment_id] = _snap(row)
-                for state in (
-                    await session.scalars(select(t.ModelState).where(t.ModelState.model_id.in_(chunk)))
-                ).all():
-                    states[state.model_id] = ModelMemory(
-                        True,
-                        state.production_deployment_id,
-                        state.development_deployment_id,
-                        state.name,
-                    )
-        return snaps, states
+            return await read_memory(session, model_ids)
 
     async def baseline(self, snaps: Sequence[Snap], model: ModelRow | None) -> None:
         """Records first sightings (at subscribe time) without touching what is already known."""
@@ -52,6 +37,25 @@ class Snapshots:
             await insert_ignore(session, t.Snapshot, [_values(s) for s in snaps])
             if model is not None:
                 await insert_ignore(session, t.ModelState, [_model_values(model, self._now())])
+
+
+async def read_memory(
+    session: AsyncSession, model_ids: Iterable[str]
+) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
+    """Snapshots and model states of these models. Plain rows, not ORM objects: the poll loop reads
+    one model at a time, dozens a second, and building ORM objects was most of that read's cost."""
+    ids = list(set(model_ids))
+    snaps: dict[str, dict[str, Snap]] = defaultdict(dict)
+    states: dict[str, ModelMemory] = {}
+    snapshots, model_states = t.Snapshot.__table__, t.ModelState.__table__
+    for chunk in chunks(ids, 500):
+        for row in (await session.execute(select(snapshots).where(snapshots.c.model_id.in_(chunk)))).all():
+            snaps[row.model_id][row.deployment_id] = _snap(row)
+        for state in (await session.execute(select(model_states).where(model_states.c.model_id.in_(chunk)))).all():
+            states[state.model_id] = ModelMemory(
+                True, state.production_deployment_id, state.development_deployment_id, state.name
+            )
+    return snaps, states
 
 
 async def read_for_models(
@@ -127,7 +131,8 @@ def _values(snap: Snap) -> dict[str, Any]:
     }
 
 
-def _snap(row: t.Snapshot) -> Snap:
+def _snap(row: Any) -> Snap:
+    """A snapshot row (an ORM object or a plain row with the same names) as a Snap."""
     return Snap(
         model_id=row.model_id,
         deployment_id=row.deployment_id,
