@@ -30,7 +30,7 @@ from bot.ratelimit import HEADROOM
 from bot.status import IN_PROGRESS
 
 LINGER_POLLS = 6  # a model that just changed stays hot for this many hot polls (30 s at the default 5 s)
-CATCH_UP = 0.002  # seconds of a late wake-up a take may make up
+CATCH_UP = 0.5  # of one poll's share of the budget: how much of a late wake-up the next take may make up
 Signature = tuple[int | None, str | None, str | None]  # deployments_count, production id, development id
 
 
@@ -138,9 +138,11 @@ class Schedule:
         model = chosen[2]
         slot = self._slots[model]
         slot.started, slot.token = now, -1
-        # keep to the pace: a take that woke a little late (an event loop's usual lag) does not push every
-        # later one back; after an idle spell no more than that is made up, so nothing bunches
-        self._next_slot = max(self._next_slot, now - CATCH_UP) + slot.cost / self.rate
+        # keep to the pace: the next slot stays on the grid when this take woke a little late (a busy event
+        # loop wakes a few ms late, every time, and the pace would sag by that lag), but never comes sooner
+        # than half a share after this one: nothing bunches, after an idle spell either
+        share = slot.cost / self.rate
+        self._next_slot = max(self._next_slot + share, now + share * (1 - CATCH_UP))
         return model
 
     def wake_at(self, now: float) -> float:

@@ -196,3 +196,20 @@ def test_the_fleet_detector_names_watched_models_whose_deployments_changed() -> 
     assert fleet_changes(before, after, ["d"]) == set()
     assert fleet_changes(None, after, watched) == set()
     assert math.isinf(Schedule(hot=5, cold=60, max_rps=50).wake_at(0.0))
+
+
+def test_a_loop_that_wakes_late_every_time_still_keeps_the_pace_without_bunching() -> None:
+    """A busy event loop wakes a few ms after the time asked for, every time; the pace must not sag
+    by that lag (it did: 5,000 deployments over 500 models took 1.36x the floor), nor bunch."""
+    s = Schedule(hot=5, cold=1, max_rps=100)  # every model always due: the budget sets the pace
+    s.sync(models(500), 0.0)
+    share, lag = 1 / s.rate, 0.004
+    now, taken = 0.0, []
+    while now < 60:
+        model = s.take(now)
+        if model is not None:
+            taken.append(now)
+            s.done(model, now, in_motion=False, changed=False)
+        now = s.wake_at(now) + lag
+    assert len(taken) >= 0.97 * 60 * s.rate
+    assert min(gaps(taken)) >= share / 2 - 1e-9
