@@ -7,11 +7,13 @@ and a sub-second pace that a scheduler job would only approximate. (APScheduler 
 the between-cycles delivery and the lease renewal.)
 
 Each model is read, decided and written on its own as its answer arrives (one small
-transaction; the outbox and its exactly-once rules are the poller's, unchanged). Every
+transaction; the outbox and its exactly-once rules are the poller's, unchanged). What the
+bot knows of a model is kept between its polls (bot.known), and read again only after a
+poll wrote for it. Every
 HOT_POLL_SECONDS the loop checks who watches what and asks `GET /v1/models` once for the
 whole fleet: a model whose deployment count, production or development deployment changed
 is due at once; it reads every watcher again only when the subscriptions or mutes changed
-(a revision the store moves with each write) or a POLL_INTERVAL_SECONDS passed. A *round*
+(a revision the store moves with each write), and every five minutes regardless. A *round*
 ends when every model watched at its start has been polled since: it is what the cycle
 metrics and the `cycle:` log line count.
 """
@@ -36,6 +38,7 @@ from bot.transitions import Watcher
 
 log = logging.getLogger("bot")
 MAX_IN_FLIGHT = 64  # polls under way at once (the client's own concurrency)
+REREAD_AT_LEAST = 300.0  # seconds: every watcher is read again this often, changed or not
 CATCH_UP_SHARE = 0.5  # a start or a hand-over polls everything at no more than this share of the budget
 
 
@@ -147,6 +150,7 @@ class PollLoop:
         metrics.leader.set(1 if lease.held else 0)
         if lease.held and not self._leading:
             self._leading, self._next_refresh = True, self._clock()
+            self.runtime.poller.known.clear()  # another replica may have written meanwhile: read afresh
         elif not lease.held and self._leading:
             self._leading = False  # another replica polls now; a later takeover starts afresh
             self.schedule, self._signatures, self._reread_at = self._new_schedule(), None, 0.0
@@ -169,13 +173,12 @@ class PollLoop:
         self._note(now)
 
     async def _watchers_moved(self, now: float) -> bool:
-        """Whether to read every watcher again: a subscription or mute changed (one small read tells), or a
-        POLL_INTERVAL_SECONDS passed (a replica of an older version, during a rolling upgrade, moves no
-        revision)."""
+        """Whether to read every watcher again: a subscription or mute changed (one small read tells), or
+        REREAD_AT_LEAST passed (a replica of an older version, during a rolling upgrade, moves no revision)."""
         revision = await self.runtime.store.subscriptions.revision()
         if revision is not None and revision == self._revision and now < self._reread_at:
             return False
-        self._revision, self._reread_at = revision, now + self.schedule.cold
+        self._revision, self._reread_at = revision, now + max(self.schedule.cold, REREAD_AT_LEAST)
         return True
 
     def _take(self, watchers: list[Watcher], now: float) -> None:
@@ -185,6 +188,7 @@ class PollLoop:
         for w in watchers:
             by_model[w.model_id].append(w)
         self._plans, self._watchers = plans, dict(by_model)
+        self.runtime.poller.known.keep_only(plans)
         costs = {m: cost(p) for m, p in plans.items()}
         added = sum(c for m, c in costs.items() if m not in self.schedule)
         s = self.runtime.settings
@@ -255,7 +259,7 @@ class PollLoop:
             self.schedule.failed(model, self._clock())
             return
         try:
-            polled = await self.runtime.poller.poll(watchers, [p], note=False)
+            polled = await self.runtime.poller.poll(watchers, [p], note=False, remember=True)
         except Exception:
             log.exception("polling %s failed; it is tried again at its next turn", model)
             self.schedule.failed(model, self._clock())
