@@ -1,8 +1,9 @@
 """What the bot last saw: deployment snapshots and model states (production and development ids).
 
 The only module that issues SQL for the `snapshots` and `model_states` tables. The
-outbox calls `write_snapshot` and `write_model` inside its recording transaction;
-`list` reads them through `read_for_models`.
+outbox calls `write_states` (these, and environments through bot.store.env_states)
+inside its recording transaction; the poller reads them through `read_memory`
+(bot.store.Store.memory), and `list` through `read_for_models`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
 from bot.decide import ModelMemory, ModelRow
+from bot.promotions import EnvState
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
+from bot.store.env_states import write_environment
 from bot.transitions import Snap
 
 
@@ -25,11 +28,6 @@ class Snapshots:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
         self._now = now
-
-    async def memory(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
-        """Snapshots and model states for these models, read in bulk."""
-        async with self._sessions() as session:
-            return await read_memory(session, model_ids)
 
     async def baseline(self, snaps: Sequence[Snap], model: ModelRow | None) -> None:
         """Records first sightings (at subscribe time) without touching what is already known."""
@@ -68,6 +66,27 @@ async def read_for_models(
     for snap in snaps:
         by_model[snap.model_id].append(snap)
     return by_model, {m.model_id: m for m in states}
+
+
+async def write_states(
+    session: AsyncSession,
+    snaps: Sequence[tuple[Snap | None, Snap]],
+    models: Sequence[tuple[ModelMemory | None, ModelRow]],
+    environments: Sequence[tuple[EnvState | None, EnvState]],
+    now: datetime,
+) -> str | None:
+    """What a poll saw, each write conditional on what it read (for bot.store.outbox's recording
+    transaction). Returns what another writer changed first (the caller then writes nothing), or None."""
+    for before, after in snaps:
+        if not await write_snapshot(session, before, after):
+            return f"snapshot {after.model_id}/{after.deployment_id}"
+    for memory, row in models:
+        if not await write_model(session, memory, row, now):
+            return f"model state {row[0]}"
+    for env_before, env_after in environments:
+        if not await write_environment(session, env_before, env_after):
+            return f"environment {env_after.model_id}/{env_after.name}"
+    return None
 
 
 async def write_snapshot(session: AsyncSession, before: Snap | None, after: Snap) -> bool:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
-from bot.store._sql import Now, insert_ignore, rowcount, utcnow
+from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.snapshots import read_for_models
@@ -376,3 +376,11 @@ async def _set_options(
         row.thread = wanted.thread
         row.stuck_after = wanted.stuck_after
     return row.id, before
+
+
+async def live_ids(session: AsyncSession, ids: Iterable[int | None]) -> set[int]:
+    """Which of these subscriptions still exist (for bot.store.outbox, inside its recording transaction)."""
+    live: set[int] = set()
+    for chunk in chunks(sorted({i for i in ids if i is not None}), 500):
+        live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
+    return live
