@@ -3,8 +3,10 @@
 Baseten answers after a configurable latency and enforces a limit per endpoint
 (`--limit`, 100 requests per second by default, as the management API does),
 answering 429 {"retry_after": 1} beyond it. A control API flips statuses and reports
-what arrived: totals, 429s, and the peak number of requests that started in any
-one-second window. Each POST to a response_url (/response/NAME) is recorded with the
+what arrived: totals (or those between `since` and `until`, monotonic seconds), 429s,
+and the peak number of requests that started in any one-second window. `GET /v1/models`
+lists every model with its deployment count and production deployment, for the poll
+loop's fleet-wide change detector. Each POST to a response_url (/response/NAME) is recorded with the
 time it arrived (time.monotonic(), which on Linux is one clock for every process) and
 its body, for the benchmark to time command answers.
 
@@ -51,6 +53,7 @@ class State:
 
     def reset(self) -> None:
         self.arrivals: list[float] = []
+        self.throttled: list[float] = []  # when each 429 was answered
         self.windows: dict[str, deque[float]] = {}
         self.codes: Counter[int] = Counter()
         self.by_endpoint: Counter[str] = Counter()
@@ -67,8 +70,8 @@ class State:
         window.append(now)
         return True
 
-    def peak(self) -> int:
-        times = sorted(self.arrivals)
+    def peak(self, since: float = 0.0, until: float = float("inf")) -> int:
+        times = sorted(t for t in self.arrivals if since <= t <= until)
         best, start = 0, 0
         for end, t in enumerate(times):
             while t - times[start] >= 1.0:
@@ -100,6 +103,21 @@ def deployment(dep_id: str, model_id: str, *, production: bool) -> dict[str, Any
     }
 
 
+def summary(model_id: str, deps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A ModelV1: its deployment count and production deployment as they are now."""
+    production = next((d["id"] for d in deps.values() if d["is_production"]), None)
+    return {
+        "id": model_id,
+        "name": model_id,
+        "created_at": "2026-11-01T09:00:00Z",
+        "deployments_count": len(deps),
+        "production_deployment_id": production,
+        "development_deployment_id": None,
+        "instance_type_name": "1x L4",
+        "team_name": "bench",
+    }
+
+
 def app(state: State) -> web.Application:
     ts = itertools.count(1)
 
@@ -107,27 +125,20 @@ def app(state: State) -> web.Application:
         endpoint = template(request.path)
         if not state.admit(endpoint):
             state.codes[429] += 1
+            state.throttled.append(time.monotonic())
             return web.json_response({"error": "Rate limit exceeded", "retry_after": 1}, status=429)
         await asyncio.sleep(state.latency)
         parts = request.path.strip("/").split("/")
+        if len(parts) == 2:  # GET /v1/models: the poll loop's fleet-wide change detector
+            state.codes[200] += 1
+            return web.json_response({"models": [summary(m, deps) for m, deps in state.deployments.items()]})
         deps = state.deployments.get(parts[2]) if len(parts) > 2 else None
         if deps is None:
             state.codes[404] += 1
             return web.json_response({"error": "not found"}, status=404)
         state.codes[200] += 1
         if len(parts) == 3:
-            return web.json_response(
-                {
-                    "id": parts[2],
-                    "name": parts[2],
-                    "created_at": "2026-11-01T09:00:00Z",
-                    "deployments_count": len(deps),
-                    "production_deployment_id": None,
-                    "development_deployment_id": None,
-                    "instance_type_name": "1x L4",
-                    "team_name": "bench",
-                }
-            )
+            return web.json_response(summary(parts[2], deps))
         if len(parts) == 4:
             return web.json_response({"deployments": list(deps.values())})
         found = deps.get(parts[4])
@@ -165,10 +176,12 @@ def app(state: State) -> web.Application:
             state.latency = float(body["latency"])
         if body.get("reset"):
             state.reset()
+        since, until = float(body.get("since", 0.0)), float(body.get("until", float("inf")))
         return web.json_response(
             {
-                "requests": len(state.arrivals),
-                "peak_1s": state.peak(),
+                "requests": sum(1 for t in state.arrivals if since <= t <= until),
+                "peak_1s": state.peak(since, until),
+                "429s": sum(1 for t in state.throttled if since <= t <= until),
                 "codes": dict(state.codes),
                 "by_endpoint": dict(state.by_endpoint),
             }

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///baseten-bot.db"
     database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     poll_interval_seconds: float = Field(default=60.0, ge=1)
+    hot_poll_seconds: float = Field(default=5.0, ge=1)  # a model with a deployment in motion (bot.schedule)
     baseten_max_rps: float = Field(default=50.0, gt=0)
     admin_user_ids: str | None = None
     operator_user_ids: str | None = None

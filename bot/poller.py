@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from bot.decide import (
     history_window,
     plan,
 )
+from bot.known import Known
 from bot.notifier import Notifier
 from bot.promotions import START, EnvState
 from bot.store import Store
@@ -63,6 +64,15 @@ class Reading:
     env_states: dict[str, dict[str, EnvState]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Polled:
+    """What one `poll` read, decided and reported: the schedule learns from it what is in motion."""
+
+    report: CycleReport
+    reading: Reading
+    decision: Decision
+
+
 class Poller:
     def __init__(
         self,
@@ -79,10 +89,35 @@ class Poller:
         self._notifier = notifier
         self._now = now
         self.last_auth_error: str | None = None
+        self.known = Known()  # what the poll loop last read of each model (bot.known); cycles read afresh
 
     async def cycle(self, *, deliver: bool = True) -> CycleReport:
         """One full cycle; a model whose fetch failed records nothing this time."""
-        reading = await self.read()
+        watchers = await self._store.subscriptions.watchers()
+        report = (await self.poll(watchers, plan(watchers))).report
+        if deliver and self._notifier is not None:
+            report.sent = (await self._notifier.deliver_due()).sent
+        return report
+
+    async def poll(
+        self, watchers: list[Watcher], plans: list[ModelPlan], *, note: bool = True, remember: bool = False
+    ) -> Polled:
+        """Read, decide, attribute and write these models (all of a cycle's, or the one the schedule
+        says is due), in one transaction. `note=False` leaves logging failed fetches to the caller;
+        `remember=True` reads what is known of them from, and keeps it in, `self.known`."""
+        ids = [p.model_id for p in plans]
+        try:
+            polled = await self._poll(watchers, plans, note=note, remember=remember)
+        except BaseException:
+            self.known.forget(ids)  # half-way: what it kept may no longer be what the database holds
+            raise
+        d = polled.decision
+        if polled.report.conflict or d.snaps or d.models or d.outgoing or d.environments:
+            self.known.forget(ids)  # it wrote (or tried to): the next poll reads what is there now
+        return polled
+
+    async def _poll(self, watchers: list[Watcher], plans: list[ModelPlan], *, note: bool, remember: bool) -> Polled:
+        reading = await self.read(watchers, plans, note=note, remember=remember)
         now = self._now()
         decision = decide(
             watchers=reading.watchers,
@@ -102,15 +137,13 @@ class Poller:
         decision.outgoing = why.attach(attributed, reasons)
         report = self._report(reading, decision)
         await self.write(decision, report)
-        if deliver and self._notifier is not None:
-            report.sent = (await self._notifier.deliver_due()).sent
-        return report
+        return Polled(report, reading, decision)
 
-    async def read(self) -> Reading:
-        """Watchers, then what the bot knows and what Baseten answers, overlapped."""
-        watchers = await self._store.subscriptions.watchers()
-        plans = plan(watchers)
-        known = asyncio.ensure_future(self._known(p.model_id for p in plans))
+    async def read(
+        self, watchers: list[Watcher], plans: list[ModelPlan], *, note: bool = True, remember: bool = False
+    ) -> Reading:
+        """What the bot knows and what Baseten answers, overlapped."""
+        known = asyncio.ensure_future(self._known([p.model_id for p in plans], remember=remember))
         try:
             fetched, envs = await asyncio.gather(
                 asyncio.gather(*(self._fetch(p) for p in plans)),
@@ -122,7 +155,8 @@ class Poller:
         snaps, states, history = await known
         # a model whose environments could not be read records nothing this cycle, as if its list failed
         answers = [(p, e if isinstance(e, Failed) else f) for p, f, e in zip(plans, fetched, envs, strict=True)]
-        self._note_failures(answers)
+        if note:
+            self.note_failures(answers)
         environments = {
             p.model_id: e for p, e in zip(plans, envs, strict=True) if p.environments and not isinstance(e, Failed)
         }
@@ -130,12 +164,20 @@ class Poller:
         return Reading(watchers, answers, snaps, states, history, environments, env_states)
 
     async def _known(
-        self, model_ids: Iterable[str]
+        self, model_ids: list[str], *, remember: bool = False
     ) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory], History]:
-        """Snapshots and model states, then the recent changes the noise rules count."""
-        snaps, states = await self._store.snapshots.memory(model_ids)
-        keys = {(m, d) for m, deps in snaps.items() for d in deps}
-        history = await self._store.outbox.change_times(keys, since=history_window(snaps, self._now()))
+        """Snapshots and model states, then the recent changes the noise rules count: kept ones when
+        `remember` and all are kept, else read (and kept when `remember`)."""
+        now = self._now()
+
+        def window(snaps: Mapping[str, Mapping[str, Snap]]) -> datetime:
+            return history_window(snaps, now)
+
+        if remember and (kept := self.known.get(model_ids, window)) is not None:
+            return kept
+        snaps, states, history = await self._store.memory(model_ids, history_since=window)
+        if remember:
+            self.known.put(model_ids, snaps, states, history)
         return snaps, states, history
 
     async def write(self, decision: Decision, report: CycleReport) -> None:
@@ -162,8 +204,9 @@ class Poller:
             errors=[f"{p.model_id}: {r.reason}" for p, r in failed],
         )
 
-    def _note_failures(self, answers: list[tuple[ModelPlan, Fetched]]) -> None:
-        """One log line per cycle for failed fetches, and a refused key once, not per model."""
+    def note_failures(self, answers: list[tuple[ModelPlan, Fetched]]) -> None:
+        """One log line for these failed fetches (a cycle's, or a few seconds' worth), and a refused key
+        once, not per model."""
         failed = [(p, r) for p, r in answers if isinstance(r, Failed)]
         refused = next((r.reason for _, r in failed if r.auth), None)
         if refused and refused != self.last_auth_error:

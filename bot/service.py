@@ -1,5 +1,5 @@
-"""`baseten-bot serve` as an object: the poll schedule, the poller lease, delivery beside
-the schedule, health, the listening side, and a shutdown within SHUTDOWN_BUDGET.
+"""`baseten-bot serve` as an object: the poll loop (bot.poll_loop), the poller lease, delivery beside
+the polls, health, the listening side, and a shutdown within SHUTDOWN_BUDGET.
 
     service = Service(Runtime.build(settings))
     await service.start()
@@ -20,8 +20,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.poll_loop import PollLoop
 from bot.poller import CycleReport, describe
-from bot.runtime import Runtime, check_health, utcnow
+from bot.runtime import Runtime, check_health
 from bot.server import Server
 
 log = logging.getLogger("bot")
@@ -37,21 +38,14 @@ class Service:
         self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
         self._delivering: asyncio.Task[Any] | None = None
         self._scheduler = self._schedule()
+        self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
+        self._polling: asyncio.Task[None] | None = None
         self.server = Server(runtime, self.health) if listen else None
 
     def _schedule(self) -> AsyncIOScheduler:
+        """Delivery between polls and the lease renewal; the polls themselves run in bot.poll_loop."""
         settings = self.runtime.settings
         scheduler = AsyncIOScheduler(timezone="UTC")
-        scheduler.add_job(
-            self.tick,
-            "interval",
-            id="poll",
-            seconds=settings.poll_interval_seconds,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(1, int(settings.poll_interval_seconds)),
-            next_run_time=utcnow(),
-        )
         scheduler.add_job(
             self.deliver_due_between_cycles,
             "interval",
@@ -73,8 +67,11 @@ class Service:
     # -- start, wait, stop ------------------------------------------------------------
 
     async def start(self) -> None:
-        """Schedules the first poll at once, then listens (when `listen`)."""
+        """Starts polling at once, then listens (when `listen`)."""
         self._scheduler.start()
+        self._polling = asyncio.create_task(self.loop.run())
+        self._running.add(self._polling)
+        self._polling.add_done_callback(self._running.discard)
         if self.server is not None:
             await self.server.start()
 
@@ -92,13 +89,14 @@ class Service:
     async def stop(self) -> None:
         """Within SHUTDOWN_BUDGET: ends the schedule, finishes or abandons running work, hands the lease over.
 
-        Note: APScheduler's shutdown cancels a running poll at once (its executor cancels
-        pending coroutine jobs), so the wait in `_finish_running` serves delivery passes.
+        Note: the poll loop cancels the polls under way at once (each writes all or nothing),
+        so the wait in `_finish_running` serves delivery passes.
         """
         log.info("shutting down")
         deadline = time.monotonic() + SHUTDOWN_BUDGET
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        self.loop.stop()
         self.runtime.notifier.stop_sending()  # what is in flight finishes; the rest waits for the next start
         await self._finish_running(deadline - 2)
         with contextlib.suppress(Exception):
@@ -120,44 +118,11 @@ class Service:
 
     # -- the scheduled jobs -----------------------------------------------------------
 
-    async def tick(self) -> None:
-        """One scheduled poll: renews the lease first, and polls only while this replica holds it."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
-        started = time.monotonic()
-        metrics, lease = self.runtime.metrics, self.runtime.lease
-        try:
-            if not await lease.renew():
-                return  # another replica polls and delivers
-            metrics.leader.set(1)
-            report = await self.runtime.poller.cycle(deliver=False)
-            self._start_delivery()  # fan-out runs beside the schedule: slow Slack never delays a poll
-        except asyncio.CancelledError:
-            # shutdown gave up waiting: a cycle writes all or nothing, so nothing of it was kept.
-            # Said in one line here, since the scheduler would log the cancellation as a crash.
-            log.info("poll cycle abandoned at shutdown; the next start polls again")
-            return
-        except Exception:
-            metrics.cycles.labels("error").inc()
-            log.exception("poll cycle failed; the next one will try again")
-            return
-        finally:
-            metrics.leader.set(1 if lease.held else 0)
-            if task is not None:
-                self._running.discard(task)
-        self._record(report, took=time.monotonic() - started)
-
-    def _record(self, report: CycleReport, *, took: float) -> None:
-        metrics, interval = self.runtime.metrics, self.runtime.settings.poll_interval_seconds
+    def _record(self, report: CycleReport, took: float) -> None:
+        """A round of the poll loop ended: every model watched at its start was polled since."""
+        metrics = self.runtime.metrics
         metrics.cycles.labels("ok" if not report.failed_models else "partial").inc()
         metrics.cycle_seconds.observe(took)
-        if took > interval:
-            log.info(
-                "that cycle took %.1fs, longer than POLL_INTERVAL_SECONDS (%g); the polls due meanwhile were skipped",
-                took,
-                interval,
-            )
         metrics.transitions.inc(report.changes)
         metrics.last_cycle.set(time.time())
         level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
@@ -197,12 +162,16 @@ class Service:
         self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
-        """What /healthz reports: the database answers and the poll job is scheduled."""
-        scheduled = bool(self._scheduler.running and self._scheduler.get_job("poll") is not None)
-        return await check_health(
+        """What /healthz reports: the database answers and the poll loop runs; the schedule's figures."""
+        polling = self._polling is not None and not self._polling.done()
+        scheduled = bool(self._scheduler.running and polling)
+        healthy, detail = await check_health(
             self.runtime.store,
             scheduled=scheduled,
             notifier=self.runtime.notifier,
             leader=self.runtime.lease.held,
             baseten_problem=self.runtime.poller.last_auth_error,
         )
+        if self.runtime.lease.held:
+            detail["schedule"] = self.loop.health()
+        return healthy, detail

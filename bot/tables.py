@@ -222,6 +222,16 @@ class Lease(Base):
     acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
+class Revision(Base):
+    """A counter moved by every write of a kind (`watchers`: subscriptions and mutes), so a reader can
+    tell cheaply whether what it holds is still current."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Action(Base):
     """One action on a deployment asked from Slack, and what Baseten answered.
 

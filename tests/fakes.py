@@ -503,8 +503,9 @@ class FakeBaseten(_Fake):
         if segs[:2] != ["v1", "models"] or seen.method != "GET":
             return not_found
         with self.lock:
-            if len(segs) == 2:
-                return 200, {"models": json.loads(json.dumps(list(self.models.values())))}
+            if len(segs) == 2:  # counts and production/development ids as they are now, as Baseten answers
+                listed = [model(m, row["name"], list(self.deployments[m].values())) for m, row in self.models.items()]
+                return 200, {"models": json.loads(json.dumps(listed))}
             model_id = segs[2]
             if model_id not in self.models:
                 return not_found

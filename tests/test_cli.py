@@ -34,6 +34,8 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
         ({}, "BASETEN_API_KEY"),
         ({"BASETEN_API_KEY": "k", "POLL_INTERVAL_SECONDS": "0.5"}, "POLL_INTERVAL_SECONDS"),
         ({"BASETEN_API_KEY": "k", "POLL_INTERVAL_SECONDS": "soon"}, "POLL_INTERVAL_SECONDS"),
+        ({"BASETEN_API_KEY": "k", "HOT_POLL_SECONDS": "0.5"}, "HOT_POLL_SECONDS"),
+        ({"BASETEN_API_KEY": "k", "HOT_POLL_SECONDS": "often"}, "HOT_POLL_SECONDS"),
         ({"BASETEN_API_KEY": "k", "PORT": "http"}, "PORT"),
         ({"BASETEN_API_KEY": "k", "BASETEN_MAX_RPS": "0"}, "BASETEN_MAX_RPS"),
         ({"BASETEN_API_KEY": "k", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
@@ -53,7 +55,7 @@ def test_bad_configuration_is_one_line_naming_the_variable(
     env: dict[str, str], names: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for key in list(os.environ):
-        if key.startswith(("SLACK_", "BASETEN_", "DATABASE_", "POLL_", "PORT", "HOST", "LOG_LEVEL")):
+        if key.startswith(("SLACK_", "BASETEN_", "DATABASE_", "POLL_", "HOT_POLL_", "PORT", "HOST", "LOG_LEVEL")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
     for key, value in env.items():

@@ -83,7 +83,8 @@ async def test_a_cycle_stuck_on_baseten_is_abandoned_in_one_line(
     baseten.delay = 30  # longer than the budget, and than the client's 10 s timeout
     stalled = len(baseten.requests)
     baseten.set_status(MODEL, PROD, "ACTIVE")
-    await until(lambda: len(baseten.requests) > stalled, "a cycle waiting on Baseten")
+    # a poll of the model (not the fleet detector's GET /v1/models, which may come first) waits on Baseten
+    await until(lambda: any(r.path.startswith("/v1/models/") for r in baseten.requests[stalled:]), "a stuck poll")
     started = time.monotonic()
     await first.stop()  # the scheduler's shutdown cancels the stuck poll at once
     assert time.monotonic() - started < CONTRACT

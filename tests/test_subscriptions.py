@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.decide import plan
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
 from tests.fakes import API_KEY, TEAM, Canned, FakeBaseten, FakeSlack, deployment
 from tests.world import World
@@ -423,3 +424,46 @@ async def test_subscribing_again_with_other_options_changes_them_and_says_what_c
     await world.cycle()
     assert notices(slack) == ["llama-3-8b / v3: UPDATING → UNHEALTHY", "llama-3-8b / v3: UNHEALTHY → DEPLOY_FAILED"]
     assert not any(p.get("thread_ts") for p in slack.posts())  # --no-thread took effect
+
+
+async def test_every_change_to_who_watches_what_moves_the_watchers_revision(world: World) -> None:
+    """The poll loop reads every watcher again only when this moves: each kind of write must move it."""
+    revision = world.store.subscriptions.revision
+    seen = [await revision()]
+
+    async def moved() -> bool:
+        seen.append(await revision())
+        return seen[-1] != seen[-2]
+
+    await world.command(f"subscribe {MODEL} {PROD}")
+    assert await moved()
+    await world.command(f"subscribe {MODEL} {PROD} --no-thread")  # options changed
+    assert await moved()
+    await world.command(f"mute {MODEL} 1h")
+    assert await moved()
+    await world.command(f"unmute {MODEL}")
+    assert await moved()
+    assert await world.store.subscriptions.pause_channel(TEAM, "C1", "channel_not_found") == 1
+    assert await moved()
+    assert await world.store.subscriptions.resume_channel(TEAM, "C1") == 1
+    assert await moved()
+    await world.command(f"unsubscribe {MODEL} {PROD}")
+    assert await moved()
+    await world.command("list")  # reading moves nothing
+    assert not await moved()
+
+
+async def test_a_channel_that_unsubscribed_after_the_watchers_were_read_is_owed_nothing(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """The poll loop holds the watchers it read for a few seconds; an unsubscribe in between must not
+    break the record (a delivery to a removed subscription breaks its foreign key)."""
+    for channel in ("C1", "C2"):
+        await world.command(f"subscribe {MODEL} {PROD}", channel=channel)
+    watchers = await world.store.subscriptions.watchers()
+    await world.command(f"unsubscribe {MODEL} {PROD}", channel="C2")
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    polled = await world.poller.poll(watchers, plan(watchers))
+    assert polled.report.changes == 1 and polled.report.deliveries_created == 1
+    await world.notifier.deliver_due()
+    assert notices(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"] and notices(slack, "C2") == []

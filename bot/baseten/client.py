@@ -124,6 +124,12 @@ class BasetenClient:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
         return await self._get(path, Model, interactive=interactive)
 
+    async def list_models(self) -> list[Model]:
+        """Every model of the key's team, with its deployment count and production and development ids:
+        the fleet-wide change detector's one request (bot.schedule). Not judged: only the counts and ids
+        are compared, and nothing from it is sent back, so one odd model does not blind the detector."""
+        return (await self._get("/v1/models", ModelList, interactive=False, judge=False)).models
+
     async def find_models(self, name: str, *, interactive: bool = False) -> list[Model]:
         """Models named exactly `name` (names are unique per team only). Baseten's published spec has no
         name filter, so the list is read and matched here; bot.lookup checks the names again."""

@@ -7,22 +7,28 @@
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion.
 
-`Store` only bundles all but the lease over one session factory, so the poller,
-the notifier and the commands share them without each building its own.
+`Store` bundles all but the lease over one session factory, so the poller,
+the notifier and the commands share them without each building its own; `memory`
+reads what the poller knows of some models in one session, through the owning modules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.decide import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
-from bot.store.outbox import Outbox
+from bot.store.outbox import Outbox, read_change_times
 from bot.store.promotion_messages import PromotionMessages
-from bot.store.snapshots import Snapshots
+from bot.store.snapshots import Snapshots, read_memory
 from bot.store.subscriptions import SubscriptionStore
+from bot.transitions import Snap
 
 
 class Store:
@@ -34,6 +40,17 @@ class Store:
         self.actions = ActionLog(sessions, now=now)
         self.environments = EnvStates(sessions)
         self.promotions = PromotionMessages(sessions, now=now)
+
+    async def memory(
+        self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]
+    ) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory], History]:
+        """Snapshots, model states, and the recent changes the noise rules count (from `history_since`
+        of the snapshots), in one session: the poll loop reads this for one model at a time."""
+        async with self._sessions() as session:
+            snaps, states = await read_memory(session, model_ids)
+            keys = {(m, d) for m, deps in snaps.items() for d in deps}
+            history = await read_change_times(session, keys, since=history_since(snaps))
+        return snaps, states, history
 
     async def ping(self) -> None:
         async with self._sessions() as session:

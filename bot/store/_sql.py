@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import tables as t
+
+T = TypeVar("T")
 
 Now = Callable[[], datetime]
 
@@ -43,6 +45,6 @@ async def insert_ignore(session: AsyncSession, table: type[t.Base], rows: list[d
     return inserted
 
 
-def chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

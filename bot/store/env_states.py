@@ -25,8 +25,11 @@ class EnvStates:
     async def memory(self, model_ids: Iterable[str]) -> dict[str, dict[str, EnvState]]:
         """Every known environment of these models, by model and name."""
         out: dict[str, dict[str, EnvState]] = defaultdict(dict)
+        ids = sorted(set(model_ids))
+        if not ids:
+            return out  # most polls: nobody watches the model by environment
         async with self._sessions() as session:
-            for chunk in chunks(sorted(set(model_ids)), 500):
+            for chunk in chunks(ids, 500):
                 rows = await session.scalars(select(t.EnvironmentState).where(t.EnvironmentState.model_id.in_(chunk)))
                 for row in rows.all():
                     out[row.model_id][row.name] = _state(row)

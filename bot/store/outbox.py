@@ -21,8 +21,7 @@ from bot.decide import ModelMemory, ModelRow, Outgoing
 from bot.promotions import EnvState
 from bot.status import CHURN
 from bot.store._sql import Now, chunks, rowcount, utcnow
-from bot.store.env_states import write_environment
-from bot.store.snapshots import write_model, write_snapshot
+from bot.store.snapshots import write_states
 from bot.transitions import Change, Snap
 
 OPEN = ("pending", "sending")  # a delivery not yet sent, failed or dropped
@@ -62,46 +61,6 @@ class Outbox:
         self._sessions = sessions
         self._now = now
 
-    async def change_times(
-        self, keys: set[tuple[str, str]], *, since: datetime
-    ) -> dict[tuple[str, str], list[datetime]]:
-        """When each of these deployments changed status (churn aside) since `since`,
-        counting only from its last settling after a bout of flapping."""
-        out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-        settled_at: dict[tuple[str, str], datetime] = {}
-        if not keys:
-            return out
-        dep_ids = sorted({d for _, d in keys})
-        async with self._sessions() as session:
-            for chunk in chunks(dep_ids, 500):
-                rows = (
-                    await session.execute(
-                        select(
-                            t.Transition.model_id,
-                            t.Transition.deployment_id,
-                            t.Transition.kind,
-                            t.Transition.detected_at,
-                            t.Transition.old_status,
-                            t.Transition.new_status,
-                        ).where(
-                            t.Transition.deployment_id.in_(chunk),
-                            t.Transition.kind.in_(("status", "settled")),
-                            t.Transition.detected_at >= since,
-                        )
-                    )
-                ).all()
-                for model_id, dep_id, kind, at, old, new in rows:
-                    key = (model_id, dep_id)
-                    if key not in keys:
-                        continue
-                    if kind == "settled":
-                        settled_at[key] = max(at, settled_at.get(key, at))
-                    elif not (old in CHURN and new in CHURN):
-                        out[key].append(at)
-        for key, at in settled_at.items():
-            out[key] = [x for x in out[key] if x > at]
-        return out
-
     async def record(
         self,
         *,
@@ -119,9 +78,9 @@ class Outbox:
         if not snaps and not models and not outgoing and not environments:
             return 0
         now = self._now()
-        created = 0
         async with self._sessions.begin() as session:
-            await _write_states(session, snaps, models, environments, now)
+            if (changed := await write_states(session, snaps, models, environments, now)) is not None:
+                raise Conflict(f"{changed} changed under this cycle")
             rows = []
             for item in outgoing:
                 c = item.change
@@ -140,23 +99,7 @@ class Outbox:
                 session.add(transition)
                 rows.append((transition, item))
             await session.flush()  # one round trip assigns every transition its id
-            for transition, item in rows:
-                for w in item.watchers:
-                    session.add(
-                        t.Delivery(
-                            transition_id=transition.id,
-                            subscription_id=w.subscription_id,
-                            team_id=w.team_id,
-                            channel_id=w.channel_id,
-                            thread=w.thread,
-                            state="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                    )
-                    created += 1
-        return created
+            return await _add_deliveries(session, rows, now)
 
     async def due(self, *, limit: int = 500) -> list[Pending]:
         """Rows to send now, oldest first, keeping each channel in the order its changes happened.
@@ -327,23 +270,33 @@ class Outbox:
         return {state: int(n) for state, n in rows}
 
 
-async def _write_states(
-    session: AsyncSession,
-    snaps: Sequence[tuple[Snap | None, Snap]],
-    models: Sequence[tuple[ModelMemory | None, ModelRow]],
-    environments: Sequence[tuple[EnvState | None, EnvState]],
-    now: datetime,
-) -> None:
-    """What the cycle saw, each write conditional on what it read; Conflict if another replica wrote first."""
-    for before, after in snaps:
-        if not await write_snapshot(session, before, after):
-            raise Conflict(f"snapshot {after.model_id}/{after.deployment_id} changed under this cycle")
-    for memory, row in models:
-        if not await write_model(session, memory, row, now):
-            raise Conflict(f"model state {row[0]} changed under this cycle")
-    for env_before, env_after in environments:
-        if not await write_environment(session, env_before, env_after):
-            raise Conflict(f"environment {env_after.model_id}/{env_after.name} changed under this cycle")
+async def _add_deliveries(session: AsyncSession, rows: list[tuple[t.Transition, Outgoing]], now: datetime) -> int:
+    """One pending delivery per channel that hears each change; returns how many."""
+    from bot.store.subscriptions import live_ids  # here, not above: that module imports this one
+
+    # the poll loop holds watchers for seconds: one that unsubscribed since is owed nothing (and a
+    # delivery to it would break the foreign key, and with it the model's whole record)
+    live = await live_ids(session, {w.subscription_id for _, item in rows for w in item.watchers})
+    created = 0
+    for transition, item in rows:
+        for w in item.watchers:
+            if w.subscription_id is not None and w.subscription_id not in live:
+                continue
+            session.add(
+                t.Delivery(
+                    transition_id=transition.id,
+                    subscription_id=w.subscription_id,
+                    team_id=w.team_id,
+                    channel_id=w.channel_id,
+                    thread=w.thread,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            created += 1
+    return created
 
 
 async def mark_sent_in(
@@ -371,6 +324,46 @@ async def drop_pending(
     if channel is not None:
         query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
     await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def read_change_times(
+    session: AsyncSession, keys: set[tuple[str, str]], *, since: datetime
+) -> dict[tuple[str, str], list[datetime]]:
+    """When each of these deployments changed status (churn aside) since `since`,
+    counting only from its last settling after a bout of flapping."""
+    out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    settled_at: dict[tuple[str, str], datetime] = {}
+    if not keys:
+        return out
+    dep_ids = sorted({d for _, d in keys})
+    for chunk in chunks(dep_ids, 500):
+        rows = (
+            await session.execute(
+                select(
+                    t.Transition.model_id,
+                    t.Transition.deployment_id,
+                    t.Transition.kind,
+                    t.Transition.detected_at,
+                    t.Transition.old_status,
+                    t.Transition.new_status,
+                ).where(
+                    t.Transition.deployment_id.in_(chunk),
+                    t.Transition.kind.in_(("status", "settled")),
+                    t.Transition.detected_at >= since,
+                )
+            )
+        ).all()
+        for model_id, dep_id, kind, at, old, new in rows:
+            key = (model_id, dep_id)
+            if key not in keys:
+                continue
+            if kind == "settled":
+                settled_at[key] = max(at, settled_at.get(key, at))
+            elif not (old in CHURN and new in CHURN):
+                out[key].append(at)
+    for key, at in settled_at.items():
+        out[key] = [x for x in out[key] if x > at]
+    return out
 
 
 async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:

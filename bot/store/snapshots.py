@@ -1,8 +1,9 @@
 """What the bot last saw: deployment snapshots and model states (production and development ids).
 
 The only module that issues SQL for the `snapshots` and `model_states` tables. The
-outbox calls `write_snapshot` and `write_model` inside its recording transaction;
-`list` reads them through `read_for_models`.
+outbox calls `write_states` (these, and environments through bot.store.env_states)
+inside its recording transaction; the poller reads them through `read_memory`
+(bot.store.Store.memory), and `list` through `read_for_models`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
 from bot.decide import ModelMemory, ModelRow
+from bot.promotions import EnvState
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
+from bot.store.env_states import write_environment
 from bot.transitions import Snap
 
 
@@ -26,32 +29,31 @@ class Snapshots:
         self._sessions = sessions
         self._now = now
 
-    async def memory(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
-        """Snapshots and model states for these models, read in bulk."""
-        ids = list(set(model_ids))
-        snaps: dict[str, dict[str, Snap]] = defaultdict(dict)
-        states: dict[str, ModelMemory] = {}
-        async with self._sessions() as session:
-            for chunk in chunks(ids, 500):
-                for row in (await session.scalars(select(t.Snapshot).where(t.Snapshot.model_id.in_(chunk)))).all():
-                    snaps[row.model_id][row.deployment_id] = _snap(row)
-                for state in (
-                    await session.scalars(select(t.ModelState).where(t.ModelState.model_id.in_(chunk)))
-                ).all():
-                    states[state.model_id] = ModelMemory(
-                        True,
-                        state.production_deployment_id,
-                        state.development_deployment_id,
-                        state.name,
-                    )
-        return snaps, states
-
     async def baseline(self, snaps: Sequence[Snap], model: ModelRow | None) -> None:
         """Records first sightings (at subscribe time) without touching what is already known."""
         async with self._sessions.begin() as session:
             await insert_ignore(session, t.Snapshot, [_values(s) for s in snaps])
             if model is not None:
                 await insert_ignore(session, t.ModelState, [_model_values(model, self._now())])
+
+
+async def read_memory(
+    session: AsyncSession, model_ids: Iterable[str]
+) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
+    """Snapshots and model states of these models. Plain rows, not ORM objects: the poll loop reads
+    one model at a time, dozens a second, and building ORM objects was most of that read's cost."""
+    ids = list(set(model_ids))
+    snaps: dict[str, dict[str, Snap]] = defaultdict(dict)
+    states: dict[str, ModelMemory] = {}
+    snapshots, model_states = t.Snapshot.__table__, t.ModelState.__table__
+    for chunk in chunks(ids, 500):
+        for row in (await session.execute(select(snapshots).where(snapshots.c.model_id.in_(chunk)))).all():
+            snaps[row.model_id][row.deployment_id] = _snap(row)
+        for state in (await session.execute(select(model_states).where(model_states.c.model_id.in_(chunk)))).all():
+            states[state.model_id] = ModelMemory(
+                True, state.production_deployment_id, state.development_deployment_id, state.name
+            )
+    return snaps, states
 
 
 async def read_for_models(
@@ -64,6 +66,27 @@ async def read_for_models(
     for snap in snaps:
         by_model[snap.model_id].append(snap)
     return by_model, {m.model_id: m for m in states}
+
+
+async def write_states(
+    session: AsyncSession,
+    snaps: Sequence[tuple[Snap | None, Snap]],
+    models: Sequence[tuple[ModelMemory | None, ModelRow]],
+    environments: Sequence[tuple[EnvState | None, EnvState]],
+    now: datetime,
+) -> str | None:
+    """What a poll saw, each write conditional on what it read (for bot.store.outbox's recording
+    transaction). Returns what another writer changed first (the caller then writes nothing), or None."""
+    for before, after in snaps:
+        if not await write_snapshot(session, before, after):
+            return f"snapshot {after.model_id}/{after.deployment_id}"
+    for memory, row in models:
+        if not await write_model(session, memory, row, now):
+            return f"model state {row[0]}"
+    for env_before, env_after in environments:
+        if not await write_environment(session, env_before, env_after):
+            return f"environment {env_after.model_id}/{env_after.name}"
+    return None
 
 
 async def write_snapshot(session: AsyncSession, before: Snap | None, after: Snap) -> bool:
@@ -127,7 +150,8 @@ def _values(snap: Snap) -> dict[str, Any]:
     }
 
 
-def _snap(row: t.Snapshot) -> Snap:
+def _snap(row: Any) -> Snap:
+    """A snapshot row (an ORM object or a plain row with the same names) as a Snap."""
     return Snap(
         model_id=row.model_id,
         deployment_id=row.deployment_id,

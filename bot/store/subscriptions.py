@@ -2,13 +2,15 @@
 
 The only module that issues SQL for the `subscriptions` and `mutes` tables. What a paused or
 removed subscription still owed is dropped through bot.store.outbox, in the same
-transaction.
+transaction. Every write also moves the `watchers` revision, in the same transaction, so
+the poll loop reads every watcher again only when something changed (`revision`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,11 +20,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
-from bot.store._sql import Now, insert_ignore, rowcount, utcnow
+from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.snapshots import read_for_models
 from bot.transitions import DEFAULT_STUCK, Muted, Watcher, parse_kinds
+
+WATCHERS = "watchers"  # the `revisions` row every write here bumps: the poll loop re-reads watchers when it moves
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class SubscriptionStore:
             "created_by": user_id,
             "created_at": self._now(),
         }
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             while True:  # again only if an unsubscribe removed the row that was in the way meanwhile
                 created = await session.scalar(
@@ -126,7 +130,7 @@ class SubscriptionStore:
 
         A channel that no longer follows a model forgets its mutes on it.
         """
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             await drop_pending(session, "unsubscribed", subscription_ids=subscription_ids)
             keys = (
                 await session.execute(
@@ -204,7 +208,7 @@ class SubscriptionStore:
     async def pause_channel(self, team_id: str, channel_id: str, reason: str) -> int:
         """Pauses a channel's subscriptions after a permanent Slack error; drops what they owed."""
         now = self._now()
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             result = await session.execute(
                 update(t.Subscription)
                 .where(
@@ -218,7 +222,7 @@ class SubscriptionStore:
             return rowcount(result)
 
     async def resume_channel(self, team_id: str, channel_id: str, ids: Sequence[int] | None = None) -> int:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             query = update(t.Subscription).where(
                 t.Subscription.team_id == team_id,
                 t.Subscription.channel_id == channel_id,
@@ -250,7 +254,7 @@ class SubscriptionStore:
             "until": until,
             "created_by": user_id,
         }
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             if not await insert_ignore(session, t.Mute, [row]):
                 await session.execute(
                     update(t.Mute)
@@ -268,7 +272,7 @@ class SubscriptionStore:
         where = [t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id]
         if target is not None:
             where.append(t.Mute.target == target)
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             lifted = await self._mutes(session, *where)
             await session.execute(delete(t.Mute).where(*where))
         return lifted
@@ -296,6 +300,20 @@ class SubscriptionStore:
             state.production_deployment_id if state else None,
             state.development_deployment_id if state else None,
         )
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that moves the watchers revision last (a row lock held only until commit)."""
+        async with self._sessions.begin() as session:
+            yield session
+            await session.execute(
+                update(t.Revision).where(t.Revision.name == WATCHERS).values(value=t.Revision.value + 1)
+            )
+
+    async def revision(self) -> int | None:
+        """Moves with every change to subscriptions and mutes (None: no revision row, read watchers anyway)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(t.Revision.value).where(t.Revision.name == WATCHERS))
 
     async def watchers(self) -> list[Watcher]:
         """Every subscription, paused ones flagged: the poller keeps their snapshots current."""
@@ -358,3 +376,11 @@ async def _set_options(
         row.thread = wanted.thread
         row.stuck_after = wanted.stuck_after
     return row.id, before
+
+
+async def live_ids(session: AsyncSession, ids: Iterable[int | None]) -> set[int]:
+    """Which of these subscriptions still exist (for bot.store.outbox, inside its recording transaction)."""
+    live: set[int] = set()
+    for chunk in chunks(sorted({i for i in ids if i is not None}), 500):
+        live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
+    return live
