@@ -608,7 +608,7 @@ def markdown(
             "",
             f"{acks['count']} signed `/baseten status` commands against a real `baseten-bot serve`, one after "
             f"another, while Baseten took 8 s per answer and the {acks['n']:,}-deployment / {acks['m']:,}-model "
-            f"cycle was running (still running at the end: {'yes' if acks['cycle_still_running'] else 'no'}). "
+            f"round was running (still running at the end: {'yes' if acks['cycle_still_running'] else 'no'}). "
             f"Peak RSS of that `serve` process: {acks['peak_rss_mb']:.0f} MB.",
             "",
             "| p50 ms | p99 ms | max ms |",
@@ -620,13 +620,13 @@ def markdown(
         met = "met" if a["answered"] == a["count"] and a["p99_ms"] < ANSWER_TARGET * 1000 else "NOT met"
         lines += [
             "",
-            "## Slash-command answers while cycles run back to back",
+            "## Slash-command answers while rounds run back to back",
             "",
             f"{a['count']} signed `/baseten status MODEL DEPLOYMENT` commands, one every {a['every']:g} s, against "
             f"a real `baseten-bot serve` watching {a['n']:,} deployments over {a['m']:,} models with "
             f"`POLL_INTERVAL_SECONDS=1` and `BASETEN_MAX_RPS={a['rps']:g}` (Baseten at {a['latency'] * 1000:.0f} ms). "
             "Each is timed from sending the command to its answer arriving at the fake's response_url. "
-            f"Over the {a['seconds']:.0f} s, {a['cycles_finished']} poll cycles finished, and their durations add "
+            f"Over the {a['seconds']:.0f} s, {a['cycles_finished']} poll rounds finished, and their durations add "
             f"up to {a['poller_busy']:.0%} of it; answers received: {a['answered']} of {a['count']}, "
             f"{a['not_a_card']} of them not the deployment's card. Peak RSS of that `serve` process: "
             f"{a['peak_rss_mb']:.0f} MB. Target p99 under {ANSWER_TARGET:g} s: **{met}**.",
