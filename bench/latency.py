@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import replace_section, terminate  # noqa: E402
 from bench.run import machine, peak_rss_mb  # noqa: E402
 from bench.stats import nearest_rank  # noqa: E402
 
@@ -233,14 +233,7 @@ class Bot:
 
     def stop(self) -> int:
         """SIGTERM; the exit code (killed after 15 s: -9)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc)
 
     def log_counts(self) -> dict[str, Any]:
         """Warnings, errors and tracebacks in the bot's log, and the first few of those lines."""
@@ -587,14 +580,7 @@ def markdown(done: list[Done], command: str) -> str:
 def write_section(path: Path, text: str) -> None:
     """Replaces the latency section of BENCHMARKS.md, or appends it (after bench/run.py's and soak's parts,
     which run.py keeps when it rewrites the head)."""
-    current = path.read_text() if path.exists() else ""
-    if START in current and END in current:
-        before, _, rest = current.partition(START)
-        after = rest.partition(END)[2].lstrip("\n")
-        path.write_text(before + text + ("\n" + after if after else ""))
-    else:
-        head = current.rstrip("\n")
-        path.write_text((head + "\n\n" if head else "") + text)
+    replace_section(path, START, END, text)
 
 
 def main() -> int:

@@ -41,7 +41,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 SOAK_MARK = "<!-- soak"  # BENCHMARKS.md from here on is bench/soak.py's, kept when this script rewrites
 sys.path.insert(0, str(ROOT))
+from bench.common import terminate  # noqa: E402
 from bench.stats import nearest_rank  # noqa: E402
 
 SIZES = [(100, 10), (1000, 100), (5000, 500), (20000, 2000)]
@@ -397,13 +397,7 @@ class Serve:
         """Stops the process; returns its peak RSS in MiB, read just before it exits."""
         rss = peak_rss_mb(self.proc.pid) if self.proc.poll() is None else float("nan")
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         return rss
 
 

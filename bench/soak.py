@@ -65,6 +65,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import replace_section  # noqa: E402
 from bench.stats import bucket_bound  # noqa: E402
 from bot import tables as t  # noqa: E402
 from bot.db import sync_url  # noqa: E402
@@ -497,15 +498,7 @@ def markdown(report: dict[str, Any], command: str, kind: str) -> str:
 
 def write_section(path: Path, kind: str, text: str) -> None:
     """Replaces this database kind's soak section in `path`, or appends it; other sections stay."""
-    current = path.read_text() if path.exists() else ""
-    start, end = f"{MARK}:{kind} -->", f"{END}:{kind} -->"
-    if start in current:
-        before, _, rest = current.partition(start)
-        after = rest.partition(end)[2].lstrip("\n")
-        path.write_text(before + text + ("\n" + after if after else ""))
-    else:
-        head = current.rstrip("\n")
-        path.write_text((head + "\n\n" if head else "") + text)
+    replace_section(path, f"{MARK}:{kind} -->", f"{END}:{kind} -->", text)
 
 
 def main() -> int:
