@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import act_render, excerpt, promotion_render, render, why
 from bot.act_listeners import act_command, register_acting
@@ -44,6 +45,7 @@ from bot.subscriptions import Actor, Subscriptions
 log = logging.getLogger(__name__)
 CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume)
 OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
+STORE_DOWN = "The bot's database did not answer in time, so this was not done. Please try again in a minute."
 NOT_ADMIN = (
     "Only the bot's admins may change subscriptions in this workspace. "
     "`status`, `list` and `help` are open to everyone."
@@ -213,6 +215,9 @@ async def _safe(
         return render.error(str(exc)), "ephemeral"
     except UsageError as exc:
         return render.error(str(exc), usage=exc.usage), "ephemeral"
+    except SQLAlchemyError as exc:  # an expected failure (busy, unreachable): a line, not a traceback
+        log.warning("a command could not use the database: %s", type(exc).__name__)
+        return render.error(STORE_DOWN), "ephemeral"
     except Exception:
         log.exception("a command failed")
         return render.error(OOPS), "ephemeral"

@@ -77,7 +77,6 @@ class Subscriptions:
         deployments, model_row = await self._baseline_of(cmd, model, watched)
         roles = ("production", "development")
         target = cmd.target if watched is None or cmd.target in roles or cmd.target.startswith(ENV) else watched.id
-        await self._store.snapshots.baseline([snap_of(d, self._now()) for d in deployments], model_row)
         _, before = await self._store.subscriptions.subscribe(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
@@ -89,6 +88,8 @@ class Subscriptions:
             thread=cmd.thread,
             user_id=actor.user_id,
             stuck_after=cmd.stuck_after,
+            baseline=[snap_of(d, self._now()) for d in deployments],
+            model_row=model_row,
         )
         what = f"*{esc(short(model.display_name))}* / " + describe_target(
             target, watched.name if watched is not None else ""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 
+from bot.db import make_sync_engine
 from bot.decide import plan
-from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
+from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD, on_postgres
 from tests.fakes import API_KEY, TEAM, Canned, FakeBaseten, FakeSlack, deployment
 from tests.world import World
 
@@ -451,6 +454,25 @@ async def test_every_change_to_who_watches_what_moves_the_watchers_revision(worl
     assert await moved()
     await world.command("list")  # reading moves nothing
     assert not await moved()
+
+
+@on_postgres
+async def test_a_subscription_write_does_not_wait_for_another_ones_revision_move(world: World, db_url: str) -> None:
+    """Issue 28: every subscription write moved the one watchers revision row inside its transaction,
+    so on PostgreSQL each concurrent write queued on that row's lock, holding a pooled connection,
+    until the one ahead committed; under a burst the pool ran dry. Here a writer that moved the
+    revision has not committed yet (a second connection, held open on purpose): a subscribe
+    must still complete, and the revision must move once that writer commits."""
+    before = await world.store.subscriptions.revision()
+    held = make_sync_engine(db_url)
+    with held.connect() as conn:
+        conn.execute(sa.text("UPDATE revisions SET value = value + 1 WHERE name = 'watchers'"))  # not committed
+        message, kind = await asyncio.wait_for(world.command(f"subscribe {MODEL} {PROD}"), timeout=20)
+        assert kind == "in_channel", message.text
+        conn.commit()
+    held.dispose()
+    assert [w.channel_id for w in await world.store.subscriptions.watchers()] == ["C1"]
+    assert await world.store.subscriptions.revision() != before  # moved after the subscription was stored
 
 
 async def test_a_channel_that_unsubscribed_after_the_watchers_were_read_is_owed_nothing(

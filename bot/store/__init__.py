@@ -1,7 +1,8 @@
 """The database, by concern; each module alone issues SQL for its own tables.
 
 - `subscriptions`: which channel watches what (options, mute, pause);
-- `snapshots`: what the bot last saw of each deployment and model;
+- `snapshots`: what the bot last saw of each deployment and model (written with a new
+  subscription, and by the outbox);
 - `outbox`: transitions, their pending deliveries, and notice threads;
 - `leases`: the poller lease that elects one replica;
 - `actions`: actions on deployments asked from Slack, one per click.
@@ -26,7 +27,7 @@ from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
 from bot.store.outbox import Outbox, read_change_times
 from bot.store.promotion_messages import PromotionMessages
-from bot.store.snapshots import Snapshots, read_memory
+from bot.store.snapshots import read_memory
 from bot.store.subscriptions import SubscriptionStore
 from bot.transitions import Snap
 
@@ -35,7 +36,6 @@ class Store:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
         self.subscriptions = SubscriptionStore(sessions, now=now)
-        self.snapshots = Snapshots(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
         self.actions = ActionLog(sessions, now=now)
         self.environments = EnvStates(sessions)

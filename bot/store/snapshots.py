@@ -1,9 +1,11 @@
 """What the bot last saw: deployment snapshots and model states (production and development ids).
 
-The only module that issues SQL for the `snapshots` and `model_states` tables. The
-outbox calls `write_states` (these, and environments through bot.store.env_states)
-inside its recording transaction; the poller reads them through `read_memory`
-(bot.store.Store.memory), and `list` through `read_for_models`.
+The only module that issues SQL for the `snapshots` and `model_states` tables. A new
+subscription writes its first sightings through `write_baseline`, inside its own
+transaction (bot.store.subscriptions); the outbox calls `write_states` (these, and
+environments through bot.store.env_states) inside its recording transaction; the
+poller reads them through `read_memory` (bot.store.Store.memory), and `list` through
+`read_for_models`.
 """
 
 from __future__ import annotations
@@ -14,27 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import tables as t
 from bot.decide import ModelMemory, ModelRow
 from bot.promotions import EnvState
-from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
+from bot.store._sql import chunks, insert_ignore, rowcount
 from bot.store.env_states import write_environment
 from bot.transitions import Snap
 
 
-class Snapshots:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
-        self._sessions = sessions
-        self._now = now
-
-    async def baseline(self, snaps: Sequence[Snap], model: ModelRow | None) -> None:
-        """Records first sightings (at subscribe time) without touching what is already known."""
-        async with self._sessions.begin() as session:
-            await insert_ignore(session, t.Snapshot, [_values(s) for s in snaps])
-            if model is not None:
-                await insert_ignore(session, t.ModelState, [_model_values(model, self._now())])
+async def write_baseline(session: AsyncSession, snaps: Sequence[Snap], model: ModelRow | None, now: datetime) -> None:
+    """First sightings (at subscribe time), inside the caller's transaction; what is known stays."""
+    await insert_ignore(session, t.Snapshot, [_values(s) for s in snaps])
+    if model is not None:
+        await insert_ignore(session, t.ModelState, [_model_values(model, now)])
 
 
 async def read_memory(

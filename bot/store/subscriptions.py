@@ -2,13 +2,14 @@
 
 The only module that issues SQL for the `subscriptions` and `mutes` tables. What a paused or
 removed subscription still owed is dropped through bot.store.outbox, in the same
-transaction. Every write also moves the `watchers` revision, in the same transaction, so
+transaction. Every write then moves the `watchers` revision, right after it commits, so
 the poll loop reads every watcher again only when something changed (`revision`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,15 +18,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
+from bot.decide import ModelRow
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
-from bot.store.snapshots import read_for_models
-from bot.transitions import DEFAULT_STUCK, Muted, Watcher, parse_kinds
+from bot.store.snapshots import read_for_models, write_baseline
+from bot.transitions import DEFAULT_STUCK, Muted, Snap, Watcher, parse_kinds
 
+log = logging.getLogger(__name__)
 WATCHERS = "watchers"  # the `revisions` row every write here bumps: the poll loop re-reads watchers when it moves
 
 
@@ -93,12 +97,16 @@ class SubscriptionStore:
         thread: bool,
         user_id: str,
         stuck_after: timedelta | None = None,
+        baseline: Sequence[Snap] = (),
+        model_row: ModelRow | None = None,
     ) -> tuple[int, Options | None]:
-        """Adds a subscription, or gives an existing one these options.
+        """Adds a subscription, or gives an existing one these options, with the first sightings of
+        what it watches (`baseline`, and the model's roles in `model_row`) where none are known yet.
 
         Returns its id and, when it already existed, the options it had before (None: created).
-        One transaction, and one statement when new: a command holds its connection briefly.
+        One transaction, and one statement each when new: a command holds its connection briefly.
         """
+        now = self._now()
         wanted = Options(frozenset(kinds), thread, None if stuck_after is None else int(stuck_after.total_seconds()))
         row = {
             "team_id": team_id,
@@ -111,9 +119,10 @@ class SubscriptionStore:
             "thread": thread,
             "stuck_after": wanted.stuck_after,
             "created_by": user_id,
-            "created_at": self._now(),
+            "created_at": now,
         }
         async with self._write() as session:
+            await write_baseline(session, baseline, model_row, now)
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             while True:  # again only if an unsubscribe removed the row that was in the way meanwhile
                 created = await session.scalar(
@@ -303,12 +312,36 @@ class SubscriptionStore:
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction that moves the watchers revision last (a row lock held only until commit)."""
+        """A write transaction; once it has committed, the watchers revision moves (`_moved`)."""
         async with self._sessions.begin() as session:
             yield session
-            await session.execute(
-                update(t.Revision).where(t.Revision.name == WATCHERS).values(value=t.Revision.value + 1)
-            )
+        await self._moved()
+
+    async def _moved(self) -> None:
+        """Moves the watchers revision, after the change it announces has committed.
+
+        Not inside the change's transaction: there, the one revision row stayed locked until
+        the commit, a round trip later, and on PostgreSQL every concurrent subscription write
+        queued behind it holding a pooled connection. Under a burst of commands the pool ran
+        dry and a command failed after 30 s (issue 28). Here the row is locked for one
+        statement, and a row already locked is skipped: its holder's move commits after this
+        change did, so the poll loop, which reads the revision before the watchers, sees this
+        change either way. A move that fails is logged; the loop re-reads every watcher within
+        REREAD_AT_LEAST regardless.
+        """
+        unlocked = (
+            select(t.Revision.name)
+            .where(t.Revision.name == WATCHERS)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(t.Revision).where(t.Revision.name == unlocked).values(value=t.Revision.value + 1)
+                )
+        except SQLAlchemyError as exc:
+            log.warning("a subscription change is stored, but its revision did not move (%s)", type(exc).__name__)
 
     async def revision(self) -> int | None:
         """Moves with every change to subscriptions and mutes (None: no revision row, read watchers anyway)."""
