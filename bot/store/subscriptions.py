@@ -2,23 +2,20 @@
 
 The only module that issues SQL for the `subscriptions` and `mutes` tables. What a paused or
 removed subscription still owed is dropped through bot.store.outbox, in the same
-transaction. Every write then moves the `watchers` revision, right after it commits, so
-the poll loop reads every watcher again only when something changed (`revision`).
+transaction. Every write then moves the watchers revision (bot.store.revisions), right
+after it commits, so the poll loop reads every watcher again only when something changed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import tables as t
@@ -26,11 +23,9 @@ from bot.decide import ModelRow
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
+from bot.store.revisions import Revisions
 from bot.store.snapshots import read_for_models, write_baseline
 from bot.transitions import DEFAULT_STUCK, Muted, Snap, Watcher, parse_kinds
-
-log = logging.getLogger(__name__)
-WATCHERS = "watchers"  # the `revisions` row every write here bumps: the poll loop re-reads watchers when it moves
 
 
 @dataclass(frozen=True)
@@ -83,6 +78,7 @@ class SubscriptionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
         self._now = now
+        self._revisions = Revisions(sessions)
 
     async def subscribe(
         self,
@@ -121,7 +117,7 @@ class SubscriptionStore:
             "created_by": user_id,
             "created_at": now,
         }
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             await write_baseline(session, baseline, model_row, now)
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             while True:  # again only if an unsubscribe removed the row that was in the way meanwhile
@@ -139,7 +135,7 @@ class SubscriptionStore:
 
         A channel that no longer follows a model forgets its mutes on it.
         """
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             await drop_pending(session, "unsubscribed", subscription_ids=subscription_ids)
             keys = (
                 await session.execute(
@@ -217,7 +213,7 @@ class SubscriptionStore:
     async def pause_channel(self, team_id: str, channel_id: str, reason: str) -> int:
         """Pauses a channel's subscriptions after a permanent Slack error; drops what they owed."""
         now = self._now()
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             result = await session.execute(
                 update(t.Subscription)
                 .where(
@@ -231,7 +227,7 @@ class SubscriptionStore:
             return rowcount(result)
 
     async def resume_channel(self, team_id: str, channel_id: str, ids: Sequence[int] | None = None) -> int:
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             query = update(t.Subscription).where(
                 t.Subscription.team_id == team_id,
                 t.Subscription.channel_id == channel_id,
@@ -263,7 +259,7 @@ class SubscriptionStore:
             "until": until,
             "created_by": user_id,
         }
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             if not await insert_ignore(session, t.Mute, [row]):
                 await session.execute(
                     update(t.Mute)
@@ -281,7 +277,7 @@ class SubscriptionStore:
         where = [t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id]
         if target is not None:
             where.append(t.Mute.target == target)
-        async with self._write() as session:
+        async with self._revisions.write() as session:
             lifted = await self._mutes(session, *where)
             await session.execute(delete(t.Mute).where(*where))
         return lifted
@@ -310,43 +306,9 @@ class SubscriptionStore:
             state.development_deployment_id if state else None,
         )
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction; once it has committed, the watchers revision moves (`_moved`)."""
-        async with self._sessions.begin() as session:
-            yield session
-        await self._moved()
-
-    async def _moved(self) -> None:
-        """Moves the watchers revision, after the change it announces has committed.
-
-        Not inside the change's transaction: there, the one revision row stayed locked until
-        the commit, a round trip later, and on PostgreSQL every concurrent subscription write
-        queued behind it holding a pooled connection. Under a burst of commands the pool ran
-        dry and a command failed after 30 s (issue 28). Here the row is locked for one
-        statement, and a row already locked is skipped: its holder's move commits after this
-        change did, so the poll loop, which reads the revision before the watchers, sees this
-        change either way. A move that fails is logged; the loop re-reads every watcher within
-        REREAD_AT_LEAST regardless.
-        """
-        unlocked = (
-            select(t.Revision.name)
-            .where(t.Revision.name == WATCHERS)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        try:
-            async with self._sessions.begin() as session:
-                await session.execute(
-                    update(t.Revision).where(t.Revision.name == unlocked).values(value=t.Revision.value + 1)
-                )
-        except SQLAlchemyError as exc:
-            log.warning("a subscription change is stored, but its revision did not move (%s)", type(exc).__name__)
-
     async def revision(self) -> int | None:
         """Moves with every change to subscriptions and mutes (None: no revision row, read watchers anyway)."""
-        async with self._sessions() as session:
-            return await session.scalar(select(t.Revision.value).where(t.Revision.name == WATCHERS))
+        return await self._revisions.current()
 
     async def watchers(self) -> list[Watcher]:
         """Every subscription, paused ones flagged: the poller keeps their snapshots current."""
