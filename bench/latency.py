@@ -59,7 +59,7 @@ from bench.stats import nearest_rank  # noqa: E402
 POLL_INTERVAL = 60.0
 MAX_RPS = 50.0
 HOT_POLL = 5.0  # the bot's default HOT_POLL_SECONDS, left unset
-HEADROOM = 0.95  # a sweep's share of BASETEN_MAX_RPS (bot.ratelimit)
+HEADROOM = 0.95  # a sweep's share of BASETEN_MAX_RPS (bot.baseten.ratelimit)
 LONG_STATE = 6.0  # seconds: a state at least this long must not go unseen
 STEPS = ("BUILDING → DEPLOYING", "DEPLOYING → LOADING_MODEL", "LOADING_MODEL → ACTIVE")
 START, END = "<!-- latency -->", "<!-- /latency -->"
@@ -72,8 +72,8 @@ NOTICE = re.compile(r"^(?P<model>\S+) / (?P<dep>\S+): (?:(?P<created>new deploym
 def seed(url: str, models: int) -> None:
     """M whole-model subscriptions (one channel each), with the production deployment's snapshot and
     the model's state as the fake shows them: the first poll finds nothing new and writes nothing."""
-    from bot.db import make_sync_engine
-    from bot.tables import ModelState, Snapshot, Subscription
+    from bot.app.db import make_sync_engine
+    from bot.store.tables import ModelState, Snapshot, Subscription
 
     now = datetime.now(UTC)
     engine = make_sync_engine(url)
@@ -129,7 +129,7 @@ def seed(url: str, models: int) -> None:
 
 @contextlib.contextmanager
 def seeded(models: int) -> Iterator[tuple[str, Path]]:
-    from bot.db import upgrade
+    from bot.app.db import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     try:
@@ -182,7 +182,7 @@ class Bot:
     """A real `python -m bot serve` (HTTP mode) against the fake, its log in a file."""
 
     def __init__(self, fake: Fake, url: str, log: Path) -> None:
-        from bot.config import Settings
+        from bot.app.config import Settings
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -317,7 +317,7 @@ def play(plan: Plan, fake: Fake, bot: Bot) -> dict[str, Any]:
         bot.check()
         fake.get("status")
         time.sleep(1)
-    schedule = bot.schedule()  # what the lease holder's schedule said at the end of the measured run
+    schedule = bot.polling.schedule()  # what the lease holder's schedule said at the end of the measured run
     drain = plan.drain if plan.drain is not None else 2 * worst_expected(plan.models)
     heard_all: float | None = None
     while time.monotonic() < end + drain:

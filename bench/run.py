@@ -5,7 +5,7 @@
 
 For each (N deployments, M models) it seeds N watched deployments into a fresh
 SQLite database, starts bench/fake.py (50 ms latency; its per-endpoint limit, answered
-with 429s, is the rate the bot runs at) and runs the real poll loop (bot.poll_loop, as
+with 429s, is the rate the bot runs at) and runs the real poll loop (bot.polling.loop, as
 `serve` runs it; BASETEN_MAX_RPS=100 unless --rps says otherwise) in a fresh process with
 POLL_INTERVAL_SECONDS=1, so every model is always due and rounds run back to back as fast
 as the budget allows. A *round* is the time to poll every watched model once. After a
@@ -113,8 +113,8 @@ class Fake:
 
 def seed(url: str, n: int, m: int) -> None:
     """N deployment subscriptions over M models (one channel per model), with matching snapshots."""
-    from bot.db import make_sync_engine
-    from bot.tables import Snapshot, Subscription
+    from bot.app.db import make_sync_engine
+    from bot.store.tables import Snapshot, Subscription
 
     per = n // m
     now = datetime.now(UTC)
@@ -165,7 +165,7 @@ def seed(url: str, n: int, m: int) -> None:
 @contextlib.contextmanager
 def seeded(n: int, m: int, prefix: str) -> Iterator[str]:
     """A fresh SQLite database at the newest migration, seeded with N watched deployments over M models."""
-    from bot.db import upgrade
+    from bot.app.db import upgrade
 
     tmp = tempfile.mkdtemp(prefix=prefix)
     try:
@@ -222,9 +222,9 @@ async def measure_size(n: int, m: int, url: str, latency: float, rps: float, cyc
 async def _measure_size(
     fake: Fake, n: int, m: int, url: str, latency: float, rps: float, cycles_only: bool
 ) -> dict[str, Any]:
-    from bot.config import Settings
-    from bot.poll_loop import PollLoop
-    from bot.runtime import Runtime
+    from bot.app.config import Settings
+    from bot.app.runtime import Runtime
+    from bot.polling.loop import PollLoop
 
     settings = Settings(
         baseten_api_key="bench-key",

@@ -51,7 +51,7 @@ sys.path[:0] = [{root!r}]
 import site
 site.addsitedir({packages!r})
 from bot.baseten.client import BasetenClient
-from bot.ratelimit import RateLimiter
+from bot.baseten.ratelimit import RateLimiter
 
 async def main():
     client = BasetenClient(api_key="k", base_url={url!r}, limiter=RateLimiter(1e9), max_concurrency={concurrency})

@@ -67,8 +67,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import replace_section  # noqa: E402
 from bench.stats import bucket_bound  # noqa: E402
-from bot import tables as t  # noqa: E402
-from bot.db import sync_url  # noqa: E402
+from bot.app.db import sync_url  # noqa: E402
+from bot.store import tables as t  # noqa: E402
 from tests.conftest import BotProcess, bot_env  # noqa: E402
 from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment, wait_until  # noqa: E402
 from tests.test_slash_e2e import answer, post_command  # noqa: E402

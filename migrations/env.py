@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (bot.db) or DATABASE_URL, never from alembic.ini."""
+"""Alembic environment: the URL comes from the caller (bot.app.db) or DATABASE_URL, never from alembic.ini."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from bot.db import make_sync_engine
-from bot.tables import Base
+from bot.app.db import make_sync_engine
+from bot.store.tables import Base
 
 config = context.config
-url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "sqlite:///baseten-bot.db")
+url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "sqlite:///baseten-bot.app.db")
 target_metadata = Base.metadata
 
 
 def run_offline() -> None:
-    from bot.db import sync_url
+    from bot.app.db import sync_url
 
     context.configure(
         url=sync_url(url).render_as_string(hide_password=False),

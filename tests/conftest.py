@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.db import sync_url, upgrade
+from bot.app.db import sync_url, upgrade
 from tests.fakes import API_KEY, BOT_TOKEN, SIGNING_SECRET, FakeBaseten, FakeSlack, deployment, wait_until
 
 MODEL = "mdl1abcd"
@@ -24,7 +24,7 @@ MODEL_NAME = "llama-3-8b"
 PROD = "dep1prod"
 DEV = "dep2dev"
 OLD = "dep3old"
-CYCLES = "baseten_bot_poll_cycles_total"  # bot/metrics.py: one per finished poll cycle, by outcome
+CYCLES = "baseten_bot_poll_cycles_total"  # bot/app/metrics.py: one per finished poll cycle, by outcome
 
 
 def standard_deployments() -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ any_database = pytest.mark.skipif(bool(POSTGRES), reason="the database does not 
 def empty_db_url(tmp_path: Path) -> Iterator[str]:
     """A database with no tables: a SQLite file, or with TEST_DATABASE_URL a fresh PostgreSQL database."""
     if not POSTGRES:
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        yield f"sqlite:///{tmp_path / 'bot.app.db'}"
         return
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(sync_url(POSTGRES), isolation_level="AUTOCOMMIT")

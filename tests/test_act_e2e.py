@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.db import make_sync_engine
+from bot.app.db import make_sync_engine
 from tests.conftest import MODEL, OLD, PROD, BotProcess, bot_env
 from tests.fakes import TEAM, Canned, FakeBaseten, FakeSlack, deployment, sign, wait_until
 from tests.test_slash_e2e import answer, post_command

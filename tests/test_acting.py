@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from bot import act_render, notices
-from bot.acting import VERBS, Target, decode, encode, fits, fitting, outcome
-from bot.admins import AllowList, operators
-from bot.commands import Act, UsageError, parse
-from bot.db import make_async_engine, sessions
-from bot.runtime import slack_client
-from bot.status import KNOWN
+from bot.actions import buttons
+from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting, outcome
+from bot.app.db import make_async_engine, sessions
+from bot.app.runtime import slack_client
+from bot.commands.parse import Act, UsageError, parse
+from bot.domain.status import KNOWN
+from bot.polling.transitions import PROMOTION, SETTLED, STATUS, Change
+from bot.render import notices
+from bot.slack.admins import AllowList, operators
 from bot.store.actions import WINDOW, ActionLog, Click
-from bot.tables import Transition
-from bot.transitions import PROMOTION, SETTLED, STATUS, Change
+from bot.store.tables import Transition
 from tests.fakes import BOT_TOKEN, Canned, FakeSlack
 from tests.test_render import NOW, golden, within_limits
 
@@ -166,12 +167,12 @@ def test_a_promotion_carries_the_controls_that_fit_its_status(status: str, contr
     change = Change(
         PROMOTION, "mdl1abcd", "dep4fail", "v4", "RELEASING", status, NOW, None, {"environment": "staging", "key": "k"}
     )
-    shown = [b["action_id"].removeprefix(act_render.ASK) for b in act_render.promotion_buttons(change, "llama")]
+    shown = [b["action_id"].removeprefix(buttons.ASK) for b in buttons.promotion_buttons(change, "llama")]
     assert shown == controls
     for verb in controls:
         assert fits(verb, status, production=False)
     ended = Change(PROMOTION, "mdl1abcd", "dep4fail", "v4", "RAMPING_UP", status, NOW, None, {"final": True})
-    assert act_render.promotion_buttons(ended, "llama") == []
+    assert buttons.promotion_buttons(ended, "llama") == []
 
 
 @pytest.mark.parametrize(
@@ -187,7 +188,7 @@ def test_a_cancel_says_how_baseten_took_it(body: dict[str, str], words: str) -> 
 
 
 def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
-    card = act_render.confirmation(VERBS["retry"], TARGET, status="BUILD_FAILED")
+    card = buttons.confirmation(VERBS["retry"], TARGET, status="BUILD_FAILED")
     golden("confirm_retry", card)
     within_limits(card)
     (actions,) = [b for b in card.blocks if b["type"] == "actions"]
@@ -197,10 +198,10 @@ def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
 
 def test_every_do_button_asks_slack_to_confirm_and_no_ask_button_changes_anything() -> None:
     for verb in VERBS.values():
-        do = act_render.do_button(verb, TARGET)
+        do = buttons.do_button(verb, TARGET)
         assert do["confirm"]["title"]["text"] and do["confirm"]["text"]["text"], verb.name
-        ask = act_render.ask_button(verb, TARGET)
-        assert ask["action_id"].startswith(act_render.ASK) and "confirm" not in ask
+        ask = buttons.ask_button(verb, TARGET)
+        assert ask["action_id"].startswith(buttons.ASK) and "confirm" not in ask
 
 
 def _failure(is_production: bool, status: str = "UNHEALTHY") -> Change:
@@ -220,7 +221,7 @@ def _failure(is_production: bool, status: str = "UNHEALTHY") -> Change:
 def test_a_failure_notice_with_buttons_golden() -> None:
     change = _failure(True, "DEPLOY_FAILED")
     message = notices.notice(
-        change, model_name="llama-3-8b", now=NOW, actions=act_render.notice_buttons(change, "llama-3-8b")
+        change, model_name="llama-3-8b", now=NOW, actions=buttons.notice_buttons(change, "llama-3-8b")
     )
     golden("notice_failure_buttons", message)
     within_limits(message)
@@ -229,10 +230,10 @@ def test_a_failure_notice_with_buttons_golden() -> None:
 
 
 def test_only_failure_notices_carry_buttons() -> None:
-    assert act_render.notice_buttons(_failure(False, "ACTIVE"), "m") == []
-    assert [b["action_id"] for b in act_render.notice_buttons(_failure(False), "m")] == ["act_ask_deactivate"]
+    assert buttons.notice_buttons(_failure(False, "ACTIVE"), "m") == []
+    assert [b["action_id"] for b in buttons.notice_buttons(_failure(False), "m")] == ["act_ask_deactivate"]
     settled = replace(_failure(True), kind=SETTLED)  # flapping ended, failing: lines and buttons alike
-    assert [b["action_id"] for b in act_render.notice_buttons(settled, "m")] == ["act_ask_rollback"]
+    assert [b["action_id"] for b in buttons.notice_buttons(settled, "m")] == ["act_ask_rollback"]
 
 
 async def test_an_operator_group_slack_cannot_read_admits_nobody(slack: FakeSlack) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admins import TTL_SECONDS, Admins, split_ids
+from bot.slack.admins import TTL_SECONDS, Admins, split_ids
 from tests.fakes import BOT_TOKEN, Canned, FakeSlack
 
 

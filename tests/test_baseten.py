@@ -10,7 +10,7 @@ import pytest
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, NotFound, RateLimited, Unavailable
-from bot.ratelimit import RateLimiter
+from bot.baseten.ratelimit import RateLimiter
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD
 from tests.fakes import API_KEY, Canned, FakeBaseten, deployment
 

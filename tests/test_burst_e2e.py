@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bot.db import make_sync_engine
-from bot.slack_app import OOPS, STORE_DOWN
+from bot.app.db import make_sync_engine
+from bot.slack.app import OOPS, STORE_DOWN
 from tests.conftest import BotProcess, bot_env
 from tests.fakes import FakeBaseten, FakeSlack, deployment, sign, slash_body, wait_until
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import (
+from bot.commands.parse import (
     Help,
     ListSubs,
     Mute,
@@ -20,8 +20,8 @@ from bot.commands import (
     UsageError,
     parse,
 )
-from bot.ids import is_plain_id
-from bot.status import KNOWN
+from bot.domain.ids import is_plain_id
+from bot.domain.status import KNOWN
 
 
 @pytest.mark.parametrize(

@@ -89,8 +89,8 @@ def test_dockerignore_keeps_what_the_build_copies_and_drops_the_rest() -> None:
     for kept_out in [
         ".git/HEAD",
         ".venv/bin/python",
-        "baseten-bot.db",
-        "data/baseten-bot.db-wal",
+        "baseten-bot.app.db",
+        "data/baseten-bot.app.db-wal",
         "bot/__pycache__/cli.cpython-311.pyc",
         ".mypy_cache/3.11/bot/cli.meta.json",
         ".pytest_cache/README.md",
@@ -105,7 +105,7 @@ def test_the_command_is_the_installed_console_script() -> None:
     (cmd,) = instructions("CMD")
     assert json.loads(cmd) == ["baseten-bot", "serve"]
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("baseten-bot") == "bot.cli:main"
+    assert scripts.get("baseten-bot") == "bot.app.cli:main"
     assert shutil.which("baseten-bot", path=str(Path(sys.executable).parent))
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot import tables as t
-from bot.db import sync_url
+from bot.app.db import sync_url
+from bot.store import tables as t
 from tests.conftest import MODEL, PROD, BotProcess, bot_env
 from tests.fakes import Canned, FakeBaseten, FakeSlack, wait_until
 from tests.test_slash_e2e import answer, post_command

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import tables as t
-from bot.config import ConfigError, load_settings
-from bot.db import make_async_engine, sessions
-from bot.metrics import Metrics
-from bot.runtime import Runtime
+from bot.app.config import ConfigError, load_settings
+from bot.app.db import make_async_engine, sessions
+from bot.app.metrics import Metrics
+from bot.app.runtime import Runtime
 from bot.store import Store
+from bot.store import tables as t
 from tests.conftest import sqlite_only
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.decide import Failed, ModelMemory, ModelPlan, decide, history_window, plan
-from bot.noise import FLAP_WINDOW
-from bot.transitions import FLAPPING, PROMOTED, STATUS, Muted, Watcher
+from bot.polling.decide import Failed, ModelMemory, ModelPlan, decide, history_window, plan
+from bot.polling.noise import FLAP_WINDOW
+from bot.polling.transitions import FLAPPING, PROMOTED, STATUS, Muted, Watcher
 from tests.test_transitions import NOW, dep, snap
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import excerpt, notices
 from bot.baseten.models import LogLine
-from bot.transitions import NEW, STATUS, STUCK, Change
+from bot.polling.transitions import NEW, STATUS, STUCK, Change
+from bot.render import excerpt, notices
 from tests.test_render import NOW, golden, within_limits
 from tests.test_render_properties import assert_inert, texts
 

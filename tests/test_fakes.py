@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime import slack_client
+from bot.app.runtime import slack_client
 from tests.conftest import MODEL, PROD
 from tests.fakes import API_KEY, APP_TOKEN, BOT_TOKEN, BOT_USER, Canned, FakeBaseten, FakeSlack, deployment, model
 from tests.spec import SPEC

@@ -1,4 +1,4 @@
-"""What the poll loop keeps of each model between its polls (bot.known): pure rules, then the poller
+"""What the poll loop keeps of each model between its polls (bot.polling.known): pure rules, then the poller
 with it against the fakes and a real SQLite file, beside a second poller that writes behind its back."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.decide import ModelMemory, plan
-from bot.known import Known
-from bot.poller import Poller
-from bot.transitions import Snap
+from bot.polling.decide import ModelMemory, plan
+from bot.polling.known import Known
+from bot.polling.poller import Poller
+from bot.polling.transitions import Snap
 from tests.conftest import MODEL, PROD
 from tests.fakes import FakeBaseten, FakeSlack
 from tests.world import World

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from bot.db import make_async_engine, sessions
+from bot.app.db import make_async_engine, sessions
 from bot.store import Store
 from bot.store.leases import Lease
 from tests.conftest import BotProcess, bot_env

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
-from bot.tables import Base, Mute, Subscription
+from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
+from bot.store.tables import Base, Mute, Subscription
 from tests.conftest import sqlite_only
 
 

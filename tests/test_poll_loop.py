@@ -1,4 +1,4 @@
-"""The lease holder's poll loop (bot.poll_loop) in process, on a real database and the loopback fakes:
+"""The lease holder's poll loop (bot.polling.loop) in process, on a real database and the loopback fakes:
 the budget and the starvation bound when POLL_INTERVAL_SECONDS cannot be kept, and a hand-over
 that resumes the schedule without a burst and without a gap. The pure schedule is tested in
 test_schedule; a hot change heard in seconds by the real process in test_hot_e2e."""
@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import Settings
-from bot.runtime import Runtime
-from bot.service import Service
+from bot.app.config import Settings
+from bot.app.runtime import Runtime
+from bot.app.service import Service
 from tests.fakes import API_KEY, BOT_TOKEN, FakeBaseten, FakeSlack, Seen, deployment
 from tests.world import Clock, World
 

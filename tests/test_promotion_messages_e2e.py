@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot import tables as t
-from bot.db import sync_url
+from bot.app.db import sync_url
+from bot.store import tables as t
 from tests.conftest import DEV, MODEL, OLD, BotProcess, bot_env
 from tests.fakes import FakeBaseten, FakeSlack, deployment, wait_until
 from tests.test_replicas import role

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.baseten.models import Environment
-from bot.commands import Status, Subscribe, Unsubscribe, UsageError, parse
-from bot.decide import ModelPlan, decide, plan
-from bot.promotions import END, ENDED, FINAL, REPLACED, START, STEP, EnvState, diff_environment
-from bot.transitions import PROMOTED, PROMOTION, STATUS, Change, Muted, Watcher, audience, covers
+from bot.commands.parse import Status, Subscribe, Unsubscribe, UsageError, parse
+from bot.polling.decide import ModelPlan, decide, plan
+from bot.polling.promotions import END, ENDED, FINAL, REPLACED, START, STEP, EnvState, diff_environment
+from bot.polling.transitions import PROMOTED, PROMOTION, STATUS, Change, Muted, Watcher, audience, covers
 from tests.test_transitions import dep
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)

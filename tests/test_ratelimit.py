@@ -1,6 +1,6 @@
 """The shared rate limit, seen from the server: real client calls against the loopback fake.
 
-Two promises of bot/ratelimit.py that nothing else exercises end to end:
+Two promises of bot/baseten/ratelimit.py that nothing else exercises end to end:
 a 429 answered to one caller pauses every caller sharing the limiter, and a slash
 command's request goes ahead of the poller's queued ones. Both are checked on what
 the fake recorded (arrival times and order), not on the test's own clock.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.baseten.client import BasetenClient
-from bot.ratelimit import RateLimiter
+from bot.baseten.ratelimit import RateLimiter
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, Canned, FakeBaseten
 

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import notices, render
 from bot.baseten.models import Deployment, Model
-from bot.commands import (
+from bot.commands.parse import (
     EXAMPLES,
     USAGE,
     Act,
@@ -27,15 +26,16 @@ from bot.commands import (
     Unsubscribe,
     parse,
 )
-from bot.status import KNOWN, Family, family
-from bot.transitions import GONE, NEW, PROMOTED, STATUS, Change
+from bot.domain.status import KNOWN, Family, family
+from bot.polling.transitions import GONE, NEW, PROMOTED, STATUS, Change
+from bot.render import cards, notices
 from tests.fakes import deployment, model
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def golden(name: str, message: render.Message) -> None:
+def golden(name: str, message: cards.Message) -> None:
     path = GOLDEN / f"{name}.json"
     actual = {"text": message.text, "blocks": message.blocks}
     if os.environ.get("UPDATE_GOLDEN") or not path.exists():
@@ -50,8 +50,8 @@ def dep(**kw: Any) -> Deployment:
     return Deployment.model_validate(deployment(**kw))
 
 
-def within_limits(message: render.Message) -> None:
-    assert len(message.blocks) <= render.MAX_BLOCKS
+def within_limits(message: cards.Message) -> None:
+    assert len(message.blocks) <= cards.MAX_BLOCKS
     assert len(message.text) <= 40_000
     for block in message.blocks:
         if block["type"] == "section":
@@ -67,7 +67,7 @@ def within_limits(message: render.Message) -> None:
 
 
 def test_card_golden() -> None:
-    card = render.deployment_card(
+    card = cards.deployment_card(
         dep(dep_id="dep1prod", model_id="mdl1abcd", name="v3", is_production=True, replicas=2),
         model_name="llama-3-8b",
         now=NOW,
@@ -84,7 +84,7 @@ def test_overview_golden() -> None:
         dep(dep_id="dep1prod", model_id="mdl1abcd", name="v3", is_production=True, replicas=2),
     ]
     m = Model.model_validate(model("mdl1abcd", "llama-3-8b", [d.model_dump(mode="json") for d in deps]))
-    overview = render.model_overview(m, deps, now=NOW, shareable=True)
+    overview = cards.model_overview(m, deps, now=NOW, shareable=True)
     golden("overview", overview)
     # production first, then development
     body = overview.blocks[1]["text"]["text"]
@@ -92,7 +92,7 @@ def test_overview_golden() -> None:
 
 
 def test_error_golden() -> None:
-    golden("error", render.error("Model `x` has no deployment `y`.", usage="/baseten status MODEL"))
+    golden("error", cards.error("Model `x` has no deployment `y`.", usage="/baseten status MODEL"))
 
 
 def test_notice_golden_and_plain_text() -> None:
@@ -139,20 +139,20 @@ def test_every_status_family_has_its_own_emoji() -> None:
         Family.INACTIVE: "INACTIVE",
         Family.UNKNOWN: "SOMETHING_NEW",
     }
-    emojis = {render.emoji(status) for status in samples.values()}
+    emojis = {cards.emoji(status) for status in samples.values()}
     assert len(emojis) == len(samples)
     assert all(family(s) == f for f, s in samples.items())
 
 
 def test_unknown_status_is_shown_as_it_is() -> None:
-    card = render.deployment_card(dep(dep_id="d1", model_id="m1", status="QUANTUM_FOAM"), model_name="m", now=NOW)
+    card = cards.deployment_card(dep(dep_id="d1", model_id="m1", status="QUANTUM_FOAM"), model_name="m", now=NOW)
     assert "QUANTUM_FOAM" in json.dumps(card.blocks)
     assert "QUANTUM_FOAM" in card.text
 
 
 def test_names_from_baseten_are_escaped() -> None:
     evil = dep(dep_id="d1", model_id="m1", name="<!channel> & <@U123>")
-    card = render.deployment_card(evil, model_name="<!here>", now=NOW)
+    card = cards.deployment_card(evil, model_name="<!here>", now=NOW)
     dumped = json.dumps({"t": card.text, "b": card.blocks})
     assert "<!channel>" not in dumped and "<!here>" not in dumped and "<@U123>" not in dumped
     assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in dumped
@@ -163,7 +163,7 @@ def test_names_from_baseten_are_escaped() -> None:
 
 
 def test_error_escapes_user_text() -> None:
-    message = render.error("no model `<!channel>`")
+    message = cards.error("no model `<!channel>`")
     assert "<!channel>" not in json.dumps(message.blocks) + message.text
 
 
@@ -179,7 +179,7 @@ def test_overview_of_200_deployments_stays_within_limits() -> None:
         for i in range(200)
     ]
     m = Model.model_validate(model("m1", "big", [d.model_dump(mode="json") for d in deps]))
-    overview = render.model_overview(m, deps, now=NOW, shareable=True)
+    overview = cards.model_overview(m, deps, now=NOW, shareable=True)
     within_limits(overview)
     text = json.dumps(overview.blocks)
     assert "d0150" in text.split("d0000")[0]  # production first
@@ -189,24 +189,24 @@ def test_overview_of_200_deployments_stays_within_limits() -> None:
 def test_overview_of_2000_deployments_truncates_with_a_note() -> None:
     deps = [dep(dep_id=f"d{i:05d}", model_id="m1", name="n" * 80) for i in range(2000)]
     m = Model.model_validate(model("m1", "huge", [d.model_dump(mode="json") for d in deps[:1]]))
-    overview = render.model_overview(m, deps, now=NOW)
+    overview = cards.model_overview(m, deps, now=NOW)
     within_limits(overview)
     assert "more" in json.dumps(overview.blocks)
 
 
 def test_card_with_missing_fields_still_renders() -> None:
     bare = Deployment.model_validate({"id": "d1", "status": "ACTIVE"})
-    card = render.deployment_card(bare, model_name="m", now=NOW)
+    card = cards.deployment_card(bare, model_name="m", now=NOW)
     within_limits(card)
     assert "unknown" in json.dumps(card.blocks)
 
 
 def test_age_and_duration() -> None:
-    assert render.age(NOW - timedelta(days=3, hours=4), NOW) == "3d 4h ago"
-    assert render.age(None, NOW) == "unknown"
-    assert render.duration(timedelta(seconds=42)) == "42s"
-    assert render.duration(timedelta(minutes=5)) == "5m"
-    assert render.duration(timedelta(hours=2, minutes=1)) == "2h 1m"
+    assert cards.age(NOW - timedelta(days=3, hours=4), NOW) == "3d 4h ago"
+    assert cards.age(None, NOW) == "unknown"
+    assert cards.duration(timedelta(seconds=42)) == "42s"
+    assert cards.duration(timedelta(minutes=5)) == "5m"
+    assert cards.duration(timedelta(hours=2, minutes=1)) == "2h 1m"
 
 
 ROOT = Path(__file__).parent.parent
@@ -235,14 +235,14 @@ def test_every_worked_example_is_the_command_it_illustrates() -> None:
 
 
 def test_help_shows_every_command_with_an_example_and_stuck_within_slacks_limits() -> None:
-    message = render.help_message()
+    message = cards.help_message()
     within_limits(message)
     shown = "\n".join(b["text"]["text"] for b in message.blocks)
     assert "…" not in shown  # nothing cut at a section's limit
     for verb in USAGE:
         if verb != "help":
-            assert render.esc(USAGE[verb]) in shown, verb
-            assert render.esc(EXAMPLES[verb]) in shown, verb
+            assert cards.esc(USAGE[verb]) in shown, verb
+            assert cards.esc(EXAMPLES[verb]) in shown, verb
     assert "[--stuck DURATION]" in shown and "`--stuck DURATION`:" in shown and "--stuck 45m" in shown
 
 

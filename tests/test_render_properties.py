@@ -8,13 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.commands.wording import describe_target
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import notices, render
 from bot.baseten.models import Deployment, Model
-from bot.subscription_text import describe_target
-from bot.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.polling.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.render import cards, notices
 from tests.fakes import deployment, model
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ OWN_MARKUP = re.compile(
 ENTITY = re.compile(r"&(amp|lt|gt);")
 
 
-def mrkdwn_strings(message: render.Message) -> list[str]:
+def mrkdwn_strings(message: cards.Message) -> list[str]:
     out = [message.text]
 
     def walk(node: Any) -> None:
@@ -62,7 +62,7 @@ def mrkdwn_strings(message: render.Message) -> list[str]:
     return out
 
 
-def assert_inert(message: render.Message) -> None:
+def assert_inert(message: cards.Message) -> None:
     for text in mrkdwn_strings(message):
         bare = OWN_MARKUP.sub("", text)
         assert "<" not in bare and ">" not in bare, text
@@ -72,7 +72,7 @@ def assert_inert(message: render.Message) -> None:
             url = element.get("url")
             if url is not None:
                 assert re.fullmatch(r"https://app\.baseten\.co/[A-Za-z0-9/_%.~-]*", url), url
-    assert len(message.blocks) <= render.MAX_BLOCKS
+    assert len(message.blocks) <= cards.MAX_BLOCKS
     assert len(message.text) <= 40_000
 
 
@@ -83,9 +83,9 @@ def test_cards_and_overviews_never_carry_live_markup(
 ) -> None:
     raw = deployment(dep_id, model_id, name=dep_name or "x", status=status, environment=env, is_production=True)
     dep = Deployment.model_validate(raw)
-    assert_inert(render.deployment_card(dep, model_name=model_name, now=NOW, shareable=True, shared_by="U0ME"))
+    assert_inert(cards.deployment_card(dep, model_name=model_name, now=NOW, shareable=True, shared_by="U0ME"))
     mdl = Model.model_validate(model(model_id, model_name or "x", [raw]))
-    assert_inert(render.model_overview(mdl, [dep, dep], now=NOW, shareable=True))
+    assert_inert(cards.model_overview(mdl, [dep, dep], now=NOW, shareable=True))
 
 
 @settings(max_examples=150, deadline=None)
@@ -128,7 +128,7 @@ def test_notices_and_thread_parents_never_carry_live_markup(
 @settings(max_examples=100, deadline=None)
 @given(message=texts, usage=texts, target=ids, target_name=texts)
 def test_errors_and_listings_echo_text_inertly(message: str, usage: str, target: str, target_name: str) -> None:
-    assert_inert(render.error(message, usage=usage))
-    assert_inert(render.info(message))
+    assert_inert(cards.error(message, usage=usage))
+    assert_inert(cards.info(message))
     listed = describe_target(target, target_name)  # a `list` line names what a subscription watches
-    assert_inert(render.Message(text=f"{listed} · {render.name(target_name)}"))  # as written into mrkdwn
+    assert_inert(cards.Message(text=f"{listed} · {cards.name(target_name)}"))  # as written into mrkdwn

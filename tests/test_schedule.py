@@ -8,9 +8,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from bot.baseten.models import Deployment, Environment, Model, Promotion
-from bot.decide import Failed, ModelPlan
-from bot.ratelimit import HEADROOM
-from bot.schedule import Schedule, cost, fleet_changes, in_motion, signatures
+from bot.baseten.ratelimit import HEADROOM
+from bot.polling.decide import Failed, ModelPlan
+from bot.polling.schedule import Schedule, cost, fleet_changes, in_motion, signatures
 
 Motion = Callable[[str, float], bool]
 

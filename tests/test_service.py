@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from bot import tables as t
-from bot.config import Settings
-from bot.db import sessions
-from bot.runtime import Runtime
-from bot.service import Service
+from bot.app.config import Settings
+from bot.app.db import sessions
+from bot.app.runtime import Runtime
+from bot.app.service import Service
+from bot.store import tables as t
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, BOT_TOKEN, Canned, FakeBaseten, FakeSlack
 from tests.test_notices_e2e import posts_to

@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from bot import tables as t
-from bot.cli import main
-from bot.db import make_sync_engine
-from bot.ids import is_plain_id
-from bot.slack_app import OOPS
+from bot.app.cli import main
+from bot.app.db import make_sync_engine
+from bot.domain.ids import is_plain_id
+from bot.slack.app import OOPS
+from bot.store import tables as t
 from tests.conftest import MODEL, OLD, any_database
 from tests.fakes import API_KEY, FakeBaseten, FakeSlack, Seen, _Fake
 from tests.spec import PUBLISHED

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from bot.db import make_sync_engine
-from bot.decide import plan
+from bot.app.db import make_sync_engine
+from bot.polling.decide import plan
 from tests.conftest import DEV, MODEL, MODEL_NAME, OLD, PROD, on_postgres
 from tests.fakes import API_KEY, TEAM, Canned, FakeBaseten, FakeSlack, deployment
 from tests.world import World

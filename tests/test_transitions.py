@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.baseten.models import Deployment
-from bot.transitions import (
+from bot.polling.transitions import (
     GONE,
     NEW,
     PROMOTED,

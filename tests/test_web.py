@@ -8,12 +8,12 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.db import make_async_engine, sessions
-from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.runtime import check_health, utcnow
+from bot.app.db import make_async_engine, sessions
+from bot.app.metrics import Metrics
+from bot.app.runtime import check_health, utcnow
+from bot.app.web import MAX_BODY, build
+from bot.delivery.notifier import Notifier
 from bot.store import Store
-from bot.web import MAX_BODY, build
 from tests.conftest import sqlite_only
 
 
@@ -51,7 +51,7 @@ async def test_healthz_503_when_the_poller_is_not_scheduled(db_url: str) -> None
 
 @sqlite_only
 async def test_healthz_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    app, engine = await _app(f"sqlite:///{tmp_path}/missing-dir/bot.db", scheduled=True)
+    app, engine = await _app(f"sqlite:///{tmp_path}/missing-dir/bot.app.db", scheduled=True)
     response = await _get(app, "/healthz")
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
     await engine.dispose()  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.poller import Poller
+from bot.polling.poller import Poller
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import Canned, FakeBaseten, FakeSlack, log_line
 from tests.test_notices_e2e import start

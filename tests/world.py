@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from bot.commands.subscriptions import Actor, Subscriptions
+
+from bot.app.db import make_async_engine, sessions
+from bot.app.metrics import Metrics
+from bot.app.runtime import slack_client
 from bot.baseten.client import BasetenClient
-from bot.commands import Command, parse
-from bot.db import make_async_engine, sessions
-from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.poller import CycleReport, Poller
-from bot.ratelimit import RateLimiter
-from bot.render import Message
-from bot.runtime import slack_client
-from bot.slack_app import Deps, _run, _safe  # the same dispatch the Slack handler uses
-from bot.status import KNOWN
+from bot.baseten.ratelimit import RateLimiter
+from bot.commands.parse import Command, parse
+from bot.delivery.notifier import Notifier
+from bot.domain.status import KNOWN
+from bot.polling.poller import CycleReport, Poller
+from bot.render.cards import Message
+from bot.slack.app import Deps, _run, _safe  # the same dispatch the Slack handler uses
 from bot.store import Store
-from bot.subscriptions import Actor, Subscriptions
 from tests.fakes import API_KEY, BOT_TOKEN, TEAM, FakeBaseten, FakeSlack
 
 

@@ -1,6 +1,6 @@
 """Baseten management API client: typed errors, retries, one shared rate limit.
 
-Nothing a user types reaches a path unvalidated: ids must be plain (bot.ids) and
+Nothing a user types reaches a path unvalidated: ids must be plain (bot.domain.ids) and
 are percent-encoded as one path segment before the request is built. Nothing Baseten
 answers reaches the bot unchecked either: an answer the spec allows but the bot cannot
 use (an id that is not plain, a deployment of another model, a value its database cannot
@@ -34,8 +34,8 @@ from bot.baseten.models import (
     Model,
     ModelList,
 )
-from bot.ids import is_plain_id
-from bot.ratelimit import RateLimiter
+from bot.baseten.ratelimit import RateLimiter
+from bot.domain.ids import is_plain_id
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,13 @@ class BasetenClient:
 
     async def list_models(self) -> list[Model]:
         """Every model of the key's team, with its deployment count and production and development ids:
-        the fleet-wide change detector's one request (bot.schedule). Not judged: only the counts and ids
+        the fleet-wide change detector's one request (bot.polling.schedule). Not judged: only the counts and ids
         are compared, and nothing from it is sent back, so one odd model does not blind the detector."""
         return (await self._get("/v1/models", ModelList, interactive=False, judge=False)).models
 
     async def find_models(self, name: str, *, interactive: bool = False) -> list[Model]:
         """Models named exactly `name` (names are unique per team only). Baseten's published spec has no
-        name filter, so the list is read and matched here; bot.lookup checks the names again."""
+        name filter, so the list is read and matched here; bot.commands.lookup checks the names again."""
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
         body = await self._get("/v1/models", ModelList, interactive=interactive, judge=False)
@@ -298,7 +298,7 @@ def _env_owned(env: Environment, model_id: str, path: str) -> Environment:
     return env.model_copy(update=update) if update else env
 
 
-# what the database holds (bot.tables): a status in String(64), names in String(255), counts in INTEGER
+# what the database holds (bot.store.tables): a status in String(64), names in String(255), counts in INTEGER
 _MAX_STATUS = 64
 _MAX_NAME = 255
 _MAX_INT = 2**31 - 1

@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.decide import History, ModelMemory
+from bot.polling.decide import History, ModelMemory
+from bot.polling.transitions import Snap
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
@@ -29,7 +30,6 @@ from bot.store.outbox import Outbox, read_change_times
 from bot.store.promotion_messages import PromotionMessages
 from bot.store.snapshots import read_memory
 from bot.store.subscriptions import SubscriptionStore
-from bot.transitions import Snap
 
 
 class Store:

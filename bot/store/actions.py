@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
+from bot.store import tables as t
 from bot.store._sql import Now, utcnow
 
 WINDOW = timedelta(seconds=60)
-PROMOTED = "promoted"  # bot.transitions.PROMOTED: the store does not import the core's rules
+PROMOTED = "promoted"  # bot.polling.transitions.PROMOTED: the store does not import the core's rules
 RECENT_PROMOTIONS = 200  # how far back `previous_of` looks among a model's promotions
 
 

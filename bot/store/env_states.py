@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
-from bot.promotions import EnvState
+from bot.polling.promotions import EnvState
+from bot.store import tables as t
 from bot.store._sql import chunks, insert_ignore, rowcount
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
+from bot.store import tables as t
 from bot.store._sql import rowcount
 
 log = logging.getLogger(__name__)

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
-from bot.decide import ModelMemory, ModelRow, Outgoing
-from bot.promotions import EnvState
-from bot.status import CHURN
+from bot.domain.status import CHURN
+from bot.polling.decide import ModelMemory, ModelRow, Outgoing
+from bot.polling.promotions import EnvState
+from bot.polling.transitions import Change, Snap
+from bot.store import tables as t
 from bot.store._sql import Now, chunks, rowcount, utcnow
 from bot.store.snapshots import write_states
-from bot.transitions import Change, Snap
 
 OPEN = ("pending", "sending")  # a delivery not yet sent, failed or dropped
 # rendered inline, not bound, so that the planner sees the partial index of open rows applies

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
+from bot.store import tables as t
 from bot.store._sql import Now, utcnow
 from bot.store.outbox import Pending, mark_sent_in
 

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import tables as t
-from bot.decide import ModelMemory, ModelRow
-from bot.promotions import EnvState
+from bot.polling.decide import ModelMemory, ModelRow
+from bot.polling.promotions import EnvState
+from bot.polling.transitions import Snap
+from bot.store import tables as t
 from bot.store._sql import chunks, insert_ignore, rowcount
 from bot.store.env_states import write_environment
-from bot.transitions import Snap
 
 
 async def write_baseline(session: AsyncSession, snaps: Sequence[Snap], model: ModelRow | None, now: datetime) -> None:

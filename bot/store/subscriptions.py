@@ -18,14 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
-from bot.decide import ModelRow
+from bot.polling.decide import ModelRow
+from bot.polling.transitions import DEFAULT_STUCK, Muted, Snap, Watcher, parse_kinds
+from bot.store import tables as t
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.revisions import Revisions
 from bot.store.snapshots import read_for_models, write_baseline
-from bot.transitions import DEFAULT_STUCK, Muted, Snap, Watcher, parse_kinds
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,153 @@
+"""Pure Block Kit for acting on deployments: the buttons on cards and notices, the
+confirmation card, its replacement by the outcome, the line in the channel, the refusal.
+
+Two kinds of button. An *ask* button (on a deployment card or a failure notice, which
+may be hours old) changes nothing: it brings up the confirmation card, built from the
+deployment's status now. The card's one *do* button acts, after Slack's `confirm` dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
+from bot.domain.status import FAILURES, emoji
+from bot.polling.transitions import NEW, SETTLED, STATUS, Change
+from bot.render.cards import Block, Message, context_block, esc, section_block, short
+from bot.slack.admins import USER_ID
+
+ASK = "act_ask_"  # + verb: opens the confirmation card
+DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
+NOT_OPERATOR = (
+    "Only the bot's operators may act on deployments (retry, activate, deactivate, promote, roll back). "
+    "Ask one of them, or whoever runs the bot to add you to OPERATOR_USER_IDS."
+)
+NOBODY = "Nobody may act on deployments from Slack here: OPERATOR_USER_IDS is not set."
+
+
+def ask_buttons(status: str, target: Target, *, production: bool) -> list[Block]:
+    """The buttons that fit a deployment's status, each opening the confirmation card."""
+    return [ask_button(VERBS[verb], target) for verb in fitting(status, production=production)]
+
+
+def ask_button(verb: Verb, target: Target) -> Block:
+    return {
+        "type": "button",
+        "action_id": ASK + verb.name,
+        "text": {"type": "plain_text", "text": f"{verb.label}…"},
+        "value": encode(verb.name, target),
+    }
+
+
+def do_button(verb: Verb, target: Target) -> Block:
+    """The button that acts; Slack asks "are you sure?" before the click reaches the bot."""
+    button: Block = {
+        "type": "button",
+        "action_id": DO + verb.name,
+        "text": {"type": "plain_text", "text": verb.label},
+        "value": encode(verb.name, target),
+        "style": "danger" if verb.danger else "primary",
+        "confirm": {
+            "title": {"type": "plain_text", "text": f"{verb.label}?"},
+            "text": {"type": "plain_text", "text": short(verb.does(target), 300)},
+            "confirm": {"type": "plain_text", "text": verb.label},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        },
+    }
+    if verb.danger:
+        button["confirm"]["style"] = "danger"
+    return button
+
+
+def _what(target: Target) -> str:
+    model = target.model_name or target.model_id
+    return f"`{esc(short(target.label, 60))}` of *{esc(short(model, 60))}*"
+
+
+def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str] = ()) -> Message:
+    """What will happen, the deployment's status now, and one button that does it. `notes` are mrkdwn."""
+    head = f":point_right: *{esc(verb.label)}* {_what(target)}?"
+    lines = [esc(verb.does(target)), f"Status now: {emoji(status)} `{esc(short(status, 40))}`"]
+    lines += list(notes)  # already mrkdwn
+    blocks: list[Block] = [
+        section_block(head),
+        section_block("\n".join(lines)),
+        context_block(
+            f"{'Deployment' if verb.needs_deployment else 'Candidate'} `{esc(target.deployment_id)}` of model "
+            f"`{esc(target.model_id)}`"
+            + (
+                f" · environment `{esc(target.environment)}`"
+                if verb.name in ("promote", "rollback") or not verb.needs_deployment
+                else ""
+            )
+            + " · nothing changes until you click · only you can see this"
+        ),
+        {"type": "actions", "elements": [do_button(verb, target)]},
+    ]
+    text = f"{verb.label} {short(target.label, 60)} of {short(target.model_name or target.model_id, 60)}?"
+    return Message(text=esc(text), blocks=blocks)
+
+
+def mention(user: str) -> str:
+    """`<@U123>` for a Slack user id; anything else (it came in a payload) is not put in mrkdwn."""
+    return f"<@{user}>" if USER_ID.fullmatch(user) else "someone"
+
+
+def _did(verb: Verb, outcome: Outcome) -> str:
+    if outcome.accepted:
+        return verb.past
+    if verb.name == "rollback":
+        return "tried to roll back to"
+    if not verb.needs_deployment:  # "tried to pause the promotion of `v4`"
+        return f"tried to {verb.label.lower().removesuffix(' promotion')} the promotion of"
+    return f"tried to {verb.label.lower()}"
+
+
+def _lines(user: str, verb: Verb, target: Target, outcome: Outcome) -> tuple[str, str]:
+    """(plain text, mrkdwn): `<@U123> retried `v3`: Baseten accepted it`."""
+    did, words = _did(verb, outcome), esc(outcome.words)
+    plain = f"{mention(user)} {did} `{esc(short(target.label, 60))}`: {words}"
+    rich = f"{mention(user)} {did} {_what(target)}: {words}"
+    return plain, rich
+
+
+def outcome_card(user: str, verb: Verb, target: Target, outcome: Outcome) -> Message:
+    """Replaces the confirmation card: who did what, and Baseten's answer as given."""
+    plain, rich = _lines(user, verb, target, outcome)
+    icon = ":white_check_mark:" if outcome.accepted else ":x:"
+    return Message(text=plain, blocks=[section_block(f"{icon} {rich}")])
+
+
+def channel_line(user: str, verb: Verb, target: Target, outcome: Outcome) -> Message:
+    """The one line the channel (or the deployment's thread there) reads about the action."""
+    plain, rich = _lines(user, verb, target, outcome)
+    icon = ":hammer_and_wrench:" if outcome.accepted else ":x:"
+    return Message(text=plain, blocks=[section_block(f"{icon} {rich}")])
+
+
+def refusal(*, anyone: bool) -> Message:
+    text = NOT_OPERATOR if anyone else NOBODY
+    return Message(text=esc(text), blocks=[section_block(f":no_entry: {esc(text)}")])
+
+
+def note(text: str) -> Message:
+    """A short answer in place of a card: nothing to roll back to, a button the bot cannot read."""
+    return Message(text=esc(text), blocks=[section_block(esc(text))])
+
+
+def notice_buttons(change: Change, model_name: str) -> list[Block]:
+    """The buttons a failure notice carries: what fits the status it failed into."""
+    if change.kind not in (STATUS, NEW, SETTLED) or change.new_status not in FAILURES:
+        return []
+    target = Target(change.model_id, change.deployment_id, PRODUCTION, model_name, change.deployment_name)
+    return ask_buttons(change.new_status, target, production=bool(change.detail.get("is_production")))
+
+
+def promotion_buttons(change: Change, model_name: str) -> list[Block]:
+    """The controls a promotion's live message carries while it runs: Pause or Resume, Cancel,
+    Force roll forward, each opening the confirmation card (built from the promotion as it is then)."""
+    environment = str(change.detail.get("environment") or "")
+    if change.detail.get("final") or not environment or not change.deployment_id:
+        return []
+    target = Target(change.model_id, change.deployment_id, environment, model_name, change.deployment_name)
+    return [ask_button(VERBS[verb], target) for verb in promotion_controls(change.new_status)]

@@ -1,0 +1,350 @@
+"""Pure: what acting on a deployment means, verb by verb. No I/O.
+
+An action is a verb (its wording, the one Baseten request it makes, and how to read
+Baseten's 200 answer) applied to a target (a model, a deployment, an environment).
+Everything else, the confirmation card, the permission check, the one-click-one-request
+record and the outcome line, is the same for every verb (bot.actions.operations, bot.actions.buttons),
+so a new verb (a promotion's Pause, Resume, Cancel, Force roll forward) is one more
+entry in VERBS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from bot.domain.ids import is_plain_id
+from bot.domain.status import FAILURES
+
+PRODUCTION = "production"
+# a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
+RUNNING = frozenset({"ACTIVE", "SCALED_TO_ZERO", "WAKING_UP", "UNHEALTHY"})
+RETRYABLE = frozenset({"BUILD_FAILED", "DEPLOY_FAILED"})
+ACCEPTED = "Baseten accepted it"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an action is about. Ids are plain (checked by `decode` and the parser); names are for people."""
+
+    model_id: str
+    deployment_id: str = ""
+    environment: str = PRODUCTION
+    model_name: str = ""
+    deployment_name: str = ""
+    # rollback: the deployment that must still be current in the environment when the card's button
+    # is clicked (the one rolled back from); "" for every other action
+    expect: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.deployment_name or self.deployment_id or self.environment
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What Baseten answered, in words a channel can read, and as recorded."""
+
+    accepted: bool
+    words: str  # plain text, not yet escaped: "Baseten accepted it", "Baseten did not retry it: …"
+    status_code: int | None  # None: no answer (timeout, connection lost)
+    answer: str = ""  # Baseten's body, shortened, for the record
+
+
+Request = tuple[str, dict[str, Any]]  # a path under the API and its JSON body
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str  # "retry"; also the interaction's action id suffix
+    label: str  # the button: "Retry"
+    past: str  # the outcome line: "<@U1> retried `v3`"
+    does: Callable[[Target], str]  # what will happen, in plain text
+    request: Callable[[Target], Request]
+    read: Callable[[Any], tuple[bool, str]]  # a 200 body -> (accepted, words)
+    danger: bool = False  # red button: it takes something down or changes what serves traffic
+    needs_deployment: bool = True  # False for an environment's own actions (a promotion's Pause, Cancel, …)
+
+
+def segment(value: str, what: str) -> str:
+    """One path segment from an id already checked; a second check costs nothing and keeps paths safe."""
+    if not is_plain_id(value):
+        raise ValueError(f"{what} is not a plain id: {value[:80]!r}")
+    return quote(value, safe="")
+
+
+def _deployment_path(t: Target, tail: str) -> str:
+    model, deployment = segment(t.model_id, "model id"), segment(t.deployment_id, "deployment id")
+    return f"/v1/models/{model}/deployments/{deployment}/{tail}"
+
+
+def _promote(t: Target) -> Request:
+    """Production through the deployment's own promote (Baseten's defaults for the old one);
+    any other environment through the environment's promote, naming the deployment."""
+    if t.environment == PRODUCTION:
+        return _deployment_path(t, "promote"), {}
+    env = segment(t.environment, "environment")
+    return f"/v1/models/{segment(t.model_id, 'model id')}/environments/{env}/promote", {
+        "deployment_id": t.deployment_id
+    }
+
+
+def _read_retry(body: Any) -> tuple[bool, str]:
+    if isinstance(body, dict) and body.get("retried") is True:
+        return True, ACCEPTED
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return False, f"Baseten did not retry it: {clean(str(reason)) if reason else 'it gave no reason'}"
+
+
+def _read_success(doing: str) -> Callable[[Any], tuple[bool, str]]:
+    def read(body: Any) -> tuple[bool, str]:
+        if isinstance(body, dict) and body.get("success", True) is not False:
+            return True, ACCEPTED
+        return False, f"Baseten answered that it did not {doing} it (`success: false`)"
+
+    return read
+
+
+def _env_path(t: Target, tail: str) -> str:
+    model, env = segment(t.model_id, "model id"), segment(t.environment, "environment")
+    return f"/v1/models/{model}/environments/{env}/{tail}"
+
+
+def _read_cancel(body: Any) -> tuple[bool, str]:
+    """CancelPromotionResponseV1: CANCELED at once, or RAMPING_DOWN (traffic goes back step by step)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    said = f": {clean(str(message))}" if message else ""
+    if status == "RAMPING_DOWN":
+        return True, f"Baseten is ramping it down{said}"
+    return True, f"{ACCEPTED}{said}"
+
+
+def _read_deployment(body: Any) -> tuple[bool, str]:
+    """A promotion answers with the deployment: Baseten took it on (the poller reports what follows)."""
+    return True, ACCEPTED
+
+
+VERBS: dict[str, Verb] = {
+    v.name: v
+    for v in (
+        Verb(
+            "retry",
+            "Retry",
+            "retried",
+            lambda t: f"Baseten will retry the failed build and deploy of {t.label}.",
+            lambda t: (_deployment_path(t, "retry"), {}),
+            _read_retry,
+        ),
+        Verb(
+            "activate",
+            "Activate",
+            "activated",
+            lambda t: f"Baseten will activate {t.label}: it starts replicas and bills for them again.",
+            lambda t: (_deployment_path(t, "activate"), {}),
+            _read_success("activate"),
+        ),
+        Verb(
+            "deactivate",
+            "Deactivate",
+            "deactivated",
+            lambda t: f"Baseten will deactivate {t.label}: its replicas stop and it answers no requests.",
+            lambda t: (_deployment_path(t, "deactivate"), {}),
+            _read_success("deactivate"),
+            danger=True,
+        ),
+        Verb(
+            "promote",
+            "Promote",
+            "promoted",
+            lambda t: f"Baseten will promote {t.label} to {t.environment}: it takes that environment's traffic.",
+            _promote,
+            _read_deployment,
+            danger=True,
+        ),
+        Verb(
+            "rollback",
+            "Roll back",
+            "rolled back to",
+            lambda t: (
+                f"Baseten will promote {t.label} back to {t.environment}, the deployment that was current "
+                "there before the latest promotion the bot saw."
+            ),
+            _promote,
+            _read_deployment,
+            danger=True,
+        ),
+        # a promotion's controls: they act on the environment, the candidate names it for people
+        Verb(
+            "pause_promotion",
+            "Pause",
+            "paused the promotion of",
+            lambda t: (
+                f"Baseten will pause the rolling promotion of {t.label} to {t.environment}: traffic stays "
+                "where it is until someone resumes it."
+            ),
+            lambda t: (_env_path(t, "pause_promotion"), {}),
+            _read_success("pause"),
+            needs_deployment=False,
+        ),
+        Verb(
+            "resume_promotion",
+            "Resume",
+            "resumed the promotion of",
+            lambda t: f"Baseten will resume the rolling promotion of {t.label} to {t.environment}.",
+            lambda t: (_env_path(t, "resume_promotion"), {}),
+            _read_success("resume"),
+            needs_deployment=False,
+        ),
+        Verb(
+            "cancel_promotion",
+            "Cancel promotion",
+            "canceled the promotion of",
+            lambda t: (
+                f"Baseten will cancel the promotion of {t.label} to {t.environment}: its traffic goes back "
+                "to the current deployment."
+            ),
+            lambda t: (_env_path(t, "cancel_promotion"), {}),
+            _read_cancel,
+            danger=True,
+            needs_deployment=False,
+        ),
+        Verb(
+            "force_roll_forward_promotion",
+            "Force roll forward",
+            "forced forward the promotion of",
+            lambda t: (
+                f"Baseten will move all of {t.environment}'s traffic to {t.label} now, without waiting for "
+                "the rest of the ramp."
+            ),
+            lambda t: (_env_path(t, "force_roll_forward_promotion"), {}),
+            _read_success("roll forward"),
+            danger=True,
+            needs_deployment=False,
+        ),
+    )
+}
+# which controls fit a promotion in each status (RAMPING_DOWN, a cancel on its way, and the ends: none)
+PROMOTION_CONTROLS = {
+    "RELEASING": ("pause_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+    "RAMPING_UP": ("pause_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+    "PAUSED": ("resume_promotion", "cancel_promotion", "force_roll_forward_promotion"),
+}
+
+
+def promotion_controls(status: str | None) -> tuple[str, ...]:
+    return PROMOTION_CONTROLS.get(status or "", ())
+
+
+def fitting(status: str, *, production: bool) -> list[str]:
+    """The verbs whose buttons fit a deployment in this status: Retry a failed build or deploy,
+    Activate an inactive one, Roll back a failing production one, Deactivate one that runs."""
+    verbs = []
+    if status in RETRYABLE:
+        verbs.append("retry")
+    if status == "INACTIVE":
+        verbs.append("activate")
+    failing_production = production and status in FAILURES
+    if failing_production:
+        verbs.append("rollback")
+    if status in RUNNING and not failing_production:
+        verbs.append("deactivate")
+    return verbs
+
+
+def fits(verb: str, status: str, *, production: bool) -> bool:
+    """Whether the verb fits the status (promote fits any deployment that is not failing; a promotion's
+    controls are checked against the promotion's status instead, see `promotion_controls`)."""
+    if not VERBS[verb].needs_deployment:
+        return verb in promotion_controls(status)
+    if verb == "promote":
+        return status not in FAILURES
+    return verb in fitting(status, production=production)
+
+
+def outcome(verb: Verb, status_code: int | None, body: Any) -> Outcome:
+    """Baseten's answer as given: the 200 body read by the verb, a refusal with its code and message."""
+    recorded = _recorded(body)
+    if status_code is None:
+        return Outcome(
+            False,
+            "Baseten did not answer, so the bot cannot tell whether it happened; it did not try again. "
+            "Check the deployment's status before trying again",
+            None,
+            recorded,
+        )
+    if 200 <= status_code < 300:
+        accepted, words = verb.read(body)
+        return Outcome(accepted, words, status_code, recorded)
+    error = body.get("error") if isinstance(body, dict) else None
+    said = f": {clean(str(error))}" if error else ""
+    if status_code == 429:
+        wait = body.get("retry_after") if isinstance(body, dict) else None
+        again = f"; try again in {wait}s" if isinstance(wait, int | float) and not isinstance(wait, bool) else ""
+        words = f"Baseten refused it (429, too many of these a minute{said}){again}"
+    elif status_code == 403:
+        words = f"Baseten refused it (403{said}): the bot's API key may not do this"
+    elif status_code == 401:
+        words = "Baseten rejected the bot's API key (401)"
+    elif status_code == 404:
+        words = f"Baseten has no such deployment or environment (404{said})"
+    elif status_code >= 500:
+        words = f"Baseten failed ({status_code}{said}); the bot did not try again, check the status first"
+    else:
+        words = f"Baseten refused it ({status_code}{said})"
+    return Outcome(False, words, status_code, recorded)
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """Baseten's text made one short printable line (escaping for mrkdwn happens when rendered)."""
+    line = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _recorded(body: Any) -> str:
+    try:
+        text = json.dumps(body, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(body)
+    return text[:2000]
+
+
+# -- a button's value: the action and its target, small and checked on the way back --------
+
+
+def encode(verb: str, target: Target) -> str:
+    """Well under Slack's 2,000 characters: four ids of at most 64 and two names cut to 80 characters,
+    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960)."""
+    value = {
+        "v": verb,
+        "m": target.model_id,
+        "d": target.deployment_id,
+        "e": target.environment,
+        "mn": target.model_name[:80],
+        "dn": target.deployment_name[:80],
+    }
+    if target.expect:
+        value["x"] = target.expect
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(value: str) -> tuple[Verb, Target] | None:
+    """A button's value back to a verb and target; None for anything the bot did not write."""
+    try:
+        raw = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(raw, Mapping) or raw.get("v") not in VERBS:
+        return None
+    fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn", "x")}
+    if not all(isinstance(v, str) for v in fields.values()):
+        return None
+    if not is_plain_id(fields["m"]) or not is_plain_id(fields["e"]):
+        return None
+    if any(fields[k] and not is_plain_id(fields[k]) for k in ("d", "x")):
+        return None
+    target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"], fields["x"])
+    return VERBS[str(raw["v"])], target

@@ -1,0 +1,177 @@
+"""`baseten-bot serve` as an object: the poll loop (bot.polling.loop), the poller lease, delivery beside
+the polls, health, the listening side, and a shutdown within SHUTDOWN_BUDGET.
+
+    service = Service(Runtime.build(settings))
+    await service.start()
+    await service.wait(stop)   # an asyncio.Event set by SIGTERM/SIGINT
+    await service.stop()
+
+`Service(runtime, listen=False)` is the same without the HTTP server and Socket Mode:
+the poller, lease and delivery alone, as the tests drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app.runtime import Runtime, check_health
+from bot.app.server import Server
+from bot.polling.loop import PollLoop
+from bot.polling.poller import CycleReport, describe
+
+log = logging.getLogger("bot")
+SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
+# Between cycles the lease holder looks for notices due again this often: a notice Slack refused
+# is retried seconds later, not after the next poll (a minute, or longer while Baseten is slow).
+DELIVERY_CHECK_SECONDS = 1.0
+
+
+class Service:
+    def __init__(self, runtime: Runtime, *, listen: bool = True) -> None:
+        self.runtime = runtime
+        self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
+        self._delivering: asyncio.Task[Any] | None = None
+        self._scheduler = self._schedule()
+        self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
+        self._polling: asyncio.Task[None] | None = None
+        self.server = Server(runtime, self.health) if listen else None
+
+    def _schedule(self) -> AsyncIOScheduler:
+        """Delivery between polls and the lease renewal; the polls themselves run in bot.polling.loop."""
+        settings = self.runtime.settings
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.deliver_due_between_cycles,
+            "interval",
+            id="deliver",
+            seconds=DELIVERY_CHECK_SECONDS,
+            coalesce=True,
+            max_instances=1,
+        )
+        scheduler.add_job(
+            self.keep_lease,
+            "interval",
+            id="lease",
+            seconds=max(1.0, settings.lease_seconds / 3),
+            coalesce=True,
+            max_instances=1,
+        )
+        return scheduler
+
+    # -- start, wait, stop ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts polling at once, then listens (when `listen`)."""
+        self._scheduler.start()
+        self._polling = asyncio.create_task(self.loop.run())
+        self._running.add(self._polling)
+        self._polling.add_done_callback(self._running.discard)
+        if self.server is not None:
+            await self.server.start()
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set, or the HTTP server ends by itself."""
+        stopped = asyncio.create_task(stop.wait())
+        waits: set[asyncio.Task[Any]] = {stopped}
+        if self.server is not None and self.server.task is not None:
+            waits.add(self.server.task)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+
+    async def stop(self) -> None:
+        """Within SHUTDOWN_BUDGET: ends the schedule, finishes or abandons running work, hands the lease over.
+
+        Note: the poll loop cancels the polls under way at once (each writes all or nothing),
+        so the wait in `_finish_running` serves delivery passes.
+        """
+        log.info("shutting down")
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self.loop.stop()
+        self.runtime.notifier.stop_sending()  # what is in flight finishes; the rest waits for the next start
+        await self._finish_running(deadline - 2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.runtime.lease.release(), timeout=1)
+        if self.server is not None:
+            await self.server.stop(deadline)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.runtime.aclose(), timeout=1)
+        log.info("stopped")
+
+    async def _finish_running(self, until: float) -> None:
+        """Waits for ticks and delivery passes until `until`, then cancels what still runs."""
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(self._running, timeout=max(0.1, until - time.monotonic()))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- the scheduled jobs -----------------------------------------------------------
+
+    def _record(self, report: CycleReport, took: float) -> None:
+        """A round of the poll loop ended: every model watched at its start was polled since."""
+        metrics = self.runtime.metrics
+        metrics.cycles.labels("ok" if not report.failed_models else "partial").inc()
+        metrics.cycle_seconds.observe(took)
+        metrics.transitions.inc(report.changes)
+        metrics.last_cycle.set(time.time())
+        level = logging.INFO if report.changes or report.failed_models or report.sent else logging.DEBUG
+        log.log(level, describe(report))
+
+    async def deliver_due_between_cycles(self) -> None:
+        """Starts a delivery pass when this replica holds the lease and none is running."""
+        if self.runtime.lease.held:
+            self._start_delivery()
+
+    def _start_delivery(self) -> None:
+        if self._delivering is not None and not self._delivering.done():
+            return  # the running pass picks up what this cycle queued when it looks again
+        task = asyncio.create_task(self.deliver())
+        self._delivering = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def deliver(self) -> None:
+        """Sends what is due until nothing is; a failure leaves the rest for the next cycle."""
+        try:
+            while (await self.runtime.notifier.deliver_due()).sent:
+                pass  # rows queued meanwhile go out now, not a poll interval later
+        except Exception:
+            log.exception("delivering notices failed; pending ones are retried in a moment")
+
+    async def keep_lease(self) -> None:
+        """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""
+        try:
+            await self.runtime.lease.renew()
+        except asyncio.CancelledError:
+            # shutdown cancelled a renewal waiting for its database turn; the lease is released
+            # next, so there is nothing to renew. Returning keeps the scheduler from logging it as a crash.
+            return
+        except Exception:
+            log.exception("renewing the poller lease failed")
+        self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """What /healthz reports: the database answers and the poll loop runs; the schedule's figures."""
+        polling = self._polling is not None and not self._polling.done()
+        scheduled = bool(self._scheduler.running and polling)
+        healthy, detail = await check_health(
+            self.runtime.store,
+            scheduled=scheduled,
+            notifier=self.runtime.notifier,
+            leader=self.runtime.lease.held,
+            baseten_problem=self.runtime.poller.last_auth_error,
+        )
+        if self.runtime.lease.held:
+            detail["schedule"] = self.loop.health()
+        return healthy, detail

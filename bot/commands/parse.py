@@ -1,0 +1,399 @@
+"""Pure parser for `/baseten` text: returns a typed Command or raises UsageError."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from bot.domain.ids import is_plain_id
+
+MAX_TEXT = 1000
+SHORTCUTS = ("production", "development")
+KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
+
+Target = str  # "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
+WHOLE_MODEL: Target = "*"
+ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
+MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
+
+USAGE = {
+    "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "subscribe": (
+        "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
+        "[--stuck DURATION]"
+    ),
+    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
+    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development | env:NAME]",
+    **{verb: f"/baseten {verb} MODEL DEPLOYMENT" for verb in ("retry", "activate", "deactivate")},
+    "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
+    "rollback": "/baseten rollback MODEL [env:NAME]",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+# One worked example per command, for `help` and the README (a test parses each one).
+EXAMPLES = {
+    "status": "/baseten status llama-3-8b production",
+    "subscribe": "/baseten subscribe llama-3-8b production --on failures,recoveries --stuck 45m",
+    "unsubscribe": "/baseten unsubscribe llama-3-8b production",
+    "mute": "/baseten mute llama-3-8b production 2h",
+    "unmute": "/baseten unmute llama-3-8b production",
+    "resume": "/baseten resume llama-3-8b",
+    "retry": "/baseten retry llama-3-8b v4",
+    "activate": "/baseten activate llama-3-8b v2",
+    "deactivate": "/baseten deactivate llama-3-8b v2",
+    "promote": "/baseten promote llama-3-8b v4 env:staging",
+    "rollback": "/baseten rollback llama-3-8b",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+
+class UsageError(Exception):
+    """The text is not a valid command; the message says what is wrong and how to fix it."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListSubs:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    model: str
+    target: Target = WHOLE_MODEL
+    kinds: frozenset[str] = field(default_factory=frozenset)
+    thread: bool = True
+    stuck_after: timedelta | None = None  # None: the default, 30 minutes
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Mute:
+    model: str
+    target: Target
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class Unmute:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Resume:
+    model: str
+    target: Target = WHOLE_MODEL
+
+
+ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
+
+
+@dataclass(frozen=True)
+class Act:
+    """An action on a deployment, answered with a confirmation card: nothing changes before its button."""
+
+    verb: str  # one of ACT_VERBS
+    model: str
+    deployment: str = ""  # "" for `rollback`: the bot knows which deployment was current before
+    environment: str = "production"
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
+
+_DURATION = re.compile(r"([0-9]+)([mhd])")
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_MUTE = timedelta(days=30)  # the longest mute, and the longest `--stuck`
+
+
+def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
+    """Parses the text after `/baseten`. `statuses` are the status names `--on` accepts."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    words = text.split()
+    if not words:
+        return Help()
+    verb, args = words[0].lower(), words[1:]
+    if verb in ("help", "-h", "--help", "?"):
+        return Help()
+    if verb == "list":
+        _no_extra(args, "list")
+        return ListSubs()
+    if verb == "status":
+        return _status(args)
+    if verb == "subscribe":
+        return _subscribe(args, statuses)
+    if verb in ("unsubscribe", "unmute", "resume"):
+        model, target = _model_target(args, verb)
+        if verb == "unsubscribe":
+            return Unsubscribe(model, target)
+        return Unmute(model, target) if verb == "unmute" else Resume(model, target)
+    if verb == "mute":
+        return _mute(args)
+    if verb in ACT_VERBS:
+        return _act(verb, args)
+    raise UsageError(
+        f"I don't know the command `{_quote(words[0])}`. "
+        "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
+        "`deactivate`, `promote`, `rollback`, `list` or `help`."
+    )
+
+
+def _act(verb: str, args: list[str]) -> Act:
+    """`retry|activate|deactivate MODEL DEPLOYMENT`, `promote MODEL DEPLOYMENT [env:NAME]`,
+    `rollback MODEL [env:NAME]`."""
+    usage = USAGE[verb]
+    environment = "production"
+    rest: list[str] = []
+    for word in args:
+        if not word.lower().startswith(ENV):
+            rest.append(word)
+        elif verb in ("promote", "rollback"):
+            environment = env_name(env_target(word[len(ENV) :])) or "production"
+        else:
+            raise UsageError(f"`{verb}` acts on a deployment, not an environment.", usage=usage)
+    wanted = 1 if verb == "rollback" else 2
+    if len(rest) < wanted:
+        raise UsageError(f"`{verb}` needs a model{' and a deployment' if wanted == 2 else ''}.", usage=usage)
+    if len(rest) > wanted:
+        raise UsageError(f"Too many arguments: `{_quote(' '.join(rest[wanted:]))}`.", usage=usage)
+    deployment = _plain(rest[1], "deployment") if wanted == 2 else ""
+    return Act(verb, _plain(rest[0], "model"), deployment, environment)
+
+
+def _status(args: list[str]) -> Status:
+    if len(args) == 1 and _looks_like_url(args[0]):
+        model, deployment = parse_dashboard_url(args[0])
+        return Status(model, deployment)
+    model, target = _model_target(args, "status")
+    return Status(model, target)
+
+
+def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
+    positional: list[str] = []
+    kinds: set[str] = set()
+    thread = True
+    stuck: timedelta | None = None
+    on_ended, on_value = -2, ""  # the last word an `--on` read, and the list it made
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word.startswith("--on=") or word == "--on":
+            if word == "--on":
+                if i + 1 >= len(args):
+                    raise UsageError("`--on` needs a value, e.g. `--on failures,recoveries`.")
+                value = args[i + 1]
+                i += 1
+            else:
+                value = word[len("--on=") :]
+            # `--on failures, recoveries`: a list split by spaces around its commas is still one list
+            while (
+                i + 1 < len(args)
+                and not args[i + 1].startswith("-")
+                and (value.endswith(",") or args[i + 1].startswith(","))
+            ):
+                value += args[i + 1]
+                i += 1
+            kinds |= parse_kinds(value, statuses)
+            on_ended, on_value = i, value
+        elif word == "--no-thread":
+            thread = False
+        elif word == "--stuck" or word.startswith("--stuck="):
+            if word == "--stuck":
+                if i + 1 >= len(args):
+                    raise UsageError("`--stuck` needs a duration, e.g. `--stuck 45m`.", usage=USAGE["subscribe"])
+                value = args[i + 1]
+                i += 1
+            else:
+                value = word[len("--stuck=") :]
+            stuck = parse_duration(value, usage=USAGE["subscribe"])
+        elif word.startswith("-"):
+            raise UsageError(
+                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread` or `--stuck DURATION`.",
+                usage=USAGE["subscribe"],
+            )
+        elif i == on_ended + 1 and _is_kind(word, statuses):
+            raise UsageError(  # `--on failures recoveries`: not a deployment named `recoveries`
+                f"`{_quote(word)}` right after `--on {_quote(on_value)}` would be read as a deployment: "
+                f"join the kinds with commas, e.g. `--on {_quote(on_value.rstrip(','))},{_quote(word)}`.",
+                usage=USAGE["subscribe"],
+            )
+        else:
+            positional.append(word)
+        i += 1
+    if len(positional) == 1 and _looks_like_url(positional[0]):
+        model, deployment = parse_dashboard_url(positional[0])
+    else:
+        model, deployment = _model_target(positional, "subscribe")
+    return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
+
+
+def _is_kind(word: str, statuses: frozenset[str]) -> bool:
+    return word.lower() in KIND_GROUPS or word.upper() in statuses
+
+
+def parse_kinds(value: str, statuses: frozenset[str]) -> set[str]:
+    """`failures,recoveries,ACTIVE` -> {"failures", "recoveries", "ACTIVE"}."""
+    kinds: set[str] = set()
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        if item.lower() in KIND_GROUPS:
+            kinds.add(item.lower())
+        elif item.upper() in statuses:
+            kinds.add(item.upper())
+        else:
+            valid = ", ".join(KIND_GROUPS)
+            raise UsageError(
+                f"`--on` does not know `{_quote(item)}`. Valid: {valid}, or status names "
+                "such as UNHEALTHY, ACTIVE, BUILD_FAILED.",
+                usage=USAGE["subscribe"],
+            )
+    if not kinds:
+        raise UsageError("`--on` needs at least one kind, e.g. `--on failures`.")
+    return kinds
+
+
+def _mute(args: list[str]) -> Mute:
+    if not args:
+        raise UsageError("Say what to mute and for how long.", usage=USAGE["mute"])
+    for i, word in enumerate(args[1:-1], start=1):
+        if _DURATION.fullmatch(word.lower()):  # `mute M 1h 2h`: not a deployment named `1h`
+            extra = " ".join(args[i + 1 :])
+            raise UsageError(
+                f"Too many arguments: `{_quote(extra)}` after the duration `{_quote(word)}`; "
+                "`mute` takes one duration, last.",
+                usage=USAGE["mute"],
+            )
+    duration = parse_duration(args[-1])
+    model, target = _model_target(args[:-1], "mute")
+    return Mute(model, target, duration)
+
+
+def parse_duration(word: str, *, usage: str = USAGE["mute"]) -> timedelta:
+    match = _DURATION.fullmatch(word.lower())
+    if match is None:
+        raise UsageError(
+            f"`{_quote(word)}` is not a duration: use minutes, hours or days, e.g. `30m`, `2h`, `1d`.",
+            usage=usage,
+        )
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]  # compared as an int: `99999999d` can't overflow
+    if seconds > MAX_MUTE.total_seconds():
+        raise UsageError(f"`{_quote(word)}` is too long: at most 30 days (`30d`).", usage=usage)
+    if seconds == 0:
+        raise UsageError(f"`{_quote(word)}` is too short: at least 1 minute (`1m`).", usage=usage)
+    return timedelta(seconds=seconds)
+
+
+def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
+    usage = USAGE[verb]
+    if not args:
+        raise UsageError(f"`{verb}` needs a model.", usage=usage)
+    if len(args) > 2:
+        extra = " ".join(args[2:])
+        raise UsageError(f"Too many arguments: `{_quote(extra)}`.", usage=usage)
+    model = _plain(args[0], "model")
+    if len(args) == 1:
+        return model, WHOLE_MODEL
+    second = args[1]
+    if second.lower() in SHORTCUTS:
+        return model, second.lower()
+    if second.lower().startswith(ENV):  # `status` shows the environment itself, even production's
+        return model, env_target(second[len(ENV) :], synonym=verb != "status")
+    return model, _plain(second, "deployment")
+
+
+def env_target(name: str, *, synonym: bool = True) -> Target:
+    """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
+    mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
+    if not is_plain_id(name) or len(name) > MAX_ENV_NAME:
+        raise UsageError(
+            f"`{_quote(name)}` is not a valid environment name: use letters, digits, `-` and `_` only "
+            f"(at most {MAX_ENV_NAME}), e.g. `env:staging`."
+        )
+    return "production" if synonym and name.lower() == "production" else ENV + name
+
+
+def env_name(target: Target) -> str | None:
+    """The environment a target names (`production` included), or None."""
+    if target == "production":
+        return "production"
+    return target[len(ENV) :] if target.startswith(ENV) else None
+
+
+def _plain(word: str, what: str) -> str:
+    if not is_plain_id(word):
+        raise UsageError(
+            f"`{_quote(word)}` is not a valid {what} id or name: use letters, digits, `-` and `_` only (at most 64)."
+        )
+    return word
+
+
+def _no_extra(args: list[str], verb: str) -> None:
+    if args:
+        raise UsageError(f"`{verb}` takes no arguments.", usage=USAGE[verb])
+
+
+def _looks_like_url(word: str) -> bool:
+    bare = word.strip("<>")
+    return "://" in bare or bare.startswith("app.baseten.co")
+
+
+def parse_dashboard_url(word: str) -> tuple[str, Target]:
+    """`<https://app.baseten.co/models/M/logs/D|label>` -> ("M", "D")."""
+    bare = word
+    if bare.startswith("<") and bare.endswith(">"):
+        bare = bare[1:-1].split("|", 1)[0]
+    if not bare.startswith(("http://", "https://")):
+        bare = "https://" + bare
+    bad = UsageError(
+        "That is not a Baseten dashboard link. Paste one like `https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`."
+    )
+    try:
+        parts = urlsplit(bare)
+    except ValueError:
+        raise bad from None
+    if parts.scheme != "https" or (parts.hostname or "") != "app.baseten.co" or parts.port:
+        raise bad
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) < 2 or segments[0] != "models":
+        raise bad
+    model = segments[1]
+    deployment: str = WHOLE_MODEL
+    if len(segments) >= 4 and segments[2] in ("logs", "deployments", "metrics"):
+        deployment = segments[3]
+    if not is_plain_id(model) or (deployment != WHOLE_MODEL and not is_plain_id(deployment)):
+        raise bad
+    return model, deployment
+
+
+def _quote(text: str) -> str:
+    """User text made safe to show inside backticks: short, one line, no backticks."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text).replace("`", "'")
+    return clean if len(clean) <= 40 else clean[:39] + "…"

@@ -1,0 +1,114 @@
+"""Pure: the wording of subscription answers: targets, options, list lines, mute lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.baseten.models import Deployment
+from bot.commands.parse import ENV, WHOLE_MODEL, Subscribe
+from bot.domain.status import emoji
+from bot.polling.transitions import DEFAULT_STUCK
+from bot.render import cards
+from bot.render.cards import esc, short
+from bot.store.subscriptions import MuteView, Options, SubscriptionView
+
+
+def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
+    if not kinds:
+        return "every change except scale-to-zero churn"
+    return ", ".join(sorted(kinds))
+
+
+def describe_stuck(stuck_after: timedelta) -> str:
+    """A subscription's own `--stuck` threshold (the default, 30 minutes, goes unsaid)."""
+    return f"stuck after {cards.duration(stuck_after)}"
+
+
+def describe_target(target: str, target_name: str) -> str:
+    if target == WHOLE_MODEL:
+        return "all deployments"
+    if target in ("production", "development"):
+        return f"the {target} deployment"
+    if target.startswith(ENV):
+        return f"the *{esc(short(target[len(ENV) :], 60))}* environment"
+    label = target_name or target
+    return f"*{esc(short(label))}*" + (f" (`{esc(target)}`)" if target_name and target_name != target else "")
+
+
+def stamp(when: datetime) -> str:
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+
+
+def option_changes(before: Options, cmd: Subscribe) -> str:
+    """What subscribing again with `cmd`'s options changed, e.g. `notices: A → B`; empty when nothing did."""
+    changes = []
+    if before.kinds != cmd.kinds:
+        changes.append(f"notices: {describe_kinds(before.kinds)} → {describe_kinds(cmd.kinds)}")
+    if before.thread != cmd.thread:
+        changes.append("one message per change" if not cmd.thread else "one thread per deployment")
+    stuck = None if cmd.stuck_after is None else int(cmd.stuck_after.total_seconds())
+    if before.stuck_after != stuck:
+        old, new = (
+            cards.duration(timedelta(seconds=s or DEFAULT_STUCK.total_seconds())) for s in (before.stuck_after, stuck)
+        )
+        changes.append(f"stuck after {old} → {new}")
+    return "; ".join(changes)
+
+
+def typed(model: str, target: str) -> str:
+    return f"`{esc(model)}`" + ("" if target == WHOLE_MODEL else f" / `{esc(target)}`")
+
+
+def status_counts(deployments: Sequence[Deployment]) -> str:
+    counts: dict[str, int] = {}
+    for d in deployments:
+        counts[d.status] = counts.get(d.status, 0) + 1
+    return ", ".join(f"{n} {esc(short(s, 40))}" for s, n in sorted(counts.items()))
+
+
+def list_line(view: SubscriptionView, now: datetime) -> str:
+    name = view.model_name or view.model_id
+    head = f"• *{esc(short(name))}* / {describe_target(view.target, view.target_name)}"
+    if view.statuses:
+        shown = ", ".join(f"{esc(short(n, 40))} {emoji(s)} `{esc(s)}`" for n, s in view.statuses[:5])
+        more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
+        head += f": {shown}{more}"
+    extras = [describe_kinds(view.kinds)]
+    if view.stuck_after:
+        extras.append(describe_stuck(timedelta(seconds=view.stuck_after)))
+    if not view.thread:
+        extras.append("no threads")
+    if view.muted_until is not None and view.muted_until > now:
+        extras.append(f":mute: muted until {stamp(view.muted_until)}")
+    if view.paused_reason:
+        last = f", last delivered {stamp(view.last_delivered_at)}" if view.last_delivered_at else ""
+        extras.append(
+            f":double_vertical_bar: *paused*: Slack said `{esc(view.paused_reason)}`{last}. "
+            "Invite the bot back or run `/baseten resume`"
+        )
+    return head + "\n    " + " · ".join(extras)
+
+
+def mute_line(model_name: str, mute: MuteView) -> str:
+    return (
+        f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
+        f"muted until {stamp(mute.until)}"
+    )
+
+
+def subscribed_lines(
+    cmd: Subscribe, user_id: str, what: str, watched: Deployment | None, deployments: Sequence[Deployment]
+) -> list[str]:
+    """The lines that announce a new subscription in the channel."""
+    if watched is not None:
+        current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
+    else:
+        counts = status_counts(deployments)
+        current = f"{len(deployments)} deployment(s) now: {counts}." if deployments else "It has no deployments yet."
+    return [
+        f":bell: <@{esc(user_id)}> subscribed this channel to {what}. {current}",
+        f"Notices: {describe_kinds(cmd.kinds)}"
+        + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
+        + ("; one thread per deployment." if cmd.thread else "; one message per change."),
+    ]

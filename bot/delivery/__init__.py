@@ -1,0 +1,7 @@
+"""The outbox's way out to Slack: notices, threads, and promotions' live messages.
+
+Owns: claiming, sending and marking each pending delivery in order per channel (notifier)
+and a promotion's live message, edited in place, with its steps in the thread (promotions).
+May import: domain, render, actions (the buttons on notices), store, slack (its errors).
+Not app, polling or commands.
+"""

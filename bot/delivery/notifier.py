@@ -1,0 +1,295 @@
+"""Slack delivery of the outbox: one message per pending row, marked sent only after Slack's ok.
+
+Channels are served concurrently and each channel in order (so a thread's parent
+exists before its replies), paced to Slack's one message per second per channel.
+A notice Slack refused for a while holds back the later ones of its channel until it
+goes: the outbox leaves them out of `due()` meanwhile, across passes, restarts and replicas.
+A permanent channel error pauses the channel's subscriptions; a workspace error
+stops delivery to that workspace (rows stay pending) and is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions.buttons import notice_buttons
+from bot.delivery import promotions
+from bot.polling.transitions import PROMOTED, PROMOTION, is_alarm
+from bot.render.cards import Message
+from bot.render.notices import notice, thread_parent
+from bot.slack.errors import BLOCK_ERRORS, slack_error
+from bot.store import Store
+from bot.store.outbox import Pending, ThreadInfo
+
+log = logging.getLogger(__name__)
+
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+WORKSPACE_ERRORS = frozenset(
+    {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "team_access_not_granted"}
+)
+THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_thread_ts"})
+# A refused notice holds back its channel's later ones, so its retries stay close together:
+# 2 s doubling to at most a minute (the SDK already retried the call once). A longer cap made
+# a channel wait minutes behind one notice when Slack failed a few calls in a row.
+FIRST_BACKOFF = 2.0
+MAX_BACKOFF = 60.0
+CLAIM = timedelta(minutes=1)  # a claim outlives one send with its retries; serve uses the lease period
+THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    paused_channels: int = 0
+
+
+class Notifier:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        store: Store,
+        now: Callable[[], datetime],
+        channel_pace: float = 1.0,
+        max_channels: int = 16,
+        on_result: Callable[[str], None] | None = None,
+        on_recorded: Callable[[float], None] | None = None,
+        holder: str = "local",
+        claim_for: timedelta = CLAIM,
+        action_buttons: bool = False,
+    ) -> None:
+        self.holder = holder
+        self._buttons = action_buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
+        self._claim_for = claim_for
+        self._slack = slack
+        self._store = store
+        self._now = now
+        self._pace = channel_pace
+        self._channels = asyncio.Semaphore(max_channels)
+        self._disabled: dict[str, str] = {}  # team id -> Slack error
+        self._on_result = on_result
+        self._on_recorded = on_recorded  # seconds from Slack's ok to the commit of mark_sent
+        self._lock = asyncio.Lock()
+        self._stopping = False
+
+    @property
+    def disabled_workspaces(self) -> dict[str, str]:
+        return dict(self._disabled)
+
+    def stop_sending(self) -> None:
+        """At shutdown: no new notice is sent from now on; those in flight finish, the rest stay queued."""
+        self._stopping = True
+
+    async def deliver_due(self) -> Report:
+        """Sends every pending row that is due; one pass at a time per process."""
+        report = Report()
+        if self._stopping:
+            return report
+        async with self._lock:
+            pending = [p for p in await self._store.outbox.due() if p.team_id not in self._disabled]
+            by_channel: dict[tuple[str, str], list[Pending]] = defaultdict(list)
+            for p in pending:
+                by_channel[(p.team_id, p.channel_id)].append(p)
+            await asyncio.gather(*(self._channel(rows, report) for rows in by_channel.values()))
+        return report
+
+    async def _channel(self, rows: list[Pending], report: Report) -> None:
+        async with self._channels:
+            for i, row in enumerate(rows):
+                if i and self._pace:
+                    await asyncio.sleep(self._pace)
+                if row.team_id in self._disabled or self._stopping:
+                    return
+                outcome = await self._one(row, report)
+                if outcome == "stop":
+                    return
+
+    async def _one(self, p: Pending, report: Report) -> str:
+        if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
+            return "stop"  # another replica has it: the channel's later rows wait their turn
+        change = p.transition
+        if change.kind == PROMOTION:
+            return await self._promotion(p, report)
+        buttons = notice_buttons(change, p.model_name) if self._buttons else []
+        message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
+        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
+        if p.thread and thread is None:
+            thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        try:
+            try:
+                response = await self._post(p, message, thread)
+            except SlackApiError as exc:
+                if thread is not None and slack_error(exc) in THREAD_GONE:
+                    thread = None  # the parent was deleted: start a new thread
+                    response = await self._post(p, message, None)
+                elif slack_error(exc) in BLOCK_ERRORS:
+                    response = await self._post(p, Message(text=message.text), thread)
+                else:
+                    raise
+        except SlackApiError as exc:
+            return await self._failed(p, exc, report)
+        except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
+            await self._retry(p, f"{type(exc).__name__}", None, report)
+            return "stop"
+        raw_ts = response.get("ts")
+        ts = raw_ts if isinstance(raw_ts, str) else None
+        # Slack has it: record that even if a shutdown cancels this pass now, or it would be sent twice
+        await asyncio.shield(self._record(p, ts, thread))
+        report.sent += 1
+        self._result("sent")
+        if thread is not None and thread.replies >= 0:
+            await self._edit_parent(p, thread)
+        return "ok"
+
+    async def _promotion_thread(self, p: Pending) -> ThreadInfo | None:
+        """A `promoted` notice replies under the live message of the promotion that led to it, if any."""
+        change = p.transition
+        if change.kind != PROMOTED:
+            return None
+        ts = await self._store.promotions.of_candidate(
+            p.team_id, p.channel_id, change.model_id, change.deployment_id, max_age=THREAD_AGE
+        )
+        return None if ts is None else ThreadInfo(ts, None, -1)  # replies -1: the parent is not a notice's
+
+    async def _promotion(self, p: Pending, report: Report) -> str:
+        """A promotion step: its live message posted or edited, the step in its thread (bot.delivery.promotions)."""
+        try:
+            sent = await promotions.send(self._slack, self._store, p, buttons=self._buttons)
+        except SlackApiError as exc:
+            return await self._failed(p, exc, report)
+        except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried
+            await self._retry(p, f"{type(exc).__name__}", None, report)
+            return "stop"
+        answered = time.perf_counter()
+        await asyncio.shield(promotions.record(self._store, p, sent))
+        if self._on_recorded is not None:
+            self._on_recorded(time.perf_counter() - answered)
+        report.sent += 1
+        self._result("sent")
+        return "ok"
+
+    async def _record(self, p: Pending, ts: str | None, thread: ThreadInfo | None) -> None:
+        """Marks a notice sent (and, for a thread's first notice, remembers the thread)."""
+        answered = time.perf_counter()  # from here until mark_sent commits, a SIGKILL doubles the notice
+        await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
+        if self._on_recorded is not None:
+            self._on_recorded(time.perf_counter() - answered)
+        if thread is None and p.thread and ts is not None:
+            change = p.transition
+            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+
+    async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
+        extra: dict[str, object] = {}
+        if thread is not None:
+            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition)}
+        response = await self._slack.chat_postMessage(
+            channel=p.channel_id,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message.as_kwargs(),
+            **extra,  # type: ignore[arg-type]
+        )
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _edit_parent(self, p: Pending, thread: ThreadInfo) -> None:
+        """Keeps the thread's parent showing the latest status; a failed edit loses nothing."""
+        parent = thread_parent(
+            first=thread.first,
+            latest=p.transition,
+            model_name=p.model_name,
+            replies=thread.replies + 1,
+        )
+        try:
+            await self._slack.chat_update(channel=p.channel_id, ts=thread.ts, **parent.as_kwargs())
+        except Exception as exc:  # noqa: BLE001 - the notice itself is delivered; the edit is cosmetic
+            log.info("could not update the thread parent in %s: %s", p.channel_id, type(exc).__name__)
+
+    async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
+        error = slack_error(exc)
+        status = _status(exc)
+        if error in CHANNEL_ERRORS:
+            await self._store.outbox.mark_failed(p, error=error)
+            paused = await self._store.subscriptions.pause_channel(p.team_id, p.channel_id, error)
+            log.warning(
+                "Slack answered %s for channel %s: paused %d subscription(s) there",
+                error,
+                p.channel_id,
+                paused,
+            )
+            report.failed += 1
+            report.paused_channels += 1
+            self._result("paused")
+            return "stop"
+        if error in WORKSPACE_ERRORS:
+            if p.team_id not in self._disabled:
+                log.error(
+                    "Slack rejected the bot token for workspace %s (%s): delivery there stops "
+                    "until the token is fixed and the bot restarted; notices stay queued",
+                    p.team_id,
+                    error,
+                )
+            self._disabled[p.team_id] = error
+            await self._store.outbox.release(p, error=error)
+            self._result("workspace_disabled")
+            return "stop"
+        if status == 429 or status >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
+            retry_after = _retry_after(exc)
+            await self._retry(p, f"{status} {error}".strip(), retry_after, report)
+            return "stop"
+        await self._store.outbox.mark_failed(p, error=error or f"http {status}")
+        log.error("Slack refused a notice for channel %s: %s (not retried)", p.channel_id, error)
+        report.failed += 1
+        self._result("failed")
+        return "ok"
+
+    async def _retry(self, p: Pending, error: str, after: float | None, report: Report) -> None:
+        delay = after if after is not None else backoff(p.attempts)
+        await self._store.outbox.mark_retry(p, error=error, at=self._now() + timedelta(seconds=delay))
+        log.info(
+            "notice for channel %s not delivered yet (%s); retrying in %.0fs",
+            p.channel_id,
+            error,
+            delay,
+        )
+        report.retried += 1
+        self._result("retry")
+
+    def _result(self, outcome: str) -> None:
+        if self._on_result is not None:
+            self._on_result(outcome)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before a row that failed `attempts` times before is tried again: 2, 4, 8, … 60."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** min(attempts, 16))
+
+
+def _status(exc: SlackApiError) -> int:
+    """HTTP status of a failed call: a SlackResponse has `status_code`; when Slack's body is not JSON
+    (a 5xx page from a proxy), the SDK raises with the raw aiohttp response, which has `status`."""
+    response = exc.response
+    value = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    return int(value)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    for key, value in dict(headers).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(1.0, float(raw))
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,106 @@
+"""Delivering a promotion step: the live message first, then edits in place and replies in its thread.
+
+A step's delivery comes from the outbox like any notice (claimed, in its channel's order,
+marked sent once). What is sent depends on whether the channel already has the promotion's
+message (bot.store.promotion_messages):
+
+- none yet: the message is posted, showing the promotion as it is now, and its ts is
+  recorded with the delivery in one transaction;
+- one: it is edited to show this step (`chat.update`: idempotent, so it goes first and a
+  retry may repeat it), then the step is posted as a reply in its thread, broadcast to the
+  channel only when the promotion ends. A message Slack no longer has is posted anew.
+
+Slack's errors propagate to the notifier, which retries, pauses or gives up as for any notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions.buttons import promotion_buttons
+from bot.render.cards import Block, Message
+from bot.render.promotions import live_message, step_reply
+from bot.slack.errors import BLOCK_ERRORS, slack_error
+from bot.store import Store
+from bot.store.outbox import Pending
+
+GONE = frozenset({"message_not_found", "thread_not_found", "cant_update_message", "invalid_thread_ts"})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What Slack accepted for one step: a new live message (ts), or a reply (ts) under `parent`."""
+
+    ts: str | None
+    parent: str | None
+    started_by: str | None
+
+
+async def send(slack: AsyncWebClient, store: Store, p: Pending, *, buttons: bool = False) -> Sent:
+    """The Slack side of one step; raises SlackApiError (or a network error) as Slack answered.
+    `buttons`: the message carries the promotion's controls (OPERATOR_USER_IDS is set)."""
+    change = p.transition
+    controls = promotion_buttons(change, p.model_name) if buttons else []
+    key = str(change.detail.get("key") or "")
+    live = await store.promotions.find(p.team_id, p.channel_id, key) if key else None
+    if live is None:
+        actor = change.detail.get("actor")
+        return await _post_live(slack, p, None if actor is None else str(actor), controls)
+    message = live_message(change, model_name=p.model_name, started_by=live.started_by, actions=controls)
+    try:
+        await _edit(slack, p.channel_id, live.ts, message)
+    except SlackApiError as exc:
+        if slack_error(exc) not in GONE:
+            raise
+        return await _post_live(slack, p, live.started_by, controls)  # deleted in Slack: a new one takes its place
+    reply = step_reply(change, model_name=p.model_name)
+    response = await slack.chat_postMessage(
+        channel=p.channel_id,
+        thread_ts=live.ts,
+        reply_broadcast=bool(change.detail.get("final")),
+        unfurl_links=False,
+        unfurl_media=False,
+        **reply.as_kwargs(),
+    )
+    return Sent(_ts(response.data), live.ts, live.started_by)
+
+
+async def record(store: Store, p: Pending, sent: Sent) -> None:
+    """Marks the step sent; a new live message records its ts in the same transaction."""
+    change = p.transition
+    key = str(change.detail.get("key") or "")
+    if sent.parent is None and sent.ts is not None and key:
+        environment = str(change.detail.get("environment") or "")
+        await store.promotions.posted(p, ts=sent.ts, key=key, environment=environment, started_by=sent.started_by)
+    else:
+        await store.outbox.mark_sent(p, ts=sent.ts, thread_ts=sent.parent)
+
+
+async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None, controls: list[Block]) -> Sent:
+    message = live_message(p.transition, model_name=p.model_name, started_by=started_by, actions=controls)
+    try:
+        response = await slack.chat_postMessage(
+            channel=p.channel_id, unfurl_links=False, unfurl_media=False, **message.as_kwargs()
+        )
+    except SlackApiError as exc:
+        if slack_error(exc) not in BLOCK_ERRORS:
+            raise
+        response = await slack.chat_postMessage(channel=p.channel_id, text=message.text)
+    return Sent(_ts(response.data), None, started_by)
+
+
+async def _edit(slack: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    try:
+        await slack.chat_update(channel=channel, ts=ts, **message.as_kwargs())
+    except SlackApiError as exc:
+        if slack_error(exc) not in BLOCK_ERRORS:
+            raise
+        await slack.chat_update(channel=channel, ts=ts, text=message.text, blocks=[])
+
+
+def _ts(data: object) -> str | None:
+    raw = data.get("ts") if isinstance(data, dict) else None
+    return raw if isinstance(raw, str) else None

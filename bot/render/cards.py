@@ -1,0 +1,355 @@
+"""Pure Block Kit rendering: deployment cards, model overviews, help and error answers, and the
+primitives (esc, sections, limits) that bot.render.notices builds notices with.
+
+Every string that came from Baseten or a user goes through `esc()` before it enters
+mrkdwn, so a deployment named `<!channel>` pings nobody. Output stays inside Slack's
+limits: at most 50 blocks, 3,000 characters per section text, 10 fields per section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from bot.baseten.models import Deployment, Model
+from bot.commands.parse import EXAMPLES, USAGE
+from bot.domain.status import emoji
+
+Block = dict[str, Any]
+DASHBOARD = "https://app.baseten.co"
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_NAME = 80
+SHARE_ACTION = "share_card"
+OPEN_ACTION = "open_dashboard"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: plain `text` (notifications, screen readers) plus blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def esc(text: str) -> str:
+    """Escapes the three characters mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def short(text: str, limit: int = MAX_NAME) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def name(text: str, limit: int = MAX_NAME) -> str:
+    """Baseten- or user-supplied text, shortened and escaped for mrkdwn."""
+    return esc(short(text, limit))
+
+
+def dashboard_url(model_id: str, deployment_id: str | None = None) -> str:
+    """Ids are percent-encoded: an odd id from Baseten must not make Slack reject the whole message."""
+    model = quote(model_id, safe="")
+    if deployment_id is None:
+        return f"{DASHBOARD}/models/{model}/overview"
+    return f"{DASHBOARD}/models/{model}/logs/{quote(deployment_id, safe='')}"
+
+
+def age(when: datetime | None, now: datetime) -> str:
+    """`3 days ago`; `unknown` when Baseten did not say."""
+    if when is None:
+        return "unknown"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return ago(now - when)
+
+
+def ago(delta: Any) -> str:
+    return f"{duration(delta)} ago"
+
+
+def duration(delta: Any) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            whole, rest = divmod(seconds, size)
+            if unit == "d":
+                return f"{whole}d {rest // 3600}h" if rest >= 3600 else f"{whole}d"
+            if unit == "h":
+                return f"{whole}h {rest // 60}m" if rest >= 60 else f"{whole}h"
+            return f"{whole}m"
+    return f"{seconds}s"  # pragma: no cover - the loop always returns
+
+
+def role(dep: Deployment) -> str:
+    """`production`, `development`, the environment's name, or `-`."""
+    roles = []
+    if dep.is_production:
+        roles.append("production")
+    if dep.is_development:
+        roles.append("development")
+    if dep.environment and dep.environment not in roles:
+        roles.append(dep.environment)
+    return ", ".join(roles) if roles else "-"
+
+
+def _replicas(dep: Deployment) -> str:
+    active = "?" if dep.active_replica_count is None else str(dep.active_replica_count)
+    scaling = dep.autoscaling_settings
+    if scaling is None or (scaling.min_replica is None and scaling.max_replica is None):
+        return f"{active} active"
+    low = "?" if scaling.min_replica is None else scaling.min_replica
+    high = "?" if scaling.max_replica is None else scaling.max_replica
+    return f"{active} active (min {low}, max {high})"
+
+
+def _concurrency(dep: Deployment) -> str:
+    scaling = dep.autoscaling_settings
+    if scaling is None or scaling.concurrency_target is None:
+        return "-"
+    text = str(scaling.concurrency_target)
+    if scaling.target_utilization_percentage is not None:
+        text += f" at {scaling.target_utilization_percentage}% target"
+    return text
+
+
+def title(model_name: str, dep: Deployment) -> str:
+    return f"*{name(model_name)}* / *{name(dep.display_name)}*"
+
+
+def deployment_card(
+    dep: Deployment,
+    *,
+    model_name: str,
+    now: datetime,
+    shareable: bool = False,
+    shared_by: str | None = None,
+    why: Sequence[Block] = (),
+    actions: Sequence[Block] = (),
+) -> Message:
+    """A deployment's status card; `why`: a failing one's error lines (bot.render.excerpt), below its fields;
+    `actions`: buttons after the card's own (bot.actions.buttons)."""
+    status = dep.status
+    head = f"{emoji(status)} {title(model_name, dep)}  `{name(status, 40)}`"
+    fields = [
+        ("Status", f"{emoji(status)} {name(status, 40)}"),
+        ("Environment", name(role(dep))),
+        ("Replicas", _replicas(dep)),
+        ("Concurrency target", _concurrency(dep)),
+        ("Instance type", name(dep.instance_type_name or "-")),
+        ("Created", age(dep.created_at, now)),
+    ]
+    model_id = dep.model_id
+    blocks: list[Block] = [
+        section_block(head),
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+        },
+        *why,
+    ]
+    context = f"Deployment `{name(dep.id)}` of model `{name(model_id)}`"
+    if shared_by:
+        context += f" · shared by <@{esc(shared_by)}>"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    blocks.append(card_actions(model_id, dep.id, shareable=shareable, extra=actions))
+    text = f"{short(model_name)} / {short(dep.display_name)}: {short(status, 40)}"
+    return Message(text=esc(text), blocks=blocks)
+
+
+def _sort_key(dep: Deployment) -> tuple[int, float]:
+    rank = 0 if dep.is_production else 1 if dep.is_development else 2
+    created = dep.created_at.timestamp() if dep.created_at else 0.0
+    return rank, -created
+
+
+def overview_line(dep: Deployment) -> str:
+    tags = [t for t in ("production" if dep.is_production else "",) if t]
+    if dep.is_development:
+        tags.append("development")
+    if dep.environment and dep.environment not in tags:
+        tags.append(dep.environment)
+    tag = f" · _{name(', '.join(tags))}_" if tags else ""
+    replicas = "" if dep.active_replica_count is None else f" · {dep.active_replica_count} up"
+    return (
+        f"{emoji(dep.status)} *{name(dep.display_name, 60)}* `{name(dep.id, 40)}` {name(dep.status, 40)}{tag}{replicas}"
+    )
+
+
+def model_overview(
+    model: Model,
+    deployments: Sequence[Deployment],
+    *,
+    now: datetime,
+    shareable: bool = False,
+    shared_by: str | None = None,
+) -> Message:
+    """Every deployment of a model with its status, production first."""
+    ordered = sorted(deployments, key=_sort_key)
+    count = len(ordered)
+    noun = "deployment" if count == 1 else "deployments"
+    head = f"*{name(model.display_name)}* (`{name(model.id)}`): {count} {noun}"
+    blocks: list[Block] = [section_block(head)]
+    reserved = 3  # a possible "and N more" note, the context and the actions
+    packed, shown = pack([overview_line(dep) for dep in ordered], room=MAX_BLOCKS - 1 - reserved)
+    blocks.extend(packed)
+    if count == 0:
+        blocks.append(section_block("_This model has no deployments._"))
+    if shown < count:
+        blocks.append(context_block(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
+    context = f"Model `{name(model.id)}`"
+    if shared_by:
+        context += f" · shared by <@{esc(shared_by)}>"
+    blocks.append(context_block(context))
+    blocks.append(card_actions(model.id, None, shareable=shareable))
+    statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
+    text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
+    return Message(text=esc(text), blocks=blocks)
+
+
+def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
+    """Lines joined into sections of at most MAX_SECTION characters, at most `room` of them;
+    returns the sections and how many lines fit."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = packed = 0
+    for line in lines:
+        line = line[:MAX_SECTION]
+        if chunk and size + len(line) + 1 > MAX_SECTION:
+            if len(blocks) + 2 > room:  # this full chunk and the next one must both fit
+                break
+            blocks.append(section_block("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+        packed += 1
+    if chunk:
+        blocks.append(section_block("\n".join(chunk)))
+    return blocks, packed
+
+
+def lines_message(lines: Sequence[str], text: str) -> Message:
+    """An answer made of lines (a list, a confirmation), packed into as many sections as fit."""
+    return Message(text=esc(text), blocks=pack(lines, room=45)[0])
+
+
+def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool, extra: Sequence[Block] = ()) -> Block:
+    elements: list[Block] = [
+        {
+            "type": "button",
+            "action_id": OPEN_ACTION,
+            "text": {"type": "plain_text", "text": "Open in Baseten"},
+            "url": dashboard_url(model_id, deployment_id),
+        }
+    ]
+    if shareable:
+        value = model_id if deployment_id is None else f"{model_id}/{deployment_id}"
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": value,
+            }
+        )
+    elements.extend(extra)
+    return {"type": "actions", "elements": elements}
+
+
+def error(message: str, *, usage: str | None = None) -> Message:
+    """A short, specific answer to a command that could not be carried out."""
+    blocks: list[Block] = [section_block(f":warning: {esc(message)}")]
+    if usage:
+        blocks.append(context_block(f"Usage: `{esc(usage)}`"))
+    return Message(text=esc(message), blocks=blocks)
+
+
+def info(message: str) -> Message:
+    return Message(text=esc(message), blocks=[section_block(esc(message))])
+
+
+HELP = (
+    (
+        "status",
+        "a deployment's card, or every deployment of a model; a dashboard link works too:\n"
+        "    `/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
+    ),
+    ("subscribe", "tell this channel when the status changes"),
+    ("unsubscribe", "stop telling this channel"),
+    ("mute", "record changes without announcing them, for up to 30 days"),
+    ("unmute", "announce again before the mute ends"),
+    ("resume", "resume a subscription paused because Slack refused a notice"),
+    ("retry", "retry a failed build or deploy (operators; you confirm first)"),
+    ("activate", "activate an inactive deployment (operators; you confirm first)"),
+    ("deactivate", "deactivate a deployment (operators; you confirm first)"),
+    ("promote", "promote a deployment to production, or to `env:NAME` (operators; you confirm first)"),
+    ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
+    ("list", "this channel's subscriptions"),
+)
+
+
+def help_message() -> Message:
+    """Every command with its usage, what it does and one worked example; one section each."""
+    blocks = [section_block("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
+    for verb, does in HELP:
+        example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
+        blocks.append(section_block(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
+    options = [
+        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
+        "comma-separated. Default: every change except scale-to-zero churn.",
+        "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
+        "updating or waking up for longer than this (default `30m`).",
+        "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
+        "and each promotion as one message edited as it moves.",
+        "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
+    ]
+    blocks.append(section_block(esc("\n".join(options))))
+    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
+
+
+def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
+    """The card as plain text for `baseten-bot status`."""
+    rows = [
+        ("Model", f"{model_name} ({dep.model_id})"),
+        ("Deployment", f"{dep.display_name} ({dep.id})"),
+        ("Status", dep.status),
+        ("Environment", role(dep)),
+        ("Replicas", _replicas(dep)),
+        ("Concurrency target", _concurrency(dep)),
+        ("Instance type", dep.instance_type_name or "-"),
+        ("Created", age(dep.created_at, now)),
+        ("Dashboard", dashboard_url(dep.model_id, dep.id)),
+    ]
+    return "\n".join(f"{k + ':':<20}{_printable(v)}" for k, v in rows)
+
+
+def terminal_overview(model: Model, deployments: Sequence[Deployment]) -> str:
+    lines = [f"{_printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
+    for dep in sorted(deployments, key=_sort_key):
+        tag = role(dep)
+        lines.append(
+            f"  {_printable(dep.status):<16}{_printable(dep.display_name):<32}{dep.id:<12}{'' if tag == '-' else tag}"
+        )
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def section_block(text: str) -> Block:
+    if len(text) > MAX_SECTION:
+        text = text[: MAX_SECTION - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context_block(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}

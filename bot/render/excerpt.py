@@ -1,0 +1,145 @@
+"""Why it failed, pure: which changes get error lines, how far back to read, and the excerpt's blocks.
+
+A failing deployment's newest ERROR lines from Baseten's logs, and its labels (commit, CI run),
+are kept in the change's `detail` under `why` (bot.polling.why reads them) and shown in the notice and
+the status card. Log lines and labels are hostile text: control characters are dropped,
+whitespace collapsed, every line shortened, `&`, `<` and `>` escaped (so `<!channel>` pings
+nobody), `@here`-style words broken, and backticks replaced so a line cannot close the code
+block. No I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.baseten.models import LogLine
+from bot.domain.status import FAILURES
+from bot.polling.transitions import NEW, SETTLED, STATUS, Change
+from bot.render.cards import Block, context_block, esc, section_block, short
+
+WHY = "why"  # the key in a change's detail
+MAX_LINES = 5
+KEEP = 200  # characters of one line (or label value) kept, before escaping
+SHOWN = 400  # characters of one escaped line shown: five of them stay far inside a section's 3,000
+MAX_LABELS = 6
+BUILD_TIME = frozenset({"BUILD_FAILED", "DEPLOY_FAILED"})
+API_DEFAULT = timedelta(minutes=30)  # what Baseten reads when no start is given
+API_LIMIT = timedelta(days=7)  # the longest window Baseten allows
+SKEW = timedelta(hours=1)  # room for the bot's clock and Baseten's to disagree
+UNREAD = {
+    "timeout": "did not answer in time",
+    "forbidden": "refused the bot's API key (403)",
+    "error": "could not be read",
+}
+_TICK = "\u02cb"  # MODIFIER LETTER GRAVE ACCENT: looks like a backtick, closes no code block
+_MASS = ("@here", "@channel", "@everyone")
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # terminal colours, common in logs
+
+
+def wants_logs(change: Change) -> bool:
+    """A status change, new deployment or settling that ends in a failure: its notice says why."""
+    return change.new_status in FAILURES and change.kind in (STATUS, NEW, SETTLED)
+
+
+def window_start(status: str, *, created_at: datetime | None, old_since: datetime | None, now: datetime) -> datetime:
+    """Where the log window starts; it always ends now (Baseten's default end).
+
+    A build or deploy failure reads back to the deployment's `created_at`: the build starts when
+    the deployment is created, while `old_since` is only when the bot first saw the status it
+    left (later than the build's start for a deployment first seen mid-build, or after the bot
+    was down). A runtime failure reads back to when the bot saw the deployment enter the status
+    it left (its last known good state), else to its creation. Never less than Baseten's default
+    half hour, never more than its 7-day limit (less an hour of clock skew)."""
+    wanted = created_at if status in BUILD_TIME or old_since is None else old_since
+    wanted = wanted or old_since or created_at
+    earliest, latest = now - API_LIMIT + SKEW, now - API_DEFAULT
+    if wanted is None:
+        return earliest
+    if wanted.tzinfo is None:
+        wanted = wanted.replace(tzinfo=UTC)
+    return max(earliest, min(wanted, latest))
+
+
+def found(lines: Sequence[LogLine], labels: Mapping[str, Any] | None, *, since: datetime) -> dict[str, Any]:
+    """What a change keeps of its logs: the newest lines (fetched newest first), shown oldest first."""
+    kept = [text for text in (clean(line.message) for line in lines[:MAX_LINES]) if text]
+    return {"lines": kept[::-1], "since": int(since.timestamp()), "labels": clean_labels(labels)}
+
+
+def unread(reason: str, labels: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a change keeps when the logs could not be read: why not, and the labels all the same."""
+    return {"lines": [], "unread": reason if reason in UNREAD else "error", "labels": clean_labels(labels)}
+
+
+def clean(text: str, limit: int = KEEP) -> str:
+    """Printable text on one line: colour codes, control and format characters dropped, whitespace
+    collapsed, shortened."""
+    text = _ANSI.sub("", text[: limit * 8])  # a 10 MB line costs no more than a long one
+    kept = "".join(" " if ch in "\t\n\r\v\f" else ch for ch in text if ch in "\t\n\r\v\f" or _printable(ch))
+    return short(" ".join(kept.split()), limit)
+
+
+def _printable(ch: str) -> bool:
+    return not unicodedata.category(ch).startswith("C")  # Cc, Cf (bidi overrides), Cs, Co, Cn
+
+
+def clean_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
+    """At most MAX_LABELS labels, keys and values as short printable text (values may be any JSON)."""
+    if not isinstance(labels, Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for key, value in list(labels.items())[:MAX_LABELS]:
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        out[clean(str(key), 40)] = clean(text)
+    return out
+
+
+def mrkdwn(text: str, limit: int) -> str:
+    """Hostile text made safe for mrkdwn: cleaned, backticks replaced, mass mentions broken, escaped,
+    and cut to `limit` escaped characters without splitting an entity."""
+    text = clean(text).replace("`", _TICK)
+    for word in _MASS:
+        text = text.replace(word, "@\u200b" + word[1:])
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        piece = esc(ch)
+        if size + len(piece) > limit - 1:
+            out.append("…")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def blocks(why: Any) -> list[Block]:
+    """The excerpt's blocks: the lines in a code block, or why there are none, then the labels.
+    `why` is read back from the database: anything not shaped as written shows nothing."""
+    if not isinstance(why, Mapping):
+        return []
+    lines = why.get("lines")
+    lines = [mrkdwn(str(x), SHOWN) for x in lines[:MAX_LINES]] if isinstance(lines, list) else []
+    lines = [line for line in lines if line]
+    out: list[Block] = []
+    if lines:
+        out.append(section_block("*Latest error lines* from Baseten's logs:\n```\n" + "\n".join(lines) + "\n```"))
+    elif why.get("unread"):
+        reason = UNREAD.get(str(why["unread"]), UNREAD["error"])
+        out.append(context_block(f":grey_question: Baseten's logs {reason}: no error lines here."))
+    elif isinstance(why.get("since"), int):
+        out.append(context_block(f"No ERROR lines in Baseten's logs since {_when(why['since'])}."))
+    labels = why.get("labels")
+    if isinstance(labels, Mapping) and labels:
+        shown = " · ".join(f"{mrkdwn(str(k), 60)}: {mrkdwn(str(v), 300)}" for k, v in list(labels.items())[:MAX_LABELS])
+        out.append(context_block(f"Labels: {shown}"))
+    return out
+
+
+def _when(stamp: int) -> str:
+    at = datetime.fromtimestamp(stamp, UTC)
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"

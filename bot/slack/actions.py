@@ -1,0 +1,149 @@
+"""Bolt listeners for acting on deployments: the typed commands and the two kinds of button.
+
+Who may act is checked first, every time (a typed command, an ask button, the do button):
+a user not in OPERATOR_USER_IDS gets a refusal only they see, the refusal is logged with
+their user id, and Baseten is not called.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.actions import buttons
+from bot.actions.operations import Operations
+from bot.actions.verbs import Target, Verb, decode
+from bot.commands.lookup import LookupFailed
+from bot.commands.parse import Act
+from bot.render import cards
+from bot.render.cards import Message
+from bot.store.actions import Click
+
+log = logging.getLogger(__name__)
+GONE = "That button can no longer be used. Ask again with `/baseten status MODEL DEPLOYMENT`."
+OOPS = "Something went wrong on the bot's side; it has been logged. Nothing was changed unless it says so."
+
+
+def register_acting(app: AsyncApp, ops: Operations) -> None:
+    @app.action(re.compile("^" + re.escape(buttons.ASK)))
+    async def ask(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            await _ask(body, action, respond, ops)
+        except Exception:
+            log.exception("answering an action button failed")
+
+    @app.action(re.compile("^" + re.escape(buttons.DO)))
+    async def do(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            await _do(body, action, respond, ops)
+        except Exception:
+            log.exception("acting on a deployment failed")
+
+
+async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
+    """`retry`, `activate`, `deactivate`, `promote`, `rollback`: the confirmation card, only for the asker."""
+    user = str(command.get("user_id") or "")
+    allowed = ops.operators.settled(user)
+    if allowed is False:
+        _refused(cmd.verb, user, ops)
+        await ack(response_type="ephemeral", **buttons.refusal(anyone=ops.operators.anyone).as_kwargs())
+        return
+    await ack()
+    if allowed is None and not await ops.operators.allows(user):  # a user group: asked after the ack
+        _refused(cmd.verb, user, ops)
+        await _reply(respond, buttons.refusal(anyone=True))
+        return
+    await _reply(respond, await _safe(lambda: ops.confirm_command(cmd)))
+
+
+async def _ask(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
+    """A button on a card or a notice: the confirmation card, from the status now, for the clicker only."""
+    user = _user(body)
+    decoded = decode(str(action.get("value") or ""))
+    if decoded is None:
+        await _reply(respond, buttons.note(GONE), replace_original=False)
+        return
+    verb, target = decoded
+    if not await _may(verb, user, ops):
+        await _reply(respond, buttons.refusal(anyone=ops.operators.anyone), replace_original=False)
+        return
+    card = await _safe(lambda: ops.confirm_button(verb, target))
+    await _reply(respond, card, replace_original=False)
+
+
+async def _do(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
+    """The confirmation card's button, after Slack's confirm dialog: one request, however often it arrives."""
+    user = _user(body)
+    decoded = decode(str(action.get("value") or ""))
+    if decoded is not None and action.get("action_id") != buttons.DO + decoded[0].name:
+        decoded = None  # a value that does not belong to this button: not one the bot wrote
+    if decoded is None or (decoded[0].needs_deployment and not decoded[1].deployment_id):
+        await _reply(respond, buttons.note(GONE), replace_original=False)
+        return
+    verb, target = decoded
+    if not await _may(verb, user, ops):
+        await _reply(respond, buttons.refusal(anyone=ops.operators.anyone), replace_original=False)
+        return
+    click = _click(body, user, verb, target)
+    out = await ops.perform(verb, target, click)
+    if out is None:
+        return  # the first delivery of this click answers; this one says nothing
+    await _reply(respond, buttons.outcome_card(user, verb, target, out), replace_original=True)
+    await ops.announce(click, verb, target, out)
+
+
+async def _may(verb: Verb, user: str, ops: Operations) -> bool:
+    if await ops.operators.allows(user):
+        return True
+    _refused(verb.name, user, ops)
+    return False
+
+
+def _refused(verb: str, user: str, ops: Operations) -> None:
+    why = "not in OPERATOR_USER_IDS" if ops.operators.anyone else "OPERATOR_USER_IDS is not set"
+    log.info("refused %s from %s: %s", verb, user, why)
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _click(body: dict[str, Any], user: str, verb: Verb, target: Target) -> Click:
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    return Click(
+        team_id=str((body.get("team") or {}).get("id") or ""),
+        channel_id=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
+        user_id=user,
+        message_ts=str(container.get("message_ts") or message.get("ts") or ""),
+        verb=verb.name,
+        model_id=target.model_id,
+        deployment_id=target.deployment_id,
+        environment=target.environment,
+    )
+
+
+async def _safe(work: Callable[[], Awaitable[Message]]) -> Message:
+    try:
+        return await work()
+    except LookupFailed as exc:
+        return cards.error(str(exc))
+    except Exception:
+        log.exception("preparing an action failed")
+        return cards.error(OOPS)
+
+
+async def _reply(respond: AsyncRespond, message: Message, *, replace_original: bool | None = None) -> None:
+    kwargs: dict[str, Any] = {"response_type": "ephemeral", **message.as_kwargs()}
+    if replace_original is not None:
+        kwargs["replace_original"] = replace_original
+    try:
+        await respond(**kwargs)
+    except Exception:
+        log.exception("answering through response_url failed")
