@@ -1,7 +1,7 @@
 """The watchers revision: one number that moves after every change to who watches what.
 
 The only module that issues SQL for the `revisions` table. The poll loop reads every
-watcher again only when the number moved (bot.poll_loop), so each write to subscriptions
+watcher again only when the number moved (bot.polling.loop), so each write to subscriptions
 or mutes goes through `Revisions.write`, which moves it once that write has committed.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import tables as t
+from bot.store import tables as t
 
 log = logging.getLogger(__name__)
 WATCHERS = "watchers"  # the row: subscriptions and mutes
