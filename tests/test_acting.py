@@ -15,8 +15,8 @@ from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting, outc
 from bot.app.db import make_async_engine, sessions
 from bot.app.runtime import slack_client
 from bot.commands.parse import Act, UsageError, parse
+from bot.domain.changes import PROMOTION, SETTLED, STATUS, Change
 from bot.domain.status import KNOWN
-from bot.polling.transitions import PROMOTION, SETTLED, STATUS, Change
 from bot.render import notices
 from bot.slack.admins import AllowList, operators
 from bot.store.actions import WINDOW, ActionLog, Click

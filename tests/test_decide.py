@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.polling.decide import Failed, ModelMemory, ModelPlan, decide, history_window, plan
+from bot.domain.changes import FLAPPING, PROMOTED, STATUS
+from bot.domain.memory import ModelMemory
+from bot.domain.watchers import Muted, Watcher
+from bot.polling.decide import Failed, ModelPlan, decide, history_window, plan
 from bot.polling.noise import FLAP_WINDOW
-from bot.polling.transitions import FLAPPING, PROMOTED, STATUS, Muted, Watcher
 from tests.test_transitions import NOW, dep, snap
 
 

@@ -91,7 +91,7 @@ async def test_an_environment_subscription_follows_its_current_deployment(
 
 async def test_an_environments_state_is_written_only_over_what_the_cycle_read(world: World) -> None:
     """Two replicas that read the same promotion step record it once: the second write finds the row moved."""
-    from bot.polling.promotions import EnvState
+    from bot.domain.promotions import EnvState
     from bot.store.outbox import Conflict
 
     seen = EnvState("m1", "staging", "d1", "v2", "d2", "v4", "RAMPING_UP", 25, None, "staging/d2/k", world.clock.now)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.baseten.models import LogLine
-from bot.polling.transitions import NEW, STATUS, STUCK, Change
+from bot.domain.changes import NEW, STATUS, STUCK, Change
 from bot.render import excerpt, notices
 from tests.test_render import NOW, golden, within_limits
 from tests.test_render_properties import assert_inert, texts

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.polling.decide import ModelMemory, plan
+from bot.domain.changes import Snap
+from bot.domain.memory import ModelMemory
+from bot.polling.decide import plan
 from bot.polling.known import Known
 from bot.polling.poller import Poller
-from bot.polling.transitions import Snap
 from tests.conftest import MODEL, PROD
 from tests.fakes import FakeBaseten, FakeSlack
 from tests.world import World

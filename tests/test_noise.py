@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from bot.domain.changes import FLAPPING, SETTLED, STATUS, STUCK, Change, Snap
 from bot.polling import noise
-from bot.polling.transitions import FLAPPING, SETTLED, STATUS, STUCK, Change, Snap
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import FakeBaseten, FakeSlack, deployment
 from tests.world import World

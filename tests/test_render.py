@@ -12,23 +12,11 @@ import pytest
 import yaml
 
 from bot.baseten.models import Deployment, Model
-from bot.commands.parse import (
-    EXAMPLES,
-    USAGE,
-    Act,
-    Help,
-    ListSubs,
-    Mute,
-    Resume,
-    Status,
-    Subscribe,
-    Unmute,
-    Unsubscribe,
-    parse,
-)
+from bot.commands.parse import Act, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
+from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change
 from bot.domain.status import KNOWN, Family, family
-from bot.polling.transitions import GONE, NEW, PROMOTED, STATUS, Change
 from bot.render import cards, notices
+from bot.render.help import EXAMPLES, USAGE, help_message
 from tests.fakes import deployment, model
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -235,7 +223,7 @@ def test_every_worked_example_is_the_command_it_illustrates() -> None:
 
 
 def test_help_shows_every_command_with_an_example_and_stuck_within_slacks_limits() -> None:
-    message = cards.help_message()
+    message = help_message()
     within_limits(message)
     shown = "\n".join(b["text"]["text"] for b in message.blocks)
     assert "…" not in shown  # nothing cut at a section's limit

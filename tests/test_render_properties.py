@@ -8,12 +8,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.commands.wording import describe_target
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.baseten.models import Deployment, Model
-from bot.polling.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.commands.wording import describe_target
+from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.render import cards, notices
 from tests.fakes import deployment, model
 

@@ -8,21 +8,9 @@ from typing import Any
 import pytest
 
 from bot.baseten.models import Deployment
-from bot.polling.transitions import (
-    GONE,
-    NEW,
-    PROMOTED,
-    STATUS,
-    Change,
-    Muted,
-    Snap,
-    Watcher,
-    audience,
-    diff_deployment,
-    diff_model,
-    hears,
-    passes,
-)
+from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change, Snap
+from bot.domain.watchers import Muted, Watcher
+from bot.polling.transitions import audience, diff_deployment, diff_model, hears, passes
 from tests.fakes import deployment
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

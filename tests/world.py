@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.commands.subscriptions import Actor, Subscriptions
-
 from bot.app.db import make_async_engine, sessions
 from bot.app.metrics import Metrics
 from bot.app.runtime import slack_client
 from bot.baseten.client import BasetenClient
 from bot.baseten.ratelimit import RateLimiter
 from bot.commands.parse import Command, parse
+from bot.commands.subscriptions import Actor, Subscriptions
 from bot.delivery.notifier import Notifier
 from bot.domain.status import KNOWN
 from bot.polling.poller import CycleReport, Poller

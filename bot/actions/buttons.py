@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
+from bot.domain.changes import NEW, SETTLED, STATUS, Change
+from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
-from bot.polling.transitions import NEW, SETTLED, STATUS, Change
 from bot.render.cards import Block, Message, context_block, esc, section_block, short
-from bot.slack.admins import USER_ID
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,14 +23,24 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_model
 from bot.commands.parse import Act
-from bot.delivery.notifier import THREAD_AGE
+from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
 from bot.render.cards import Message, esc, short
-from bot.slack.admins import AllowList
 from bot.store import Store
 from bot.store.actions import Click
 
 log = logging.getLogger(__name__)
+
+
+class Operators(Protocol):
+    """Who may act (OPERATOR_USER_IDS): bot.slack.admins.AllowList, read by the listeners."""
+
+    @property
+    def anyone(self) -> bool: ...
+
+    def settled(self, user: str) -> bool | None: ...
+
+    async def allows(self, user: str) -> bool: ...
 
 
 class Operations:
@@ -38,7 +49,7 @@ class Operations:
         *,
         client: BasetenClient,
         store: Store,
-        operators: AllowList,
+        operators: Operators,
         slack: AsyncWebClient | None,
         now: Callable[[], datetime],
     ) -> None:

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.actions import buttons
 from bot.app.config import Settings
 from bot.app.db import make_async_engine, sessions
 from bot.app.metrics import Metrics
@@ -123,7 +124,7 @@ class Runtime:
             holder=instance,
             # a dead leader's claims expire when its lease does: the next leader resends them
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
-            action_buttons=any(settings.operator_ids),  # rendered at send time, from the setting now
+            buttons=buttons if any(settings.operator_ids) else None,  # drawn at send time
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
         lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))

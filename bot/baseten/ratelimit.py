@@ -19,9 +19,10 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from bot.domain.rates import HEADROOM
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-HEADROOM = 0.95
 
 
 class RateLimiter:

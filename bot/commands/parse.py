@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot.domain.ids import is_plain_id
+from bot.render.help import USAGE
 
 MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
@@ -17,40 +18,6 @@ Target = str  # "*" (whole model), "production", "development", "env:NAME", or a
 WHOLE_MODEL: Target = "*"
 ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
 MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
-
-USAGE = {
-    "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
-    "subscribe": (
-        "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
-        "[--stuck DURATION]"
-    ),
-    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
-    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
-    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development | env:NAME]",
-    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development | env:NAME]",
-    **{verb: f"/baseten {verb} MODEL DEPLOYMENT" for verb in ("retry", "activate", "deactivate")},
-    "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
-    "rollback": "/baseten rollback MODEL [env:NAME]",
-    "list": "/baseten list",
-    "help": "/baseten help",
-}
-
-# One worked example per command, for `help` and the README (a test parses each one).
-EXAMPLES = {
-    "status": "/baseten status llama-3-8b production",
-    "subscribe": "/baseten subscribe llama-3-8b production --on failures,recoveries --stuck 45m",
-    "unsubscribe": "/baseten unsubscribe llama-3-8b production",
-    "mute": "/baseten mute llama-3-8b production 2h",
-    "unmute": "/baseten unmute llama-3-8b production",
-    "resume": "/baseten resume llama-3-8b",
-    "retry": "/baseten retry llama-3-8b v4",
-    "activate": "/baseten activate llama-3-8b v2",
-    "deactivate": "/baseten deactivate llama-3-8b v2",
-    "promote": "/baseten promote llama-3-8b v4 env:staging",
-    "rollback": "/baseten rollback llama-3-8b",
-    "list": "/baseten list",
-    "help": "/baseten help",
-}
 
 
 class UsageError(Exception):

@@ -35,7 +35,7 @@ from bot.commands.wording import (
     subscribed_lines,
     typed,
 )
-from bot.polling.decide import ModelRow
+from bot.domain.memory import ModelRow
 from bot.polling.transitions import snap_of
 from bot.render import cards
 from bot.render.cards import Message, esc, short

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from bot.baseten.models import Deployment
 from bot.commands.parse import ENV, WHOLE_MODEL, Subscribe
+from bot.domain.changes import DEFAULT_STUCK
 from bot.domain.status import emoji
-from bot.polling.transitions import DEFAULT_STUCK
 from bot.render import cards
 from bot.render.cards import esc, short
 from bot.store.subscriptions import MuteView, Options, SubscriptionView

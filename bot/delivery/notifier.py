@@ -17,16 +17,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.buttons import notice_buttons
 from bot.delivery import promotions
-from bot.polling.transitions import PROMOTED, PROMOTION, is_alarm
-from bot.render.cards import Message
+from bot.delivery.errors import BLOCK_ERRORS, slack_error
+from bot.domain.changes import PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
+from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
-from bot.slack.errors import BLOCK_ERRORS, slack_error
 from bot.store import Store
 from bot.store.outbox import Pending, ThreadInfo
 
@@ -43,7 +43,6 @@ THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_threa
 FIRST_BACKOFF = 2.0
 MAX_BACKOFF = 60.0
 CLAIM = timedelta(minutes=1)  # a claim outlives one send with its retries; serve uses the lease period
-THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts
 
 
 @dataclass
@@ -52,6 +51,15 @@ class Report:
     retried: int = 0
     failed: int = 0
     paused_channels: int = 0
+
+
+class Buttons(Protocol):
+    """The action buttons notices and promotion messages carry (bot.actions.buttons, given by the
+    composition root when OPERATOR_USER_IDS is set): delivery draws them, and knows no verb."""
+
+    def notice_buttons(self, change: Change, model_name: str) -> list[Block]: ...
+
+    def promotion_buttons(self, change: Change, model_name: str) -> list[Block]: ...
 
 
 class Notifier:
@@ -67,10 +75,10 @@ class Notifier:
         on_recorded: Callable[[float], None] | None = None,
         holder: str = "local",
         claim_for: timedelta = CLAIM,
-        action_buttons: bool = False,
+        buttons: Buttons | None = None,
     ) -> None:
         self.holder = holder
-        self._buttons = action_buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
+        self._buttons = buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
         self._claim_for = claim_for
         self._slack = slack
         self._store = store
@@ -121,7 +129,7 @@ class Notifier:
         change = p.transition
         if change.kind == PROMOTION:
             return await self._promotion(p, report)
-        buttons = notice_buttons(change, p.model_name) if self._buttons else []
+        buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
         message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
         thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
         if p.thread and thread is None:
@@ -165,7 +173,9 @@ class Notifier:
     async def _promotion(self, p: Pending, report: Report) -> str:
         """A promotion step: its live message posted or edited, the step in its thread (bot.delivery.promotions)."""
         try:
-            sent = await promotions.send(self._slack, self._store, p, buttons=self._buttons)
+            sent = await promotions.send(
+                self._slack, self._store, p, buttons=self._buttons.promotion_buttons if self._buttons else None
+            )
         except SlackApiError as exc:
             return await self._failed(p, exc, report)
         except Exception as exc:  # noqa: BLE001 - network failures of every kind are retried

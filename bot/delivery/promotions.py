@@ -15,15 +15,16 @@ Slack's errors propagate to the notifier, which retries, pauses or gives up as f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.buttons import promotion_buttons
+from bot.delivery.errors import BLOCK_ERRORS, slack_error
+from bot.domain.changes import Change
 from bot.render.cards import Block, Message
 from bot.render.promotions import live_message, step_reply
-from bot.slack.errors import BLOCK_ERRORS, slack_error
 from bot.store import Store
 from bot.store.outbox import Pending
 
@@ -39,11 +40,13 @@ class Sent:
     started_by: str | None
 
 
-async def send(slack: AsyncWebClient, store: Store, p: Pending, *, buttons: bool = False) -> Sent:
+async def send(
+    slack: AsyncWebClient, store: Store, p: Pending, *, buttons: Callable[[Change, str], list[Block]] | None = None
+) -> Sent:
     """The Slack side of one step; raises SlackApiError (or a network error) as Slack answered.
-    `buttons`: the message carries the promotion's controls (OPERATOR_USER_IDS is set)."""
+    `buttons`: draws the promotion's controls the message carries (OPERATOR_USER_IDS is set)."""
     change = p.transition
-    controls = promotion_buttons(change, p.model_name) if buttons else []
+    controls = buttons(change, p.model_name) if buttons else []
     key = str(change.detail.get("key") or "")
     live = await store.promotions.find(p.team_id, p.channel_id, key) if key else None
     if live is None:

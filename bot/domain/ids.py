@@ -10,3 +10,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def is_plain_id(text: str) -> bool:
     """True for letters, digits, `-` and `_` only, 1 to 64 characters."""
     return _ID.fullmatch(text) is not None
+
+
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")

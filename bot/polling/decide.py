@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.baseten.models import Deployment, Environment
+from bot.domain.changes import STATUS, Snap
+from bot.domain.memory import History, ModelMemory, ModelRow, Outgoing
+from bot.domain.promotions import EnvState
+from bot.domain.watchers import Watcher
 from bot.polling import noise
-from bot.polling.promotions import EnvState, current_ids, diff_environments
-from bot.polling.transitions import STATUS, Change, Diff, Snap, Watcher, audience, diff_deployment, diff_model
+from bot.polling.promotions import current_ids, diff_environments
+from bot.polling.transitions import Diff, audience, diff_deployment, diff_model
 
-ModelRow = tuple[str, str, str | None, str | None]  # model id, name, production id, development id
-History = Mapping[tuple[str, str], Sequence[datetime]]  # (model, deployment) -> recent status changes
 EnvAnswers = Mapping[str, Sequence[Environment] | None]  # model -> its environments (None: not asked, or gone)
 EnvMemory = Mapping[str, Mapping[str, EnvState]]  # model -> environment name -> what the bot last saw
 
@@ -36,16 +38,6 @@ class ModelPlan:
 
 
 @dataclass(frozen=True)
-class ModelMemory:
-    """What the bot knew of a model before this cycle."""
-
-    baseline_known: bool
-    production_id: str | None
-    development_id: str | None
-    name: str
-
-
-@dataclass(frozen=True)
 class Failed:
     """A model whose fetch failed this cycle: it records nothing."""
 
@@ -54,15 +46,6 @@ class Failed:
 
 
 Fetched = list[Deployment] | Deployment | None | Failed  # None: the model itself is gone
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A change and the channels owed a notice about it."""
-
-    change: Change
-    model_name: str
-    watchers: Sequence[Watcher]
 
 
 @dataclass

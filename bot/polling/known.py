@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.polling.decide import History, ModelMemory
-from bot.polling.transitions import Snap
+from bot.domain.changes import Snap
+from bot.domain.memory import History, ModelMemory
 
 
 @dataclass(frozen=True)

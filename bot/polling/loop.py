@@ -27,19 +27,62 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from bot.app.runtime import Runtime
+from prometheus_client import Counter, Gauge
+
+from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
+from bot.domain.watchers import Watcher
 from bot.polling.decide import Failed, Fetched, ModelPlan, plan
-from bot.polling.poller import CycleReport
+from bot.polling.poller import CycleReport, Poller
 from bot.polling.schedule import Schedule, Signature, cost, fleet_changes, in_motion, signatures
-from bot.polling.transitions import Watcher
+from bot.store import Store
+from bot.store.leases import Lease
 
 log = logging.getLogger("bot")
 MAX_IN_FLIGHT = 64  # polls under way at once (the client's own concurrency)
 REREAD_AT_LEAST = 300.0  # seconds: every watcher is read again this often, changed or not
 CATCH_UP_SHARE = 0.5  # a start or a hand-over polls everything at no more than this share of the budget
+
+
+class LoopSettings(Protocol):
+    """The settings the loop reads (bot.app.config.Settings)."""
+
+    @property
+    def poll_interval_seconds(self) -> float: ...
+    @property
+    def hot_poll_seconds(self) -> float: ...
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def baseten_max_rps(self) -> float: ...
+
+
+class LoopMetrics(Protocol):
+    """The metrics the loop moves (bot.app.metrics.Metrics)."""
+
+    @property
+    def cycles(self) -> Counter: ...
+    @property
+    def leader(self) -> Gauge: ...
+
+
+class Parts(Protocol):
+    """What the loop works with, built by the composition root (bot.app.runtime.Runtime)."""
+
+    @property
+    def settings(self) -> LoopSettings: ...
+    @property
+    def metrics(self) -> LoopMetrics: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def baseten(self) -> BasetenClient: ...
+    @property
+    def poller(self) -> Poller: ...
+    @property
+    def lease(self) -> Lease: ...
 
 
 @dataclass
@@ -52,7 +95,7 @@ class _Round:
 class PollLoop:
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Parts,
         *,
         on_queued: Callable[[], None],
         on_round: Callable[[CycleReport, float], None],

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.polling.transitions import FLAPPING, SETTLED, STATUS, STUCK, Change, Snap, is_churn
+from bot.domain.changes import FLAPPING, SETTLED, STATUS, STUCK, Change, Snap, is_churn
 
 STUCK_STATES = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING", "WAKING_UP"})
 FLAP_LIMIT = 4

@@ -18,22 +18,14 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError, NotFound
 from bot.baseten.models import AuditLogEntry, Environment
 from bot.delivery.notifier import Notifier
+from bot.domain.changes import NEW, PROMOTED, PROMOTION, Change, Snap
+from bot.domain.memory import History, ModelMemory, Outgoing
+from bot.domain.promotions import EnvState
+from bot.domain.watchers import Watcher
 from bot.polling import why
-from bot.polling.decide import (
-    Decision,
-    Failed,
-    Fetched,
-    History,
-    ModelMemory,
-    ModelPlan,
-    Outgoing,
-    decide,
-    history_window,
-    plan,
-)
+from bot.polling.decide import Decision, Failed, Fetched, ModelPlan, decide, history_window, plan
 from bot.polling.known import Known
-from bot.polling.promotions import START, EnvState
-from bot.polling.transitions import NEW, PROMOTED, PROMOTION, Change, Snap, Watcher
+from bot.polling.promotions import START
 from bot.store import Store
 from bot.store.outbox import Conflict
 

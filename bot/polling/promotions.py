@@ -11,36 +11,16 @@ that vanishes without an end status ends as SUCCEEDED when its candidate is now 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from bot.baseten.models import Deployment, Environment
-from bot.polling.transitions import PROMOTED, PROMOTION, Change
+from bot.domain.changes import PROMOTED, PROMOTION, Change
+from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
 
-ENDS = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})  # Baseten's own end statuses
-ENDED = "ENDED"  # the bot's word: the promotion vanished, its candidate is not current
-REPLACED = "REPLACED"  # the bot's word: another candidate took its place mid-promotion
-FINAL = ENDS | {ENDED, REPLACED}
 START, STEP, END = "start", "step", "end"
 MAX_ERROR = 500
-
-
-@dataclass(frozen=True)
-class EnvState:
-    """What the bot last saw of one environment: its current deployment and the promotion in it."""
-
-    model_id: str
-    name: str
-    current_id: str | None
-    current_name: str = ""
-    candidate_id: str | None = None
-    candidate_name: str = ""
-    status: str | None = None  # the promotion's status; None: no promotion seen
-    traffic: int | None = None
-    error: str | None = None
-    key: str | None = None  # the bot's key for this promotion (see the module docstring)
-    since: datetime | None = None  # when `status` (or, without a promotion, the state) was first seen
 
 
 def _name(dep: Deployment | None) -> str:

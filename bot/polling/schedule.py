@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.baseten.models import Deployment, Environment, Model
-from bot.baseten.ratelimit import HEADROOM
+from bot.domain.promotions import ENDS
+from bot.domain.rates import HEADROOM
 from bot.domain.status import IN_PROGRESS
 from bot.polling.decide import Failed, Fetched, ModelPlan
-from bot.polling.promotions import ENDS
 
 LINGER_POLLS = 6  # a model that just changed stays hot for this many hot polls (30 s at the default 5 s)
 CATCH_UP = 0.5  # of one poll's share of the budget: how much of a late wake-up the next take may make up

@@ -8,62 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from bot.baseten.models import Deployment
-from bot.domain.status import CHURN, DELETED, FAILURES
+from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, PROMOTION, SETTLED, STATUS, STUCK, Change, Snap, is_churn
+from bot.domain.status import DELETED, FAILURES
+from bot.domain.watchers import Muted, Watcher
 
-STATUS = "status"
-NEW = "new"
-GONE = "deleted"
-PROMOTED = "promoted"
-STUCK = "stuck"  # in an in-progress status longer than the subscription's threshold
-FLAPPING = "flapping"  # changing back and forth: its changes are held back
-SETTLED = "settled"  # stable again after flapping: one summary
-PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
 NO_ENVIRONMENTS: Mapping[str, str | None] = MappingProxyType({})
 
-DEFAULT_STUCK = timedelta(minutes=30)
 
 DEPLOY_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING"})
 # Status names whose changes are mostly churn: naming one in `--on` asks for that churn.
 CHURN_ONLY = frozenset({"SCALED_TO_ZERO", "WAKING_UP"})
-
-
-@dataclass(frozen=True)
-class Snap:
-    """What the bot last saw of one deployment."""
-
-    model_id: str
-    deployment_id: str
-    name: str
-    status: str
-    since: datetime
-    is_production: bool | None = None
-    is_development: bool | None = None
-    environment: str | None = None
-    replicas: int | None = None
-    instance_type: str | None = None
-    gone: bool = False
-    stuck_announced: int = 0  # seconds: the longest stuck threshold announced for this status
-    flapping_since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """One transition, before it is stored."""
-
-    kind: str
-    model_id: str
-    deployment_id: str
-    deployment_name: str
-    old_status: str | None
-    new_status: str
-    at: datetime
-    old_since: datetime | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,37 +170,6 @@ def _promotion(
 # -- who hears what ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Muted:
-    """A channel's mute on the watcher's model: `target` "*" (all of it), production, development or an id."""
-
-    target: str
-    until: datetime
-
-
-@dataclass(frozen=True)
-class Watcher:
-    """The parts of a subscription that decide whether it hears a change."""
-
-    subscription_id: int
-    team_id: str
-    channel_id: str
-    model_id: str
-    target: str
-    kinds: frozenset[str]
-    thread: bool = True
-    mutes: tuple[Muted, ...] = ()  # the channel's mutes on this model: the same for all its watchers there
-    stuck_after: timedelta = DEFAULT_STUCK
-    model_name: str = ""
-    # paused after a permanent Slack error: its model is still polled, so its snapshots stay
-    # current and nothing made while paused is announced on resume, but it hears nothing
-    paused: bool = False
-
-
-def parse_kinds(text: str) -> frozenset[str]:
-    return frozenset(k for k in text.split(",") if k)
-
-
 def passes(kinds: Iterable[str], change: Change) -> bool:
     """The `--on` filter. No kinds: everything but scale-to-zero churn.
 
@@ -255,19 +183,6 @@ def passes(kinds: Iterable[str], change: Change) -> bool:
     if "all" in wanted:
         return True
     return any(_matches(kind, change) for kind in wanted)
-
-
-def is_alarm(change: Change) -> bool:
-    """Failures and recoveries: broadcast to the channel even when they reply in a thread."""
-    if change.kind in (STUCK, FLAPPING):
-        return True
-    if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
-        return True
-    return change.old_status in FAILURES and change.new_status == "ACTIVE"
-
-
-def is_churn(change: Change) -> bool:
-    return change.kind == STATUS and change.old_status in CHURN and change.new_status in CHURN
 
 
 def _matches(kind: str, change: Change) -> bool:

@@ -19,8 +19,9 @@ from typing import Any
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError
 from bot.baseten.models import Deployment
+from bot.domain.memory import Outgoing
 from bot.domain.status import FAILURES
-from bot.polling.decide import Failed, Fetched, ModelPlan, Outgoing
+from bot.polling.decide import Failed, Fetched, ModelPlan
 from bot.render import excerpt
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.baseten.models import Deployment, Model
-from bot.commands.parse import EXAMPLES, USAGE
 from bot.domain.status import emoji
 
 Block = dict[str, Any]
@@ -273,46 +272,6 @@ def error(message: str, *, usage: str | None = None) -> Message:
 
 def info(message: str) -> Message:
     return Message(text=esc(message), blocks=[section_block(esc(message))])
-
-
-HELP = (
-    (
-        "status",
-        "a deployment's card, or every deployment of a model; a dashboard link works too:\n"
-        "    `/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
-    ),
-    ("subscribe", "tell this channel when the status changes"),
-    ("unsubscribe", "stop telling this channel"),
-    ("mute", "record changes without announcing them, for up to 30 days"),
-    ("unmute", "announce again before the mute ends"),
-    ("resume", "resume a subscription paused because Slack refused a notice"),
-    ("retry", "retry a failed build or deploy (operators; you confirm first)"),
-    ("activate", "activate an inactive deployment (operators; you confirm first)"),
-    ("deactivate", "deactivate a deployment (operators; you confirm first)"),
-    ("promote", "promote a deployment to production, or to `env:NAME` (operators; you confirm first)"),
-    ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
-    ("list", "this channel's subscriptions"),
-)
-
-
-def help_message() -> Message:
-    """Every command with its usage, what it does and one worked example; one section each."""
-    blocks = [section_block("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
-    for verb, does in HELP:
-        example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
-        blocks.append(section_block(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
-    options = [
-        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
-        "comma-separated. Default: every change except scale-to-zero churn.",
-        "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
-        "updating or waking up for longer than this (default `30m`).",
-        "`--no-thread`: one message per change instead of one thread per deployment.",
-        "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
-        "and each promotion as one message edited as it moves.",
-        "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
-    ]
-    blocks.append(section_block(esc("\n".join(options))))
-    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
 
 
 def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:

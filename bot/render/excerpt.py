@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.baseten.models import LogLine
+from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.status import FAILURES
-from bot.polling.transitions import NEW, SETTLED, STATUS, Change
 from bot.render.cards import Block, context_block, esc, section_block, short
 
 WHY = "why"  # the key in a change's detail

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.domain.status import FAILURES, emoji
-from bot.polling.transitions import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.render import excerpt
 from bot.render.cards import Block, Message, card_actions, context_block, duration, esc, section_block, short
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.baseten.models import AutoscalingSettings, Environment, Model
+from bot.domain.changes import Change
+from bot.domain.promotions import ENDED, REPLACED
 from bot.domain.status import emoji
-from bot.polling.promotions import ENDED, REPLACED
-from bot.polling.transitions import Change
 from bot.render.cards import Block, Message, card_actions, context_block, deployment_card, esc, section_block, short
 
 _LOOK = {  # status -> (emoji, what the message says it is)

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.ids import USER_ID
+
 log = logging.getLogger(__name__)
 
-USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 GROUP_ID = re.compile(r"S[A-Z0-9]{1,30}")
 TTL_SECONDS = 60.0
 LOOKUP_TIMEOUT = 2.0

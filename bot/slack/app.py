@@ -11,15 +11,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from prometheus_client import Counter
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import buttons
 from bot.actions.operations import Operations, deployment_target
-from bot.app.metrics import Metrics
 from bot.baseten.client import BasetenClient
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
 from bot.commands.parse import (
@@ -40,6 +40,7 @@ from bot.commands.subscriptions import Actor, Subscriptions
 from bot.domain.status import KNOWN
 from bot.polling import why
 from bot.render import cards, excerpt, promotions
+from bot.render.help import help_message
 from bot.slack.actions import act_command, register_acting
 from bot.slack.admins import Admins
 from bot.store import Store
@@ -54,11 +55,18 @@ NOT_ADMIN = (
 )
 
 
+class Counted(Protocol):
+    """Where commands are counted (bot.app.metrics.Metrics)."""
+
+    @property
+    def commands(self) -> Counter: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     client: BasetenClient
     store: Store
-    metrics: Metrics
+    metrics: Counted
     now: Callable[[], datetime]
     admins: Admins = field(default_factory=Admins)
     ops: Operations | None = None  # acting on deployments; None: the commands say it is not set up
@@ -111,7 +119,7 @@ async def _command(
         return
     deps.metrics.commands.labels(type(cmd).__name__.lower()).inc()
     if isinstance(cmd, Help):
-        await ack(**_ephemeral(cards.help_message()))
+        await ack(**_ephemeral(help_message()))
         return
     if isinstance(cmd, Act):
         if deps.ops is None:
@@ -240,7 +248,7 @@ async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> t
         return await subs.unmute(cmd, actor)
     if isinstance(cmd, Resume):
         return await subs.resume(cmd, actor)
-    return cards.help_message(), "ephemeral"
+    return help_message(), "ephemeral"
 
 
 async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | None = None) -> cards.Message:

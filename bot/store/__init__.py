@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.polling.decide import History, ModelMemory
-from bot.polling.transitions import Snap
+from bot.domain.changes import Snap
+from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.polling.promotions import EnvState
+from bot.domain.promotions import EnvState
 from bot.store import tables as t
 from bot.store._sql import chunks, insert_ignore, rowcount
 

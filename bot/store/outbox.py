@@ -9,17 +9,17 @@ sends and marks each delivery.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.changes import Change, Snap
+from bot.domain.memory import ModelMemory, ModelRow, Outgoing
+from bot.domain.promotions import EnvState
 from bot.domain.status import CHURN
-from bot.polling.decide import ModelMemory, ModelRow, Outgoing
-from bot.polling.promotions import EnvState
-from bot.polling.transitions import Change, Snap
 from bot.store import tables as t
 from bot.store._sql import Now, chunks, rowcount, utcnow
 from bot.store.snapshots import write_states
@@ -272,11 +272,10 @@ class Outbox:
 
 async def _add_deliveries(session: AsyncSession, rows: list[tuple[t.Transition, Outgoing]], now: datetime) -> int:
     """One pending delivery per channel that hears each change; returns how many."""
-    from bot.store.subscriptions import live_ids  # here, not above: that module imports this one
 
     # the poll loop holds watchers for seconds: one that unsubscribed since is owed nothing (and a
     # delivery to it would break the foreign key, and with it the model's whole record)
-    live = await live_ids(session, {w.subscription_id for _, item in rows for w in item.watchers})
+    live = await _live_ids(session, {w.subscription_id for _, item in rows for w in item.watchers})
     created = 0
     for transition, item in rows:
         for w in item.watchers:
@@ -390,3 +389,12 @@ def _change(tr: t.Transition) -> Change:
         old_since=tr.old_since,
         detail=tr.detail or {},
     )
+
+
+async def _live_ids(session: AsyncSession, ids: Iterable[int | None]) -> set[int]:
+    """Which of these subscriptions still exist, inside the recording transaction: the one read of
+    the subscriptions table outside bot.store.subscriptions, which calls this module, not back."""
+    live: set[int] = set()
+    for chunk in chunks(sorted({i for i in ids if i is not None}), 500):
+        live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
+    return live

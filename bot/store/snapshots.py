@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.polling.decide import ModelMemory, ModelRow
-from bot.polling.promotions import EnvState
-from bot.polling.transitions import Snap
+from bot.domain.changes import Snap
+from bot.domain.memory import ModelMemory, ModelRow
+from bot.domain.promotions import EnvState
 from bot.store import tables as t
 from bot.store._sql import chunks, insert_ignore, rowcount
 from bot.store.env_states import write_environment

@@ -18,10 +18,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.polling.decide import ModelRow
-from bot.polling.transitions import DEFAULT_STUCK, Muted, Snap, Watcher, parse_kinds
+from bot.domain.changes import DEFAULT_STUCK, Snap
+from bot.domain.memory import ModelRow
+from bot.domain.watchers import Muted, Watcher, parse_kinds
 from bot.store import tables as t
-from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
+from bot.store._sql import Now, insert_ignore, rowcount, utcnow
 from bot.store.env_states import current_deployments
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.revisions import Revisions
@@ -371,11 +372,3 @@ async def _set_options(
         row.thread = wanted.thread
         row.stuck_after = wanted.stuck_after
     return row.id, before
-
-
-async def live_ids(session: AsyncSession, ids: Iterable[int | None]) -> set[int]:
-    """Which of these subscriptions still exist (for bot.store.outbox, inside its recording transaction)."""
-    live: set[int] = set()
-    for chunk in chunks(sorted({i for i in ids if i is not None}), 500):
-        live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
-    return live

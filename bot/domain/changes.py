@@ -1,0 +1,73 @@
+"""What a change is: the kinds of change, a deployment snapshot, one transition, and which
+changes alarm a channel. The vocabulary the poller, the store, the notices and the
+actions share; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.status import CHURN, FAILURES
+
+STATUS = "status"
+NEW = "new"
+GONE = "deleted"
+PROMOTED = "promoted"
+STUCK = "stuck"  # in an in-progress status longer than the subscription's threshold
+FLAPPING = "flapping"  # changing back and forth: its changes are held back
+SETTLED = "settled"  # stable again after flapping: one summary
+PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
+DEFAULT_STUCK = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Snap:
+    """What the bot last saw of one deployment."""
+
+    model_id: str
+    deployment_id: str
+    name: str
+    status: str
+    since: datetime
+    is_production: bool | None = None
+    is_development: bool | None = None
+    environment: str | None = None
+    replicas: int | None = None
+    instance_type: str | None = None
+    gone: bool = False
+    stuck_announced: int = 0  # seconds: the longest stuck threshold announced for this status
+    flapping_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One transition, before it is stored."""
+
+    kind: str
+    model_id: str
+    deployment_id: str
+    deployment_name: str
+    old_status: str | None
+    new_status: str
+    at: datetime
+    old_since: datetime | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def is_alarm(change: Change) -> bool:
+    """Failures and recoveries: broadcast to the channel even when they reply in a thread."""
+    if change.kind in (STUCK, FLAPPING):
+        return True
+    if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
+        return True
+    return change.old_status in FAILURES and change.new_status == "ACTIVE"
+
+
+def is_churn(change: Change) -> bool:
+    return change.kind == STATUS and change.old_status in CHURN and change.new_status in CHURN
+
+
+THREAD_AGE = timedelta(hours=24)  # a deployment's day reads as one thread; then a new one starts

@@ -1,0 +1,81 @@
+"""The help answer, and each command's usage line and worked example (the parser's usage
+errors quote them too)."""
+
+from __future__ import annotations
+
+from bot.render.cards import Message, esc, section_block
+
+USAGE = {
+    "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "subscribe": (
+        "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
+        "[--stuck DURATION]"
+    ),
+    "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
+    "unmute": "/baseten unmute MODEL [DEPLOYMENT | production | development | env:NAME]",
+    "resume": "/baseten resume MODEL [DEPLOYMENT | production | development | env:NAME]",
+    **{verb: f"/baseten {verb} MODEL DEPLOYMENT" for verb in ("retry", "activate", "deactivate")},
+    "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
+    "rollback": "/baseten rollback MODEL [env:NAME]",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+
+# One worked example per command, for `help` and the README (a test parses each one).
+EXAMPLES = {
+    "status": "/baseten status llama-3-8b production",
+    "subscribe": "/baseten subscribe llama-3-8b production --on failures,recoveries --stuck 45m",
+    "unsubscribe": "/baseten unsubscribe llama-3-8b production",
+    "mute": "/baseten mute llama-3-8b production 2h",
+    "unmute": "/baseten unmute llama-3-8b production",
+    "resume": "/baseten resume llama-3-8b",
+    "retry": "/baseten retry llama-3-8b v4",
+    "activate": "/baseten activate llama-3-8b v2",
+    "deactivate": "/baseten deactivate llama-3-8b v2",
+    "promote": "/baseten promote llama-3-8b v4 env:staging",
+    "rollback": "/baseten rollback llama-3-8b",
+    "list": "/baseten list",
+    "help": "/baseten help",
+}
+
+
+HELP = (
+    (
+        "status",
+        "a deployment's card, or every deployment of a model; a dashboard link works too:\n"
+        "    `/baseten status https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`",
+    ),
+    ("subscribe", "tell this channel when the status changes"),
+    ("unsubscribe", "stop telling this channel"),
+    ("mute", "record changes without announcing them, for up to 30 days"),
+    ("unmute", "announce again before the mute ends"),
+    ("resume", "resume a subscription paused because Slack refused a notice"),
+    ("retry", "retry a failed build or deploy (operators; you confirm first)"),
+    ("activate", "activate an inactive deployment (operators; you confirm first)"),
+    ("deactivate", "deactivate a deployment (operators; you confirm first)"),
+    ("promote", "promote a deployment to production, or to `env:NAME` (operators; you confirm first)"),
+    ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
+    ("list", "this channel's subscriptions"),
+)
+
+
+def help_message() -> Message:
+    """Every command with its usage, what it does and one worked example; one section each."""
+    blocks = [section_block("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
+    for verb, does in HELP:
+        example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
+        blocks.append(section_block(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
+    options = [
+        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
+        "comma-separated. Default: every change except scale-to-zero churn.",
+        "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
+        "updating or waking up for longer than this (default `30m`).",
+        "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
+        "and each promotion as one message edited as it moves.",
+        "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
+    ]
+    blocks.append(section_block(esc("\n".join(options))))
+    return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
