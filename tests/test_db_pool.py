@@ -16,9 +16,13 @@ from bot.app.config import ConfigError, load_settings
 from bot.app.db import make_async_engine, sessions
 from bot.app.metrics import Metrics
 from bot.app.runtime import Runtime
+from bot.commands.subscriptions import Subscriptions
+from bot.slack.app import OOPS, STORE_DOWN
 from bot.store import Store
 from bot.store import tables as t
-from tests.conftest import sqlite_only
+from tests.conftest import MODEL, PROD, sqlite_only
+from tests.fakes import FakeBaseten, FakeSlack
+from tests.world import World
 
 
 def _lease(name: str) -> t.Lease:
@@ -105,3 +109,24 @@ def test_database_pool_size_sizes_the_pool(db_url: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("DATABASE_POOL_SIZE", "0")
     with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE"):
         load_settings()
+
+
+async def test_a_command_whose_database_fails_is_told_so(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command that cannot get a connection in time (the pool held, as in a burst) is answered
+    that the database did not answer, not "something went wrong", and logs no traceback."""
+    world = World(baseten, slack, db_url)
+    tiny = make_async_engine(db_url, pool_size=1, pool_timeout=0.2)
+    world.store = Store(sessions(tiny), now=world.clock)
+    world.subs = Subscriptions(client=world.client, store=world.store, now=world.clock, slack=world.slack)
+    try:
+        async with tiny.connect() as held:
+            await held.execute(sa.text("SELECT 1"))
+            for text in ("list", f"subscribe {MODEL} {PROD}"):
+                message, kind = await world.command(text)
+                assert kind == "ephemeral" and STORE_DOWN in message.text and OOPS not in message.text
+    finally:
+        await tiny.dispose()
+        await world.close()
+    assert "Traceback" not in caplog.text and "could not use the database: TimeoutError" in caplog.text
