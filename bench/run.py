@@ -248,8 +248,16 @@ async def _measure_size(
     def on_round(report: Any, took: float) -> None:
         ended.put_nowait({"report": report, "took": took, "at": time.monotonic(), "cpu": cpu(), "rows": written[0]})
 
+    async def keep_lease() -> None:
+        """What serve's lease job does: the loop only follows the lease, and stops polling when it runs out."""
+        while True:
+            await asyncio.sleep(runtime.settings.lease_seconds / 3)
+            with contextlib.suppress(Exception):
+                await runtime.lease.renew()
+
     loop = PollLoop(runtime, on_queued=lambda: None, on_round=on_round)
     running = asyncio.create_task(loop.run())
+    keeping = asyncio.create_task(keep_lease())
     previous = await asyncio.wait_for(ended.get(), timeout=60)  # the empty round before the first refresh
 
     async def next_round() -> dict[str, Any]:
@@ -288,6 +296,7 @@ async def _measure_size(
         result["changed"] = await next_round()
         loop.stop()
     await running
+    keeping.cancel()
     if not cycles_only:
         started = time.perf_counter()
         sent = 0

@@ -1,4 +1,5 @@
-"""The poller lease and delivery claims, on the real database (SQLite, or PostgreSQL when configured)."""
+"""The poller lease and delivery claims, on the real database (SQLite, or PostgreSQL when configured).
+The wall clock the replicas compare and this process's monotonic clock are both faked where it matters."""
 
 from __future__ import annotations
 
@@ -6,14 +7,32 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import update
+
 from bot.app.db import make_async_engine, sessions
 from bot.store import Store
+from bot.store import tables as t
 from bot.store.leases import Lease
 from tests.conftest import BotProcess, bot_env
 from tests.fakes import FakeBaseten, FakeSlack
 from tests.world import Clock
 
 TTL = timedelta(seconds=20)
+SHORT = timedelta(seconds=2)  # a renewal gives up after half a second
+
+
+class Ticks:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 async def test_one_holder_at_a_time_and_takeover_after_expiry(db_url: str) -> None:
@@ -78,3 +97,53 @@ def test_two_replicas_starting_together_on_an_empty_database(
             assert bot.stop() == 0, bot.output()
     logs = "".join(b.output() for b in bots)
     assert logs.count("Running upgrade  -> 0001") <= 1
+
+
+async def test_the_lease_is_held_only_until_its_expiry_by_the_local_clock(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    ticks = Ticks()
+    a = Lease(sessions(engine), holder="a", now=Clock(), ttl=TTL, clock=ticks)
+    assert await a.renew() and a.held and a.term == 1
+    ticks.advance(TTL.total_seconds() - a.margin - 0.01)
+    assert a.held
+    ticks.advance(0.02)  # no renewal landed since: by the others' clocks the row may be free for the taking
+    assert not a.held
+    assert await a.renew() and a.held  # nobody took it: taken again, in a new term
+    assert a.term == 2
+    await engine.dispose()
+
+
+async def test_a_renewal_waiting_on_the_database_is_not_believed_past_the_expiry(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    ticks = Ticks()
+    a = Lease(sessions(engine), holder="a", now=Clock(), ttl=SHORT, clock=ticks)
+    assert await a.renew()
+    async with sessions(engine).begin() as session:  # the row held by another transaction (SQLite: the write turn)
+        await session.execute(update(t.Lease).values(expires_at=t.Lease.expires_at))
+        renewal = asyncio.create_task(a.renew())
+        await asyncio.sleep(0.1)
+        assert not renewal.done() and a.held
+        ticks.advance(SHORT.total_seconds() - a.margin)  # the hold of the last renewal runs out while it waits
+        assert not a.held
+        with pytest.raises(TimeoutError):
+            await renewal  # after `patience`, by the event loop's clock
+        assert not a.held and a.patience == 0.5
+    await engine.dispose()
+
+
+async def test_a_renewal_that_fails_means_not_held_at_once(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    ticks = Ticks()
+    a = Lease(sessions(engine), holder="a", now=Clock(), ttl=TTL, clock=ticks)
+    assert await a.renew()
+    async with engine.begin() as conn:  # the database refuses the renewal
+        await conn.exec_driver_sql("ALTER TABLE leases RENAME TO leases_away")
+    try:
+        with pytest.raises(Exception, match="leases"):
+            await a.renew()
+        assert not a.held  # though the clock says the last renewal's hold has not run out
+    finally:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("ALTER TABLE leases_away RENAME TO leases")
+    assert await a.renew() and a.held and a.term == 2
+    await engine.dispose()

@@ -27,7 +27,7 @@ LEASE = 30.0  # a takeover by expiry would take this long; a clean stop hands ov
 CONTRACT = 10.0  # seconds the contract allows between SIGTERM and exit
 
 
-def service(baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str) -> Service:
+def service(baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str, lease: float = LEASE) -> Service:
     settings = Settings(
         baseten_api_key=API_KEY,
         baseten_api_url=baseten.url,
@@ -35,7 +35,7 @@ def service(baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str) 
         slack_api_url=slack.api_url,
         database_url=db_url,
         poll_interval_seconds=1,
-        lease_seconds=LEASE,
+        lease_seconds=lease,
     )
     return Service(Runtime.build(settings, instance=instance), listen=False)
 
@@ -228,4 +228,24 @@ async def test_a_lease_renewal_cancelled_at_shutdown_ends_quietly(
         renewal.cancel()
         await renewal  # raised CancelledError before the fix
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await s.runtime.aclose()
+
+
+async def test_a_renewal_stuck_on_the_database_is_not_believed(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal that cannot land in time fails, and the lease is then not held: by the time the row may
+    have expired for the other replicas, this one has long stopped believing it leads."""
+    s = service(baseten, slack, db_url, "first", lease=2.0)  # renewed every second; given up after 0.5 s
+    assert await s.runtime.lease.renew()
+    async with sessions(s.runtime.engine).begin() as session:  # holds SQLite's write turn, or PostgreSQL's row lock
+        await session.execute(update(t.Lease).values(expires_at=t.Lease.expires_at))
+        renewal = asyncio.create_task(s.keep_lease())
+        await asyncio.sleep(1.6)  # past the lease less its margin (1.5 s), by this process's clock
+        assert not s.runtime.lease.held
+        assert renewal.done()  # it gave up, as a warning, without a traceback
+    assert "renewing the poller lease took over 0.5s; not held until a renewal succeeds" in caplog.messages
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await s.keep_lease()  # the database answers again, and nobody took the lease meanwhile
+    assert s.runtime.lease.held
     await s.runtime.aclose()

@@ -58,7 +58,7 @@ class Service:
             self.keep_lease,
             "interval",
             id="lease",
-            seconds=max(1.0, settings.lease_seconds / 3),
+            seconds=max(1.0, settings.lease_seconds / 3),  # standbys too: a try is an UPDATE
             coalesce=True,
             max_instances=1,
         )
@@ -150,16 +150,19 @@ class Service:
             log.exception("delivering notices failed; pending ones are retried in a moment")
 
     async def keep_lease(self) -> None:
-        """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""
+        """Renews the lease (a standby: tries it) every LEASE_SECONDS / 3; the poll loop follows what it holds."""
+        lease = self.runtime.lease
         try:
-            await self.runtime.lease.renew()
+            await lease.renew()
         except asyncio.CancelledError:
             # shutdown cancelled a renewal waiting for its database turn; the lease is released
             # next, so there is nothing to renew. Returning keeps the scheduler from logging it as a crash.
             return
+        except TimeoutError:
+            # the database is slow, not broken: a warning, and the next run tries again
+            log.warning("renewing the poller lease took over %gs; not held until a renewal succeeds", lease.patience)
         except Exception:
-            log.exception("renewing the poller lease failed")
-        self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)
+            log.exception("renewing the poller lease failed; not held until a renewal succeeds")
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """What /healthz reports: the database answers and the poll loop runs; the schedule's figures."""
