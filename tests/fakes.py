@@ -12,6 +12,7 @@ import hmac
 import itertools
 import json
 import re
+import select
 import socket
 import sys
 import threading
@@ -126,10 +127,29 @@ class Seen:
     response: Any = None  # what the fake answered (FakeSlack: a posted message's `ts` is in it)
     at: float = field(default_factory=time.monotonic)
     wall: float = field(default_factory=time.time)
+    ended: float | None = None  # when the answer went out, or the caller hung up (monotonic)
+    hung_up: bool = False  # the caller hung up while its answer was delayed (a cancelled request)
 
 
 def _raw(canned: Canned) -> bytes | None:
     return DROP if canned.drop else canned.raw
+
+
+def _hung_up_within(conn: socket.socket, seconds: float) -> bool:
+    """Waits `seconds` before answering, as a slow server does, but ends early when the caller hangs up
+    (a cancelled request closes its connection): True then. A test sees when each request really ended."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([conn], [], [], left)
+        if not readable:
+            continue
+        try:
+            if not conn.recv(1, socket.MSG_PEEK):
+                return True
+        except OSError:
+            return True
+        time.sleep(max(0.0, deadline - time.monotonic()))  # bytes, not a hang-up (callers send none while waiting)
+    return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -213,11 +233,19 @@ class _Fake:
         with self.lock:
             self.requests.append(seen)
         try:
+            self._respond(h, seen)
+        finally:
+            seen.ended = time.monotonic()
+
+    def _respond(self, h: BaseHTTPRequestHandler, seen: Seen) -> None:
+        try:
             status, payload, headers, delay, bytes_out = self.answer(seen)
         except Exception as exc:  # a bug in the fake must be loud, not a hang
             status, payload, headers, delay, bytes_out = 599, {"error": repr(exc)}, {}, 0.0, None
-        if delay:
-            time.sleep(delay)
+        if delay and _hung_up_within(h.connection, delay):
+            seen.hung_up = True
+            h.close_connection = True
+            return
         if bytes_out == DROP:
             h.close_connection = True
             return
