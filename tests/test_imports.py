@@ -25,6 +25,7 @@ PURE = {
     "bot.polling.noise",
     "bot.polling.schedule",
     "bot.polling.promotions",
+    "bot.polling.watching",
     "bot.commands.parse",
     "bot.baseten.models",
     "bot.baseten.errors",

@@ -6,16 +6,17 @@ one is due. APScheduler's interval jobs fire on a fixed grid; this needs a per-m
 and a sub-second pace that a scheduler job would only approximate. (APScheduler still runs
 the between-cycles delivery and the lease renewal.)
 
-Each model is read, decided and written on its own as its answer arrives (one small
-transaction; the outbox and its exactly-once rules are the poller's, unchanged). What the
-bot knows of a model is kept between its polls (bot.polling.known), and read again only after a
-poll wrote for it. Every
-HOT_POLL_SECONDS the loop checks who watches what and asks `GET /v1/models` once for the
-whole fleet: a model whose deployment count, production or development deployment changed
-is due at once; it reads every watcher again only when the subscriptions or mutes changed
-(a revision the store moves with each write), and every five minutes regardless. A *round*
-ends when every model watched at its start has been polled since: it is what the cycle
-metrics and the `cycle:` log line count.
+The loop takes due models from the schedule, polls them (at most MAX_IN_FLIGHT at once) and
+lands them; each model is read, decided and written on its own as its answer arrives (one small
+transaction; the outbox and its exactly-once rules are the poller's, unchanged). What it leans on,
+each in a module of its own:
+
+- bot.polling.watching: who watches what, read again only when the store's revision moved (or
+  every REREAD_AT_LEAST); checked every HOT_POLL_SECONDS, when the loop also asks `GET /v1/models`
+  once for the whole fleet and makes a model whose deployments changed due at once;
+- bot.polling.known: what the bot knows of a model, kept between its polls;
+- bot.polling.rounds: the rounds the cycle metrics and the `cycle:` log line count;
+- bot.polling.notes: the log lines, throttled.
 """
 
 from __future__ import annotations
@@ -24,25 +25,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
-from bot.domain.watchers import Watcher
-from bot.polling.decide import Failed, Fetched, ModelPlan, plan
+from bot.polling.decide import Failed, ModelPlan
+from bot.polling.notes import Notes
 from bot.polling.poller import CycleReport, Poller
+from bot.polling.rounds import Rounds
 from bot.polling.schedule import Schedule, Signature, cost, fleet_changes, in_motion, signatures
+from bot.polling.watching import REREAD_AT_LEAST, Watching
 from bot.store import Store
 from bot.store.leases import Lease
 
 log = logging.getLogger("bot")
 MAX_IN_FLIGHT = 64  # polls under way at once (the client's own concurrency)
-REREAD_AT_LEAST = 300.0  # seconds: every watcher is read again this often, changed or not
 CATCH_UP_SHARE = 0.5  # a start or a hand-over polls everything at no more than this share of the budget
 
 
@@ -85,13 +85,6 @@ class Parts(Protocol):
     def lease(self) -> Lease: ...
 
 
-@dataclass
-class _Round:
-    started: float
-    pending: set[str]
-    report: CycleReport = field(default_factory=CycleReport)
-
-
 class PollLoop:
     def __init__(
         self,
@@ -103,27 +96,21 @@ class PollLoop:
     ) -> None:
         self.runtime = runtime
         self._on_queued = on_queued  # notices were queued: start delivering
-        self._on_round = on_round
         self._clock = clock
         settings = runtime.settings
         self.schedule = self._new_schedule()
         self.refresh_every = self.schedule.hot
-        self._plans: dict[str, ModelPlan] = {}
-        self._watchers: dict[str, list[Watcher]] = {}
-        self._signatures: dict[str, Signature] | None = None
+        self._lease_check = max(0.2, min(1.0, settings.lease_seconds / 6))
+        self._leading = False
+        self.watching = Watching(reread_every=max(self.schedule.cold, REREAD_AT_LEAST))
+        self.rounds = Rounds(on_round, clock())
+        self.notes = Notes(runtime.poller, every=self.refresh_every, max_rps=settings.baseten_max_rps)
         self._flying: dict[str, asyncio.Task[None]] = {}
         self._detecting: asyncio.Task[None] | None = None
-        self._answers: list[tuple[ModelPlan, Fetched]] = []  # since the last refresh, for one log line
-        self._round = _Round(clock(), set())
+        self._signatures: dict[str, Signature] | None = None  # the fleet as the detector last read it
         self._next_refresh = 0.0
-        self._revision: int | None = None  # of the watchers last read
-        self._reread_at = 0.0  # read every watcher again by then, moved or not
-        self._kept = True
-        self._noted = -float("inf")  # when failed fetches were last put in a log line (one a refresh period)
-        self._leading = False
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._lease_check = max(0.2, min(1.0, settings.lease_seconds / 6))
 
     def _new_schedule(self) -> Schedule:
         s = self.runtime.settings
@@ -142,7 +129,8 @@ class PollLoop:
             while not self._stopping.is_set():
                 await self._step()
         finally:
-            await self._abandon()
+            if await self._cancel():
+                log.info("poll cycle abandoned at shutdown; the next start polls again")
 
     async def _step(self) -> None:
         if not await self._lead():
@@ -172,15 +160,7 @@ class PollLoop:
             del self._flying[model]
         self._wake.set()
 
-    async def _abandon(self) -> None:
-        """At shutdown: a poll under way writes all or nothing, so cancelling it keeps nothing of it."""
-        polls = [t for t in self._flying.values() if not t.done()]
-        children = [*polls, *([self._detecting] if self._detecting is not None else [])]
-        for task in children:
-            task.cancel()
-        await asyncio.gather(*children, return_exceptions=True)
-        if polls:
-            log.info("poll cycle abandoned at shutdown; the next start polls again")
+    # -- the lease ----------------------------------------------------------------------
 
     async def _lead(self) -> bool:
         """Polls only while this replica holds the lease (renewed by the service's lease job)."""
@@ -196,48 +176,50 @@ class PollLoop:
             self.runtime.poller.known.clear()  # another replica may have written meanwhile: read afresh
         elif not lease.held and self._leading:
             self._leading = False  # another replica polls now; a later takeover starts afresh
-            self.schedule, self._signatures, self._reread_at = self._new_schedule(), None, 0.0
+            self.schedule, self._signatures = self._new_schedule(), None
+            self.watching.forget()
         return self._leading
+
+    async def _cancel(self) -> int:
+        """At shutdown: cancels every poll in flight and the fleet detector, and waits for them (each
+        writes all or nothing, so nothing of a cancelled poll is kept). Returns how many polls it cancelled."""
+        polls = [t for t in self._flying.values() if not t.done()]
+        tasks = [*polls, *([self._detecting] if self._detecting is not None and not self._detecting.done() else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._flying.clear()
+        self._detecting = None
+        return len(polls)
 
     # -- every HOT_POLL_SECONDS: who watches what, the fleet detector, the round ---------
 
     async def _refresh(self, now: float) -> None:
         self._next_refresh = now + self.refresh_every
+        subscriptions = self.runtime.store.subscriptions
         try:
-            if await self._watchers_moved(now):
-                self._take(await self.runtime.store.subscriptions.watchers(), now)
+            revision = await subscriptions.revision()
+            if self.watching.stale(revision, now):
+                self._sync(self.watching.take(await subscriptions.watchers(), revision, now), now)
         except Exception:
             self.runtime.metrics.cycles.labels("error").inc()
             log.exception("reading the subscriptions failed; polling tries again in a moment")
             return
-        self._end_round(now)
-        if self._plans and (self._detecting is None or self._detecting.done()):  # nobody watches: nothing to ask
+        self.rounds.end(now, self.watching.plans)
+        idle = self._detecting is None or self._detecting.done()
+        if self.watching.plans and idle:  # nobody watches: nothing to ask
             self._detecting = asyncio.create_task(self._detect())
-        self._note(now)
+        self.notes.refresh(now, self.schedule.stats(now))
 
-    async def _watchers_moved(self, now: float) -> bool:
-        """Whether to read every watcher again: a subscription or mute changed (one small read tells), or
-        REREAD_AT_LEAST passed (a replica of an older version, during a rolling upgrade, moves no revision)."""
-        revision = await self.runtime.store.subscriptions.revision()
-        if revision is not None and revision == self._revision and now < self._reread_at:
-            return False
-        self._revision, self._reread_at = revision, now + max(self.schedule.cold, REREAD_AT_LEAST)
-        return True
-
-    def _take(self, watchers: list[Watcher], now: float) -> None:
-        """Who watches what now: plans per model, and the schedule's models with their costs."""
-        plans = {p.model_id: p for p in plan(watchers)}
-        by_model: dict[str, list[Watcher]] = defaultdict(list)
-        for w in watchers:
-            by_model[w.model_id].append(w)
-        self._plans, self._watchers = plans, dict(by_model)
+    def _sync(self, plans: Mapping[str, ModelPlan], now: float) -> None:
+        """The schedule, what is known and the round follow who watches what now."""
         self.runtime.poller.known.keep_only(plans)
         costs = {m: cost(p) for m, p in plans.items()}
         added = sum(c for m, c in costs.items() if m not in self.schedule)
         s = self.runtime.settings
         spread = min(s.poll_interval_seconds, s.lease_seconds, added / (self.schedule.rate * CATCH_UP_SHARE))
         self.schedule.sync(costs, now, spread=spread)
-        self._round.pending &= set(plans)
+        self.rounds.keep_only(plans)
 
     async def _detect(self) -> None:
         """One GET /v1/models: a watched model whose deployments changed is due at once."""
@@ -248,39 +230,10 @@ class PollLoop:
             return
         after = signatures(listed)
         now = self._clock()
-        for model in fleet_changes(self._signatures, after, self._plans):
+        for model in fleet_changes(self._signatures, after, self.watching.plans):
             self.schedule.poke(model, now)
         self._signatures = after
         self._wake.set()
-
-    def _note(self, now: float) -> None:
-        """Failed fetches in one line; a line when the interval cannot be kept, and when it can again."""
-        self._flush(now)
-        stats = self.schedule.stats(now)
-        if stats.interval_kept != self._kept:
-            self._kept = stats.interval_kept
-            if not stats.interval_kept:
-                log.warning(
-                    "%d watched models take %d requests to poll once: at BASETEN_MAX_RPS=%g a model with "
-                    "nothing in motion is polled about every %.0fs, not every POLL_INTERVAL_SECONDS (%g); "
-                    "none waits longer than that past its turn, and hot ones go first",
-                    stats.models,
-                    stats.requests_per_round,
-                    self.runtime.settings.baseten_max_rps,
-                    stats.bound,
-                    stats.cold,
-                )
-            else:
-                log.info("every watched model is polled within POLL_INTERVAL_SECONDS (%g) again", stats.cold)
-
-    def _flush(self, now: float) -> None:
-        """The fetches since the last line, in one line (at most one per refresh period, and at once
-        when a failure comes after a quiet spell)."""
-        if any(isinstance(answer, Failed) for _, answer in self._answers):
-            self._noted = now
-        if self._answers:
-            self.runtime.poller.note_failures(self._answers)
-            self._answers = []
 
     def health(self) -> dict[str, Any]:
         """The schedule for /healthz: how many models, how many hot, and the starvation bound."""
@@ -297,7 +250,7 @@ class PollLoop:
     # -- one model ----------------------------------------------------------------------
 
     async def _poll(self, model: str, began: float) -> None:
-        p, watchers = self._plans.get(model), self._watchers.get(model, [])
+        p, watchers = self.watching.plans.get(model), self.watching.watchers(model)
         if p is None:
             self.schedule.failed(model, self._clock())
             return
@@ -310,35 +263,15 @@ class PollLoop:
             return
         now = self._clock()
         ((_, answer),) = polled.reading.answers
-        self._answers.append((p, answer))
         if isinstance(answer, Failed):
             self.schedule.failed(model, now)
-            if now - self._noted >= self.refresh_every:
-                self._flush(now)
         else:
             envs = polled.reading.environments.get(model)
             self.schedule.done(model, now, in_motion=in_motion(p, answer, envs), changed=bool(polled.decision.outgoing))
-            if self.runtime.poller.last_auth_error:
-                self._flush(now)  # the key works again: said at once
+        self.notes.answered(p, answer, now)
         if polled.report.deliveries_created:
             self._on_queued()
         self._count(model, began, polled.report)
 
     def _count(self, model: str, began: float, report: CycleReport) -> None:
-        r = self._round
-        if began >= r.started and model in r.pending:
-            r.pending.discard(model)
-            r.report.models += report.models
-            r.report.failed_models += report.failed_models
-            r.report.changes += report.changes
-            r.report.deliveries_created += report.deliveries_created
-            r.report.conflict |= report.conflict
-            r.report.errors += report.errors
-        self._end_round(self._clock())
-
-    def _end_round(self, now: float) -> None:
-        """A round ends when every model watched at its start has been polled since; the next begins."""
-        if self._round.pending:
-            return
-        done, self._round = self._round, _Round(now, set(self._plans))
-        self._on_round(done.report, now - done.started)
+        self.rounds.count(model, began, report, self._clock(), self.watching.plans)
