@@ -1,21 +1,28 @@
 """The lease holder's poll loop (bot.polling.loop) in process, on a real database and the loopback fakes:
 the budget and the starvation bound when POLL_INTERVAL_SECONDS cannot be kept, and a hand-over
-that resumes the schedule without a burst and without a gap. The pure schedule is tested in
-test_schedule; a hot change heard in seconds by the real process in test_hot_e2e."""
+that resumes the schedule without a burst and without a gap, and a lost lease that stops every
+poll in flight at once. The pure schedule is tested in test_schedule; a hot change heard in
+seconds by the real process in test_hot_e2e."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
 from bot.app.config import Settings
+from bot.app.db import sessions
 from bot.app.runtime import Runtime
 from bot.app.service import Service
+from bot.store import tables as t
 from tests.fakes import API_KEY, BOT_TOKEN, FakeBaseten, FakeSlack, Seen, deployment
 from tests.world import Clock, World
 
@@ -28,12 +35,12 @@ def model_id(i: int) -> str:
     return f"mdl{i:03d}loop"
 
 
-async def watch_many(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> None:
-    """MODELS models with one stable deployment each, every one subscribed as a whole model."""
+async def watch_many(baseten: FakeBaseten, slack: FakeSlack, db_url: str, models: int = MODELS) -> None:
+    """`models` models with one stable deployment each, every one subscribed as a whole model."""
     clock = Clock()
     clock.now = datetime.now(UTC)
     world = World(baseten, slack, db_url, clock)
-    for i in range(MODELS):
+    for i in range(models):
         m = model_id(i)
         baseten.add_model(m, f"loop-{i}", [deployment(f"dep{i:03d}loop", m, name="v1", is_production=True)])
         _, visibility = await world.command(f"subscribe {m}", channel=f"C{i:03d}")
@@ -41,14 +48,16 @@ async def watch_many(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> Non
     await world.close()
 
 
-def service(baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str, **settings: float) -> Service:
+def service(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, instance: str, lease: float = LEASE, **settings: float
+) -> Service:
     configured = Settings(
         baseten_api_key=API_KEY,
         baseten_api_url=baseten.url,
         slack_bot_token=BOT_TOKEN,
         slack_api_url=slack.api_url,
         database_url=db_url,
-        lease_seconds=LEASE,
+        lease_seconds=lease,
         **settings,
     )
     return Service(Runtime.build(configured, instance=instance), listen=False)
@@ -147,3 +156,79 @@ async def test_a_hand_over_resumes_the_schedule_without_a_burst_or_a_gap(
         assert within_budget(baseten.requests[start:])
     finally:
         await second.stop()
+
+
+FEW = 4  # models watched in the lease-loss tests
+SHORT_LEASE = 3.0  # the lease job runs every second, a renewal gives up after 0.75 s, the loop looks twice a second
+
+
+def stuck(baseten: FakeBaseten) -> list[Seen]:
+    """Requests still waiting for their answer: neither answered nor hung up on by the bot."""
+    return [r for r in list(baseten.requests) if r.ended is None]
+
+
+@contextlib.asynccontextmanager
+async def renewals_stuck(s: Service) -> AsyncIterator[None]:
+    """The lease row held by another transaction (on SQLite, with this process's write turn): the lease job's
+    renewal waits for the database and gives up, as it would on a database too slow to answer in time."""
+    async with sessions(s.runtime.engine).begin() as session:
+        await session.execute(update(t.Lease).values(expires_at=t.Lease.expires_at))
+        yield
+
+
+async def leading_with_everything_stuck(baseten: FakeBaseten, slack: FakeSlack, db_url: str) -> Service:
+    """A leader whose every poll, and the fleet detector's GET /v1/models, waits on a Baseten that does not answer."""
+    await watch_many(baseten, slack, db_url, models=FEW)
+    baseten.delay = 30.0  # past the client's 10 s timeout: a poll left alone stays in flight that long
+    s = service(baseten, slack, db_url, "first", lease=SHORT_LEASE, poll_interval_seconds=5, baseten_max_rps=MAX_RPS)
+    await s.start()
+    wanted = {f"/v1/models/{model_id(i)}/deployments" for i in range(FEW)} | {"/v1/models"}
+    await until(lambda: {r.path for r in stuck(baseten)} >= wanted, "every poll and the detector in flight")
+    return s
+
+
+async def test_losing_the_lease_cancels_every_poll_in_flight_and_the_detector(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once the lease may be another replica's, nothing of this one's polling goes on: each poll and the
+    detector is cancelled (the bot hangs up on Baseten), not left to write when its answer comes."""
+    caplog.set_level(logging.INFO)
+    s = await leading_with_everything_stuck(baseten, slack, db_url)
+    try:
+        in_flight = stuck(baseten)
+        async with renewals_stuck(s):
+            await until(lambda: not s.runtime.lease.held, "a renewal to fail", timeout=3 * SHORT_LEASE)
+            lost = time.monotonic()
+            await until(lambda: all(r.ended is not None for r in in_flight), "the polls cancelled", timeout=5.0)
+            assert all(r.hung_up for r in in_flight)
+            assert max(r.ended or math.inf for r in in_flight) - lost < 1.5  # a lease check (0.5 s) and some slack
+            assert (await s.health())[1]["role"] == "standby"
+        said = f"this replica no longer holds the poller lease: polling stops ({FEW} polls cancelled)"
+        assert said in caplog.messages
+    finally:
+        baseten.delay = 0.0
+        await s.stop()
+
+
+async def test_no_model_is_polled_twice_at_once_across_a_loss_and_a_re_take(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    """A renewal fails, the next one takes the lease back: the polls of before were ended first, so no
+    model ever has two polls in flight (two answers racing to write what each read)."""
+    s = await leading_with_everything_stuck(baseten, slack, db_url)
+    try:
+        async with renewals_stuck(s):
+            await until(lambda: not s.runtime.lease.held, "a renewal to fail", timeout=3 * SHORT_LEASE)
+            baseten.delay = 0.0  # Baseten answers at once from now on
+        again = len(baseten.requests)
+        everything = {model_id(i) for i in range(FEW)}
+        # within the client's 10 s timeout: a poll of before that was left alone would still be waiting
+        await until(lambda: polled_models(polls(baseten, again)) >= everything, "every model polled again", timeout=8)
+        assert s.runtime.lease.held
+        for model in everything:
+            spans = sorted((r.at, r.ended or math.inf) for r in polls(baseten) if polled_models([r]) == {model})
+            overlaps = [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]
+            assert overlaps == [], model
+    finally:
+        baseten.delay = 0.0
+        await s.stop()

@@ -11,6 +11,9 @@ lands them; each model is read, decided and written on its own as its answer arr
 transaction; the outbox and its exactly-once rules are the poller's, unchanged). What it leans on,
 each in a module of its own:
 
+- bot.polling.leadership: whether this replica leads. Losing the lease is handled in one place,
+  `_lose`: every poll in flight and the fleet detector are cancelled and waited for (a poll writes
+  all or nothing), so nothing polls on a lost lease and no model is ever polled twice at once;
 - bot.polling.watching: who watches what, read again only when the store's revision moved (or
   every REREAD_AT_LEAST); checked every HOT_POLL_SECONDS, when the loop also asks `GET /v1/models`
   once for the whole fleet and makes a model whose deployments changed due at once;
@@ -33,6 +36,7 @@ from prometheus_client import Counter, Gauge
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.polling.decide import Failed, ModelPlan
+from bot.polling.leadership import Leadership
 from bot.polling.notes import Notes
 from bot.polling.poller import CycleReport, Poller
 from bot.polling.rounds import Rounds
@@ -101,7 +105,14 @@ class PollLoop:
         self.schedule = self._new_schedule()
         self.refresh_every = self.schedule.hot
         self._lease_check = max(0.2, min(1.0, settings.lease_seconds / 6))
-        self._leading = False
+        self.lead = Leadership(
+            runtime.lease,
+            on_gain=self._gain,
+            on_loss=self._lose,
+            look_every=self._lease_check,
+            shown=lambda leading: runtime.metrics.leader.set(1 if leading else 0),
+            clock=clock,
+        )
         self.watching = Watching(reread_every=max(self.schedule.cold, REREAD_AT_LEAST))
         self.rounds = Rounds(on_round, clock())
         self.notes = Notes(runtime.poller, every=self.refresh_every, max_rps=settings.baseten_max_rps)
@@ -126,6 +137,7 @@ class PollLoop:
 
     async def run(self) -> None:
         try:
+            await self.lead.take()
             while not self._stopping.is_set():
                 await self._step()
         finally:
@@ -133,13 +145,13 @@ class PollLoop:
                 log.info("poll cycle abandoned at shutdown; the next start polls again")
 
     async def _step(self) -> None:
-        if not await self._lead():
+        if not await self.lead.follow():
             await self._pause(self._lease_check)
             return
         now = self._clock()
         if now >= self._next_refresh:
             await self._refresh(now)
-            now = self._clock()
+            return  # it waited on the database: the lease is followed again before any poll starts
         while len(self._flying) < MAX_IN_FLIGHT and (model := self.schedule.take(now)) is not None:
             task = asyncio.create_task(self._poll(model, now))
             self._flying[model] = task
@@ -162,27 +174,24 @@ class PollLoop:
 
     # -- the lease ----------------------------------------------------------------------
 
-    async def _lead(self) -> bool:
-        """Polls only while this replica holds the lease (renewed by the service's lease job)."""
-        lease, metrics = self.runtime.lease, self.runtime.metrics
-        if not self._leading and not lease.held:
-            try:
-                await lease.renew()  # at start, and after losing it: take it if it is free
-            except Exception:
-                log.exception("renewing the poller lease failed")
-        metrics.leader.set(1 if lease.held else 0)
-        if lease.held and not self._leading:
-            self._leading, self._next_refresh = True, self._clock()
-            self.runtime.poller.known.clear()  # another replica may have written meanwhile: read afresh
-        elif not lease.held and self._leading:
-            self._leading = False  # another replica polls now; a later takeover starts afresh
-            self.schedule, self._signatures = self._new_schedule(), None
-            self.watching.forget()
-        return self._leading
+    def _gain(self) -> None:
+        """Leads now: another replica may have written meanwhile, so what is known is read afresh, at once."""
+        self._next_refresh = self._clock()
+        self.runtime.poller.known.clear()
+
+    async def _lose(self) -> None:
+        """The one place a lost lease is handled: another replica may poll now, so nothing of this one's
+        polling goes on, and a later lead starts afresh (a new schedule, every watcher read again)."""
+        cancelled = await self._cancel()
+        self.schedule, self._signatures = self._new_schedule(), None
+        self.watching.forget()
+        self.runtime.poller.known.clear()
+        log.warning("this replica no longer holds the poller lease: polling stops (%d polls cancelled)", cancelled)
 
     async def _cancel(self) -> int:
-        """At shutdown: cancels every poll in flight and the fleet detector, and waits for them (each
-        writes all or nothing, so nothing of a cancelled poll is kept). Returns how many polls it cancelled."""
+        """Cancels every poll in flight and the fleet detector, and waits for them (each writes all or
+        nothing, so nothing of a cancelled poll is kept): none lands on a later schedule, and no model
+        is polled twice at once. Returns how many polls were cancelled."""
         polls = [t for t in self._flying.values() if not t.done()]
         tasks = [*polls, *([self._detecting] if self._detecting is not None and not self._detecting.done() else [])]
         for task in tasks:
