@@ -97,6 +97,20 @@ async def test_a_lease_lost_and_taken_again_between_two_follows_is_a_loss_then_a
     assert f.said == ["gain", "loss", "gain"]
 
 
+async def test_a_standby_looks_at_its_pace_and_tries_only_when_the_lease_is_free() -> None:
+    f = Follower()
+    f.lease.elsewhere = True
+    await f.lead.take()
+    for _ in range(12):  # three seconds of the loop following, four times a second
+        f.clock.now += 0.25
+        assert not await f.lead.follow()
+    assert f.lease.looks == 3 and f.lease.tries == 1  # the try at start; the lease job's are not its own
+    f.lease.elsewhere = False  # released by a clean stop, or expired
+    f.clock.now += LOOK
+    assert await f.lead.follow()
+    assert f.lease.tries == 2 and f.said == ["gain"]
+
+
 async def test_a_failing_database_leaves_it_a_standby_and_raises_nothing(caplog: pytest.LogCaptureFixture) -> None:
     f = Follower()
     f.lease.broken = OSError("connection refused")
@@ -104,4 +118,4 @@ async def test_a_failing_database_leaves_it_a_standby_and_raises_nothing(caplog:
     assert "taking the poller lease failed; the lease job tries again" in caplog.messages
     f.clock.now += LOOK
     assert not await f.lead.follow()
-    assert f.lease.tries == 2 and f.said == []
+    assert f.lease.looks == 1 and f.said == []

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from bot.app.db import make_async_engine, sessions
 from bot.store import Store
@@ -146,4 +147,28 @@ async def test_a_renewal_that_fails_means_not_held_at_once(db_url: str) -> None:
         async with engine.begin() as conn:
             await conn.exec_driver_sql("ALTER TABLE leases_away RENAME TO leases")
     assert await a.renew() and a.held and a.term == 2
+    await engine.dispose()
+
+
+async def test_a_look_tells_whether_the_lease_may_be_taken_and_writes_nothing(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    clock = Clock()
+    a = Lease(sessions(engine), holder="a", now=clock, ttl=TTL)
+    b = Lease(sessions(engine), holder="b", now=clock, ttl=TTL)
+    assert await b.free()  # no row yet
+    assert await a.renew()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.lstrip().split()[0].upper())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    assert not await b.free() and await a.free()  # a live row names a: only a may renew it
+    await a.release()
+    assert await b.free()  # a clean stop: free at once
+    assert set(statements) <= {"SELECT", "UPDATE"} and statements.count("UPDATE") == 1  # the release's
+    event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert await a.renew()
+    clock.advance(seconds=21)
+    assert await b.free()  # expired
     await engine.dispose()

@@ -8,16 +8,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from bot.app.config import Settings
-from bot.app.db import sessions
-from bot.app.runtime import Runtime
+from bot.app.db import make_async_engine, sessions
+from bot.app.runtime import Runtime, utcnow
 from bot.app.service import Service
 from bot.store import tables as t
+from bot.store.leases import Lease
 from tests.conftest import DEV, MODEL, PROD
 from tests.fakes import API_KEY, BOT_TOKEN, Canned, FakeBaseten, FakeSlack
 from tests.test_notices_e2e import posts_to
@@ -249,3 +251,47 @@ async def test_a_renewal_stuck_on_the_database_is_not_believed(
     await s.keep_lease()  # the database answers again, and nobody took the lease meanwhile
     assert s.runtime.lease.held
     await s.runtime.aclose()
+
+
+async def test_a_standby_tries_the_lease_at_the_lease_jobs_pace_and_takes_over_in_time(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    """A standby writes to the lease row only as often as the lease job runs (LEASE_SECONDS / 3), however
+    long it waits; when the leader dies it still takes over within two lease periods (the contract)."""
+    await subscribe(baseten, slack, db_url)
+    lease = 6.0  # the lease job every 2 s
+    engine = make_async_engine(db_url)
+    leader = Lease(sessions(engine), holder="leader", now=utcnow, ttl=timedelta(seconds=lease))  # another replica
+    renewed = [time.monotonic()]
+    assert await leader.renew()
+
+    async def lead() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            if await leader.renew():
+                renewed.append(time.monotonic())
+
+    leading = asyncio.create_task(lead())
+    standby = service(baseten, slack, db_url, "standby", lease=lease)
+    tries: list[float] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE LEASES"):
+            tries.append(time.monotonic())
+
+    event.listen(standby.runtime.engine.sync_engine, "before_cursor_execute", count)
+    started = time.monotonic()
+    await standby.start()
+    try:
+        await asyncio.sleep(2 * lease / 3 + 0.5)
+        assert not standby.runtime.lease.held
+        jobs = int((time.monotonic() - started) / (lease / 3))
+        assert len(tries) <= 1 + jobs  # its try at start, then one a lease job
+
+        leading.cancel()  # the leader dies without a word: its row expires a lease period after its last renewal
+        await until(lambda: standby.runtime.lease.held, "the standby to take over", timeout=2 * lease)
+        assert time.monotonic() - renewed[-1] < 2 * lease
+    finally:
+        leading.cancel()
+        await standby.stop()
+        await engine.dispose()

@@ -6,7 +6,8 @@ the service's lease job renews it, and a standby's job tries it, every LEASE_SEC
 Here, besides:
 
 - at start, one try, so a fresh replica polls at once rather than a lease job later;
-- a standby tries it every `look_every`;
+- a standby looks every `look_every` (a read, no write) and tries only when the lease is
+  free: a clean stop elsewhere is followed within a look, an expiry within a look after it;
 - gaining the lease calls `on_gain`; losing it calls `on_loss`, once, and nothing else
   does. Lost means not held, or held in a new term (lost and taken again between two
   follows): either way another replica may have polled meanwhile, so the loss is handled
@@ -33,6 +34,7 @@ class Held(Protocol):
     def term(self) -> int: ...
 
     async def renew(self) -> bool: ...
+    async def free(self) -> bool: ...
 
 
 class Leadership:
@@ -84,6 +86,7 @@ class Leadership:
 
     async def _look(self) -> None:
         try:
-            await self._lease.renew()
-        except Exception:
-            log.exception("renewing the poller lease failed")
+            if await self._lease.free():
+                await self._lease.renew()
+        except Exception as exc:  # noqa: BLE001 - the lease job's own try says so in the log, at its cadence
+            log.debug("looking at the poller lease failed: %r", exc)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -115,6 +115,21 @@ class Lease:
             return True
         except IntegrityError:
             return False
+
+    async def free(self) -> bool:
+        """Whether `renew` would take the lease now: no live row names another holder.
+
+        One read and no write (no write lock, on SQLite no write turn): a standby looks this
+        often and tries only when it is free, so a clean stop elsewhere is followed at once."""
+        async with asyncio.timeout(self.patience), self._sessions() as session:
+            taken = await session.scalar(
+                select(t.Lease.name).where(
+                    t.Lease.name == self._name,
+                    t.Lease.holder != self.holder,
+                    t.Lease.expires_at >= self._now(),
+                )
+            )
+        return taken is None
 
     async def release(self) -> None:
         """On a clean shutdown: lets another replica take over at once instead of after `ttl`."""
