@@ -104,6 +104,8 @@ class PollLoop:
         settings = runtime.settings
         self.schedule = self._new_schedule()
         self.refresh_every = self.schedule.hot
+        # at most a sixth of the lease, under its margin (a quarter): a hold that runs out is followed, and
+        # the polls cancelled, before the row can have expired for the other replicas
         self._lease_check = max(0.2, min(1.0, settings.lease_seconds / 6))
         self.lead = Leadership(
             runtime.lease,
