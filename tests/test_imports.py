@@ -22,6 +22,7 @@ PURE = {
     "bot.actions.buttons",
     "bot.polling.decide",
     "bot.polling.transitions",
+    "bot.polling.audience",
     "bot.polling.noise",
     "bot.polling.schedule",
     "bot.polling.promotions",

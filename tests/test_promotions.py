@@ -13,9 +13,9 @@ from bot.commands.parse import Status, Subscribe, Unsubscribe, UsageError, parse
 from bot.domain.changes import PROMOTED, PROMOTION, STATUS, Change
 from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
 from bot.domain.watchers import Muted, Watcher
+from bot.polling.audience import audience, covers
 from bot.polling.decide import ModelPlan, decide, plan
 from bot.polling.promotions import END, START, STEP, diff_environment
-from bot.polling.transitions import audience, covers
 from tests.test_transitions import dep
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)

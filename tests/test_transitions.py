@@ -10,7 +10,8 @@ import pytest
 from bot.baseten.models import Deployment
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change, Snap
 from bot.domain.watchers import Muted, Watcher
-from bot.polling.transitions import audience, diff_deployment, diff_model, hears, passes
+from bot.polling.audience import audience, hears, passes
+from bot.polling.transitions import diff_deployment, diff_model
 from tests.fakes import deployment
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

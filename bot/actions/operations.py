@@ -247,7 +247,7 @@ class Operations:
         for deployment in (target.expect, target.deployment_id):  # a rollback: where the failing one was told
             if not deployment:
                 continue
-            thread = await self.store.outbox.thread(click.team_id, click.channel_id, deployment, max_age=THREAD_AGE)
+            thread = await self.store.threads.thread(click.team_id, click.channel_id, deployment, max_age=THREAD_AGE)
             if thread is not None:
                 return thread.ts
         return None

@@ -28,7 +28,8 @@ from bot.domain.changes import PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
 from bot.store import Store
-from bot.store.outbox import Pending, ThreadInfo
+from bot.store.outbox import Pending
+from bot.store.threads import ThreadInfo
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Notifier:
         message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
         thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
         if p.thread and thread is None:
-            thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
                 response = await self._post(p, message, thread)
@@ -197,7 +198,7 @@ class Notifier:
             self._on_recorded(time.perf_counter() - answered)
         if thread is None and p.thread and ts is not None:
             change = p.transition
-            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+            await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}

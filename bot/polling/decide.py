@@ -19,8 +19,9 @@ from bot.domain.memory import History, ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
 from bot.domain.watchers import Watcher
 from bot.polling import noise
+from bot.polling.audience import audience
 from bot.polling.promotions import current_ids, diff_environments
-from bot.polling.transitions import Diff, audience, diff_deployment, diff_model
+from bot.polling.transitions import Diff, diff_deployment, diff_model
 
 EnvAnswers = Mapping[str, Sequence[Environment] | None]  # model -> its environments (None: not asked, or gone)
 EnvMemory = Mapping[str, Mapping[str, EnvState]]  # model -> environment name -> what the bot last saw

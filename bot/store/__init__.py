@@ -3,7 +3,9 @@
 - `subscriptions`: which channel watches what (options, mute, pause);
 - `snapshots`: what the bot last saw of each deployment and model (written with a new
   subscription, and by the outbox);
-- `outbox`: transitions, their pending deliveries, and notice threads;
+- `outbox`: transitions and their pending deliveries, and a poll's one recording transaction;
+- `threads`: which message a deployment's notices reply to in each channel;
+- `history`: when each deployment changed recently, for the noise rules;
 - `leases`: the poller lease that elects one replica;
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion.
@@ -26,10 +28,12 @@ from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
-from bot.store.outbox import Outbox, read_change_times
+from bot.store.history import read_change_times
+from bot.store.outbox import Outbox
 from bot.store.promotion_messages import PromotionMessages
 from bot.store.snapshots import read_memory
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.threads import Threads
 
 
 class Store:
@@ -37,6 +41,7 @@ class Store:
         self._sessions = sessions
         self.subscriptions = SubscriptionStore(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
+        self.threads = Threads(sessions, now=now)
         self.actions = ActionLog(sessions, now=now)
         self.environments = EnvStates(sessions)
         self.promotions = PromotionMessages(sessions, now=now)
