@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
 from bot.baseten.models import Deployment, Environment, Model
-from bot.commands.parse import ENV, WHOLE_MODEL, Target
+from bot.commands.parse import ENV, WHOLE_MODEL, TargetWord
 from bot.domain.ids import is_plain_id
 from bot.render.cards import short
 
@@ -77,7 +77,7 @@ async def _find_model(client: BasetenClient, token: str, *, interactive: bool) -
 
 
 async def resolve_deployment(
-    client: BasetenClient, model: Model, target: Target, *, interactive: bool = True
+    client: BasetenClient, model: Model, target: TargetWord, *, interactive: bool = True
 ) -> Deployment:
     """One deployment: `production`, `development`, an id, or an exact name."""
     label = short(model.display_name)
@@ -125,7 +125,7 @@ async def resolve_environment(
     raise LookupFailed(f"Model `{label}` has no environment `{name}`. Its environments: {names}.")
 
 
-async def look_up(client: BasetenClient, model_token: str, target: Target, *, interactive: bool = True) -> View:
+async def look_up(client: BasetenClient, model_token: str, target: TargetWord, *, interactive: bool = True) -> View:
     model = await resolve_model(client, model_token, interactive=interactive)
     if target.startswith(ENV):
         env = await resolve_environment(client, model, target[len(ENV) :], interactive=interactive)

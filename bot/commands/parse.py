@@ -14,8 +14,10 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-Target = str  # "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
-WHOLE_MODEL: Target = "*"
+TargetWord = (
+    str  # what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
+)
+WHOLE_MODEL: TargetWord = "*"
 ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
 MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
 
@@ -41,13 +43,13 @@ class ListSubs:
 @dataclass(frozen=True)
 class Status:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Subscribe:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
     kinds: frozenset[str] = field(default_factory=frozenset)
     thread: bool = True
     stuck_after: timedelta | None = None  # None: the default, 30 minutes
@@ -56,26 +58,26 @@ class Subscribe:
 @dataclass(frozen=True)
 class Unsubscribe:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Mute:
     model: str
-    target: Target
+    target: TargetWord
     duration: timedelta
 
 
 @dataclass(frozen=True)
 class Unmute:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Resume:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
@@ -278,7 +280,7 @@ def parse_duration(word: str, *, usage: str = USAGE["mute"]) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
+def _model_target(args: list[str], verb: str) -> tuple[str, TargetWord]:
     usage = USAGE[verb]
     if not args:
         raise UsageError(f"`{verb}` needs a model.", usage=usage)
@@ -296,7 +298,7 @@ def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
     return model, _plain(second, "deployment")
 
 
-def env_target(name: str, *, synonym: bool = True) -> Target:
+def env_target(name: str, *, synonym: bool = True) -> TargetWord:
     """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
     mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
     if not is_plain_id(name) or len(name) > MAX_ENV_NAME:
@@ -307,7 +309,7 @@ def env_target(name: str, *, synonym: bool = True) -> Target:
     return "production" if synonym and name.lower() == "production" else ENV + name
 
 
-def env_name(target: Target) -> str | None:
+def env_name(target: TargetWord) -> str | None:
     """The environment a target names (`production` included), or None."""
     if target == "production":
         return "production"
@@ -332,7 +334,7 @@ def _looks_like_url(word: str) -> bool:
     return "://" in bare or bare.startswith("app.baseten.co")
 
 
-def parse_dashboard_url(word: str) -> tuple[str, Target]:
+def parse_dashboard_url(word: str) -> tuple[str, TargetWord]:
     """`<https://app.baseten.co/models/M/logs/D|label>` -> ("M", "D")."""
     bare = word
     if bare.startswith("<") and bare.endswith(">"):
