@@ -14,9 +14,8 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-TargetWord = (
-    str  # what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
-)
+# what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
+TargetWord = str
 WHOLE_MODEL: TargetWord = "*"
 ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
 MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
