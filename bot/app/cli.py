@@ -213,7 +213,7 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
     elif isinstance(view, EnvironmentView):
         print(terminal_environment(view.model, view.environment))
     else:
-        print(cards.terminal_overview(view.model, view.deployments))
+        print(cards.terminal_overview(view.model, view.deployments, view.skipped))
     return 0
 
 

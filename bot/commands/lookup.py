@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
-from bot.baseten.models import Deployment, Environment, Model
+from bot.baseten.models import Deployment, Environment, Model, Skipped
 from bot.commands.parse import ENV, WHOLE_MODEL, TargetWord
 from bot.domain.ids import is_plain_id
 from bot.render.cards import short
@@ -26,6 +26,7 @@ class DeploymentView:
 class ModelView:
     model: Model
     deployments: list[Deployment]
+    skipped: tuple[Skipped, ...] = ()  # listed, but not usable: the overview names them
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ async def look_up(client: BasetenClient, model_token: str, target: TargetWord, *
             deployments = await client.list_deployments(model.id, interactive=interactive)
         except BasetenError as exc:
             raise LookupFailed(explain(exc)) from None
-        return ModelView(model, deployments)
+        return ModelView(model, deployments, deployments.skipped)
     deployment = await resolve_deployment(client, model, target, interactive=interactive)
     return DeploymentView(model, deployment)
 

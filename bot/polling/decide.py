@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.baseten.models import Deployment, Environment
+from bot.baseten.models import Deployment, Environment, Listed
 from bot.domain.changes import STATUS, Snap
 from bot.domain.memory import History, ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
@@ -163,13 +163,17 @@ def diff_answer(
             model_id=p.model_id,
             baseline_known=memory is not None,
             prev_production=memory.production_id if memory else None,
+            prev_development=memory.development_id if memory else None,
+            skipped=result.skipped if isinstance(result, Listed) else (),
             now=now,
         )
     out = Diff()
     if isinstance(result, list):
         listed = {d.id: d for d in result}
+        unread = {s.id for s in result.skipped} if isinstance(result, Listed) else set()
         for dep_id in p.deployments:
-            out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
+            if dep_id not in unread:  # listed, but not usable this time: neither changed nor gone
+                out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
     elif result is None:  # the model itself is gone
         for dep_id in p.deployments:
             out.extend(diff_deployment(known.get(dep_id), None, now=now))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.baseten.models import Deployment
+from bot.baseten.models import Deployment, Skipped
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change, Snap
 from bot.domain.status import DELETED
 
@@ -114,15 +114,19 @@ def diff_model(
     baseline_known: bool,
     prev_production: str | None,
     now: datetime,
+    prev_development: str | None = None,
+    skipped: Sequence[Skipped] = (),
 ) -> Diff:
     """A model polled through its deployment list. `current` None means the model is gone (404).
 
     Without a baseline every deployment not seen before is recorded silently; with
     one, a deployment not seen before is announced as new and one missing from the
     list as deleted. A different production deployment is announced as a promotion.
+    A deployment the list held but the bot could not use (`skipped`) is neither: its
+    snapshot and its role stay as they were until it can be read again.
     """
     out = Diff()
-    seen: set[str] = set()
+    seen: set[str] = {s.id for s in skipped}
     for dep in current or ():
         seen.add(dep.id)
         before = prev.get(dep.id)
@@ -141,6 +145,10 @@ def diff_model(
     for dep_id, before in prev.items():
         if dep_id not in seen and not before.gone:
             out.extend(diff_deployment(before, None, now=now))
+    if out.production_id is None and any(s.is_production for s in skipped):
+        out.production_id = prev_production
+    if out.development_id is None and any(s.is_development for s in skipped):
+        out.development_id = prev_development
     if current is None:
         out.production_id = None
     promoted = out.production_id

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.baseten.models import Deployment, Model
+from bot.baseten.models import Deployment, Model, Skipped
 from bot.domain.status import emoji
 
 Block = dict[str, Any]
@@ -189,8 +189,10 @@ def model_overview(
     now: datetime,
     shareable: bool = False,
     shared_by: str | None = None,
+    skipped: Sequence[Skipped] = (),
 ) -> Message:
-    """Every deployment of a model with its status, production first."""
+    """Every deployment of a model with its status, production first; then the ones the bot could not
+    show (`skipped`: an id or a name it cannot use), named, so nobody takes the list as whole."""
     ordered = sorted(deployments, key=_sort_key)
     count = len(ordered)
     noun = "deployment" if count == 1 else "deployments"
@@ -203,6 +205,8 @@ def model_overview(
         blocks.append(section_block("_This model has no deployments._"))
     if shown < count:
         blocks.append(context_block(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
+    if skipped:
+        blocks.append(context_block(unshown(skipped)))
     context = f"Model `{name(model.id)}`"
     if shared_by:
         context += f" · shared by <@{esc(shared_by)}>"
@@ -211,6 +215,17 @@ def model_overview(
     statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
     text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
     return Message(text=esc(text), blocks=blocks)
+
+
+def unshown(skipped: Sequence[Skipped]) -> str:
+    """The line that names the deployments an overview leaves out, and why (the bot's log has the detail)."""
+    ids = ", ".join(name(s.id.replace("`", "'"), 40) for s in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    noun = "deployment" if len(skipped) == 1 else "deployments"
+    return (
+        f":warning: {len(skipped)} more {noun} not shown: {ids}{more}. Its id or a field is one the bot "
+        "cannot use (too long, or not a plain id); the rest of the model is still watched."
+    )
 
 
 def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
@@ -290,13 +305,14 @@ def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
     return "\n".join(f"{k + ':':<20}{_printable(v)}" for k, v in rows)
 
 
-def terminal_overview(model: Model, deployments: Sequence[Deployment]) -> str:
+def terminal_overview(model: Model, deployments: Sequence[Deployment], skipped: Sequence[Skipped] = ()) -> str:
     lines = [f"{_printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
     for dep in sorted(deployments, key=_sort_key):
         tag = role(dep)
         lines.append(
             f"  {_printable(dep.status):<16}{_printable(dep.display_name):<32}{dep.id:<12}{'' if tag == '-' else tag}"
         )
+    lines += [f"  not shown: {_printable(s.id[:80])} ({_printable(s.reason)})" for s in skipped]
     return "\n".join(lines)
 
 
