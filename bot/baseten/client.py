@@ -135,12 +135,13 @@ class BasetenClient:
                 self._log_skipped(model_id, dep.id, problem)
         return Listed(usable, skipped)
 
-    def _log_skipped(self, model_id: str, deployment_id: str, problem: str) -> None:
-        """Once per deployment and reason, not every poll: it stays odd until someone changes it."""
-        key = (model_id, deployment_id, problem)
+    def _log_skipped(self, model_id: str, item: str, problem: str) -> None:
+        """Once per item and reason, not every poll: it stays odd until someone changes it."""
+        key = (model_id, item, problem)
         if key not in self._skipped_logged:
             self._skipped_logged.add(key)
-            log.warning("left out a deployment of model %s that the bot cannot use: %s", model_id[:80], problem)
+            what = "an environment" if item.startswith("environment ") else "a deployment"
+            log.warning("left out %s of model %s that the bot cannot use: %s", what, model_id[:80], problem)
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
@@ -223,8 +224,17 @@ class BasetenClient:
     async def list_environments(self, model_id: str, *, interactive: bool = False) -> list[Environment]:
         """Every environment of a model (production, staging, custom ones), with any promotion in progress."""
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments"
-        body = await self._get(path, EnvironmentList, interactive=interactive)
-        return [env_owned(env, model_id, path) for env in body.environments]
+        body = await self._get(path, EnvironmentList, interactive=interactive, judge=False)
+        usable = []
+        for env in body.environments:  # an odd one is left out on its own, as an odd deployment is
+            deps = [d for d in (env.current_deployment, env.candidate_deployment) if d is not None]
+            other = next((d.model_id for d in deps if d.model_id and d.model_id != model_id), None)
+            problem = unusable(env) or (f"a deployment of model {other[:80]!r}" if other else None)
+            if problem is None:
+                usable.append(env_owned(env, model_id, path))
+            else:
+                self._log_skipped(model_id, f"environment {env.name[:80]!r}", problem)
+        return usable
 
     async def get_environment(self, model_id: str, env_name: str, *, interactive: bool = False) -> Environment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments/{_segment(env_name, 'environment name')}"
