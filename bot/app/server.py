@@ -17,6 +17,7 @@ from bot.app.runtime import Runtime, utcnow
 from bot.app.web import Health, build
 from bot.slack.admins import Admins, operators
 from bot.slack.app import Deps, register
+from bot.slack.requests import Gate
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -79,7 +80,13 @@ class Server:
         settings = runtime.settings
         self.socket_mode = settings.socket_mode
         self._bolt = bolt_app(runtime)
-        web = build(bolt=None if self.socket_mode else self._bolt, metrics=runtime.metrics, health=health)
+        signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        web = build(
+            bolt=None if self.socket_mode else self._bolt,
+            metrics=runtime.metrics,
+            health=health,
+            gate=None if self.socket_mode else Gate(signing),
+        )
         self._uvicorn = _Uvicorn(web, settings.host, settings.port)
         self._app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.task: asyncio.Task[Any] | None = None
