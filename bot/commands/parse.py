@@ -103,7 +103,7 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     """Parses the text after `/baseten`. `statuses` are the status names `--on` accepts."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_TEXT}).")
-    words = text.split()
+    words = [_dashes(w) for w in text.split()]
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]
@@ -130,6 +130,13 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
         "`deactivate`, `promote`, `rollback`, `list` or `help`."
     )
+
+
+def _dashes(word: str) -> str:
+    """`—on` or `–on` as `--on`: macOS and Slack turn a typed `--` into an em or en dash."""
+    if word[:1] in ("\u2014", "\u2013") and len(word) > 1 and word[1].isalpha():
+        return "--" + word[1:]
+    return word
 
 
 def _act(verb: str, args: list[str]) -> Act:
