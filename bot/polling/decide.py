@@ -36,6 +36,9 @@ class ModelPlan:
     whole: bool  # list the model (whole-model, production or development subscriptions)
     deployments: frozenset[str]  # deployment-id targets
     environments: bool = False  # also read its environments (production or env:NAME subscriptions)
+    # its listed targets: "*" (the whole model), "production", "development", "env:NAME"; empty with
+    # `whole`: the whole model (what in_motion counts as watched)
+    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
     """Distinct targets per model: a model is listed once however many channels watch it."""
     whole: dict[str, bool] = defaultdict(bool)
     deps: dict[str, set[str]] = defaultdict(set)
+    roles: dict[str, set[str]] = defaultdict(set)
     envs: set[str] = set()
     names: dict[str, str] = {}
     for w in watchers:
@@ -71,10 +75,21 @@ def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
             envs.add(w.model_id)
         if w.target in ("*", "production", "development") or w.target.startswith("env:"):
             whole[w.model_id] = True
+            roles[w.model_id].add(w.target)
         else:
             deps[w.model_id].add(w.target)
             whole.setdefault(w.model_id, False)
-    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ())), m in envs) for m in sorted(whole)]
+    return [
+        ModelPlan(
+            m,
+            names.get(m, ""),
+            whole[m],
+            frozenset(deps.get(m, ())),
+            m in envs,
+            roles=frozenset(roles[m]),
+        )
+        for m in sorted(whole)
+    ]
 
 
 def decide(
