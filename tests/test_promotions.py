@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -108,6 +109,17 @@ def test_a_promotion_that_vanishes(status: str) -> None:
     assert (ended.new_status, ended.detail["inferred"], ended.detail["final"]) == ("SUCCEEDED", True, True)
 
 
+def test_an_inferred_end_names_the_deployment_current_now_by_name() -> None:
+    """Issue 22: "Baseten no longer shows the promotion and the candidate is current" named the old
+    deployment as current, since the end was built from the state when the promotion was last seen."""
+    _, changes = diff_environment(
+        state("RAMPING_UP"), env(current="d2", candidate=None, status=None), model_id="m1", now=NOW
+    )
+    ended = next(c for c in changes if c.kind == PROMOTION)
+    assert (ended.detail["current_deployment_id"], ended.detail["current_deployment_name"]) == ("d2", "d2")
+    assert ended.deployment_name == "d2"  # the candidate, as it was named when seen
+
+
 def test_traffic_going_backwards_is_a_step_that_says_so() -> None:
     _, changes = diff_environment(state(traffic=50), env(traffic=25), model_id="m1", now=NOW)
     change = only(changes)
@@ -201,9 +213,13 @@ def test_an_environment_subscription_follows_its_current_deployment() -> None:
 
 def test_environment_subscriptions_read_the_environments_once_per_model() -> None:
     plans = plan([watcher(1, "C1", "env:staging"), watcher(2, "C2", "env:qa"), watcher(3, "C3", "production")])
-    assert plans == [ModelPlan("m1", "", True, frozenset(), True)]
-    assert plan([watcher(3, "C3", "production")]) == plans  # production is an environment too
-    assert plan([watcher(1, "C1", "*"), watcher(2, "C1", "d1")]) == [ModelPlan("m1", "", True, frozenset({"d1"}))]
+    assert plans == [
+        ModelPlan("m1", "", True, frozenset(), True, roles=frozenset({"production", "env:staging", "env:qa"}))
+    ]
+    production = [replace(plans[0], roles=frozenset({"production"}))]
+    assert plan([watcher(3, "C3", "production")]) == production  # production is an environment too
+    whole = [ModelPlan("m1", "", True, frozenset({"d1"}), roles=frozenset({"*"}))]
+    assert plan([watcher(1, "C1", "*"), watcher(2, "C1", "d1")]) == whole
 
 
 def test_decide_announces_a_step_to_the_environment_and_records_its_state() -> None:
