@@ -96,11 +96,10 @@ def _same_state(a: EnvState, b: EnvState) -> bool:
 def _vanished(prev: EnvState, cur: EnvState, now: datetime) -> Change:
     """A promotion gone from the answer without an end status."""
     # the end names the deployment current now (by name), not the one current when the promotion began
-    now_current = {"current_id": cur.current_id, "current_name": cur.current_name}
+    current = replace(prev, current_id=cur.current_id, current_name=cur.current_name, since=now)
     if prev.candidate_id is not None and cur.current_id == prev.candidate_id:
-        ended = replace(prev, status="SUCCEEDED", traffic=100, since=now, **now_current)
-        return _step(prev, ended, now, inferred=True)
-    return _step(prev, replace(prev, status=ENDED, since=now, **now_current), now)
+        return _step(prev, replace(current, status="SUCCEEDED", traffic=100), now, inferred=True)
+    return _step(prev, replace(current, status=ENDED), now)
 
 
 def _step(prev: EnvState | None, cur: EnvState, now: datetime, **extra: Any) -> Change:
