@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
-    database_url: str = "sqlite:///baseten-bot.app.db"
+    database_url: str = "sqlite:///baseten-bot.db"
     database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     poll_interval_seconds: float = Field(default=60.0, ge=1)
     hot_poll_seconds: float = Field(default=5.0, ge=1)  # a model with a deployment in motion (bot.polling.schedule)
