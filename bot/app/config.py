@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     admin_user_ids: str | None = None
     operator_user_ids: str | None = None
     lease_seconds: float = Field(default=20.0, ge=2, le=300)
+    retention_days: int = Field(default=30, ge=1, le=3650)  # older done rows are pruned (bot.store.retention)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"

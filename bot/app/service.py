@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.runtime import Runtime, check_health
+from bot.app.runtime import Runtime, check_health, utcnow
 from bot.app.server import Server
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
@@ -30,6 +32,7 @@ SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
 # Between cycles the lease holder looks for notices due again this often: a notice Slack refused
 # is retried seconds later, not after the next poll (a minute, or longer while Baseten is slow).
 DELIVERY_CHECK_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
 class Service:
@@ -61,6 +64,9 @@ class Service:
             seconds=max(1.0, settings.lease_seconds / 3),
             coalesce=True,
             max_instances=1,
+        )
+        scheduler.add_job(
+            self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
         )
         return scheduler
 
@@ -160,6 +166,21 @@ class Service:
         except Exception:
             log.exception("renewing the poller lease failed")
         self.runtime.metrics.leader.set(1 if self.runtime.lease.held else 0)
+
+    async def prune(self) -> None:
+        """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""
+        if not self.runtime.lease.held:
+            return
+        before = utcnow() - timedelta(days=self.runtime.settings.retention_days)
+        try:
+            pruned = await self.runtime.store.retention.prune(before=before)
+        except asyncio.CancelledError:
+            return  # shutdown: the next start prunes the rest
+        except SQLAlchemyError as exc:
+            log.warning("pruning old rows failed (%s); tried again in %.0f s", type(exc).__name__, PRUNE_EVERY_SECONDS)
+            return
+        if pruned.total:
+            log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.rows.items() if n))
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """What /healthz reports: the database answers and the poll loop runs; the schedule's figures."""
