@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,9 @@ from alembic.migration import MigrationContext
 
 from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
 from bot.store.tables import Base, Mute, Subscription
-from tests.conftest import sqlite_only
+from tests.conftest import MODEL, PROD, sqlite_only
+from tests.fakes import FakeBaseten, FakeSlack
+from tests.world import World
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
@@ -88,3 +91,30 @@ def test_a_subscriptions_mute_becomes_the_channels_mute_and_back(empty_db_url: s
     with engine.connect() as conn:
         assert conn.execute(sa.select(Subscription.__table__.c.muted_until)).scalar() == at
     engine.dispose()
+
+
+async def test_this_version_runs_with_the_unused_subscription_columns_dropped(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    """Issue 22: subscriptions.muted_until and last_delivered_at are unused. This version maps them no
+    more, so the next migration can drop them during a rolling upgrade; here they are dropped and every
+    subscription command and a poll still work."""
+    engine = sa.create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        for column in ("muted_until", "last_delivered_at"):
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
+    engine.dispose()
+    world = World(baseten, slack, db_url)
+    try:
+        for text in (f"subscribe {MODEL}", f"mute {MODEL} 1h", "list", f"unmute {MODEL}", f"unsubscribe {MODEL}"):
+            message, _ = await world.command(text)
+            assert ":warning:" not in json.dumps(message.blocks), (text, message.text)
+        await world.command(f"subscribe {MODEL} production")
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        await world.cycle()
+        report = await world.cycle()
+        assert report.failed_models == 0 and [p["text"] for p in slack.posts()] == [
+            "llama-3-8b / v3: ACTIVE → UNHEALTHY"
+        ]
+    finally:
+        await world.close()
