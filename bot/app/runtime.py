@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.delivery.notifier import Notifier
 from bot.polling.poller import Poller
 from bot.store import Store
 from bot.store.leases import Lease
+from bot.store.outage import Outage
 
 log = logging.getLogger(__name__)
 # this process among the replicas: in lease rows, delivery claims and the User-Agent sent to Baseten
@@ -74,6 +75,7 @@ async def check_health(
     notifier: Notifier,
     leader: bool | None = None,
     baseten_problem: str | None = None,
+    store_failing: bool = False,
 ) -> tuple[bool, dict[str, Any]]:
     """Healthy once the database answers and the poll job is scheduled."""
     detail: dict[str, Any] = {}
@@ -81,7 +83,7 @@ async def check_health(
         detail["role"] = "poller" if leader else "standby"
     try:
         await asyncio.wait_for(store.ping(), timeout=2)
-        detail["database"] = "ok"
+        detail["database"] = "failing" if store_failing else "ok"  # it answers a ping, not the poller
     except Exception:  # noqa: BLE001 - any failure means unreachable
         detail["database"] = "unreachable"
     detail["poller"] = "scheduled" if scheduled else "stopped"
@@ -104,6 +106,7 @@ class Runtime:
     notifier: Notifier
     poller: Poller
     lease: Lease
+    outage: Outage = field(default_factory=Outage)  # the database failing: one line a period, a back-off
 
     @classmethod
     def build(cls, settings: Settings, *, channel_pace: float = 1.0, instance: str = INSTANCE) -> Runtime:
@@ -128,7 +131,8 @@ class Runtime:
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
         lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
-        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease)
+        outage = Outage(period=settings.hot_poll_seconds)
+        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease, outage)
 
     async def aclose(self) -> None:
         await self.baseten.aclose()

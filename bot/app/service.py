@@ -40,6 +40,7 @@ class Service:
         self.runtime = runtime
         self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
         self._delivering: asyncio.Task[Any] | None = None
+        self._deliver_after = 0.0  # while the database fails: no delivery pass before then
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -148,12 +149,22 @@ class Service:
         task.add_done_callback(self._running.discard)
 
     async def deliver(self) -> None:
-        """Sends what is due until nothing is; a failure leaves the rest for the next cycle."""
+        """Sends what is due until nothing is; a failure leaves the rest for the next cycle. While the
+        database fails, passes back off (bot.store.outage) and the failure is one line a period."""
+        outage = self.runtime.outage
+        if time.monotonic() < self._deliver_after:
+            return
         try:
             while (await self.runtime.notifier.deliver_due()).sent:
                 pass  # rows queued meanwhile go out now, not a poll interval later
+        except SQLAlchemyError as exc:
+            outage.failed("delivery", exc)
+            self._deliver_after = time.monotonic() + outage.wait()
+            return
         except Exception:
             log.exception("delivering notices failed; pending ones are retried in a moment")
+            return
+        outage.ok()
 
     async def keep_lease(self) -> None:
         """Renews the lease between polls, so a long POLL_INTERVAL_SECONDS never lets it lapse."""
@@ -177,7 +188,7 @@ class Service:
         except asyncio.CancelledError:
             return  # shutdown: the next start prunes the rest
         except SQLAlchemyError as exc:
-            log.warning("pruning old rows failed (%s); tried again in %.0f s", type(exc).__name__, PRUNE_EVERY_SECONDS)
+            self.runtime.outage.failed("pruning", exc)
             return
         if pruned.total:
             log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.rows.items() if n))
@@ -192,6 +203,7 @@ class Service:
             notifier=self.runtime.notifier,
             leader=self.runtime.lease.held,
             baseten_problem=self.runtime.poller.last_auth_error,
+            store_failing=self.runtime.outage.failing,
         )
         if self.runtime.lease.held:
             detail["schedule"] = self.loop.health()
