@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -124,6 +124,16 @@ class Notifier:
                 if outcome == "stop":
                     return
 
+    async def _cut_releases(self, p: Pending, post: Awaitable[dict[str, object]]) -> dict[str, object]:
+        """A send cut by shutdown gives its claimed row back at once: kept, it held its channel's later
+        notices back until the claim ran out (30 s and more). Slack may have it already; resending it
+        at the next start is the same risk as the claim running out, sooner."""
+        try:
+            return await post
+        except asyncio.CancelledError:
+            await asyncio.shield(self._store.outbox.release(p, error="the send was cut by a shutdown"))
+            raise
+
     async def _one(self, p: Pending, report: Report) -> str:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
@@ -137,7 +147,7 @@ class Notifier:
             thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
-                response = await self._post(p, message, thread)
+                response = await self._cut_releases(p, self._post(p, message, thread))
             except SlackApiError as exc:
                 if thread is not None and slack_error(exc) in THREAD_GONE:
                     thread = None  # the parent was deleted: start a new thread
