@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import dates, text
+from bot.baseten.models import Environment, Model
+from bot.domain.promotions import EnvState
+from bot.polling.promotions import diff_environment
+from bot.render import dates, promotions, text
 
 NASTY = [
     "`",
@@ -51,6 +55,7 @@ hostile = st.one_of(
     st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=20)), max_size=12).map("".join),
 )
 limits = st.integers(min_value=1, max_value=600)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 MASS = re.compile(r"@(here|channel|everyone)", re.IGNORECASE)
 ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -166,3 +171,55 @@ def test_one_date_formatter() -> None:
     assert dates.stamp(at.replace(tzinfo=None)) == long  # the bot keeps naive datetimes in UTC
     assert dates.stamp(at.astimezone(timezone(timedelta(hours=-5)))) == long  # the fallback says UTC: it is
     assert dates.stamp(at, time_only=True) == "<!date^1795780800^{time}|12:00 UTC>"
+
+
+# -- at every place it is used --------------------------------------------------------------------
+
+
+def code_blocks(message: Any) -> list[str]:
+    """What each ``` block in a message's blocks holds, between the fences the bot wrote."""
+    found = []
+    for node in mrkdwn_texts(message.blocks):
+        parts = node.split("```")
+        assert len(parts) % 2 == 1, node  # every block the bot opens, it closes
+        assert "````" not in node, node  # nor does a backtick from Baseten close one a character early
+        found += parts[1::2]
+    return found
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            out.append(node["text"])
+        for value in node.values():
+            out += mrkdwn_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += mrkdwn_texts(value)
+    return out
+
+
+def test_a_promotions_error_message_cannot_reorder_text_or_close_its_code_block() -> None:
+    """The bug in issue 20: Baseten's error_message kept its bidi override, and a trailing backtick
+    made four in a row at the end of the block."""
+    error = "readiness probe \u202edeliaf <!channel>`"
+    before = EnvState(
+        model_id="m1", name="staging", current_id=None, candidate_id="d2", candidate_name="v2", status="RAMPING_UP"
+    )
+    env = Environment.model_validate(
+        {
+            "name": "staging",
+            "candidate_deployment": {"id": "d2", "name": "v2", "status": "ACTIVE"},
+            "in_progress_promotion": {"status": "FAILED", "percent_traffic_to_new_version": 10, "error_message": error},
+        }
+    )
+    _, (change,) = diff_environment(before, env, model_id="m1", now=NOW)
+    for message in (
+        promotions.live_message(change, model_name="llama", started_by=None),
+        promotions.step_reply(change, model_name="llama"),
+        promotions.environment_card(Model.model_validate({"id": "m1", "name": "llama"}), env, now=NOW),
+    ):
+        (shown,) = code_blocks(message)
+        assert "`" not in shown and "\u202e" not in shown, shown
+        assert shown == "readiness probe deliaf &lt;!channel&gt;ˋ"
