@@ -265,6 +265,11 @@ def info(message: str) -> Message:
     return Message(text=escape(message), blocks=[section_block(escape(message))])
 
 
+def answer(rich: str) -> Message:
+    """A one-line answer already in mrkdwn, its values cleaned by bot.render.text: escaped once, not again."""
+    return Message(text=rich, blocks=[section_block(rich)])
+
+
 def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
     """The card as plain text for `baseten-bot status`."""
     rows = [
@@ -298,15 +303,3 @@ def section_block(text: str) -> Block:
 
 def context_block(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
-
-
-# the old names, while the callers outside bot/render move to bot.render.text (the next commit)
-esc = escape
-
-
-def short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def name(text: str, limit: int = 80) -> str:
-    return mrkdwn(text, limit)
