@@ -108,11 +108,11 @@ def test_code_cannot_close_its_block_and_keeps_only_line_breaks(raw: str, limit:
 
 @settings(max_examples=300, deadline=None)
 @given(raw=hostile, limit=limits)
-def test_what_is_kept_and_quoted_is_printable_and_within_its_limit(raw: str, limit: int) -> None:
-    for kept in (text.line(raw, limit), text.quoted(raw, limit)):
+def test_what_is_kept_and_inlined_is_printable_and_within_its_limit(raw: str, limit: int) -> None:
+    for kept in (text.line(raw, limit), text.inline(raw, limit)):
         visible(kept)
         assert "\n" not in kept and len(kept) <= limit
-    assert "`" not in text.quoted(raw, limit)
+    assert "`" not in text.inline(raw, limit)
     multi = text.line(raw, limit, newlines=True)
     visible(multi, newlines=True)
     assert len(multi) <= limit
@@ -150,7 +150,7 @@ def test_the_rules_by_example() -> None:
     assert text.mrkdwn(sample) == "&lt;!channel&gt; @\u200bhere red &amp;lt; ˋtickˋ next"
     assert text.code("Traceback:\n  File `x`\r\n\n", 500) == "Traceback:\n  File ˋxˋ"
     assert text.line(sample) == "<!channel> @here red &lt; `tick` next"
-    assert text.quoted("a`b\u202e") == "aˋb"
+    assert text.inline("a`b\u202e") == "aˋb"
     assert text.escape("<@U1> & `code`") == "&lt;@U1&gt; &amp; `code`"  # the bot's own backticks stay
 
 

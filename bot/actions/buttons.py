@@ -9,14 +9,13 @@ deployment's status now. The card's one *do* button acts, after Slack's `confirm
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
 from bot.render.cards import Block, Message, context_block, section_block
-from bot.render.text import escape, line, mrkdwn, plain
+from bot.render.text import escape, mrkdwn, plain
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
@@ -67,9 +66,9 @@ def _what(target: Target) -> str:
 
 
 def _does(verb: Verb, target: Target) -> str:
-    """What the verb will do, in mrkdwn: the sentence is the verb's, its names Baseten's (cleaned first)."""
-    named = replace(target, model_name=line(target.model_name), deployment_name=line(target.deployment_name))
-    return escape(verb.does(named))
+    """What the verb will do, in mrkdwn: the verb's sentence has no markup of its own, so the rule for
+    the Baseten names in it (or ids, where a name is missing) holds for all of it."""
+    return mrkdwn(verb.does(target), 600)
 
 
 def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str] = ()) -> Message:

@@ -26,7 +26,7 @@ from bot.commands.parse import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
 from bot.render.cards import Message
-from bot.render.text import escape, line, mrkdwn
+from bot.render.text import escape, inline, mrkdwn
 from bot.store import Store
 from bot.store.actions import Click
 
@@ -89,7 +89,7 @@ class Operations:
         promotion, candidate = env.in_progress_promotion, env.candidate_deployment
         if promotion is None or candidate is None:
             return buttons.note(
-                f"No promotion is in progress in {environment} of {line(model.display_name)} now, so there is "
+                f"No promotion is in progress in {environment} of {inline(model.display_name)} now, so there is "
                 f"nothing to {verb.label.lower()}. Nothing was changed."
             )
         check_plain_id("deployment", candidate.display_name, candidate.id, "it can't act on it from Slack.")
@@ -122,20 +122,20 @@ class Operations:
         previous = await self.actions.previous_of(model.id, environment)
         if previous is None:
             return buttons.note(
-                f"The bot never saw a promotion in {environment} of {line(model.display_name)}, so it does not know "
+                f"The bot never saw a promotion in {environment} of {inline(model.display_name)}, so it does not know "
                 "what to roll back to. Nothing was changed; `/baseten promote MODEL DEPLOYMENT` promotes "
                 "a deployment you choose."
             )
         if previous.deployment_id is None:
             return buttons.note(
-                f"The bot saw {line(previous.promoted_name)} promoted in {environment} of {line(model.display_name)}, "
-                "but not which deployment was current before it. Nothing was changed."
+                f"The bot saw {inline(previous.promoted_name)} promoted in {environment} of "
+                f"{inline(model.display_name)}, but not which deployment was current before it. Nothing was changed."
             )
         current = await self._current(model.id, environment)
         if current != previous.promoted_id or (source and source != previous.promoted_id):
             return buttons.note(
-                f"{environment} of {line(model.display_name)} is not as the latest promotion the bot saw left it "
-                f"({line(previous.promoted_name)}), so the bot will not guess what to roll back to. Nothing was "
+                f"{environment} of {inline(model.display_name)} is not as the latest promotion the bot saw left it "
+                f"({inline(previous.promoted_name)}), so the bot will not guess what to roll back to. Nothing was "
                 "changed; `/baseten rollback MODEL` shows what a rollback would do now, and "
                 "`/baseten promote MODEL DEPLOYMENT` promotes a deployment you choose."
             )

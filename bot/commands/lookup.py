@@ -1,7 +1,7 @@
 """Resolves what a user typed (ids or names, shortcuts) into Baseten objects; explains failures.
 
 A failure is a sentence, escaped whole where it is shown (bot.render.cards.error) and printed as is
-in a terminal: a Baseten name in it is cleaned by bot.render.text.quoted, between backticks.
+in a terminal: a Baseten name in it is cleaned by bot.render.text.inline.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, R
 from bot.baseten.models import Deployment, Environment, Model
 from bot.commands.parse import ENV, WHOLE_MODEL, Target
 from bot.domain.ids import is_plain_id
-from bot.render.text import quoted
+from bot.render.text import inline
 
 
 class LookupFailed(Exception):
@@ -48,7 +48,7 @@ def check_plain_id(kind: str, name: str, id_: str, consequence: str) -> None:
     # each character the id may not hold is shown as `?`, to point at it rather than hide it
     shown = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in id_)
     raise LookupFailed(
-        f"Baseten gave {kind} `{quoted(name)}` the id `{quoted(shown, 40)}`, which the bot can't put in a request "
+        f"Baseten gave {kind} `{inline(name)}` the id `{inline(shown, 40)}`, which the bot can't put in a request "
         f"(only letters, digits, `-` and `_` are safe), so {consequence}"
     )
 
@@ -85,7 +85,7 @@ async def resolve_deployment(
     client: BasetenClient, model: Model, target: Target, *, interactive: bool = True
 ) -> Deployment:
     """One deployment: `production`, `development`, an id, or an exact name."""
-    label = quoted(model.display_name)
+    label = inline(model.display_name)
     try:
         if target == "production":
             return await client.get_production_deployment(model.id, interactive=interactive)
@@ -110,7 +110,7 @@ async def resolve_environment(
 ) -> Environment:
     """One environment by name (an exact one first, else one differing only in case); an unknown name
     is answered with the model's environments."""
-    label = quoted(model.display_name)
+    label = inline(model.display_name)
     try:
         return await client.get_environment(model.id, name, interactive=interactive)
     except NotFound:
@@ -126,7 +126,7 @@ async def resolve_environment(
     found = next((e for e in envs if e.name.lower() == name.lower()), None)
     if found is not None:
         return found
-    names = ", ".join(f"`{quoted(e.name, 60)}`" for e in envs[:20]) or "none"
+    names = ", ".join(f"`{inline(e.name, 60)}`" for e in envs[:20]) or "none"
     raise LookupFailed(f"Model `{label}` has no environment `{name}`. Its environments: {names}.")
 
 

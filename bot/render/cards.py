@@ -225,7 +225,7 @@ def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
 
 def lines_message(lines: Sequence[str], text: str) -> Message:
     """An answer made of lines (a list, a confirmation), packed into as many sections as fit; `text` is
-    a sentence escaped whole (a Baseten value in it: bot.render.text.line)."""
+    a sentence escaped whole (a Baseten value in it: bot.render.text.line, as it is no mrkdwn)."""
     return Message(text=escape(text), blocks=pack(lines, room=45)[0])
 
 
@@ -254,7 +254,7 @@ def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool, e
 
 def error(message: str, *, usage: str | None = None) -> Message:
     """A short, specific answer to a command that could not be carried out: a sentence escaped whole
-    (a Baseten value in it: bot.render.text.line, or .quoted between backticks)."""
+    (a Baseten value in it: bot.render.text.inline)."""
     blocks: list[Block] = [section_block(f":warning: {escape(message)}")]
     if usage:
         blocks.append(context_block(f"Usage: `{escape(usage)}`"))

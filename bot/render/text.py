@@ -19,10 +19,10 @@ The rules, by context:
   MODIFIER LETTER GRAVE ACCENT, which looks the same and closes no code span;
 - `code`: a value inside a ``` block: the same, and line breaks kept (unless `newlines=False`).
 
-Below them: `line` cleans without escaping (what the bot stores, and a value inside a sentence
-that is escaped whole: an answer, an outcome's words), `quoted` is such a value between
-backticks, `escape` is for a sentence the bot writes itself, and `printable` is the stripping
-alone, for the terminal. No I/O.
+Below them, for a sentence the bot writes around Baseten's values and escapes whole (`escape`):
+`inline` is such a value when the sentence is shown as mrkdwn (an answer, a note, an outcome's
+words), `line` when it is only a message's `text`; `line` is also what the bot stores. `printable`
+is the stripping alone, for the terminal. No I/O.
 """
 
 from __future__ import annotations
@@ -61,17 +61,19 @@ def _visible(ch: str) -> bool:
 
 
 def line(text: str, limit: int = NAME, *, newlines: bool = False) -> str:
-    """Cleaned and cut but not escaped: what the bot stores, and a value in a sentence escaped whole."""
+    """Cleaned and cut but not escaped: what the bot stores, and a value in a plain sentence escaped whole."""
     return _cut(list(_flat(text, limit, newlines=newlines)), limit)
 
 
-def quoted(text: str, limit: int = NAME) -> str:
-    """As `line`, to sit between backticks in a sentence escaped whole (an answer, a terminal line)."""
+def inline(text: str, limit: int = NAME) -> str:
+    """As `line`, its backticks replaced as mrkdwn's are: a value in a sentence escaped whole and shown
+    as mrkdwn, between the bot's backticks or not."""
     return _cut([TICK if ch == "`" else ch for ch in _flat(text, limit, newlines=False)], limit)
 
 
 def escape(text: str) -> str:
-    """A sentence the bot wrote itself (around values from `line`): entities and mass mentions only."""
+    """A sentence the bot wrote itself (around values from `inline` or `line`): entities and mass
+    mentions only; its own backticks stay."""
     return "".join(_pieces(text, ticks=False))
 
 
