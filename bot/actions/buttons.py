@@ -140,7 +140,7 @@ def refusal(*, anyone: bool) -> Message:
 
 def note(text: str) -> Message:
     """A short answer in place of a card: nothing to roll back to, a button the bot cannot read. A
-    sentence escaped whole: a Baseten name in it is cleaned first (bot.render.text.line)."""
+    sentence escaped whole: a Baseten name in it is cleaned first (bot.render.text.inline)."""
     return Message(text=escape(text), blocks=[section_block(escape(text))])
 
 

@@ -225,7 +225,7 @@ def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
 
 def lines_message(lines: Sequence[str], text: str) -> Message:
     """An answer made of lines (a list, a confirmation), packed into as many sections as fit; `text` is
-    a sentence escaped whole (a Baseten value in it: bot.render.text.line, as it is no mrkdwn)."""
+    a plain sentence escaped whole (a Baseten value in it: bot.render.text.line)."""
     return Message(text=escape(text), blocks=pack(lines, room=45)[0])
 
 
