@@ -25,7 +25,8 @@ from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_mode
 from bot.commands.parse import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
-from bot.render.cards import Message, esc, short
+from bot.render.cards import Message
+from bot.render.text import escape, inline, mrkdwn
 from bot.store import Store
 from bot.store.actions import Click
 
@@ -88,16 +89,16 @@ class Operations:
         promotion, candidate = env.in_progress_promotion, env.candidate_deployment
         if promotion is None or candidate is None:
             return buttons.note(
-                f"No promotion is in progress in {environment} of {model.display_name} now, so there is "
+                f"No promotion is in progress in {environment} of {inline(model.display_name)} now, so there is "
                 f"nothing to {verb.label.lower()}. Nothing was changed."
             )
         check_plain_id("deployment", candidate.display_name, candidate.id, "it can't act on it from Slack.")
         target = Target(model.id, candidate.id, environment, model.display_name, candidate.display_name)
         traffic = promotion.percent_traffic_to_new_version
-        notes = [] if traffic is None else [f"Traffic to `{esc(short(candidate.display_name, 60))}`: {traffic}%"]
+        notes = [] if traffic is None else [f"Traffic to `{mrkdwn(candidate.display_name, 60)}`: {traffic}%"]
         if not fits(verb.name, promotion.status, production=False):
             notes.append(
-                f":warning: the promotion is `{esc(short(promotion.status, 40))}`: {esc(verb.label.lower())} "
+                f":warning: the promotion is `{mrkdwn(promotion.status, 40)}`: {escape(verb.label.lower())} "
                 "is not what usually fits that; Baseten may refuse."
             )
         return buttons.confirmation(verb, target, status=promotion.status, notes=notes)
@@ -109,8 +110,8 @@ class Operations:
         notes = []
         if not fits(verb.name, dep.status, production=bool(dep.is_production)):
             notes.append(
-                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}`: "
-                f"{esc(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
+                f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
+                f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
             )
         return buttons.confirmation(verb, target, status=dep.status, notes=notes)
 
@@ -121,34 +122,34 @@ class Operations:
         previous = await self.actions.previous_of(model.id, environment)
         if previous is None:
             return buttons.note(
-                f"The bot never saw a promotion in {environment} of {model.display_name}, so it does not know "
+                f"The bot never saw a promotion in {environment} of {inline(model.display_name)}, so it does not know "
                 "what to roll back to. Nothing was changed; `/baseten promote MODEL DEPLOYMENT` promotes "
                 "a deployment you choose."
             )
         if previous.deployment_id is None:
             return buttons.note(
-                f"The bot saw {previous.promoted_name} promoted in {environment} of {model.display_name}, "
-                "but not which deployment was current before it. Nothing was changed."
+                f"The bot saw {inline(previous.promoted_name)} promoted in {environment} of "
+                f"{inline(model.display_name)}, but not which deployment was current before it. Nothing was changed."
             )
         current = await self._current(model.id, environment)
         if current != previous.promoted_id or (source and source != previous.promoted_id):
             return buttons.note(
-                f"{environment} of {model.display_name} is not as the latest promotion the bot saw left it "
-                f"({previous.promoted_name}), so the bot will not guess what to roll back to. Nothing was "
+                f"{environment} of {inline(model.display_name)} is not as the latest promotion the bot saw left it "
+                f"({inline(previous.promoted_name)}), so the bot will not guess what to roll back to. Nothing was "
                 "changed; `/baseten rollback MODEL` shows what a rollback would do now, and "
                 "`/baseten promote MODEL DEPLOYMENT` promotes a deployment you choose."
             )
         dep = await resolve_deployment(self.client, model, previous.deployment_id)
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name, previous.promoted_id)
-        label = esc(short(model.display_name, 60))
+        label = mrkdwn(model.display_name, 60)
         notes = [
-            f"It was current in {esc(environment)} before `{esc(short(previous.promoted_name, 60))}` "
+            f"It was current in {mrkdwn(environment)} before `{mrkdwn(previous.promoted_name, 60)}` "
             f"was promoted there (the latest promotion of *{label}* the bot saw)."
         ]
         if dep.status in FAILURES:
             notes.append(
-                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}` itself: "
-                f"rolling back puts a failing deployment in {esc(environment)}."
+                f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}` itself: "
+                f"rolling back puts a failing deployment in {mrkdwn(environment)}."
             )
         return buttons.confirmation(VERBS["rollback"], target, status=dep.status, notes=notes)
 
@@ -223,7 +224,7 @@ class Operations:
         """One line in the channel, in the deployment's notice thread when it has one there."""
         if self._slack is None or not click.channel_id:
             return
-        line = buttons.channel_line(click.user_id, verb, target, out)
+        said = buttons.channel_line(click.user_id, verb, target, out)
         thread_ts = await self._thread(click, verb, target)
         try:
             await self._slack.chat_postMessage(
@@ -231,7 +232,7 @@ class Operations:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                **line.as_kwargs(),
+                **said.as_kwargs(),
             )
         except Exception as exc:  # noqa: BLE001 - the outcome is on the card and in the record already
             log.info("could not post the outcome line in %s: %s", click.channel_id, type(exc).__name__)

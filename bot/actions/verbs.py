@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from bot.domain.ids import is_plain_id
 from bot.domain.status import FAILURES
+from bot.render.text import inline
 
 PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
@@ -299,9 +300,8 @@ def outcome(verb: Verb, status_code: int | None, body: Any) -> Outcome:
 
 
 def clean(text: str, limit: int = 200) -> str:
-    """Baseten's text made one short printable line (escaping for mrkdwn happens when rendered)."""
-    line = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """Baseten's text in an outcome's words, which are escaped whole and shown as mrkdwn: bot.render.text.inline."""
+    return inline(text, limit)
 
 
 def _recorded(body: Any) -> str:

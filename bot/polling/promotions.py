@@ -18,6 +18,7 @@ from typing import Any
 from bot.baseten.models import Deployment, Environment
 from bot.domain.changes import PROMOTED, PROMOTION, Change
 from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
+from bot.render.text import line
 
 START, STEP, END = "start", "step", "end"
 MAX_ERROR = 500
@@ -28,11 +29,12 @@ def _name(dep: Deployment | None) -> str:
 
 
 def _clean(error: str | None) -> str | None:
-    """Baseten's error_message as the database can hold it: no NUL, at most MAX_ERROR characters."""
+    """Baseten's error_message as bot.render.text keeps it (no NUL or other control character, which the
+    database could not hold or a reader should not get), its lines kept, at most MAX_ERROR characters;
+    None when nothing is left."""
     if error is None:
         return None
-    text = error.replace("\x00", "?")
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+    return line(error, MAX_ERROR, newlines=True) or None
 
 
 def seen(env: Environment, model_id: str, now: datetime) -> EnvState:
