@@ -12,8 +12,8 @@ from typing import Any
 from tests.conftest import MODEL, BotProcess
 from tests.fakes import FakeBaseten, FakeSlack, wait_until
 from tests.test_act_e2e import OPS, buttons, click, do_button
-from tests.test_promotion_messages_e2e import NEW, edits, staging, start, subscribe, top_level
-from tests.test_slash_e2e import answer
+from tests.test_promotion_messages_e2e import NEW, edits, posts, staging, start, subscribe, top_level
+from tests.test_slash_e2e import answer, post_command
 
 __all__ = ["staging"]  # the fixture, used by name below
 
@@ -108,5 +108,25 @@ def test_without_operators_a_promotion_message_has_no_controls(
     bot = start(baseten, slack, db_url, tmp_path / "bot.log")
     try:
         assert asks(promotion_message(bot, baseten, slack, "RAMPING_UP", 25)) == {}
+    finally:
+        bot.stop()
+
+
+def test_a_muted_end_still_ends_the_live_message_without_controls(
+    staging: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    baseten = staging
+    bot = start(baseten, slack, db_url, tmp_path / "bot.log", OPERATOR_USER_IDS=OPS)
+    try:
+        parent = promotion_message(bot, baseten, slack, "RAMPING_UP", 25)
+        assert asks(parent)
+        post_command(bot, slack, f"mute {MODEL} env:staging 1h", channel="C1", name="mute")
+        assert "Muted" in str(answer(slack, "mute")["text"])
+        baseten.set_promotion(MODEL, "staging", "SUCCEEDED", 100)
+        wait(lambda: [e for e in edits(slack) if "SUCCEEDED" in e["text"]], what="the live message ended")
+        (ended,) = [e for e in edits(slack) if "SUCCEEDED" in e["text"]]
+        assert ended["ts"] == slack.ts_of(parent) and asks(ended) == {}  # the end state, no controls
+        bot.wait_cycles(3)
+        assert posts(slack) == [parent]  # muted: no reply in its thread, nothing in the channel
     finally:
         bot.stop()
