@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
@@ -39,13 +40,14 @@ def ask_button(verb: Verb, target: Target) -> Block:
     }
 
 
-def do_button(verb: Verb, target: Target) -> Block:
-    """The button that acts; Slack asks "are you sure?" before the click reaches the bot."""
+def do_button(verb: Verb, target: Target, shown: Shown) -> Block:
+    """The button that acts, carrying what its card showed; Slack asks "are you sure?" before the
+    click reaches the bot."""
     button: Block = {
         "type": "button",
         "action_id": DO + verb.name,
         "text": {"type": "plain_text", "text": verb.label},
-        "value": encode(verb.name, target),
+        "value": encode_card(verb.name, target, shown),
         "style": "danger" if verb.danger else "primary",
         "confirm": {
             "title": {"type": "plain_text", "text": f"{verb.label}?"},
@@ -64,10 +66,15 @@ def _what(target: Target) -> str:
     return f"`{esc(short(target.label, 60))}` of *{esc(short(model, 60))}*"
 
 
-def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str] = ()) -> Message:
-    """What will happen, the deployment's status now, and one button that does it. `notes` are mrkdwn."""
+def confirmation(verb: Verb, target: Target, shown: Shown, *, notes: Sequence[str] = ()) -> Message:
+    """What will happen, the status (and a deployment's role) now, and one button that does it, which
+    carries them: it acts only while they still hold. `notes` are mrkdwn."""
     head = f":point_right: *{esc(verb.label)}* {_what(target)}?"
-    lines = [esc(verb.does(target)), f"Status now: {emoji(status)} `{esc(short(status, 40))}`"]
+    status = shown.status
+    now = f"Status now: {emoji(status)} `{esc(short(status, 40))}`"
+    if verb.needs_deployment:
+        now += f" · {esc(role_words(shown.role))}"
+    lines = [esc(verb.does(target)), now]
     lines += list(notes)  # already mrkdwn
     blocks: list[Block] = [
         section_block(head),
@@ -80,9 +87,10 @@ def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str
                 if verb.name in ("promote", "rollback") or not verb.needs_deployment
                 else ""
             )
-            + " · nothing changes until you click · only you can see this"
+            + f" · nothing changes until you click · works once, for {int(MAX_AGE.total_seconds() // 60)} minutes"
+            + " · only you can see this"
         ),
-        {"type": "actions", "elements": [do_button(verb, target)]},
+        {"type": "actions", "elements": [do_button(verb, target, shown)]},
     ]
     text = f"{verb.label} {short(target.label, 60)} of {short(target.model_name or target.model_id, 60)}?"
     return Message(text=esc(text), blocks=blocks)
@@ -133,6 +141,15 @@ def refusal(*, anyone: bool) -> Message:
 def note(text: str) -> Message:
     """A short answer in place of a card: nothing to roll back to, a button the bot cannot read."""
     return Message(text=esc(text), blocks=[section_block(esc(text))])
+
+
+def instead(why: str, fresh: Message | None) -> Message:
+    """Nothing was sent, and why (plain text); then, when there is one, a fresh card to act from."""
+    text = f"Nothing was sent to Baseten: {why}."
+    if fresh is None:
+        return Message(text=esc(text), blocks=[section_block(f":hourglass: {esc(text)}")])
+    more = " Here it is as it is now." if any(b.get("type") == "actions" for b in fresh.blocks) else ""
+    return Message(text=esc(text), blocks=[section_block(f":hourglass: {esc(text + more)}"), *fresh.blocks])
 
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:
