@@ -259,14 +259,19 @@ def test_a_member_of_an_operator_group_may_act(ops_bot: BotProcess, slack: FakeS
     assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{OLD}/activate"]
 
 
-def test_deactivate_and_promote_to_production_and_to_an_environment(
+def test_deactivate_and_promote_to_production_and_to_an_environment_found_as_status_finds_it(
     ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
 ) -> None:
+    baseten.add_environment(MODEL, "staging", current=OLD)
+    for verb in ("promote", "rollback"):  # a name the model lacks: its environments, and no card
+        unknown = card_for(ops_bot, slack, f"{verb} {MODEL} {'v4 ' if verb == 'promote' else ''}env:qa", f"qa-{verb}")
+        assert "has no environment `qa`. Its environments: `production`, `staging`." in unknown["text"]
+        assert buttons(unknown) == []
     for i, (text, done) in enumerate(
         [
             (f"deactivate {MODEL} v3", f"<@{OPS}> deactivated `v3`"),
             (f"promote {MODEL} v2", f"<@{OPS}> promoted `v2`"),
-            (f"promote {MODEL} v4 env:staging", f"<@{OPS}> promoted `v4`"),
+            (f"promote {MODEL} v4 env:STAGING", f"<@{OPS}> promoted `v4`"),  # as `status` finds it: staging
         ]
     ):
         card = card_for(ops_bot, slack, text, f"card{i}")

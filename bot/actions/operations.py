@@ -26,7 +26,7 @@ from bot.actions.clicks import Clicks, Done
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
-from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_model
+from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
 from bot.commands.parse import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
@@ -77,9 +77,19 @@ class Operations:
 
     async def confirm_command(self, act: Act) -> Message:
         model = await resolve_model(self.client, act.model)
+        environment = await self._environment(model, act.environment)
         if act.verb == "rollback":
-            return await self._rollback_card(model, act.environment)
-        return await self._card(VERBS[act.verb], model, act.deployment, act.environment)
+            return await self._rollback_card(model, environment)
+        return await self._card(VERBS[act.verb], model, act.deployment, environment)
+
+    async def _environment(self, model: Model, name: str) -> str:
+        """The environment as Baseten names it, found as `status` finds it (case-insensitive); a name the
+        model lacks is answered with the ones it has (LookupFailed). Production is always there."""
+        if name == PRODUCTION:
+            return name
+        env = await resolve_environment(self.client, model, name)
+        check_plain_id("environment", env.name, env.name, "it can't act on it from Slack.")
+        return env.name
 
     async def confirm_button(self, verb: Verb, target: Target) -> Message:
         """From a button on a card or a notice, which may be old: built from the status now."""
