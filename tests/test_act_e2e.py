@@ -344,6 +344,8 @@ def test_roll_back_from_a_failure_notice_acts_once_in_its_thread_and_never_rolls
             == "Nothing was sent to Baseten: production changed since this card was shown: v3 is current there now."
         )
         assert stale["replace_original"] is True and buttons(stale) == []  # and no fresh card offers v2 back
+        typed = card_for(bot, slack, f"rollback {MODEL}", "typed")  # typed, after the rollback: not v2 either
+        assert "was a rollback to v3, which replaced v2" in typed["text"] and not buttons(typed)
         assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{PROD}/promote"]
         assert [r["outcome"] for r in rows(db_url)] == ["accepted", "stale"]
     finally:

@@ -327,3 +327,47 @@ async def test_rollback_reads_the_latest_promotion_of_the_environment(db_url: st
     assert staging is not None and staging.deployment_id == "s1" and staging.deployment_name == "s-one"
     assert await log.previous_of("m1", "canary") is None
     await engine.dispose()
+
+
+async def test_a_promotion_the_bots_own_rollback_made_is_known_as_one(db_url: str) -> None:
+    """v3 -> v2 (a promotion), then an operator rolls back to v3: the latest promotion is that rollback,
+    so v2, which it replaced, is never offered back. A later rollback to v3 elsewhere does not count."""
+    engine = make_async_engine(db_url)
+    factory = sessions(engine)
+    at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    now = [at]
+    log = ActionLog(factory, now=lambda: now[0])
+
+    async def promoted(dep: str, previous: str, when: datetime, environment: str = "production") -> None:
+        async with factory.begin() as session:
+            detail = {
+                "previous_deployment_id": previous,
+                "previous_deployment_name": previous,
+                "environment": environment,
+            }
+            session.add(
+                Transition(
+                    kind="promoted", model_id="m1", deployment_id=dep, deployment_name=dep,
+                    new_status="PRODUCTION", detected_at=when, detail=detail,
+                )
+            )  # fmt: skip
+
+    async def rolled_back(to: str, card: str, environment: str = "production", outcome: str = "accepted") -> None:
+        action = await log.claim(Click("T1", "C1", "U1", "1.2", "rollback", "m1", to, environment), card)
+        assert action is not None
+        await log.finish(action, status_code=200, outcome=outcome, reason="", answer="")
+
+    await promoted("v2", "v3", at)
+    now[0] = at + timedelta(minutes=1)
+    await rolled_back("v3", "00000000000000a1", outcome="stale")  # not sent: it does not count
+    await rolled_back("v3", "00000000000000a2", environment="staging")  # another environment's
+    first = await log.previous_of("m1", "production")
+    assert first is not None and (first.deployment_id, first.by_rollback) == ("v3", False)
+    await rolled_back("v3", "00000000000000a3")
+    await promoted("v3", "v2", at + timedelta(minutes=2))
+    after = await log.previous_of("m1", "production")
+    assert after is not None and (after.deployment_id, after.promoted_id, after.by_rollback) == ("v2", "v3", True)
+    await promoted("v2", "v3", at + timedelta(minutes=3))  # someone promotes v2 again, by hand
+    again = await log.previous_of("m1", "production")
+    assert again is not None and (again.deployment_id, again.by_rollback) == ("v3", False)
+    await engine.dispose()

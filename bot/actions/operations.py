@@ -147,8 +147,8 @@ class Operations:
 
     async def _rollback_card(self, model: Model, environment: str, *, source: str = "") -> Message:
         """Rolls back only what the latest promotion the bot saw put there, while it is still current:
-        never from a stale notice, nor after the environment moved on (a rollback is promoted too,
-        so rolling back twice would otherwise put the failing deployment back)."""
+        never from a stale notice, nor after the environment moved on, nor to a deployment a rollback
+        replaced (rolling back a rollback would put the failing deployment back)."""
         previous = await self.actions.previous_of(model.id, environment)
         if previous is None:
             return buttons.note(
@@ -168,6 +168,13 @@ class Operations:
                 f"({previous.promoted_name}), so the bot will not guess what to roll back to. Nothing was "
                 "changed; `/baseten rollback MODEL` shows what a rollback would do now, and "
                 "`/baseten promote MODEL DEPLOYMENT` promotes a deployment you choose."
+            )
+        if previous.by_rollback:
+            return buttons.note(
+                f"The latest promotion in {environment} of {model.display_name} was a rollback to "
+                f"{previous.promoted_name}, which replaced {previous.deployment_name}; a rollback never puts "
+                f"back a deployment a rollback replaced. Nothing was changed; `/baseten promote MODEL "
+                f"{previous.deployment_name}` does it if you mean it."
             )
         dep = await resolve_deployment(self.client, model, previous.deployment_id)
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name, previous.promoted_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,8 @@ from bot.store._sql import Now, utcnow
 
 PROMOTED = "promoted"  # bot.polling.transitions.PROMOTED: the store does not import the core's rules
 RECENT_PROMOTIONS = 200  # how far back `previous_of` looks among a model's promotions
+ROLLBACK = "rollback"  # the verb, as recorded
+ACCEPTED = "accepted"  # an outcome, as recorded
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class Previous:
     deployment_name: str
     promoted_id: str  # the deployment that promotion made current
     promoted_name: str
+    # that promotion was a rollback an operator made through the bot: `deployment_id` is the one it
+    # replaced, which a rollback must never offer back
+    by_rollback: bool = False
 
 
 def card_key(card: str) -> str:
@@ -106,25 +112,52 @@ class ActionLog:
 
     async def previous_of(self, model_id: str, environment: str) -> Previous | None:
         """What `rollback` promotes: from the latest `promoted` transition of that environment
-        (a detail without `environment` is production's). None: the bot never saw one."""
+        (a detail without `environment` is production's). None: the bot never saw one.
+
+        That promotion was a rollback (`by_rollback`) when an operator's rollback to the deployment
+        it made current was accepted after the promotion before it (the one rolled back)."""
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(t.Transition.deployment_id, t.Transition.deployment_name, t.Transition.detail)
+                    select(
+                        t.Transition.deployment_id,
+                        t.Transition.deployment_name,
+                        t.Transition.detail,
+                        t.Transition.detected_at,
+                    )
                     .where(t.Transition.model_id == model_id, t.Transition.kind == PROMOTED)
                     .order_by(t.Transition.id.desc())
                     .limit(RECENT_PROMOTIONS)
                 )
             ).all()
-        for dep_id, dep_name, detail in rows:
-            detail = detail or {}
-            if (detail.get("environment") or "production") != environment:
-                continue
-            previous = detail.get("previous_deployment_id")
-            return Previous(
-                deployment_id=str(previous) if previous else None,
-                deployment_name=str(detail.get("previous_deployment_name") or previous or ""),
-                promoted_id=dep_id,
-                promoted_name=dep_name or dep_id,
-            )
-        return None
+            mine = [r for r in rows if ((r.detail or {}).get("environment") or "production") == environment]
+            if not mine:
+                return None
+            latest, before = mine[0], (mine[1].detected_at if len(mine) > 1 else None)
+            by_rollback = await _rolled_back_to(session, model_id, environment, latest.deployment_id, after=before)
+        detail = latest.detail or {}
+        previous = detail.get("previous_deployment_id")
+        return Previous(
+            deployment_id=str(previous) if previous else None,
+            deployment_name=str(detail.get("previous_deployment_name") or previous or ""),
+            promoted_id=latest.deployment_id,
+            promoted_name=latest.deployment_name or latest.deployment_id,
+            by_rollback=by_rollback,
+        )
+
+
+async def _rolled_back_to(
+    session: AsyncSession, model_id: str, environment: str, deployment_id: str, *, after: datetime | None
+) -> bool:
+    """Whether an operator's rollback to this deployment was accepted (after `after`, when given)."""
+    a = t.Action
+    query = select(a.id).where(
+        a.model_id == model_id,
+        a.environment == environment,
+        a.verb == ROLLBACK,
+        a.deployment_id == deployment_id,
+        a.outcome == ACCEPTED,
+    )
+    if after is not None:
+        query = query.where(a.requested_at > after)
+    return (await session.scalar(query.limit(1))) is not None
