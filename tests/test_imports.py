@@ -20,6 +20,7 @@ PURE = {
     "bot.render",
     "bot.actions.verbs",
     "bot.actions.buttons",
+    "bot.actions.checks",
     "bot.polling.decide",
     "bot.polling.transitions",
     "bot.polling.audience",

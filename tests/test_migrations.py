@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
+from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sessions, sync_url, upgrade
+from bot.store.actions import ActionLog, Click
 from bot.store.tables import Base, Mute, Subscription
 from tests.conftest import MODEL, PROD, sqlite_only
 from tests.fakes import FakeBaseten, FakeSlack
@@ -118,3 +119,39 @@ async def test_this_version_runs_with_the_unused_subscription_columns_dropped(
         ]
     finally:
         await world.close()
+
+
+async def test_action_rows_of_replicas_before_0010_and_after_live_side_by_side(empty_db_url: str) -> None:
+    """A rolling upgrade: replicas still on 0009 write their clicks without a card (before and after the
+    migration ran, any number of them), while upgraded ones claim cards; neither gets in the other's way."""
+    url = empty_db_url
+    upgrade(url, "0009")
+    engine = make_sync_engine(url)
+
+    def old_replica_click(key: str) -> None:  # what bot/store/actions.py wrote before 0010
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO actions (dedupe_key, repeat, team_id, channel_id, user_id, message_ts, verb, model_id,"
+                    " deployment_id, environment, requested_at) VALUES (:key, 1, 'T1', 'C1', 'U1', '1.2', 'retry',"
+                    " 'm1', 'd1', 'production', '2026-12-01 10:00:00')"
+                ),
+                {"key": key},
+            )
+
+    old_replica_click("a" * 64)
+    upgrade(url)
+    old_replica_click("b" * 64)
+    old_replica_click("c" * 64)
+    aio = make_async_engine(url)
+    log = ActionLog(sessions(aio))
+    click = Click("T1", "C1", "U1", "1.2", "retry", "m1", "d1", "production")
+    try:
+        assert await log.claim(click, "0123456789abcdef") is not None
+        assert await log.claim(click, "0123456789abcdef") is None
+    finally:
+        await aio.dispose()
+    with engine.connect() as conn:
+        cards = conn.execute(sa.text("SELECT card_id FROM actions ORDER BY id")).scalars().all()
+    assert cards == [None, None, None, "0123456789abcdef"]
+    engine.dispose()

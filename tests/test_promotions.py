@@ -239,6 +239,40 @@ def test_decide_announces_a_step_to_the_environment_and_records_its_state() -> N
     assert [(before, after.traffic) for before, after in decision.environments] == [(state(), 50)]
 
 
+def test_a_muted_or_filtered_end_still_ends_the_live_message_quietly() -> None:
+    """C1 hears the end; C2 is muted and C3 hears only failures: both get the same end marked quiet (an edit
+    of their live message, if any, and nothing posted); C4 is paused and C5 watches another environment."""
+    later = Muted("env:staging", NOW + timedelta(hours=1))
+    watchers = [
+        watcher(1, "C1", "env:staging"),
+        watcher(2, "C2", "env:staging", mutes=(later,)),
+        Watcher(3, "T1", "C3", "m1", "env:staging", frozenset({"failures"})),
+        watcher(4, "C4", "env:staging", paused=True),
+        watcher(5, "C5", "env:qa"),
+        watcher(6, "C1", "env:staging", mutes=(later,)),  # C1 hears it through subscription 1
+    ]
+
+    def outgoing(status: str, **answer: Any) -> list[tuple[Change, list[str]]]:
+        decision = decide(
+            watchers=watchers,
+            answers=[(ModelPlan("m1", "llama", True, frozenset(), True), [dep("d1"), dep("d2")])],
+            snaps={},
+            states={},
+            history={},
+            now=NOW,
+            environments={"m1": [env(status=status, **answer)]},
+            env_states={"m1": {"staging": state()}},
+        )
+        return [(o.change, [w.channel_id for w in o.watchers]) for o in decision.outgoing if o.change.kind == PROMOTION]
+
+    (end, heard), (quiet, muted) = outgoing("SUCCEEDED", traffic=100)
+    assert heard == ["C1"] and muted == ["C2", "C3"]
+    assert end.detail["final"] and "quiet" not in end.detail
+    assert quiet.detail == {**end.detail, "quiet": True} and quiet.new_status == "SUCCEEDED"
+    ((step_, heard),) = outgoing("PAUSED")  # a step that is not the end: the mute holds, nothing quiet
+    assert heard == ["C1"] and "quiet" not in step_.detail
+
+
 # -- the command text -----------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.actions import buttons
+from bot.actions.checks import Shown
 from bot.actions.verbs import VERBS, Target, outcome
 from bot.baseten.models import Deployment, Environment, LogLine, Model
 from bot.commands import wording
@@ -357,7 +358,8 @@ def acting_messages(v: Baseten) -> list[Message]:
     out = []
     answers = ((200, {"retried": False, "reason": v.reason}), (200, {"message": v.reason}), (403, {"error": v.reason}))
     for verb in VERBS.values():
-        out.append(buttons.confirmation(verb, target, status=v.status))
+        out.append(buttons.confirmation(verb, target, Shown("c0ffee", NOW, v.status, "production")))
+        out.append(buttons.instead(f"{v.dep_name} is {v.status} now", None))
         for status_code, body in answers:
             answer = outcome(verb, status_code, body)  # Baseten's reason, message or error in the words
             out.append(buttons.outcome_card("U0ME", verb, target, answer))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
@@ -40,13 +41,14 @@ def ask_button(verb: Verb, target: Target) -> Block:
     }
 
 
-def do_button(verb: Verb, target: Target) -> Block:
-    """The button that acts; Slack asks "are you sure?" before the click reaches the bot."""
+def do_button(verb: Verb, target: Target, shown: Shown) -> Block:
+    """The button that acts, carrying what its card showed; Slack asks "are you sure?" before the
+    click reaches the bot."""
     button: Block = {
         "type": "button",
         "action_id": DO + verb.name,
         "text": {"type": "plain_text", "text": verb.label},
-        "value": encode(verb.name, target),
+        "value": encode_card(verb.name, target, shown),
         "style": "danger" if verb.danger else "primary",
         "confirm": {
             "title": {"type": "plain_text", "text": f"{verb.label}?"},
@@ -71,10 +73,15 @@ def _does(verb: Verb, target: Target) -> str:
     return mrkdwn(verb.does(target), 600)
 
 
-def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str] = ()) -> Message:
-    """What will happen, the deployment's status now, and one button that does it. `notes` are mrkdwn."""
+def confirmation(verb: Verb, target: Target, shown: Shown, *, notes: Sequence[str] = ()) -> Message:
+    """What will happen, the status (and a deployment's role) now, and one button that does it, which
+    carries them: it acts only while they still hold. `notes` are mrkdwn."""
     head = f":point_right: *{escape(verb.label)}* {_what(target)}?"
-    lines = [_does(verb, target), f"Status now: {emoji(status)} `{mrkdwn(status, 40)}`"]
+    status = shown.status
+    now = f"Status now: {emoji(status)} `{mrkdwn(status, 40)}`"
+    if verb.needs_deployment:
+        now += f" · {escape(role_words(shown.role))}"
+    lines = [_does(verb, target), now]
     lines += list(notes)  # already mrkdwn
     blocks: list[Block] = [
         section_block(head),
@@ -87,9 +94,10 @@ def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str
                 if verb.name in ("promote", "rollback") or not verb.needs_deployment
                 else ""
             )
-            + " · nothing changes until you click · only you can see this"
+            + f" · nothing changes until you click · works once, for {int(MAX_AGE.total_seconds() // 60)} minutes"
+            + " · only you can see this"
         ),
-        {"type": "actions", "elements": [do_button(verb, target)]},
+        {"type": "actions", "elements": [do_button(verb, target, shown)]},
     ]
     text = f"{verb.label} {plain(target.label, 60)} of {plain(target.model_name or target.model_id, 60)}?"
     return Message(text=text, blocks=blocks)
@@ -142,6 +150,15 @@ def note(text: str) -> Message:
     """A short answer in place of a card: nothing to roll back to, a button the bot cannot read. A
     sentence escaped whole: a Baseten name in it is cleaned first (bot.render.text.inline)."""
     return Message(text=escape(text), blocks=[section_block(escape(text))])
+
+
+def instead(why: str, fresh: Message | None) -> Message:
+    """Nothing was sent, and why (plain text); then, when there is one, a fresh card to act from."""
+    # `why` names what Baseten shows now (names, statuses): the whole sentence takes Baseten's rule
+    text = f"Nothing was sent to Baseten: {why}."
+    more = " Here it is as it is now." if fresh and any(b.get("type") == "actions" for b in fresh.blocks) else ""
+    blocks = [section_block(f":hourglass: {mrkdwn(text + more, 2900)}"), *(fresh.blocks if fresh else [])]
+    return Message(text=plain(text, 2900), blocks=blocks)
 
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:

@@ -315,10 +315,11 @@ def _recorded(body: Any) -> str:
 # -- a button's value: the action and its target, small and checked on the way back --------
 
 
-def encode(verb: str, target: Target) -> str:
+def encode(verb: str, target: Target, extra: Mapping[str, str | int] | None = None) -> str:
     """Well under Slack's 2,000 characters: four ids of at most 64 and two names cut to 80 characters,
-    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960)."""
-    value = {
+    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960). `extra`: what a
+    confirmation card showed (bot.actions.checks), a few short fields more."""
+    value: dict[str, str | int] = {
         "v": verb,
         "m": target.model_id,
         "d": target.deployment_id,
@@ -328,6 +329,7 @@ def encode(verb: str, target: Target) -> str:
     }
     if target.expect:
         value["x"] = target.expect
+    value.update(extra or {})
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"
+    # tests only: a file holding seconds to add to the bot's clock, so an end-to-end test can move a
+    # running process's time forward (bot.app.runtime.MovableClock); never set it in production
+    bot_test_clock_file: str | None = None
 
     @field_validator("baseten_api_key")
     @classmethod

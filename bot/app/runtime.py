@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,34 @@ INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class MovableClock:
+    """Tests only (`BOT_TEST_CLOCK_FILE`): UTC now plus the seconds written in a file, read again
+    whenever the file changes, so an end-to-end test can move a running bot's time forward (a card
+    ten minutes old, a click replayed minutes later). A missing or unreadable file counts as 0."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        try:
+            stat = os.stat(self._path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                with open(self._path) as f:
+                    self._offset = timedelta(seconds=float(f.read().strip() or 0))
+                self._stamp = stamp
+        except (OSError, ValueError):
+            self._stamp, self._offset = None, timedelta(0)
+        return datetime.now(UTC) + self._offset
+
+
+def clock(settings: Settings) -> Callable[[], datetime]:
+    """The process's clock: UTC, or in tests that set BOT_TEST_CLOCK_FILE a movable one."""
+    return MovableClock(settings.bot_test_clock_file) if settings.bot_test_clock_file else utcnow
 
 
 def baseten_client(settings: Settings, metrics: Metrics | None = None, *, instance: str = INSTANCE) -> BasetenClient:
@@ -106,6 +135,7 @@ class Runtime:
     notifier: Notifier
     poller: Poller
     lease: Lease
+    now: Callable[[], datetime] = field(default=utcnow)  # the process's clock (`clock`)
     outage: Outage = field(default_factory=Outage)  # the database failing: one line a period, a back-off
 
     @classmethod
@@ -113,14 +143,15 @@ class Runtime:
         """`instance` names this replica; only a test running two in one process passes another."""
         metrics = Metrics()
         engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size, watch=metrics.pool)
-        store = Store(sessions(engine), now=utcnow)
+        now = clock(settings)
+        store = Store(sessions(engine), now=now)
         baseten = baseten_client(settings, metrics, instance=instance)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = slack_client(token, settings.slack_api_url)
         notifier = Notifier(
             slack=slack,
             store=store,
-            now=utcnow,
+            now=now,
             channel_pace=channel_pace,
             on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
             on_recorded=metrics.notice_record_seconds.observe,
@@ -129,10 +160,10 @@ class Runtime:
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
             buttons=buttons if any(settings.operator_ids) else None,  # drawn at send time
         )
-        poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
-        lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
+        poller = Poller(client=baseten, store=store, notifier=notifier, now=now)
+        lease = Lease(sessions(engine), holder=instance, now=now, ttl=timedelta(seconds=settings.lease_seconds))
         outage = Outage(period=settings.hot_poll_seconds)
-        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease, outage)
+        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease, now, outage)
 
     async def aclose(self) -> None:
         await self.baseten.aclose()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.actions.operations import Operations
-from bot.app.runtime import Runtime, utcnow
+from bot.app.runtime import Runtime
 from bot.app.web import Health, build
 from bot.slack.admins import Admins, operators
 from bot.slack.app import Deps, register
@@ -59,14 +59,14 @@ def bolt_app(runtime: Runtime) -> AsyncApp:
             client=runtime.baseten,
             store=runtime.store,
             metrics=runtime.metrics,
-            now=utcnow,
+            now=runtime.now,
             admins=Admins(*settings.admin_ids, runtime.slack),
             ops=Operations(
                 client=runtime.baseten,
                 store=runtime.store,
                 operators=operators(*settings.operator_ids, runtime.slack),
                 slack=runtime.slack,
-                now=utcnow,
+                now=runtime.now,
             ),
         ),
     )

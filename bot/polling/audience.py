@@ -148,3 +148,25 @@ def audience(
         if hears(w, change, **roles):
             chosen.setdefault((w.team_id, w.channel_id), w)
     return list(chosen.values())
+
+
+def quiet_audience(
+    watchers: Iterable[Watcher],
+    change: Change,
+    heard: Iterable[Watcher],
+    *,
+    environments: Mapping[str, str | None] = NO_ENVIRONMENTS,
+) -> list[Watcher]:
+    """The end of a promotion for the channels that follow its environment but do not hear the end
+    (a mute, an `--on` filter): one watcher per channel, not paused. Their live message, if they have
+    one, is edited to the end state without its controls, and nothing else is said there."""
+    if change.kind != PROMOTION or not change.detail.get("final"):
+        return []
+    told = {(w.team_id, w.channel_id) for w in heard}
+    chosen: dict[tuple[str, str], Watcher] = {}
+    for w in watchers:
+        if w.paused or (w.team_id, w.channel_id) in told or w.model_id != change.model_id or w.target == "*":
+            continue
+        if covers(w.target, change, production_id=None, development_id=None, environments=environments):
+            chosen.setdefault((w.team_id, w.channel_id), w)
+    return list(chosen.values())

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.baseten.models import Deployment, Environment, Listed
-from bot.domain.changes import STATUS, Snap
+from bot.domain.changes import QUIET, STATUS, Change, Snap
 from bot.domain.memory import History, ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
 from bot.domain.watchers import Watcher
 from bot.polling import noise
-from bot.polling.audience import audience
+from bot.polling.audience import audience, quiet_audience
 from bot.polling.promotions import current_ids, diff_environments
 from bot.polling.transitions import Diff, diff_deployment, diff_model
 
@@ -122,6 +122,9 @@ def decide(
                     by_model[p.model_id], change, production_id=None, development_id=None, environments=envs
                 )
                 out.outgoing.append(Outgoing(change, p.model_name, heard))
+                quiet = quiet_audience(by_model[p.model_id], change, heard, environments=envs)
+                if quiet:  # a muted or filtered end still ends the live message (bot.delivery.promotions)
+                    out.outgoing.append(Outgoing(quiet_end(change), p.model_name, quiet))
         watchers_of = by_model[p.model_id]
         _model(out, p, result, snaps.get(p.model_id, {}), states.get(p.model_id), watchers_of, history, now, envs)
     return out
@@ -160,6 +163,11 @@ def _model(
         held = change.kind == STATUS and change.deployment_id in extra.held
         heard = [] if held else audience(watchers, change, production_id=prod, development_id=dev, environments=envs)
         out.outgoing.append(Outgoing(change, p.model_name, heard))
+
+
+def quiet_end(change: Change) -> Change:
+    """The same end of a promotion, for channels that do not hear it: delivered as an edit alone."""
+    return replace(change, detail={**change.detail, QUIET: True})
 
 
 def diff_answer(

@@ -240,20 +240,23 @@ class Action(Base):
     """One action on a deployment asked from Slack, and what Baseten answered.
 
     The bot's own audit record: Baseten's audit log names the bot's API key, never the
-    Slack user. `(dedupe_key, repeat)` is unique: a double click or a redelivered
-    interaction finds the row of the first one within the window and makes no request,
-    in every replica alike.
+    Slack user. `card_id` is unique: the first click on a confirmation card claims it,
+    and any later click, redelivery or replay of that card finds the row and makes no
+    request, in every replica alike.
     """
 
     __tablename__ = "actions"
     __table_args__ = (
         UniqueConstraint("dedupe_key", "repeat"),
         Index(None, "model_id", "requested_at"),
+        Index(None, "card_id", unique=True),  # an index, not a constraint: SQLite adds one to a table in place
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(64))  # hash of user, channel, message, verb and target
-    repeat: Mapped[int] = mapped_column(Integer)  # 1, then 2 for the same click after the window, …
+    dedupe_key: Mapped[str] = mapped_column(String(64))  # a hash of the card id (before 0010: of the click)
+    repeat: Mapped[int] = mapped_column(Integer)  # 1 (before 0010: 2 for the same click after a minute, …)
+    # the confirmation card this click confirmed: one card, one row (NULL in rows before 0010)
+    card_id: Mapped[str | None] = mapped_column(String(32), default=None)
     team_id: Mapped[str] = mapped_column(SLACK_ID)
     channel_id: Mapped[str] = mapped_column(SLACK_ID)
     user_id: Mapped[str] = mapped_column(SLACK_ID)
