@@ -317,7 +317,7 @@ def play(plan: Plan, fake: Fake, bot: Bot) -> dict[str, Any]:
         bot.check()
         fake.get("status")
         time.sleep(1)
-    schedule = bot.polling.schedule()  # what the lease holder's schedule said at the end of the measured run
+    schedule = bot.schedule()  # what the lease holder's schedule said at the end of the measured run
     drain = plan.drain if plan.drain is not None else 2 * worst_expected(plan.models)
     heard_all: float | None = None
     while time.monotonic() < end + drain:

@@ -12,7 +12,7 @@ from bot.app.db import make_sync_engine
 from bot.store.tables import Base
 
 config = context.config
-url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "sqlite:///baseten-bot.app.db")
+url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "sqlite:///baseten-bot.db")
 target_metadata = Base.metadata
 
 

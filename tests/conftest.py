@@ -64,7 +64,7 @@ any_database = pytest.mark.skipif(bool(POSTGRES), reason="the database does not 
 def empty_db_url(tmp_path: Path) -> Iterator[str]:
     """A database with no tables: a SQLite file, or with TEST_DATABASE_URL a fresh PostgreSQL database."""
     if not POSTGRES:
-        yield f"sqlite:///{tmp_path / 'bot.app.db'}"
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
         return
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(sync_url(POSTGRES), isolation_level="AUTOCOMMIT")

@@ -20,6 +20,7 @@ from tests.fakes import TEAM, Canned, FakeBaseten, FakeSlack, deployment, sign, 
 from tests.test_slash_e2e import answer, post_command
 
 OPS = "U0OPS"
+USED = "This card was already used; nothing more was sent."
 FAILED = "dep4fail"  # `v4`, a build that failed
 
 
@@ -51,7 +52,13 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def action_payload(
-    button: dict[str, Any], *, user: str, name: str, message_ts: str = "1700000099.000001", channel: str = "C0GENERAL"
+    button: dict[str, Any],
+    *,
+    user: str,
+    name: str,
+    message_ts: str = "1700000099.000001",
+    channel: str = "C0GENERAL",
+    action_ts: str = "1700000100.000001",
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -68,7 +75,7 @@ def action_payload(
                 "block_id": "b",
                 "type": "button",
                 "value": button["value"],
-                "action_ts": "1700000100.000001",
+                "action_ts": action_ts,
             }
         ],
     }
@@ -147,9 +154,16 @@ def test_a_double_delivery_makes_one_request(ops_bot: BotProcess, slack: FakeSla
     for t in sent:
         t.join()
     wait_until(lambda: "ignored a repeat of retry" in ops_bot.output(), what="the second delivery handled")
-    answer(slack, "twice")
+    assert_once_and_the_repeat_answered(slack, "twice")
     assert len(baseten.posts("/retry")) == 1
-    assert len(slack.responses("twice")) == 1  # only the first delivery answers
+
+
+def assert_once_and_the_repeat_answered(slack: FakeSlack, name: str) -> None:
+    """The first delivery's outcome replaces the card; the other is told, beside it, that nothing more was sent."""
+    wait_until(lambda: len(slack.responses(name)) == 2, what="both deliveries answered")
+    done, repeat = sorted(slack.responses(name), key=lambda r: r["text"] == USED)
+    assert done["text"] == f"<@{OPS}> retried `v4`: Baseten accepted it" and done["replace_original"] is True
+    assert repeat["text"] == USED and repeat["replace_original"] is False
 
 
 def test_a_double_delivery_to_two_replicas_makes_one_request(
@@ -174,8 +188,8 @@ def test_a_double_delivery_to_two_replicas_makes_one_request(
             t.join()
         logs = lambda: first.output() + second.output()  # noqa: E731
         wait_until(lambda: "ignored a repeat of retry" in logs(), what="the other replica handled it", timeout=30)
-        answer(slack, "both")  # the replica that acted has answered: its POST was made
-        assert len(baseten.posts("/retry")) == 1 and len(slack.responses("both")) == 1
+        assert_once_and_the_repeat_answered(slack, "both")
+        assert len(baseten.posts("/retry")) == 1
         assert logs().count("action retry on model") == 1
     finally:
         first.stop()
@@ -245,14 +259,19 @@ def test_a_member_of_an_operator_group_may_act(ops_bot: BotProcess, slack: FakeS
     assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{OLD}/activate"]
 
 
-def test_deactivate_and_promote_to_production_and_to_an_environment(
+def test_deactivate_and_promote_to_production_and_to_an_environment_found_as_status_finds_it(
     ops_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
 ) -> None:
+    baseten.add_environment(MODEL, "staging", current=OLD)
+    for verb in ("promote", "rollback"):  # a name the model lacks: its environments, and no card
+        unknown = card_for(ops_bot, slack, f"{verb} {MODEL} {'v4 ' if verb == 'promote' else ''}env:qa", f"qa-{verb}")
+        assert "has no environment `qa`. Its environments: `production`, `staging`." in unknown["text"]
+        assert buttons(unknown) == []
     for i, (text, done) in enumerate(
         [
             (f"deactivate {MODEL} v3", f"<@{OPS}> deactivated `v3`"),
             (f"promote {MODEL} v2", f"<@{OPS}> promoted `v2`"),
-            (f"promote {MODEL} v4 env:staging", f"<@{OPS}> promoted `v4`"),
+            (f"promote {MODEL} v4 env:STAGING", f"<@{OPS}> promoted `v4`"),  # as `status` finds it: staging
         ]
     ):
         card = card_for(ops_bot, slack, text, f"card{i}")
@@ -314,12 +333,19 @@ def test_roll_back_from_a_failure_notice_acts_once_in_its_thread_and_never_rolls
         line = slack.wait_for(lambda: [p for p in slack.posts() if "rolled back" in p["text"]])[0]
         assert line["thread_ts"] == notice.get("thread_ts", slack.ts_of(notice))  # v2's thread, where it failed
 
-        slack.wait_for(lambda: [p for p in slack.posts() if "v3" in p["text"] and "promoted" in p["text"]], 30)
+        slack.wait_for(lambda: [p for p in slack.posts() if "v3: promoted" in p["text"]], 30)  # the rollback, seen
         click(bot, slack, ask, name="again")  # the old notice's button, after the rollback was seen
         again = answer(slack, "again")
         assert "will not guess what to roll back to" in again["text"] and not buttons(again)
         click(bot, slack, do_button(stale_card), name="stale", message_ts="1700000099.000002")
-        assert "changed since this card was shown, so nothing was sent" in answer(slack, "stale")["text"]
+        stale = answer(slack, "stale")
+        assert (
+            stale["text"]
+            == "Nothing was sent to Baseten: production changed since this card was shown: v3 is current there now."
+        )
+        assert stale["replace_original"] is True and buttons(stale) == []  # and no fresh card offers v2 back
+        typed = card_for(bot, slack, f"rollback {MODEL}", "typed")  # typed, after the rollback: not v2 either
+        assert "was a rollback to v3, which replaced v2" in typed["text"] and not buttons(typed)
         assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{PROD}/promote"]
         assert [r["outcome"] for r in rows(db_url)] == ["accepted", "stale"]
     finally:

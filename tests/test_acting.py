@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.actions import buttons
+from bot.actions.checks import Shown
 from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting, outcome
 from bot.app.db import make_async_engine, sessions
 from bot.app.runtime import slack_client
@@ -19,12 +20,13 @@ from bot.domain.changes import PROMOTION, SETTLED, STATUS, Change
 from bot.domain.status import KNOWN
 from bot.render import notices
 from bot.slack.admins import AllowList, operators
-from bot.store.actions import WINDOW, ActionLog, Click
+from bot.store.actions import ActionLog, Click
 from bot.store.tables import Transition
 from tests.fakes import BOT_TOKEN, Canned, FakeSlack
 from tests.test_render import NOW, golden, within_limits
 
 TARGET = Target("mdl1abcd", "dep4fail", "production", "llama-3-8b", "v4")
+SHOWN = Shown("0123456789abcdef", datetime(2026, 11, 28, 10, 0, tzinfo=UTC), "BUILD_FAILED", "-")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +190,7 @@ def test_a_cancel_says_how_baseten_took_it(body: dict[str, str], words: str) -> 
 
 
 def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
-    card = buttons.confirmation(VERBS["retry"], TARGET, status="BUILD_FAILED")
+    card = buttons.confirmation(VERBS["retry"], TARGET, SHOWN)
     golden("confirm_retry", card)
     within_limits(card)
     (actions,) = [b for b in card.blocks if b["type"] == "actions"]
@@ -198,7 +200,7 @@ def test_the_confirmation_card_golden_with_one_confirmed_button() -> None:
 
 def test_every_do_button_asks_slack_to_confirm_and_no_ask_button_changes_anything() -> None:
     for verb in VERBS.values():
-        do = buttons.do_button(verb, TARGET)
+        do = buttons.do_button(verb, TARGET, SHOWN)
         assert do["confirm"]["title"]["text"] and do["confirm"]["text"]["text"], verb.name
         ask = buttons.ask_button(verb, TARGET)
         assert ask["action_id"].startswith(buttons.ASK) and "confirm" not in ask
@@ -255,15 +257,15 @@ async def test_an_operator_group_slack_cannot_read_admits_nobody(slack: FakeSlac
             await client.session.close()
 
 
-async def test_two_replicas_clicking_at_once_claim_the_click_once(db_url: str) -> None:
-    """The unique key, not one process's lock, makes one click one request: two engines race."""
+async def test_two_replicas_clicking_at_once_claim_the_card_once(db_url: str) -> None:
+    """The unique card id, not one process's lock, makes one card one request: two engines race."""
     now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     engines = [make_async_engine(db_url) for _ in range(2)]
     logs = [ActionLog(sessions(e), now=lambda: now) for e in engines]
     click = Click("T1", "C1", "U1", "1700000000.000001", "retry", "m1", "d1", "production")
     try:
-        for _ in range(5):
-            got = await asyncio.gather(*(log.begin(replace(click, message_ts=f"17000000{_}.1")) for log in logs))
+        for i in range(5):
+            got = await asyncio.gather(*(log.claim(click, f"{i:016x}") for log in logs))
             assert sorted(x is None for x in got) == [False, True], got
     finally:
         for e in engines:
@@ -279,20 +281,24 @@ def test_operators_unset_admit_nobody_and_show_no_buttons() -> None:
     assert AllowList().anyone and AllowList().settled("U0ANY") is True  # admins: unset is everyone
 
 
-async def test_the_same_click_within_the_window_is_recorded_once(db_url: str) -> None:
+async def test_a_card_is_claimed_once_at_any_time(db_url: str) -> None:
     now = [datetime(2026, 11, 28, 10, 0, tzinfo=UTC)]
     engine = make_async_engine(db_url)
     log = ActionLog(sessions(engine), now=lambda: now[0])
     click = Click("T1", "C1", "U1", "1700000000.000001", "retry", "m1", "d1", "production")
-    first = await log.begin(click)
+    first = await log.claim(click, "00000000000000a1")
     assert first is not None
-    assert await log.begin(click) is None  # a double click
-    assert await asyncio.gather(log.begin(click), log.begin(click)) == [None, None]
-    other = Click("T1", "C1", "U2", "1700000000.000001", "retry", "m1", "d1", "production")
-    assert await log.begin(other) is not None  # another user's click is their own
-    now[0] += WINDOW + timedelta(seconds=1)
-    again = await log.begin(click)
-    assert again is not None and again != first  # the same button, a minute later: a new action
+    assert await log.claim(click, "00000000000000a1") is None  # a double click
+    assert await asyncio.gather(log.claim(click, "00000000000000a1"), log.claim(click, "00000000000000a1")) == [
+        None,
+        None,
+    ]
+    other = replace(click, user_id="U2")
+    assert await log.claim(other, "00000000000000a1") is None  # the card, not the user, is what is spent
+    now[0] += timedelta(days=3)
+    assert await log.claim(click, "00000000000000a1") is None  # days later: still spent
+    again = await log.claim(click, "00000000000000b2")  # the same button on a fresh card: a new action
+    assert again is not None and again != first
     await log.finish(first, status_code=200, outcome="accepted", reason="Baseten accepted it", answer="{}")
     await engine.dispose()
 
@@ -320,4 +326,48 @@ async def test_rollback_reads_the_latest_promotion_of_the_environment(db_url: st
     staging = await log.previous_of("m1", "staging")
     assert staging is not None and staging.deployment_id == "s1" and staging.deployment_name == "s-one"
     assert await log.previous_of("m1", "canary") is None
+    await engine.dispose()
+
+
+async def test_a_promotion_the_bots_own_rollback_made_is_known_as_one(db_url: str) -> None:
+    """v3 -> v2 (a promotion), then an operator rolls back to v3: the latest promotion is that rollback,
+    so v2, which it replaced, is never offered back. A later rollback to v3 elsewhere does not count."""
+    engine = make_async_engine(db_url)
+    factory = sessions(engine)
+    at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    now = [at]
+    log = ActionLog(factory, now=lambda: now[0])
+
+    async def promoted(dep: str, previous: str, when: datetime, environment: str = "production") -> None:
+        async with factory.begin() as session:
+            detail = {
+                "previous_deployment_id": previous,
+                "previous_deployment_name": previous,
+                "environment": environment,
+            }
+            session.add(
+                Transition(
+                    kind="promoted", model_id="m1", deployment_id=dep, deployment_name=dep,
+                    new_status="PRODUCTION", detected_at=when, detail=detail,
+                )
+            )  # fmt: skip
+
+    async def rolled_back(to: str, card: str, environment: str = "production", outcome: str = "accepted") -> None:
+        action = await log.claim(Click("T1", "C1", "U1", "1.2", "rollback", "m1", to, environment), card)
+        assert action is not None
+        await log.finish(action, status_code=200, outcome=outcome, reason="", answer="")
+
+    await promoted("v2", "v3", at)
+    now[0] = at + timedelta(minutes=1)
+    await rolled_back("v3", "00000000000000a1", outcome="stale")  # not sent: it does not count
+    await rolled_back("v3", "00000000000000a2", environment="staging")  # another environment's
+    first = await log.previous_of("m1", "production")
+    assert first is not None and (first.deployment_id, first.by_rollback) == ("v3", False)
+    await rolled_back("v3", "00000000000000a3")
+    await promoted("v3", "v2", at + timedelta(minutes=2))
+    after = await log.previous_of("m1", "production")
+    assert after is not None and (after.deployment_id, after.promoted_id, after.by_rollback) == ("v2", "v3", True)
+    await promoted("v2", "v3", at + timedelta(minutes=3))  # someone promotes v2 again, by hand
+    again = await log.previous_of("m1", "production")
+    assert again is not None and (again.deployment_id, again.by_rollback) == ("v3", False)
     await engine.dispose()

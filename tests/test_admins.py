@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.admins import TTL_SECONDS, Admins, split_ids
+from bot.slack.admins import TTL_SECONDS, Admins, operators, split_ids
 from tests.fakes import BOT_TOKEN, Canned, FakeSlack
 
 
@@ -47,3 +47,26 @@ def test_everyone_when_unset_and_nobody_beyond_the_list_otherwise() -> None:
     assert only.settled("U0BOSS") is True and only.settled("U0ANY") is False
     assert Admins(groups=frozenset({"S0X"})).settled("U0ANY") is None  # needs Slack
     assert asyncio.run(Admins(groups=frozenset({"S0X"})).allows("U0ANY")) is False  # no client: nobody
+
+
+def test_the_click_that_acts_reads_the_group_from_slack_then_and_nobody_acts_when_slack_cannot_say(
+    slack: FakeSlack,
+) -> None:
+    """A minute is too long for someone just removed from the on-call group to keep acting."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    ops = operators(frozenset({"U0BOSS"}), frozenset({"S0ONCALL"}), client)
+    slack.usergroups["S0ONCALL"] = ["U0CAROL"]
+
+    async def scenario() -> list[bool | None]:
+        seen: list[bool | None] = [await ops.allows("U0CAROL"), await ops.confirms("U0CAROL")]
+        slack.usergroups["S0ONCALL"] = []  # removed from the rota
+        seen += [await ops.allows("U0CAROL"), await ops.confirms("U0CAROL")]  # remembered; read again
+        seen.append(await ops.allows("U0CAROL"))  # and what was read is remembered from then on
+        slack.usergroups["S0ONCALL"] = ["U0CAROL"]
+        slack.script("usergroups.users.list", *[Canned(200, {"ok": False, "error": "internal_error"})] * 2)
+        seen += [await ops.confirms("U0CAROL"), await ops.confirms("U0DAVE")]  # Slack cannot say: nobody
+        seen.append(await ops.confirms("U0BOSS"))  # listed by id: no group to read
+        return seen
+
+    assert asyncio.run(scenario()) == [True, True, True, False, False, None, None, True]
+    assert len(slack.calls("usergroups.users.list")) == 5

@@ -138,7 +138,7 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    for url in (f"sqlite:///{tmp_path}/no/such/dir/bot.app.db", "postgresql://bot:hunter2secret@127.0.0.1:9/db"):
+    for url in (f"sqlite:///{tmp_path}/no/such/dir/bot.db", "postgresql://bot:hunter2secret@127.0.0.1:9/db"):
         result = run("migrate", env={"BASETEN_API_KEY": "k", "DATABASE_URL": url})
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()

@@ -162,3 +162,10 @@ def test_arbitrary_arguments_never_yield_an_unsafe_id(verb: str, args: list[str]
     except UsageError:
         return
     assert all(is_plain_id(i) for i in _ids(cmd))
+
+
+@pytest.mark.parametrize("dash", ["\u2014", "\u2013"])
+def test_an_em_or_en_dash_before_an_option_reads_as_two_hyphens(dash: str) -> None:
+    """Issue 22: macOS and Slack turn a typed `--` into a dash; `—on failures` was "Too many arguments"."""
+    typed = parse(f"subscribe llama production {dash}on failures {dash}no-thread", statuses=KNOWN)
+    assert typed == parse("subscribe llama production --on failures --no-thread", statuses=KNOWN)

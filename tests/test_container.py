@@ -89,8 +89,8 @@ def test_dockerignore_keeps_what_the_build_copies_and_drops_the_rest() -> None:
     for kept_out in [
         ".git/HEAD",
         ".venv/bin/python",
-        "baseten-bot.app.db",
-        "data/baseten-bot.app.db-wal",
+        "baseten-bot.db",
+        "data/baseten-bot.db-wal",
         "bot/__pycache__/cli.cpython-311.pyc",
         ".mypy_cache/3.11/bot/cli.meta.json",
         ".pytest_cache/README.md",

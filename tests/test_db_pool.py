@@ -100,6 +100,9 @@ def test_database_pool_size_sizes_the_pool(db_url: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("BASETEN_API_KEY", "k")
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert load_settings().database_pool_size == 20  # the default
+    monkeypatch.delenv("DATABASE_URL")
+    assert load_settings().database_url == "sqlite:///baseten-bot.db"  # CONTRACT.md's default
+    monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
     runtime = Runtime.build(load_settings())
     try:

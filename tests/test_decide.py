@@ -96,7 +96,9 @@ def test_a_promotion_moves_production_subscribers_and_updates_the_model_state() 
 def test_the_plan_lists_each_model_once_and_the_history_window_reaches_back_to_flapping() -> None:
     plans = plan([watcher(1, "C1", "d1"), watcher(2, "C2", "d2"), watcher(3, "C3", "production")])
     # production is an environment: its promotions are read too (one more request for the model)
-    assert plans == [ModelPlan("m1", "", True, frozenset({"d1", "d2"}), environments=True)]
+    assert plans == [
+        ModelPlan("m1", "", True, frozenset({"d1", "d2"}), environments=True, roles=frozenset({"production"}))
+    ]
     start = NOW - timedelta(hours=3)
     assert history_window({"m1": {"d1": snap("d1")}}, NOW) == NOW - FLAP_WINDOW
     assert history_window({"m1": {"d1": snap("d1", flapping_since=start)}}, NOW) == start

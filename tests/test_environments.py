@@ -103,3 +103,18 @@ async def test_an_environments_state_is_written_only_over_what_the_cycle_read(wo
     with pytest.raises(Conflict):  # the same step, from a cycle that read the old state
         await world.store.outbox.record(snaps=[], models=[], outgoing=[], environments=[(seen, moved)])
     assert (await world.store.environments.memory(["m1"]))["m1"]["staging"].traffic == 50
+
+
+async def test_an_odd_environment_is_left_out_and_the_others_are_still_heard(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """Issue 22: an environment the bot cannot use (a name that is not a plain id) made the whole list
+    unreadable, so the model recorded nothing; now it is left out on its own."""
+    baseten.add_environment(MODEL, "qa team", current=OLD)
+    await world.command(f"subscribe {MODEL} env:staging")
+    report = await world.cycle()
+    assert report.failed_models == 0
+    baseten.start_promotion(MODEL, "staging", NEW, "RELEASING", 0)
+    baseten.end_promotion(MODEL, "staging", promoted=True)
+    await world.cycle()
+    assert [p["text"] for p in slack.posts()] == ["llama-3-8b / v4: promoted → staging (was v2)"]

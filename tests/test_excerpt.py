@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.baseten.models import LogLine
 from bot.domain.changes import NEW, STATUS, STUCK, Change
-from bot.render import excerpt, notices
+from bot.render import excerpt, notices, text
 from tests.test_render import NOW, golden, within_limits
 from tests.test_render_properties import assert_inert, texts
 
@@ -76,7 +76,7 @@ def test_any_log_text_or_label_stays_inert_and_in_its_place(messages: list[str],
     assert_inert(message)
     within_limits(message)
     blocks = json.dumps(message.blocks)
-    if any(excerpt.clean(m) for m in messages[: excerpt.MAX_LINES]):  # the newest five
+    if any(text.line(m) for m in messages[: excerpt.MAX_LINES]):  # the newest five
         assert code_block(message).count("```") == 2
     else:
         assert "```" not in blocks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,9 +10,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sync_url, upgrade
+from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sessions, sync_url, upgrade
+from bot.store.actions import ActionLog, Click
 from bot.store.tables import Base, Mute, Subscription
-from tests.conftest import sqlite_only
+from tests.conftest import MODEL, PROD, sqlite_only
+from tests.fakes import FakeBaseten, FakeSlack
+from tests.world import World
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
@@ -87,4 +91,67 @@ def test_a_subscriptions_mute_becomes_the_channels_mute_and_back(empty_db_url: s
     downgrade(url, "0005")
     with engine.connect() as conn:
         assert conn.execute(sa.select(Subscription.__table__.c.muted_until)).scalar() == at
+    engine.dispose()
+
+
+async def test_this_version_runs_with_the_unused_subscription_columns_dropped(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    """Issue 22: subscriptions.muted_until and last_delivered_at are unused. This version maps them no
+    more, so the next migration can drop them during a rolling upgrade; here they are dropped and every
+    subscription command and a poll still work."""
+    engine = sa.create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        for column in ("muted_until", "last_delivered_at"):
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
+    engine.dispose()
+    world = World(baseten, slack, db_url)
+    try:
+        for text in (f"subscribe {MODEL}", f"mute {MODEL} 1h", "list", f"unmute {MODEL}", f"unsubscribe {MODEL}"):
+            message, _ = await world.command(text)
+            assert ":warning:" not in json.dumps(message.blocks), (text, message.text)
+        await world.command(f"subscribe {MODEL} production")
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        await world.cycle()
+        report = await world.cycle()
+        assert report.failed_models == 0 and [p["text"] for p in slack.posts()] == [
+            "llama-3-8b / v3: ACTIVE → UNHEALTHY"
+        ]
+    finally:
+        await world.close()
+
+
+async def test_action_rows_of_replicas_before_0010_and_after_live_side_by_side(empty_db_url: str) -> None:
+    """A rolling upgrade: replicas still on 0009 write their clicks without a card (before and after the
+    migration ran, any number of them), while upgraded ones claim cards; neither gets in the other's way."""
+    url = empty_db_url
+    upgrade(url, "0009")
+    engine = make_sync_engine(url)
+
+    def old_replica_click(key: str) -> None:  # what bot/store/actions.py wrote before 0010
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO actions (dedupe_key, repeat, team_id, channel_id, user_id, message_ts, verb, model_id,"
+                    " deployment_id, environment, requested_at) VALUES (:key, 1, 'T1', 'C1', 'U1', '1.2', 'retry',"
+                    " 'm1', 'd1', 'production', '2026-12-01 10:00:00')"
+                ),
+                {"key": key},
+            )
+
+    old_replica_click("a" * 64)
+    upgrade(url)
+    old_replica_click("b" * 64)
+    old_replica_click("c" * 64)
+    aio = make_async_engine(url)
+    log = ActionLog(sessions(aio))
+    click = Click("T1", "C1", "U1", "1.2", "retry", "m1", "d1", "production")
+    try:
+        assert await log.claim(click, "0123456789abcdef") is not None
+        assert await log.claim(click, "0123456789abcdef") is None
+    finally:
+        await aio.dispose()
+    with engine.connect() as conn:
+        cards = conn.execute(sa.text("SELECT card_id FROM actions ORDER BY id")).scalars().all()
+    assert cards == [None, None, None, "0123456789abcdef"]
     engine.dispose()

@@ -9,16 +9,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import MODEL, BotProcess
-from tests.fakes import FakeBaseten, FakeSlack, wait_until
+from tests.conftest import MODEL, BotProcess, any_database
+from tests.fakes import FakeBaseten, FakeSlack, deployment, wait_until
 from tests.test_act_e2e import OPS, buttons, click, do_button
-from tests.test_promotion_messages_e2e import NEW, edits, staging, start, subscribe, top_level
-from tests.test_slash_e2e import answer
+from tests.test_promotion_messages_e2e import NEW, edits, posts, staging, start, subscribe, top_level
+from tests.test_slash_e2e import answer, post_command
 
 __all__ = ["staging"]  # the fixture, used by name below
 
 wait = partial(wait_until, timeout=30.0)
 CONTROLS = "/v1/models/" + MODEL + "/environments/staging/"
+CONTROL_VERBS = ("pause_promotion", "resume_promotion", "cancel_promotion", "force_roll_forward_promotion")
 
 
 def asks(message: dict[str, object]) -> dict[str, dict[str, object]]:
@@ -108,5 +109,72 @@ def test_without_operators_a_promotion_message_has_no_controls(
     bot = start(baseten, slack, db_url, tmp_path / "bot.log")
     try:
         assert asks(promotion_message(bot, baseten, slack, "RAMPING_UP", 25)) == {}
+    finally:
+        bot.stop()
+
+
+@any_database  # what it shows is the bot reading Baseten again, not what it stores
+def test_each_control_acts_only_on_the_promotion_its_card_showed(
+    staging: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Cards for all four controls, drawn for v4's promotion: once v5 has replaced v4 as the candidate,
+    none sends anything, each says so and offers a card for v5's; once that promotion has ended, those
+    cards send nothing either, and offer nothing."""
+    baseten = staging
+    baseten.add_deployment(deployment("dep5new", MODEL, name="v5", status="ACTIVE"))
+    bot = start(baseten, slack, db_url, tmp_path / "bot.log", OPERATOR_USER_IDS=OPS)
+    try:
+        parent = promotion_message(bot, baseten, slack, "RAMPING_UP", 25)
+        cards = {}
+        for verb, ask in asks(parent).items():  # pause, cancel, force roll forward
+            click(bot, slack, ask, name=f"card-{verb}", channel="C1")
+            cards[verb] = answer(slack, f"card-{verb}")
+        baseten.set_promotion(MODEL, "staging", "PAUSED", 25)
+        wait(lambda: [e for e in edits(slack) if "PAUSED" in e["text"]], what="the edit showing it paused")
+        paused = [e for e in edits(slack) if "PAUSED" in e["text"]][-1]
+        click(bot, slack, asks(paused)["resume_promotion"], name="card-resume", channel="C1")
+        cards["resume_promotion"] = answer(slack, "card-resume")
+        assert sorted(cards) == sorted(CONTROL_VERBS)
+
+        baseten.start_promotion(MODEL, "staging", "dep5new", "PAUSED", 10)  # another candidate replaces v4
+        fresh = {}
+        for verb, card in cards.items():
+            click(bot, slack, do_button(card), name=f"replaced-{verb}", channel="C1")
+            said = answer(slack, f"replaced-{verb}")
+            assert said["text"] == "Nothing was sent to Baseten: the promotion in staging is now of v5, not of v4."
+            fresh[verb] = do_button(said)  # a fresh card, for v5's promotion
+            assert json.loads(fresh[verb]["value"])["d"] == "dep5new", verb
+
+        baseten.end_promotion(MODEL, "staging", promoted=False)  # it ends before anyone clicks
+        for verb, button in fresh.items():
+            click(bot, slack, button, name=f"ended-{verb}", channel="C1")
+            said = answer(slack, f"ended-{verb}")
+            assert (
+                said["text"]
+                == "Nothing was sent to Baseten: the promotion of v5 to staging has ended since this card was shown."
+            )
+            assert buttons(said) == []
+        assert baseten.posts() == []
+        assert not [p for p in slack.posts() if "promotion of" in p["text"] and "<@" in p["text"]]  # no lines
+    finally:
+        bot.stop()
+
+
+def test_a_muted_end_still_ends_the_live_message_without_controls(
+    staging: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    baseten = staging
+    bot = start(baseten, slack, db_url, tmp_path / "bot.log", OPERATOR_USER_IDS=OPS)
+    try:
+        parent = promotion_message(bot, baseten, slack, "RAMPING_UP", 25)
+        assert asks(parent)
+        post_command(bot, slack, f"mute {MODEL} env:staging 1h", channel="C1", name="mute")
+        assert "Muted" in str(answer(slack, "mute")["text"])
+        baseten.set_promotion(MODEL, "staging", "SUCCEEDED", 100)
+        wait(lambda: [e for e in edits(slack) if "SUCCEEDED" in e["text"]], what="the live message ended")
+        (ended,) = [e for e in edits(slack) if "SUCCEEDED" in e["text"]]
+        assert ended["ts"] == slack.ts_of(parent) and asks(ended) == {}  # the end state, no controls
+        bot.wait_cycles(3)
+        assert posts(slack) == [parent]  # muted: no reply in its thread, nothing in the channel
     finally:
         bot.stop()

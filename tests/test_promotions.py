@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,9 @@ from bot.commands.parse import Status, Subscribe, Unsubscribe, UsageError, parse
 from bot.domain.changes import PROMOTED, PROMOTION, STATUS, Change
 from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
 from bot.domain.watchers import Muted, Watcher
+from bot.polling.audience import audience, covers
 from bot.polling.decide import ModelPlan, decide, plan
 from bot.polling.promotions import END, START, STEP, diff_environment
-from bot.polling.transitions import audience, covers
 from tests.test_transitions import dep
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -108,6 +109,17 @@ def test_a_promotion_that_vanishes(status: str) -> None:
     assert (ended.new_status, ended.detail["inferred"], ended.detail["final"]) == ("SUCCEEDED", True, True)
 
 
+def test_an_inferred_end_names_the_deployment_current_now_by_name() -> None:
+    """Issue 22: "Baseten no longer shows the promotion and the candidate is current" named the old
+    deployment as current, since the end was built from the state when the promotion was last seen."""
+    _, changes = diff_environment(
+        state("RAMPING_UP"), env(current="d2", candidate=None, status=None), model_id="m1", now=NOW
+    )
+    ended = next(c for c in changes if c.kind == PROMOTION)
+    assert (ended.detail["current_deployment_id"], ended.detail["current_deployment_name"]) == ("d2", "d2")
+    assert ended.deployment_name == "d2"  # the candidate, as it was named when seen
+
+
 def test_traffic_going_backwards_is_a_step_that_says_so() -> None:
     _, changes = diff_environment(state(traffic=50), env(traffic=25), model_id="m1", now=NOW)
     change = only(changes)
@@ -136,7 +148,8 @@ def test_an_error_message_is_a_step_and_kept_the_database_can_hold() -> None:
         state("FAILED"), env(status="FAILED", error="boom\x00" + "x" * 600), model_id="m1", now=NOW
     )
     error = only(changes).detail["error_message"]
-    assert error.startswith("boom?") and len(error) == 500
+    # the NUL goes (bot.render.text drops control characters; it used to become `?`)
+    assert error.startswith("boomx") and "\x00" not in error and len(error) == 500
 
 
 def test_the_first_sighting_is_a_silent_baseline_that_keys_its_promotion() -> None:
@@ -201,9 +214,13 @@ def test_an_environment_subscription_follows_its_current_deployment() -> None:
 
 def test_environment_subscriptions_read_the_environments_once_per_model() -> None:
     plans = plan([watcher(1, "C1", "env:staging"), watcher(2, "C2", "env:qa"), watcher(3, "C3", "production")])
-    assert plans == [ModelPlan("m1", "", True, frozenset(), True)]
-    assert plan([watcher(3, "C3", "production")]) == plans  # production is an environment too
-    assert plan([watcher(1, "C1", "*"), watcher(2, "C1", "d1")]) == [ModelPlan("m1", "", True, frozenset({"d1"}))]
+    assert plans == [
+        ModelPlan("m1", "", True, frozenset(), True, roles=frozenset({"production", "env:staging", "env:qa"}))
+    ]
+    production = [replace(plans[0], roles=frozenset({"production"}))]
+    assert plan([watcher(3, "C3", "production")]) == production  # production is an environment too
+    whole = [ModelPlan("m1", "", True, frozenset({"d1"}), roles=frozenset({"*"}))]
+    assert plan([watcher(1, "C1", "*"), watcher(2, "C1", "d1")]) == whole
 
 
 def test_decide_announces_a_step_to_the_environment_and_records_its_state() -> None:
@@ -220,6 +237,40 @@ def test_decide_announces_a_step_to_the_environment_and_records_its_state() -> N
     (out,) = [o for o in decision.outgoing if o.change.kind == PROMOTION]
     assert [w.channel_id for w in out.watchers] == ["C1"] and out.change.detail["traffic"] == 50
     assert [(before, after.traffic) for before, after in decision.environments] == [(state(), 50)]
+
+
+def test_a_muted_or_filtered_end_still_ends_the_live_message_quietly() -> None:
+    """C1 hears the end; C2 is muted and C3 hears only failures: both get the same end marked quiet (an edit
+    of their live message, if any, and nothing posted); C4 is paused and C5 watches another environment."""
+    later = Muted("env:staging", NOW + timedelta(hours=1))
+    watchers = [
+        watcher(1, "C1", "env:staging"),
+        watcher(2, "C2", "env:staging", mutes=(later,)),
+        Watcher(3, "T1", "C3", "m1", "env:staging", frozenset({"failures"})),
+        watcher(4, "C4", "env:staging", paused=True),
+        watcher(5, "C5", "env:qa"),
+        watcher(6, "C1", "env:staging", mutes=(later,)),  # C1 hears it through subscription 1
+    ]
+
+    def outgoing(status: str, **answer: Any) -> list[tuple[Change, list[str]]]:
+        decision = decide(
+            watchers=watchers,
+            answers=[(ModelPlan("m1", "llama", True, frozenset(), True), [dep("d1"), dep("d2")])],
+            snaps={},
+            states={},
+            history={},
+            now=NOW,
+            environments={"m1": [env(status=status, **answer)]},
+            env_states={"m1": {"staging": state()}},
+        )
+        return [(o.change, [w.channel_id for w in o.watchers]) for o in decision.outgoing if o.change.kind == PROMOTION]
+
+    (end, heard), (quiet, muted) = outgoing("SUCCEEDED", traffic=100)
+    assert heard == ["C1"] and muted == ["C2", "C3"]
+    assert end.detail["final"] and "quiet" not in end.detail
+    assert quiet.detail == {**end.detail, "quiet": True} and quiet.new_status == "SUCCEEDED"
+    ((step_, heard),) = outgoing("PAUSED")  # a step that is not the end: the mute holds, nothing quiet
+    assert heard == ["C1"] and "quiet" not in step_.detail
 
 
 # -- the command text -----------------------------------------------------------------

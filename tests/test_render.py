@@ -15,7 +15,7 @@ from bot.baseten.models import Deployment, Model
 from bot.commands.parse import Act, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change
 from bot.domain.status import KNOWN, Family, family
-from bot.render import cards, notices
+from bot.render import cards, notices, text
 from bot.render.help import EXAMPLES, USAGE, help_message
 from tests.fakes import deployment, model
 
@@ -229,8 +229,8 @@ def test_help_shows_every_command_with_an_example_and_stuck_within_slacks_limits
     assert "…" not in shown  # nothing cut at a section's limit
     for verb in USAGE:
         if verb != "help":
-            assert cards.esc(USAGE[verb]) in shown, verb
-            assert cards.esc(EXAMPLES[verb]) in shown, verb
+            assert text.escape(USAGE[verb]) in shown, verb
+            assert text.escape(EXAMPLES[verb]) in shown, verb
     assert "[--stuck DURATION]" in shown and "`--stuck DURATION`:" in shown and "--stuck 45m" in shown
 
 

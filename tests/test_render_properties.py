@@ -15,6 +15,7 @@ from bot.baseten.models import Deployment, Model
 from bot.commands.wording import describe_target
 from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.render import cards, notices
+from bot.render.text import mrkdwn
 from tests.fakes import deployment, model
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -131,4 +132,4 @@ def test_errors_and_listings_echo_text_inertly(message: str, usage: str, target:
     assert_inert(cards.error(message, usage=usage))
     assert_inert(cards.info(message))
     listed = describe_target(target, target_name)  # a `list` line names what a subscription watches
-    assert_inert(cards.Message(text=f"{listed} · {cards.name(target_name)}"))  # as written into mrkdwn
+    assert_inert(cards.Message(text=f"{listed} · {mrkdwn(target_name)}"))  # as written into mrkdwn

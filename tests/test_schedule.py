@@ -185,6 +185,23 @@ def test_in_motion_means_a_watched_deployment_in_progress_or_a_promotion_under_w
     assert cost(whole) == 1 and cost(ModelPlan("m", "m", True, frozenset(), environments=True)) == 2
 
 
+def test_only_what_someone_watches_makes_a_model_hot() -> None:
+    """Issue 22: a `production`-only subscription made its model hot while an unwatched development
+    deployment built, and any environment's promotion did the same for an `env:staging` one."""
+    listing = [
+        deployment("p", "ACTIVE").model_copy(update={"is_production": True}),
+        deployment("d", "BUILDING").model_copy(update={"is_development": True}),
+    ]
+    production = ModelPlan("m", "m", True, frozenset(), environments=True, roles=frozenset({"production"}))
+    development = ModelPlan("m", "m", True, frozenset(), roles=frozenset({"development"}))
+    everything = ModelPlan("m", "m", True, frozenset(), roles=frozenset({"*", "production"}))
+    assert not in_motion(production, listing, None)
+    assert in_motion(development, listing, None) and in_motion(everything, listing, None)
+    ramping = Environment(name="staging", in_progress_promotion=Promotion(status="RAMPING_UP"))
+    staging = ModelPlan("m", "m", True, frozenset(), environments=True, roles=frozenset({"env:staging"}))
+    assert not in_motion(production, listing[:1], [ramping]) and in_motion(staging, listing[:1], [ramping])
+
+
 def test_the_fleet_detector_names_watched_models_whose_deployments_changed() -> None:
     def m(model_id: str, count: int, prod: str | None, dev: str | None = None) -> Model:
         return Model(id=model_id, deployments_count=count, production_deployment_id=prod, development_deployment_id=dev)

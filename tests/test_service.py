@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, update
 
 from bot.app.config import Settings
-from bot.app.db import make_async_engine, sessions
+from bot.app.db import make_async_engine, make_sync_engine, sessions
 from bot.app.runtime import Runtime, utcnow
 from bot.app.service import Service
 from bot.store import tables as t
@@ -295,3 +295,30 @@ async def test_a_standby_tries_the_lease_at_the_lease_jobs_pace_and_takes_over_i
         leading.cancel()
         await standby.stop()
         await engine.dispose()
+
+
+async def test_delivery_while_the_database_fails_is_one_line_and_a_back_off(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22: every failed delivery pass (one a second) wrote a traceback during a database outage."""
+    s = service(baseten, slack, db_url, "a")
+    engine = make_sync_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE deliveries RENAME TO deliveries_away")  # every delivery query fails
+    try:
+        for _ in range(20):
+            await s.deliver()
+        assert s.runtime.outage.failing
+        _, detail = await s.health()
+        assert detail["database"] == "failing"
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE deliveries_away RENAME TO deliveries")
+        s._deliver_after = 0.0  # the back-off has passed
+        await s.deliver()
+        assert not s.runtime.outage.failing
+    finally:
+        await s.runtime.aclose()
+        engine.dispose()
+    failing = [r for r in caplog.records if "database is failing" in r.getMessage()]
+    assert len(failing) == 1 and "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    assert any("database answers again" in r.getMessage() for r in caplog.records)

@@ -116,6 +116,39 @@ def test_forged_and_stale_signatures_get_401_and_never_reach_baseten(
     assert [r.path for r in slack.requests if r.path.startswith("/response/")] == ["/response/after"]
 
 
+def test_unsigned_bodies_get_401_and_signed_malformed_ones_400_without_a_traceback(
+    bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten
+) -> None:
+    """Issue 22: the body was parsed before the signature was checked, so `payload={nope` from anyone
+    got a 500 and a 60-line traceback; signed but malformed payloads did the same in six ways."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    actions = {"type": "block_actions", "user": {"id": "U1"}, "response_url": slack.response_url("x")}
+    malformed = [
+        ("payload=" + urllib.parse.quote("{nope"), form),
+        ("payload=" + urllib.parse.quote("[1, 2]"), form),
+        ("payload=" + urllib.parse.quote(json.dumps({**actions, "actions": []})), form),
+        ("payload=" + urllib.parse.quote(json.dumps({**actions, "actions": [{"value": "v"}]})), form),
+        (
+            "payload="
+            + urllib.parse.quote(json.dumps({**actions, "response_url": None, "actions": [{"action_id": "a"}]})),
+            form,
+        ),
+        (json.dumps({"type": "event_callback", "event": "a string"}), {"Content-Type": "application/json"}),
+        ("[]", {"Content-Type": "application/json"}),
+        ("nothing=here", form),
+    ]
+    for body, headers in malformed:
+        unsigned = httpx.post(bot.url + "/slack/events", content=body, headers=headers, timeout=5)
+        assert unsigned.status_code == 401, body
+        signed = httpx.post(bot.url + "/slack/events", content=body, headers={**sign(body), **headers}, timeout=5)
+        assert signed.status_code == 400, body
+    post_command(bot, slack, "list", name="after")
+    answer(slack, "after")
+    assert baseten.count() == 0
+    assert "Traceback" not in bot.output()
+    assert bot.output().count("refused a signed Slack request") == len(malformed)
+
+
 def test_ack_is_fast_even_when_baseten_takes_8_seconds(bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten) -> None:
     baseten.delay = 8.0
     started = time.monotonic()

@@ -32,7 +32,7 @@ from bot.app.db import make_sync_engine
 from bot.domain.ids import is_plain_id
 from bot.slack.app import OOPS
 from bot.store import tables as t
-from tests.conftest import MODEL, OLD, any_database
+from tests.conftest import MODEL, OLD, PROD, any_database
 from tests.fakes import API_KEY, FakeBaseten, FakeSlack, Seen, _Fake
 from tests.spec import PUBLISHED
 from tests.world import World
@@ -349,9 +349,12 @@ UNUSABLE = {
 
 
 @pytest.mark.parametrize("odd", UNUSABLE.values(), ids=UNUSABLE.keys())
-async def test_one_unusable_deployment_refuses_the_answer_and_records_nothing(
+async def test_one_unusable_deployment_is_left_out_and_the_rest_of_its_model_is_heard(
     baseten: FakeBaseten, slack: FakeSlack, db_url: str, odd: dict[str, Any]
 ) -> None:
+    """Issue 22: one odd deployment used to make its whole model's answer unreadable, so nothing of
+    the model was heard. Now it is left out on its own: its snapshot stays as it was (not deleted,
+    not changed), every other deployment is heard, and `status MODEL` names the one it left out."""
     world = World(baseten, slack, db_url)
     engine = make_sync_engine(db_url)
     # the spec's statuses are few; the bot keeps unknown ones, so a long one is the spec's to allow here
@@ -360,14 +363,21 @@ async def test_one_unusable_deployment_refuses_the_answer_and_records_nothing(
     try:
         message, _ = await world.command(f"subscribe {MODEL}")  # recorded while all is well
         assert "subscribed this channel" in json.dumps(message.blocks)
-        before = _rows(engine)
+        old_row = [r for r in _rows(engine)["snapshots"] if r["deployment_id"] == OLD]
         with baseten.lock:
             baseten.deployments[MODEL][OLD].update(odd)
-        message, _ = await world.command(f"subscribe {MODEL} production")
-        assert UNREADABLE in message.text and OOPS not in message.text
+        message, _ = await world.command(f"subscribe {MODEL} production", channel="C2")
+        assert "subscribed this channel" in json.dumps(message.blocks) and OOPS not in message.text
         report = await world.cycle()
-        assert report.failed_models == 1 and "cannot read" in report.errors[0]
-        assert _rows(engine) == before  # neither the command nor the poll wrote anything
+        assert report.failed_models == 0 and report.changes == 0  # the odd one is neither changed nor gone
+        baseten.set_status(MODEL, PROD, "UNHEALTHY")
+        report = await world.cycle()
+        assert report.changes == 1 and report.sent == 2
+        assert [p["text"] for p in slack.posts()] == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"] * 2
+        assert [r for r in _rows(engine)["snapshots"] if r["deployment_id"] == OLD] == old_row
+        overview, _ = await world.command(f"status {MODEL}")
+        shown = json.dumps(overview.blocks)
+        assert "1 more deployment not shown" in shown and "v3" in shown and UNREADABLE not in overview.text
     finally:
         newer.__exit__(None, None, None)
         await world.close()

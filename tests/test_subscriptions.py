@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -489,3 +490,22 @@ async def test_a_channel_that_unsubscribed_after_the_watchers_were_read_is_owed_
     assert polled.report.changes == 1 and polled.report.deliveries_created == 1
     await world.notifier.deliver_due()
     assert notices(slack, "C1") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"] and notices(slack, "C2") == []
+
+
+async def test_a_send_cut_by_shutdown_gives_its_notice_back_at_once(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """Issue 22: a send cut mid-flight kept its claim (30 s and more), holding its channel's later
+    notices back after the restart; now the row is pending again at once."""
+    await world.command(f"subscribe {MODEL} {PROD}")
+    slack.script("chat.postMessage", Canned(200, {"ok": True, "ts": "1.1"}, delay=5.0))  # Slack is slow
+    baseten.set_status(MODEL, PROD, "UNHEALTHY")
+    world.clock.advance(seconds=60)
+    report = await world.poller.cycle(deliver=False)
+    assert report.changes == 1
+    sending = asyncio.create_task(world.notifier.deliver_due())
+    await asyncio.sleep(1.0)  # the post is under way
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+    assert await world.store.outbox.counts() == {"pending": 1}

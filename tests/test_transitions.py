@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from bot.baseten.models import Deployment
+from bot.baseten.models import Deployment, Skipped
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change, Snap
 from bot.domain.watchers import Muted, Watcher
-from bot.polling.transitions import audience, diff_deployment, diff_model, hears, passes
+from bot.polling.audience import audience, hears, passes
+from bot.polling.transitions import diff_deployment, diff_model
 from tests.fakes import deployment
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -105,6 +106,26 @@ def test_model_deployment_missing_from_the_list_is_deleted_once() -> None:
     prev["d2"] = out.snaps[0]
     again = diff_model(prev, [dep("d1")], model_id="m1", baseline_known=True, prev_production=None, now=NOW)
     assert again.changes == []
+
+
+def test_a_deployment_left_out_of_the_list_is_neither_deleted_nor_new_and_keeps_its_role() -> None:
+    """Issue 22: the client leaves out a deployment it cannot use (bot.baseten.models.Skipped); the diff
+    must not take it for gone, announce it as new, or move production or development away from it."""
+    prev = {"d1": snap("d1", is_production=True), "d2": snap("d2", is_development=True)}
+    skipped = [Skipped("d1", "a name longer than 255", is_production=True), Skipped("d 3", "not a plain id")]
+    out = diff_model(
+        prev,
+        [dep("d2", status="BUILDING", is_development=True)],
+        model_id="m1",
+        baseline_known=True,
+        prev_production="d1",
+        prev_development="d2",
+        skipped=skipped,
+        now=NOW,
+    )
+    assert [(c.kind, c.deployment_id, c.new_status) for c in out.changes] == [(STATUS, "d2", "BUILDING")]
+    assert (out.production_id, out.development_id) == ("d1", "d2")
+    assert [s.deployment_id for s in out.snaps] == ["d2"]
 
 
 def test_model_gone_marks_every_deployment_deleted() -> None:

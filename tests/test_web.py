@@ -51,7 +51,7 @@ async def test_healthz_503_when_the_poller_is_not_scheduled(db_url: str) -> None
 
 @sqlite_only
 async def test_healthz_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    app, engine = await _app(f"sqlite:///{tmp_path}/missing-dir/bot.app.db", scheduled=True)
+    app, engine = await _app(f"sqlite:///{tmp_path}/missing-dir/bot.db", scheduled=True)
     response = await _get(app, "/healthz")
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
     await engine.dispose()  # type: ignore[attr-defined]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
 from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
-from bot.render.cards import Block, Message, context_block, esc, section_block, short
+from bot.render.cards import Block, Message, context_block, section_block
+from bot.render.text import escape, mrkdwn, plain
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
@@ -39,17 +41,18 @@ def ask_button(verb: Verb, target: Target) -> Block:
     }
 
 
-def do_button(verb: Verb, target: Target) -> Block:
-    """The button that acts; Slack asks "are you sure?" before the click reaches the bot."""
+def do_button(verb: Verb, target: Target, shown: Shown) -> Block:
+    """The button that acts, carrying what its card showed; Slack asks "are you sure?" before the
+    click reaches the bot."""
     button: Block = {
         "type": "button",
         "action_id": DO + verb.name,
         "text": {"type": "plain_text", "text": verb.label},
-        "value": encode(verb.name, target),
+        "value": encode_card(verb.name, target, shown),
         "style": "danger" if verb.danger else "primary",
         "confirm": {
             "title": {"type": "plain_text", "text": f"{verb.label}?"},
-            "text": {"type": "plain_text", "text": short(verb.does(target), 300)},
+            "text": {"type": "plain_text", "text": plain(verb.does(target), 300)},
             "confirm": {"type": "plain_text", "text": verb.label},
             "deny": {"type": "plain_text", "text": "Cancel"},
         },
@@ -61,31 +64,43 @@ def do_button(verb: Verb, target: Target) -> Block:
 
 def _what(target: Target) -> str:
     model = target.model_name or target.model_id
-    return f"`{esc(short(target.label, 60))}` of *{esc(short(model, 60))}*"
+    return f"`{mrkdwn(target.label, 60)}` of *{mrkdwn(model, 60)}*"
 
 
-def confirmation(verb: Verb, target: Target, *, status: str, notes: Sequence[str] = ()) -> Message:
-    """What will happen, the deployment's status now, and one button that does it. `notes` are mrkdwn."""
-    head = f":point_right: *{esc(verb.label)}* {_what(target)}?"
-    lines = [esc(verb.does(target)), f"Status now: {emoji(status)} `{esc(short(status, 40))}`"]
+def _does(verb: Verb, target: Target) -> str:
+    """What the verb will do, in mrkdwn: the verb's sentence has no markup of its own, so the rule for
+    the Baseten names in it (or ids, where a name is missing) holds for all of it."""
+    return mrkdwn(verb.does(target), 600)
+
+
+def confirmation(verb: Verb, target: Target, shown: Shown, *, notes: Sequence[str] = ()) -> Message:
+    """What will happen, the status (and a deployment's role) now, and one button that does it, which
+    carries them: it acts only while they still hold. `notes` are mrkdwn."""
+    head = f":point_right: *{escape(verb.label)}* {_what(target)}?"
+    status = shown.status
+    now = f"Status now: {emoji(status)} `{mrkdwn(status, 40)}`"
+    if verb.needs_deployment:
+        now += f" · {escape(role_words(shown.role))}"
+    lines = [_does(verb, target), now]
     lines += list(notes)  # already mrkdwn
     blocks: list[Block] = [
         section_block(head),
         section_block("\n".join(lines)),
         context_block(
-            f"{'Deployment' if verb.needs_deployment else 'Candidate'} `{esc(target.deployment_id)}` of model "
-            f"`{esc(target.model_id)}`"
+            f"{'Deployment' if verb.needs_deployment else 'Candidate'} `{mrkdwn(target.deployment_id)}` of model "
+            f"`{mrkdwn(target.model_id)}`"
             + (
-                f" · environment `{esc(target.environment)}`"
+                f" · environment `{mrkdwn(target.environment)}`"
                 if verb.name in ("promote", "rollback") or not verb.needs_deployment
                 else ""
             )
-            + " · nothing changes until you click · only you can see this"
+            + f" · nothing changes until you click · works once, for {int(MAX_AGE.total_seconds() // 60)} minutes"
+            + " · only you can see this"
         ),
-        {"type": "actions", "elements": [do_button(verb, target)]},
+        {"type": "actions", "elements": [do_button(verb, target, shown)]},
     ]
-    text = f"{verb.label} {short(target.label, 60)} of {short(target.model_name or target.model_id, 60)}?"
-    return Message(text=esc(text), blocks=blocks)
+    text = f"{verb.label} {plain(target.label, 60)} of {plain(target.model_name or target.model_id, 60)}?"
+    return Message(text=text, blocks=blocks)
 
 
 def mention(user: str) -> str:
@@ -104,35 +119,46 @@ def _did(verb: Verb, outcome: Outcome) -> str:
 
 
 def _lines(user: str, verb: Verb, target: Target, outcome: Outcome) -> tuple[str, str]:
-    """(plain text, mrkdwn): `<@U123> retried `v3`: Baseten accepted it`."""
-    did, words = _did(verb, outcome), esc(outcome.words)
-    plain = f"{mention(user)} {did} `{esc(short(target.label, 60))}`: {words}"
+    """(plain text, mrkdwn): `<@U123> retried `v3`: Baseten accepted it`. The words are a sentence
+    with Baseten's reason in it, already a clean line (bot.actions.verbs): escaped whole."""
+    did, words = _did(verb, outcome), escape(outcome.words)
+    text = f"{mention(user)} {did} `{mrkdwn(target.label, 60)}`: {words}"
     rich = f"{mention(user)} {did} {_what(target)}: {words}"
-    return plain, rich
+    return text, rich
 
 
 def outcome_card(user: str, verb: Verb, target: Target, outcome: Outcome) -> Message:
     """Replaces the confirmation card: who did what, and Baseten's answer as given."""
-    plain, rich = _lines(user, verb, target, outcome)
+    text, rich = _lines(user, verb, target, outcome)
     icon = ":white_check_mark:" if outcome.accepted else ":x:"
-    return Message(text=plain, blocks=[section_block(f"{icon} {rich}")])
+    return Message(text=text, blocks=[section_block(f"{icon} {rich}")])
 
 
 def channel_line(user: str, verb: Verb, target: Target, outcome: Outcome) -> Message:
     """The one line the channel (or the deployment's thread there) reads about the action."""
-    plain, rich = _lines(user, verb, target, outcome)
+    text, rich = _lines(user, verb, target, outcome)
     icon = ":hammer_and_wrench:" if outcome.accepted else ":x:"
-    return Message(text=plain, blocks=[section_block(f"{icon} {rich}")])
+    return Message(text=text, blocks=[section_block(f"{icon} {rich}")])
 
 
 def refusal(*, anyone: bool) -> Message:
     text = NOT_OPERATOR if anyone else NOBODY
-    return Message(text=esc(text), blocks=[section_block(f":no_entry: {esc(text)}")])
+    return Message(text=escape(text), blocks=[section_block(f":no_entry: {escape(text)}")])
 
 
 def note(text: str) -> Message:
-    """A short answer in place of a card: nothing to roll back to, a button the bot cannot read."""
-    return Message(text=esc(text), blocks=[section_block(esc(text))])
+    """A short answer in place of a card: nothing to roll back to, a button the bot cannot read. A
+    sentence escaped whole: a Baseten name in it is cleaned first (bot.render.text.inline)."""
+    return Message(text=escape(text), blocks=[section_block(escape(text))])
+
+
+def instead(why: str, fresh: Message | None) -> Message:
+    """Nothing was sent, and why (plain text); then, when there is one, a fresh card to act from."""
+    # `why` names what Baseten shows now (names, statuses): the whole sentence takes Baseten's rule
+    text = f"Nothing was sent to Baseten: {why}."
+    more = " Here it is as it is now." if fresh and any(b.get("type") == "actions" for b in fresh.blocks) else ""
+    blocks = [section_block(f":hourglass: {mrkdwn(text + more, 2900)}"), *(fresh.blocks if fresh else [])]
+    return Message(text=plain(text, 2900), blocks=blocks)
 
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:

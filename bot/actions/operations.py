@@ -1,16 +1,19 @@
 """Acting on deployments: the confirmation card, then, on the click, one request to Baseten.
 
-    card = await ops.confirm_command(act)          # a typed command: looks the deployment up
-    card = await ops.confirm_button(verb, target)   # an ask button on a card or a notice
-    out = await ops.perform(verb, target, click)    # the do button: record, POST once, record
-    await ops.announce(click, verb, target, out)    # one line in the channel, in the thread
+    card = await ops.confirm_command(act)              # a typed command: looks the deployment up
+    card = await ops.confirm_button(verb, target)       # an ask button on a card or a notice
+    done = await ops.perform(verb, target, shown, click)  # the do button (bot.actions.clicks)
+    await ops.announce(click, verb, target, out)        # one line in the channel, in the thread
 
-Who may act is the caller's check (bot.slack.actions), made before anything here runs.
+Every card has its own id and carries what it showed (bot.actions.checks.Shown), so the click
+acts once and only on that. Who may act is the caller's check (bot.slack.actions), made
+before anything here runs; at the click, with group memberships read from Slack then.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -18,14 +21,17 @@ from typing import Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import buttons
-from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, fits, outcome
+from bot.actions.checks import Shown, role_of
+from bot.actions.clicks import Clicks, Done
+from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
-from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_model
+from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
 from bot.commands.parse import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
-from bot.render.cards import Message, esc, short
+from bot.render.cards import Message
+from bot.render.text import escape, inline, mrkdwn
 from bot.store import Store
 from bot.store.actions import Click
 
@@ -41,6 +47,8 @@ class Operators(Protocol):
     def settled(self, user: str) -> bool | None: ...
 
     async def allows(self, user: str) -> bool: ...
+
+    async def confirms(self, user: str) -> bool | None: ...
 
 
 class Operations:
@@ -59,6 +67,7 @@ class Operations:
         self.operators = operators
         self._slack = slack
         self._now = now
+        self._clicks = Clicks(client=client, actions=store.actions, now=now, fresh=self.fresh_card)
 
     @property
     def buttons(self) -> bool:
@@ -69,9 +78,19 @@ class Operations:
 
     async def confirm_command(self, act: Act) -> Message:
         model = await resolve_model(self.client, act.model)
+        environment = await self._environment(model, act.environment)
         if act.verb == "rollback":
-            return await self._rollback_card(model, act.environment)
-        return await self._card(VERBS[act.verb], model, act.deployment, act.environment)
+            return await self._rollback_card(model, environment)
+        return await self._card(VERBS[act.verb], model, act.deployment, environment)
+
+    async def _environment(self, model: Model, name: str) -> str:
+        """The environment as Baseten names it, found as `status` finds it (case-insensitive); a name the
+        model lacks is answered with the ones it has (LookupFailed). Production is always there."""
+        if name == PRODUCTION:
+            return name
+        env = await resolve_environment(self.client, model, name)
+        check_plain_id("environment", env.name, env.name, "it can't act on it from Slack.")
+        return env.name
 
     async def confirm_button(self, verb: Verb, target: Target) -> Message:
         """From a button on a card or a notice, which may be old: built from the status now."""
@@ -82,25 +101,38 @@ class Operations:
             return await self._promotion_card(verb, model, target.environment)
         return await self._card(verb, model, target.deployment_id, target.environment)
 
+    async def fresh_card(self, verb: Verb, target: Target) -> Message:
+        """The card again, as things are now, in place of one whose click sent nothing (stale, too old)."""
+        model = await resolve_model(self.client, target.model_id)
+        if verb.name == "rollback":  # only while the environment is as the card found it
+            return await self._rollback_card(model, target.environment, source=target.expect)
+        if not verb.needs_deployment:
+            return await self._promotion_card(verb, model, target.environment)
+        return await self._card(verb, model, target.deployment_id, target.environment)
+
+    def _shown(self, status: str, role: str = "") -> Shown:
+        """A new card: its own id, drawn now (whole seconds, as its button carries it)."""
+        return Shown(secrets.token_hex(8), self._now().replace(microsecond=0), status, role)
+
     async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
         """A promotion's control, from its message: built from the environment as Baseten shows it now."""
         env = await self.client.get_environment(model.id, environment, interactive=True)
         promotion, candidate = env.in_progress_promotion, env.candidate_deployment
         if promotion is None or candidate is None:
             return buttons.note(
-                f"No promotion is in progress in {environment} of {model.display_name} now, so there is "
+                f"No promotion is in progress in {environment} of {inline(model.display_name)} now, so there is "
                 f"nothing to {verb.label.lower()}. Nothing was changed."
             )
         check_plain_id("deployment", candidate.display_name, candidate.id, "it can't act on it from Slack.")
         target = Target(model.id, candidate.id, environment, model.display_name, candidate.display_name)
         traffic = promotion.percent_traffic_to_new_version
-        notes = [] if traffic is None else [f"Traffic to `{esc(short(candidate.display_name, 60))}`: {traffic}%"]
+        notes = [] if traffic is None else [f"Traffic to `{mrkdwn(candidate.display_name, 60)}`: {traffic}%"]
         if not fits(verb.name, promotion.status, production=False):
             notes.append(
-                f":warning: the promotion is `{esc(short(promotion.status, 40))}`: {esc(verb.label.lower())} "
+                f":warning: the promotion is `{mrkdwn(promotion.status, 40)}`: {escape(verb.label.lower())} "
                 "is not what usually fits that; Baseten may refuse."
             )
-        return buttons.confirmation(verb, target, status=promotion.status, notes=notes)
+        return buttons.confirmation(verb, target, self._shown(promotion.status), notes=notes)
 
     async def _card(self, verb: Verb, model: Model, typed: str, environment: str) -> Message:
         dep = await resolve_deployment(self.client, model, typed)
@@ -109,48 +141,55 @@ class Operations:
         notes = []
         if not fits(verb.name, dep.status, production=bool(dep.is_production)):
             notes.append(
-                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}`: "
-                f"{esc(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
+                f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
+                f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
             )
-        return buttons.confirmation(verb, target, status=dep.status, notes=notes)
+        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep)), notes=notes)
 
     async def _rollback_card(self, model: Model, environment: str, *, source: str = "") -> Message:
         """Rolls back only what the latest promotion the bot saw put there, while it is still current:
-        never from a stale notice, nor after the environment moved on (a rollback is promoted too,
-        so rolling back twice would otherwise put the failing deployment back)."""
+        never from a stale notice, nor after the environment moved on, nor to a deployment a rollback
+        replaced (rolling back a rollback would put the failing deployment back)."""
         previous = await self.actions.previous_of(model.id, environment)
         if previous is None:
             return buttons.note(
-                f"The bot never saw a promotion in {environment} of {model.display_name}, so it does not know "
+                f"The bot never saw a promotion in {environment} of {inline(model.display_name)}, so it does not know "
                 "what to roll back to. Nothing was changed; `/baseten promote MODEL DEPLOYMENT` promotes "
                 "a deployment you choose."
             )
         if previous.deployment_id is None:
             return buttons.note(
-                f"The bot saw {previous.promoted_name} promoted in {environment} of {model.display_name}, "
-                "but not which deployment was current before it. Nothing was changed."
+                f"The bot saw {inline(previous.promoted_name)} promoted in {environment} of "
+                f"{inline(model.display_name)}, but not which deployment was current before it. Nothing was changed."
             )
         current = await self._current(model.id, environment)
         if current != previous.promoted_id or (source and source != previous.promoted_id):
             return buttons.note(
-                f"{environment} of {model.display_name} is not as the latest promotion the bot saw left it "
-                f"({previous.promoted_name}), so the bot will not guess what to roll back to. Nothing was "
+                f"{environment} of {inline(model.display_name)} is not as the latest promotion the bot saw left it "
+                f"({inline(previous.promoted_name)}), so the bot will not guess what to roll back to. Nothing was "
                 "changed; `/baseten rollback MODEL` shows what a rollback would do now, and "
                 "`/baseten promote MODEL DEPLOYMENT` promotes a deployment you choose."
             )
+        if previous.by_rollback:
+            return buttons.note(
+                f"The latest promotion in {environment} of {model.display_name} was a rollback to "
+                f"{previous.promoted_name}, which replaced {previous.deployment_name}; a rollback never puts "
+                f"back a deployment a rollback replaced. Nothing was changed; `/baseten promote MODEL "
+                f"{previous.deployment_name}` does it if you mean it."
+            )
         dep = await resolve_deployment(self.client, model, previous.deployment_id)
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name, previous.promoted_id)
-        label = esc(short(model.display_name, 60))
+        label = mrkdwn(model.display_name, 60)
         notes = [
-            f"It was current in {esc(environment)} before `{esc(short(previous.promoted_name, 60))}` "
+            f"It was current in {mrkdwn(environment)} before `{mrkdwn(previous.promoted_name, 60)}` "
             f"was promoted there (the latest promotion of *{label}* the bot saw)."
         ]
         if dep.status in FAILURES:
             notes.append(
-                f":warning: `{esc(short(dep.display_name, 60))}` is `{esc(short(dep.status, 40))}` itself: "
-                f"rolling back puts a failing deployment in {esc(environment)}."
+                f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}` itself: "
+                f"rolling back puts a failing deployment in {mrkdwn(environment)}."
             )
-        return buttons.confirmation(VERBS["rollback"], target, status=dep.status, notes=notes)
+        return buttons.confirmation(VERBS["rollback"], target, self._shown(dep.status, role_of(dep)), notes=notes)
 
     async def _current(self, model_id: str, environment: str) -> str | None:
         """The deployment current in the environment, as Baseten shows it now."""
@@ -159,71 +198,15 @@ class Operations:
 
     # -- the click ------------------------------------------------------------------
 
-    async def perform(self, verb: Verb, target: Target, click: Click) -> Outcome | None:
-        """Records the action, sends its one request, records the answer. None: the same click was
-        already handled (a double click, or Slack delivering it twice): nothing was sent."""
-        action_id = await self.actions.begin(click)
-        if action_id is None:
-            log.info(
-                "ignored a repeat of %s on %s/%s by %s: the same click was handled moments ago",
-                verb.name,
-                target.model_id,
-                target.deployment_id or target.environment,
-                click.user_id,
-            )
-            return None
-        if target.expect:
-            stale = await self._stale(target)
-            if stale is not None:
-                await self.actions.finish(action_id, status_code=None, outcome="stale", reason=stale.words, answer="")
-                log.info("action %s on %s by %s not sent: %s", verb.name, target.model_id, click.user_id, stale.words)
-                return stale
-        status_code, body = None, None
-        try:
-            path, payload = verb.request(target)
-            status_code, body = await self.client.act(path, payload)
-        except Exception as exc:  # noqa: BLE001 - no answer: never retried, said as unknown
-            log.warning("action %s on %s: no answer from Baseten (%s)", verb.name, target.model_id, type(exc).__name__)
-        out = outcome(verb, status_code, body)
-        state = "accepted" if out.accepted else "unknown" if status_code is None else "refused"
-        await self.actions.finish(
-            action_id, status_code=status_code, outcome=state, reason=out.words, answer=out.answer
-        )
-        log.info(
-            "action %s on model %s deployment %s (%s) by %s in %s: %s, Baseten answered %s: %s",
-            verb.name,
-            target.model_id,
-            target.deployment_id or "-",
-            target.environment,
-            click.user_id,
-            click.channel_id,
-            state,
-            status_code if status_code is not None else "nothing",
-            out.words,
-        )
-        return out
-
-    async def _stale(self, target: Target) -> Outcome | None:
-        """A refusal, without asking Baseten to act, when the environment moved on since the card."""
-        try:
-            current = await self._current(target.model_id, target.environment)
-        except Exception as exc:  # noqa: BLE001 - cannot check: do not act on a guess
-            log.warning("could not check %s before a rollback: %s", target.model_id, type(exc).__name__)
-            return Outcome(False, "the bot could not check the environment first, so nothing was sent", None)
-        if current == target.expect:
-            return None
-        return Outcome(
-            False,
-            f"{target.environment} changed since this card was shown, so nothing was sent to Baseten; "
-            "ask again with /baseten rollback",
-            None,
-        )
+    async def perform(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
+        """The do button: claims the card, checks it still shows the truth, sends once, records."""
+        return await self._clicks.act(verb, target, shown, click)
 
     async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome) -> None:
         """One line in the channel, in the deployment's notice thread when it has one there."""
         if self._slack is None or not click.channel_id:
             return
-        line = buttons.channel_line(click.user_id, verb, target, out)
+        said = buttons.channel_line(click.user_id, verb, target, out)
         thread_ts = await self._thread(click, verb, target)
         try:
             await self._slack.chat_postMessage(
@@ -231,7 +214,7 @@ class Operations:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                **line.as_kwargs(),
+                **said.as_kwargs(),
             )
         except Exception as exc:  # noqa: BLE001 - the outcome is on the card and in the record already
             log.info("could not post the outcome line in %s: %s", click.channel_id, type(exc).__name__)
@@ -247,7 +230,7 @@ class Operations:
         for deployment in (target.expect, target.deployment_id):  # a rollback: where the failing one was told
             if not deployment:
                 continue
-            thread = await self.store.outbox.thread(click.team_id, click.channel_id, deployment, max_age=THREAD_AGE)
+            thread = await self.store.threads.thread(click.team_id, click.channel_id, deployment, max_age=THREAD_AGE)
             if thread is not None:
                 return thread.ts
         return None

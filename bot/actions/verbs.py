@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from bot.domain.ids import is_plain_id
 from bot.domain.status import FAILURES
+from bot.render.text import inline
 
 PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
@@ -299,9 +300,8 @@ def outcome(verb: Verb, status_code: int | None, body: Any) -> Outcome:
 
 
 def clean(text: str, limit: int = 200) -> str:
-    """Baseten's text made one short printable line (escaping for mrkdwn happens when rendered)."""
-    line = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """Baseten's text in an outcome's words, which are escaped whole and shown as mrkdwn: bot.render.text.inline."""
+    return inline(text, limit)
 
 
 def _recorded(body: Any) -> str:
@@ -315,10 +315,11 @@ def _recorded(body: Any) -> str:
 # -- a button's value: the action and its target, small and checked on the way back --------
 
 
-def encode(verb: str, target: Target) -> str:
+def encode(verb: str, target: Target, extra: Mapping[str, str | int] | None = None) -> str:
     """Well under Slack's 2,000 characters: four ids of at most 64 and two names cut to 80 characters,
-    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960)."""
-    value = {
+    kept as characters (`ensure_ascii=False`: escaped, 80 emoji would take 960). `extra`: what a
+    confirmation card showed (bot.actions.checks), a few short fields more."""
+    value: dict[str, str | int] = {
         "v": verb,
         "m": target.model_id,
         "d": target.deployment_id,
@@ -328,6 +329,7 @@ def encode(verb: str, target: Target) -> str:
     }
     if target.expect:
         value["x"] = target.expect
+    value.update(extra or {})
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -19,6 +19,7 @@ from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, l
 from bot.commands.parse import Status, UsageError, parse
 from bot.render import cards
 from bot.render.promotions import terminal_environment
+from bot.render.text import printable
 
 log = logging.getLogger("bot")
 
@@ -181,12 +182,18 @@ def _migrate(settings: Settings) -> None:
 # -- status ----------------------------------------------------------------------
 
 
+def _terminal(answer: str) -> str:
+    """An answer written for Slack, for a terminal: Baseten's names in it may carry control characters
+    or bidi overrides (bot.render.text drops them), and backticks read better as quotes there."""
+    return printable(answer).replace("`", "'")
+
+
 def _status(model: str, deployment: str | None) -> int:
     text = f"status {model} {deployment or ''}".strip()
     try:
         cmd = parse(text)
     except UsageError as exc:
-        print(f"baseten-bot status: {exc}".replace("`", "'"), file=sys.stderr)
+        print(_terminal(f"baseten-bot status: {exc}"), file=sys.stderr)
         return 2
     assert isinstance(cmd, Status)
     try:
@@ -203,7 +210,7 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
     try:
         view = await look_up(client, cmd.model, cmd.target)
     except LookupFailed as exc:
-        print(f"baseten-bot status: {exc}".replace("`", "'"), file=sys.stderr)
+        print(_terminal(f"baseten-bot status: {exc}"), file=sys.stderr)
         return 1
     finally:
         await client.aclose()
@@ -213,7 +220,7 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
     elif isinstance(view, EnvironmentView):
         print(terminal_environment(view.model, view.environment))
     else:
-        print(cards.terminal_overview(view.model, view.deployments))
+        print(cards.terminal_overview(view.model, view.deployments, view.skipped))
     return 0
 
 
@@ -228,7 +235,7 @@ async def _poll_once(settings: Settings) -> int:
         report = await runtime.poller.cycle()
         print(describe(report))
         for error in report.errors:
-            print(f"  failed: {error}", file=sys.stderr)
+            print(_terminal(f"  failed: {error}"), file=sys.stderr)
         return 0
     finally:
         await runtime.aclose()

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
-    database_url: str = "sqlite:///baseten-bot.app.db"
+    database_url: str = "sqlite:///baseten-bot.db"
     database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     poll_interval_seconds: float = Field(default=60.0, ge=1)
     hot_poll_seconds: float = Field(default=5.0, ge=1)  # a model with a deployment in motion (bot.polling.schedule)
@@ -35,9 +35,13 @@ class Settings(BaseSettings):
     admin_user_ids: str | None = None
     operator_user_ids: str | None = None
     lease_seconds: float = Field(default=20.0, ge=2, le=300)
+    retention_days: int = Field(default=30, ge=1, le=3650)  # older done rows are pruned (bot.store.retention)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"
+    # tests only: a file holding seconds to add to the bot's clock, so an end-to-end test can move a
+    # running process's time forward (bot.app.runtime.MovableClock); never set it in production
+    bot_test_clock_file: str | None = None
 
     @field_validator("baseten_api_key")
     @classmethod

@@ -7,7 +7,8 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.delivery.notifier import Notifier
 from bot.polling.poller import Poller
 from bot.store import Store
 from bot.store.leases import Lease
+from bot.store.outage import Outage
 
 log = logging.getLogger(__name__)
 # this process among the replicas: in lease rows, delivery claims and the User-Agent sent to Baseten
@@ -37,6 +39,34 @@ INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class MovableClock:
+    """Tests only (`BOT_TEST_CLOCK_FILE`): UTC now plus the seconds written in a file, read again
+    whenever the file changes, so an end-to-end test can move a running bot's time forward (a card
+    ten minutes old, a click replayed minutes later). A missing or unreadable file counts as 0."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        try:
+            stat = os.stat(self._path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                with open(self._path) as f:
+                    self._offset = timedelta(seconds=float(f.read().strip() or 0))
+                self._stamp = stamp
+        except (OSError, ValueError):
+            self._stamp, self._offset = None, timedelta(0)
+        return datetime.now(UTC) + self._offset
+
+
+def clock(settings: Settings) -> Callable[[], datetime]:
+    """The process's clock: UTC, or in tests that set BOT_TEST_CLOCK_FILE a movable one."""
+    return MovableClock(settings.bot_test_clock_file) if settings.bot_test_clock_file else utcnow
 
 
 def baseten_client(settings: Settings, metrics: Metrics | None = None, *, instance: str = INSTANCE) -> BasetenClient:
@@ -74,6 +104,7 @@ async def check_health(
     notifier: Notifier,
     leader: bool | None = None,
     baseten_problem: str | None = None,
+    store_failing: bool = False,
 ) -> tuple[bool, dict[str, Any]]:
     """Healthy once the database answers and the poll job is scheduled."""
     detail: dict[str, Any] = {}
@@ -81,7 +112,7 @@ async def check_health(
         detail["role"] = "poller" if leader else "standby"
     try:
         await asyncio.wait_for(store.ping(), timeout=2)
-        detail["database"] = "ok"
+        detail["database"] = "failing" if store_failing else "ok"  # it answers a ping, not the poller
     except Exception:  # noqa: BLE001 - any failure means unreachable
         detail["database"] = "unreachable"
     detail["poller"] = "scheduled" if scheduled else "stopped"
@@ -104,20 +135,23 @@ class Runtime:
     notifier: Notifier
     poller: Poller
     lease: Lease
+    now: Callable[[], datetime] = field(default=utcnow)  # the process's clock (`clock`)
+    outage: Outage = field(default_factory=Outage)  # the database failing: one line a period, a back-off
 
     @classmethod
     def build(cls, settings: Settings, *, channel_pace: float = 1.0, instance: str = INSTANCE) -> Runtime:
         """`instance` names this replica; only a test running two in one process passes another."""
         metrics = Metrics()
         engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size, watch=metrics.pool)
-        store = Store(sessions(engine), now=utcnow)
+        now = clock(settings)
+        store = Store(sessions(engine), now=now)
         baseten = baseten_client(settings, metrics, instance=instance)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = slack_client(token, settings.slack_api_url)
         notifier = Notifier(
             slack=slack,
             store=store,
-            now=utcnow,
+            now=now,
             channel_pace=channel_pace,
             on_result=lambda outcome: metrics.notices.labels(outcome).inc(),
             on_recorded=metrics.notice_record_seconds.observe,
@@ -126,9 +160,10 @@ class Runtime:
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
             buttons=buttons if any(settings.operator_ids) else None,  # drawn at send time
         )
-        poller = Poller(client=baseten, store=store, notifier=notifier, now=utcnow)
-        lease = Lease(sessions(engine), holder=instance, now=utcnow, ttl=timedelta(seconds=settings.lease_seconds))
-        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease)
+        poller = Poller(client=baseten, store=store, notifier=notifier, now=now)
+        lease = Lease(sessions(engine), holder=instance, now=now, ttl=timedelta(seconds=settings.lease_seconds))
+        outage = Outage(period=settings.hot_poll_seconds)
+        return cls(settings, metrics, engine, store, baseten, slack, notifier, poller, lease, now, outage)
 
     async def aclose(self) -> None:
         await self.baseten.aclose()

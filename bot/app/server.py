@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.actions.operations import Operations
-from bot.app.runtime import Runtime, utcnow
+from bot.app.runtime import Runtime
 from bot.app.web import Health, build
 from bot.slack.admins import Admins, operators
 from bot.slack.app import Deps, register
+from bot.slack.requests import Gate
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -58,14 +59,14 @@ def bolt_app(runtime: Runtime) -> AsyncApp:
             client=runtime.baseten,
             store=runtime.store,
             metrics=runtime.metrics,
-            now=utcnow,
+            now=runtime.now,
             admins=Admins(*settings.admin_ids, runtime.slack),
             ops=Operations(
                 client=runtime.baseten,
                 store=runtime.store,
                 operators=operators(*settings.operator_ids, runtime.slack),
                 slack=runtime.slack,
-                now=utcnow,
+                now=runtime.now,
             ),
         ),
     )
@@ -79,7 +80,13 @@ class Server:
         settings = runtime.settings
         self.socket_mode = settings.socket_mode
         self._bolt = bolt_app(runtime)
-        web = build(bolt=None if self.socket_mode else self._bolt, metrics=runtime.metrics, health=health)
+        signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        web = build(
+            bolt=None if self.socket_mode else self._bolt,
+            metrics=runtime.metrics,
+            health=health,
+            gate=None if self.socket_mode else Gate(signing),
+        )
         self._uvicorn = _Uvicorn(web, settings.host, settings.port)
         self._app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.task: asyncio.Task[Any] | None = None

@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.runtime import Runtime, check_health
+from bot.app.runtime import Runtime, check_health, utcnow
 from bot.app.server import Server
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
@@ -30,6 +32,7 @@ SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
 # Between cycles the lease holder looks for notices due again this often: a notice Slack refused
 # is retried seconds later, not after the next poll (a minute, or longer while Baseten is slow).
 DELIVERY_CHECK_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
 class Service:
@@ -37,6 +40,7 @@ class Service:
         self.runtime = runtime
         self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
         self._delivering: asyncio.Task[Any] | None = None
+        self._deliver_after = 0.0  # while the database fails: no delivery pass before then
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -61,6 +65,9 @@ class Service:
             seconds=max(1.0, settings.lease_seconds / 3),  # standbys too: a try is an UPDATE
             coalesce=True,
             max_instances=1,
+        )
+        scheduler.add_job(
+            self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
         )
         return scheduler
 
@@ -142,12 +149,22 @@ class Service:
         task.add_done_callback(self._running.discard)
 
     async def deliver(self) -> None:
-        """Sends what is due until nothing is; a failure leaves the rest for the next cycle."""
+        """Sends what is due until nothing is; a failure leaves the rest for the next cycle. While the
+        database fails, passes back off (bot.store.outage) and the failure is one line a period."""
+        outage = self.runtime.outage
+        if time.monotonic() < self._deliver_after:
+            return
         try:
             while (await self.runtime.notifier.deliver_due()).sent:
                 pass  # rows queued meanwhile go out now, not a poll interval later
+        except SQLAlchemyError as exc:
+            outage.failed("delivery", exc)
+            self._deliver_after = time.monotonic() + outage.wait()
+            return
         except Exception:
             log.exception("delivering notices failed; pending ones are retried in a moment")
+            return
+        outage.ok()
 
     async def keep_lease(self) -> None:
         """Renews the lease (a standby: tries it) every LEASE_SECONDS / 3; the poll loop follows what it holds."""
@@ -164,6 +181,21 @@ class Service:
         except Exception:
             log.exception("renewing the poller lease failed; not held until a renewal succeeds")
 
+    async def prune(self) -> None:
+        """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""
+        if not self.runtime.lease.held:
+            return
+        before = utcnow() - timedelta(days=self.runtime.settings.retention_days)
+        try:
+            pruned = await self.runtime.store.retention.prune(before=before)
+        except asyncio.CancelledError:
+            return  # shutdown: the next start prunes the rest
+        except SQLAlchemyError as exc:
+            self.runtime.outage.failed("pruning", exc)
+            return
+        if pruned.total:
+            log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.rows.items() if n))
+
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """What /healthz reports: the database answers and the poll loop runs; the schedule's figures."""
         polling = self._polling is not None and not self._polling.done()
@@ -174,6 +206,7 @@ class Service:
             notifier=self.runtime.notifier,
             leader=self.runtime.lease.held,
             baseten_problem=self.runtime.poller.last_auth_error,
+            store_failing=self.runtime.outage.failing,
         )
         if self.runtime.lease.held:
             detail["schedule"] = self.loop.health()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,12 +14,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app.metrics import Metrics
+from bot.slack.requests import Gate, malformed
 
+log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # Slack's payloads are far smaller; anything bigger is refused unread
 Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
-def build(*, bolt: AsyncApp | None, metrics: Metrics, health: Health) -> Starlette:
+def build(*, bolt: AsyncApp | None, metrics: Metrics, health: Health, gate: Gate | None = None) -> Starlette:
+    """The routes. `gate` checks each Slack request's signature and shape before Bolt parses it."""
     handler = AsyncSlackRequestHandler(bolt) if bolt is not None else None
 
     async def events(request: Request) -> Response:
@@ -30,7 +34,17 @@ def build(*, bolt: AsyncApp | None, metrics: Metrics, health: Health) -> Starlet
         body = await request.body()  # cached by Starlette for the Bolt adapter
         if len(body) > MAX_BODY:
             return PlainTextResponse("request body too large", status_code=413)
-        return await handler.handle(request)
+        if gate is not None:
+            if not gate.signed(body, request.headers):
+                return PlainTextResponse("invalid request signature", status_code=401)  # unlogged: anyone can send it
+            if (problem := malformed(body, request.headers.get("content-type", ""))) is not None:
+                log.warning("refused a signed Slack request: %s", problem)
+                return PlainTextResponse("malformed request", status_code=400)
+        try:
+            return await handler.handle(request)
+        except Exception as exc:  # noqa: BLE001 - Bolt could not parse what the gate let through: a refusal
+            log.warning("refused a signed Slack request Bolt could not parse: %s", type(exc).__name__)
+            return PlainTextResponse("malformed request", status_code=400)
 
     async def healthz(_: Request) -> Response:
         ok, detail = await health()

@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
+from bot.baseten.judge import env_owned, judged, owned, unusable
 from bot.baseten.models import (
     AuditLogEntry,
     AuditLogPage,
@@ -29,10 +30,12 @@ from bot.baseten.models import (
     DeploymentList,
     Environment,
     EnvironmentList,
+    Listed,
     LogLine,
     LogPage,
     Model,
     ModelList,
+    Skipped,
 )
 from bot.baseten.ratelimit import RateLimiter
 from bot.domain.ids import is_plain_id
@@ -91,6 +94,7 @@ class BasetenClient:
         self._sleep = sleep
         self._background = asyncio.Semaphore(max_concurrency)
         self.requests_sent = 0
+        self._skipped_logged: set[tuple[str, str, str]] = set()
         self.on_request: Callable[[str, int | None], None] | None = None
 
     async def aclose(self) -> None:
@@ -100,25 +104,44 @@ class BasetenClient:
 
     async def get_deployment(self, model_id: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{_segment(deployment_id, 'deployment id')}"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
+        return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_production_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/production"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
+        return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_development_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/development"
-        return _owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
+        return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
-    async def list_deployments(
-        self, model_id: str, *, name: str | None = None, interactive: bool = False
-    ) -> list[Deployment]:
+    async def list_deployments(self, model_id: str, *, name: str | None = None, interactive: bool = False) -> Listed:
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
         # the API has no name filter: match here, and judge only what matched, so one odd deployment
         # elsewhere in the model does not make every lookup by name unreadable
-        body = await self._get(path, DeploymentList, interactive=interactive, judge=name is None)
-        found = [_owned(dep, model_id, path) for dep in body.deployments if name is None or dep.name == name]
-        return found if name is None else _judged(DeploymentList(deployments=found), path).deployments
+        body = await self._get(path, DeploymentList, interactive=interactive, judge=False)
+        if name is not None:
+            found = [owned(dep, model_id, path) for dep in body.deployments if dep.name == name]
+            return Listed(judged(DeploymentList(deployments=found), path).deployments)
+        usable, skipped = [], []
+        for raw in body.deployments:  # one odd deployment is left out on its own: the rest of the model is heard
+            dep = raw if raw.model_id else raw.model_copy(update={"model_id": model_id})
+            problem = unusable(dep) or (
+                f"a deployment of model {dep.model_id[:80]!r}" if dep.model_id != model_id else None
+            )
+            if problem is None:
+                usable.append(dep)
+            else:
+                skipped.append(Skipped(dep.id, problem, bool(dep.is_production), bool(dep.is_development)))
+                self._log_skipped(model_id, dep.id, problem)
+        return Listed(usable, skipped)
+
+    def _log_skipped(self, model_id: str, item: str, problem: str) -> None:
+        """Once per item and reason, not every poll: it stays odd until someone changes it."""
+        key = (model_id, item, problem)
+        if key not in self._skipped_logged:
+            self._skipped_logged.add(key)
+            what = "an environment" if item.startswith("environment ") else "a deployment"
+            log.warning("left out %s of model %s that the bot cannot use: %s", what, model_id[:80], problem)
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
         path = f"/v1/models/{_segment(model_id, 'model id')}"
@@ -136,7 +159,7 @@ class BasetenClient:
         if not is_plain_id(name):
             raise ValueError(f"model name is not plain: {name[:80]!r}")
         body = await self._get("/v1/models", ModelList, interactive=interactive, judge=False)
-        return _judged(ModelList(models=[m for m in body.models if m.name == name]), "/v1/models").models
+        return judged(ModelList(models=[m for m in body.models if m.name == name]), "/v1/models").models
 
     async def list_audit_logs(
         self, model_id: str, *, limit: int = 20, interactive: bool = False
@@ -201,12 +224,21 @@ class BasetenClient:
     async def list_environments(self, model_id: str, *, interactive: bool = False) -> list[Environment]:
         """Every environment of a model (production, staging, custom ones), with any promotion in progress."""
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments"
-        body = await self._get(path, EnvironmentList, interactive=interactive)
-        return [_env_owned(env, model_id, path) for env in body.environments]
+        body = await self._get(path, EnvironmentList, interactive=interactive, judge=False)
+        usable = []
+        for env in body.environments:  # an odd one is left out on its own, as an odd deployment is
+            deps = [d for d in (env.current_deployment, env.candidate_deployment) if d is not None]
+            other = next((d.model_id for d in deps if d.model_id and d.model_id != model_id), None)
+            problem = unusable(env) or (f"a deployment of model {other[:80]!r}" if other else None)
+            if problem is None:
+                usable.append(env_owned(env, model_id, path))
+            else:
+                self._log_skipped(model_id, f"environment {env.name[:80]!r}", problem)
+        return usable
 
     async def get_environment(self, model_id: str, env_name: str, *, interactive: bool = False) -> Environment:
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments/{_segment(env_name, 'environment name')}"
-        return _env_owned(await self._get(path, Environment, interactive=interactive), model_id, path)
+        return env_owned(await self._get(path, Environment, interactive=interactive), model_id, path)
 
     # -- transport ---------------------------------------------------------------
 
@@ -228,7 +260,7 @@ class BasetenClient:
             body = shape.model_validate_json(response.content)
         except ValidationError:
             raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
-        return _judged(body, path) if judge else body
+        return judged(body, path) if judge else body
 
     async def _send(self, path: str, params: dict[str, str] | None, *, interactive: bool) -> httpx.Response:
         deadline = time.monotonic() + self._max_seconds
@@ -273,93 +305,6 @@ class BasetenClient:
     def _count(self, path: str, status: int | None) -> None:
         if self.on_request is not None:
             self.on_request(path, status)
-
-
-def _owned(dep: Deployment, model_id: str, path: str) -> Deployment:
-    """Fills in the owning model when the server left `model_id` out; another model's is unusable."""
-    if not dep.model_id:
-        return dep.model_copy(update={"model_id": model_id})
-    if dep.model_id != model_id:
-        log.info("Baseten's answer to %s is unusable: a deployment of model %r", path, dep.model_id)
-        raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
-    return dep
-
-
-def _env_owned(env: Environment, model_id: str, path: str) -> Environment:
-    """An environment's deployments belong to its model, like a listed deployment's."""
-    update = {
-        k: _owned(dep, model_id, path)
-        for k, dep in (
-            ("current_deployment", env.current_deployment),
-            ("candidate_deployment", env.candidate_deployment),
-        )
-        if dep is not None
-    }
-    return env.model_copy(update=update) if update else env
-
-
-# what the database holds (bot.store.tables): a status in String(64), names in String(255), counts in INTEGER
-_MAX_STATUS = 64
-_MAX_NAME = 255
-_MAX_INT = 2**31 - 1
-
-
-def _judged(body: T, path: str) -> T:
-    """The answer, if the bot can use all of it; else BadResponse ("could not read")."""
-    problem = _unusable(body)
-    if problem:
-        log.info("Baseten's answer to %s is unusable: %s", path, problem)
-        raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
-    return body
-
-
-def _unusable(body: BaseModel) -> str | None:
-    """Why the bot cannot use this answer, or None: ids it could not send back to Baseten,
-    text or numbers its database cannot hold. (A deployment's model: see `_owned`.)"""
-    if isinstance(body, ModelList):
-        return next(filter(None, map(_unusable, body.models)), None)
-    if isinstance(body, DeploymentList):
-        return next(filter(None, map(_unusable, body.deployments)), None)
-    if isinstance(body, EnvironmentList):
-        return next(filter(None, map(_unusable, body.environments)), None)
-    if isinstance(body, Environment):
-        promo = body.in_progress_promotion
-        traffic = promo.percent_traffic_to_new_version if promo else None
-        deps = [d for d in (body.current_deployment, body.candidate_deployment) if d is not None]
-        return (
-            _bad_id("environment name", body.name)
-            or next(filter(None, map(_unusable, deps)), None)
-            or (_bad_text("promotion status", promo.status, _MAX_STATUS) if promo else None)
-            or (
-                f"percent_traffic_to_new_version {traffic}" if traffic is not None and abs(traffic) > _MAX_INT else None
-            )
-        )
-    if isinstance(body, Model):
-        return _bad_id("model id", body.id) or _bad_text("model name", body.name, _MAX_NAME)
-    if isinstance(body, Deployment):
-        count = body.active_replica_count
-        return (
-            _bad_id("deployment id", body.id)
-            or _bad_text("status", body.status, _MAX_STATUS)
-            or _bad_text("deployment name", body.name, _MAX_NAME)
-            or _bad_text("environment", body.environment, _MAX_NAME)
-            or _bad_text("instance type", body.instance_type_name, _MAX_NAME)
-            or (f"active_replica_count {count}" if count is not None and not 0 <= count <= _MAX_INT else None)
-        )
-    return None
-
-
-def _bad_id(what: str, value: str) -> str | None:
-    return None if is_plain_id(value) else f"{what} {value[:80]!r} is not a plain id"
-
-
-def _bad_text(what: str, value: str | None, limit: int) -> str | None:
-    """Text PostgreSQL refuses: a NUL character, or longer than its column."""
-    if value is None:
-        return None
-    if "\x00" in value or len(value) > limit:
-        return f"{what} {value[:80]!r} is longer than {limit} characters or holds a NUL"
-    return None
 
 
 def _auth_message(status: int) -> str:

@@ -5,6 +5,8 @@ Pure data (pydantic, no I/O): the core (render, transitions) imports these, neve
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +81,25 @@ class Model(_Lenient):
 
 class DeploymentList(_Lenient):
     deployments: list[Deployment]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A deployment of a list answer the bot cannot store or send back (an odd id, a name over its
+    column): left out on its own, so the rest of its model is still heard (bot.baseten.client)."""
+
+    id: str  # as Baseten sent it: shown shortened and escaped, never sent back
+    reason: str
+    is_production: bool = False
+    is_development: bool = False
+
+
+class Listed(list[Deployment]):
+    """A model's deployments the bot can use, and the ones it had to leave out (`skipped`)."""
+
+    def __init__(self, usable: Iterable[Deployment] = (), skipped: Iterable[Skipped] = ()) -> None:
+        super().__init__(usable)
+        self.skipped = tuple(skipped)
 
 
 class ModelList(_Lenient):

@@ -1,4 +1,8 @@
-"""Resolves what a user typed (ids or names, shortcuts) into Baseten objects; explains failures."""
+"""Resolves what a user typed (ids or names, shortcuts) into Baseten objects; explains failures.
+
+A failure is a sentence, escaped whole where it is shown (bot.render.cards.error) and printed as is
+in a terminal: a Baseten name in it is cleaned by bot.render.text.inline.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ from dataclasses import dataclass
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
-from bot.baseten.models import Deployment, Environment, Model
-from bot.commands.parse import ENV, WHOLE_MODEL, Target
+from bot.baseten.models import Deployment, Environment, Model, Skipped
+from bot.commands.parse import ENV, WHOLE_MODEL, TargetWord
 from bot.domain.ids import is_plain_id
-from bot.render.cards import short
+from bot.render.text import inline
 
 
 class LookupFailed(Exception):
@@ -26,6 +30,7 @@ class DeploymentView:
 class ModelView:
     model: Model
     deployments: list[Deployment]
+    skipped: tuple[Skipped, ...] = ()  # listed, but not usable: the overview names them
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,10 @@ def check_plain_id(kind: str, name: str, id_: str, consequence: str) -> None:
     """Refuses, in a sentence, an id from Baseten that the client would refuse to put in a request path."""
     if is_plain_id(id_):
         return
+    # each character the id may not hold is shown as `?`, to point at it rather than hide it
     shown = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in id_)
     raise LookupFailed(
-        f"Baseten gave {kind} `{short(name)}` the id `{short(shown, 40)}`, which the bot can't put in a request "
+        f"Baseten gave {kind} `{inline(name)}` the id `{inline(shown, 40)}`, which the bot can't put in a request "
         f"(only letters, digits, `-` and `_` are safe), so {consequence}"
     )
 
@@ -77,10 +83,10 @@ async def _find_model(client: BasetenClient, token: str, *, interactive: bool) -
 
 
 async def resolve_deployment(
-    client: BasetenClient, model: Model, target: Target, *, interactive: bool = True
+    client: BasetenClient, model: Model, target: TargetWord, *, interactive: bool = True
 ) -> Deployment:
     """One deployment: `production`, `development`, an id, or an exact name."""
-    label = short(model.display_name)
+    label = inline(model.display_name)
     try:
         if target == "production":
             return await client.get_production_deployment(model.id, interactive=interactive)
@@ -105,7 +111,7 @@ async def resolve_environment(
 ) -> Environment:
     """One environment by name (an exact one first, else one differing only in case); an unknown name
     is answered with the model's environments."""
-    label = short(model.display_name)
+    label = inline(model.display_name)
     try:
         return await client.get_environment(model.id, name, interactive=interactive)
     except NotFound:
@@ -121,11 +127,11 @@ async def resolve_environment(
     found = next((e for e in envs if e.name.lower() == name.lower()), None)
     if found is not None:
         return found
-    names = ", ".join(f"`{short(e.name, 60)}`" for e in envs[:20]) or "none"
+    names = ", ".join(f"`{inline(e.name, 60)}`" for e in envs[:20]) or "none"
     raise LookupFailed(f"Model `{label}` has no environment `{name}`. Its environments: {names}.")
 
 
-async def look_up(client: BasetenClient, model_token: str, target: Target, *, interactive: bool = True) -> View:
+async def look_up(client: BasetenClient, model_token: str, target: TargetWord, *, interactive: bool = True) -> View:
     model = await resolve_model(client, model_token, interactive=interactive)
     if target.startswith(ENV):
         env = await resolve_environment(client, model, target[len(ENV) :], interactive=interactive)
@@ -135,7 +141,7 @@ async def look_up(client: BasetenClient, model_token: str, target: Target, *, in
             deployments = await client.list_deployments(model.id, interactive=interactive)
         except BasetenError as exc:
             raise LookupFailed(explain(exc)) from None
-        return ModelView(model, deployments)
+        return ModelView(model, deployments, deployments.skipped)
     deployment = await resolve_deployment(client, model, target, interactive=interactive)
     return DeploymentView(model, deployment)
 

@@ -14,8 +14,9 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-Target = str  # "*" (whole model), "production", "development", "env:NAME", or a deployment id/name
-WHOLE_MODEL: Target = "*"
+# what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
+TargetWord = str
+WHOLE_MODEL: TargetWord = "*"
 ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
 MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
 
@@ -41,13 +42,13 @@ class ListSubs:
 @dataclass(frozen=True)
 class Status:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Subscribe:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
     kinds: frozenset[str] = field(default_factory=frozenset)
     thread: bool = True
     stuck_after: timedelta | None = None  # None: the default, 30 minutes
@@ -56,26 +57,26 @@ class Subscribe:
 @dataclass(frozen=True)
 class Unsubscribe:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Mute:
     model: str
-    target: Target
+    target: TargetWord
     duration: timedelta
 
 
 @dataclass(frozen=True)
 class Unmute:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 @dataclass(frozen=True)
 class Resume:
     model: str
-    target: Target = WHOLE_MODEL
+    target: TargetWord = WHOLE_MODEL
 
 
 ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
@@ -102,7 +103,7 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     """Parses the text after `/baseten`. `statuses` are the status names `--on` accepts."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_TEXT}).")
-    words = text.split()
+    words = [_dashes(w) for w in text.split()]
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]
@@ -129,6 +130,13 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
         "`deactivate`, `promote`, `rollback`, `list` or `help`."
     )
+
+
+def _dashes(word: str) -> str:
+    """`—on` or `–on` as `--on`: macOS and Slack turn a typed `--` into an em or en dash."""
+    if word[:1] in ("\u2014", "\u2013") and len(word) > 1 and word[1].isalpha():
+        return "--" + word[1:]
+    return word
 
 
 def _act(verb: str, args: list[str]) -> Act:
@@ -278,7 +286,7 @@ def parse_duration(word: str, *, usage: str = USAGE["mute"]) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
+def _model_target(args: list[str], verb: str) -> tuple[str, TargetWord]:
     usage = USAGE[verb]
     if not args:
         raise UsageError(f"`{verb}` needs a model.", usage=usage)
@@ -296,7 +304,7 @@ def _model_target(args: list[str], verb: str) -> tuple[str, Target]:
     return model, _plain(second, "deployment")
 
 
-def env_target(name: str, *, synonym: bool = True) -> Target:
+def env_target(name: str, *, synonym: bool = True) -> TargetWord:
     """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
     mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
     if not is_plain_id(name) or len(name) > MAX_ENV_NAME:
@@ -307,7 +315,7 @@ def env_target(name: str, *, synonym: bool = True) -> Target:
     return "production" if synonym and name.lower() == "production" else ENV + name
 
 
-def env_name(target: Target) -> str | None:
+def env_name(target: TargetWord) -> str | None:
     """The environment a target names (`production` included), or None."""
     if target == "production":
         return "production"
@@ -332,7 +340,7 @@ def _looks_like_url(word: str) -> bool:
     return "://" in bare or bare.startswith("app.baseten.co")
 
 
-def parse_dashboard_url(word: str) -> tuple[str, Target]:
+def parse_dashboard_url(word: str) -> tuple[str, TargetWord]:
     """`<https://app.baseten.co/models/M/logs/D|label>` -> ("M", "D")."""
     bare = word
     if bare.startswith("<") and bare.endswith(">"):

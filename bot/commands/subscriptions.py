@@ -31,14 +31,15 @@ from bot.commands.wording import (
     list_line,
     mute_line,
     option_changes,
-    stamp,
     subscribed_lines,
     typed,
 )
 from bot.domain.memory import ModelRow
 from bot.polling.transitions import snap_of
 from bot.render import cards
-from bot.render.cards import Message, esc, short
+from bot.render.cards import Message
+from bot.render.dates import stamp
+from bot.render.text import escape, line, mrkdwn
 from bot.store import Store
 from bot.store.subscriptions import SubscriptionView
 
@@ -98,22 +99,22 @@ class Subscriptions:
             baseline=[snap_of(d, self._now()) for d in deployments],
             model_row=model_row,
         )
-        what = f"*{esc(short(model.display_name))}* / " + describe_target(
+        what = f"*{mrkdwn(model.display_name)}* / " + describe_target(
             target, watched.name if watched is not None else ""
         )
         if before is not None:
             changed = option_changes(before, cmd)
             if not changed:
-                return cards.info(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
+                return cards.answer(f"This channel is already subscribed to {what}; nothing changed."), "ephemeral"
             return (
                 cards.lines_message(
-                    [f":gear: <@{esc(actor.user_id)}> changed this channel's subscription to {what}: {changed}."],
-                    "Changed the subscription to " + short(model.display_name),
+                    [f":gear: <@{escape(actor.user_id)}> changed this channel's subscription to {what}: {changed}."],
+                    "Changed the subscription to " + line(model.display_name),
                 ),
                 "in_channel",
             )
         lines = subscribed_lines(cmd, actor.user_id, what, watched, deployments)
-        return cards.lines_message(lines, "Subscribed this channel to " + short(model.display_name)), "in_channel"
+        return cards.lines_message(lines, "Subscribed this channel to " + line(model.display_name)), "in_channel"
 
     async def _watched(self, cmd: Subscribe, model: Model) -> Deployment | None:
         """The one deployment a subscription names, if it names one; its id must be one the bot can poll."""
@@ -171,14 +172,14 @@ class Subscriptions:
         found = await self._matching(cmd.model, cmd.target, actor, any_target=False)
         label = typed(cmd.model, cmd.target)
         if not found:
-            return cards.info(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
+            return cards.answer(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
         await self._store.subscriptions.unsubscribe([s.id for s in found])
         name = found[0].model_name or found[0].model_id
-        what = f"*{esc(short(name))}* / " + describe_target(found[0].target, found[0].target_name)
+        what = f"*{mrkdwn(name)}* / " + describe_target(found[0].target, found[0].target_name)
         return (
             cards.lines_message(
-                [f":no_bell: <@{esc(actor.user_id)}> unsubscribed this channel from {what}."],
-                "Unsubscribed from " + short(name),
+                [f":no_bell: <@{escape(actor.user_id)}> unsubscribed this channel from {what}."],
+                "Unsubscribed from " + line(name),
             ),
             "in_channel",
         )
@@ -204,7 +205,7 @@ class Subscriptions:
         subs = self._of_model(cmd.model, await self._channel(actor))
         target, target_name, heard = await self._mute_target(subs, cmd.target)
         if not heard:
-            return cards.info(f"This channel is not subscribed to {typed(cmd.model, cmd.target)}."), "ephemeral"
+            return cards.answer(f"This channel is not subscribed to {typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
         await self._store.subscriptions.mute(
             team_id=actor.team_id,
@@ -219,10 +220,10 @@ class Subscriptions:
         return (
             cards.lines_message(
                 [
-                    f":mute: <@{esc(actor.user_id)}> muted notices for *{esc(short(name))}* / "
+                    f":mute: <@{escape(actor.user_id)}> muted notices for *{mrkdwn(name)}* / "
                     f"{describe_target(target, target_name)} until {stamp(until)}."
                 ],
-                f"Muted {short(name)}",
+                f"Muted {line(name)}",
             ),
             "in_channel",
         )
@@ -231,7 +232,7 @@ class Subscriptions:
         """Lifts this channel's mutes on a model (all of them), or the one on a target of it."""
         subs = self._of_model(cmd.model, await self._channel(actor))
         if not subs:
-            return cards.info(f"Nothing to unmute for {typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
+            return cards.answer(f"Nothing to unmute for {typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
         model_id = subs[0].model_id
         name = subs[0].model_name or model_id
         target = None if cmd.target == WHOLE_MODEL else (await self._mute_target(subs, cmd.target))[0]
@@ -249,8 +250,8 @@ class Subscriptions:
         what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
         return (
             cards.lines_message(
-                [f":loud_sound: <@{esc(actor.user_id)}> unmuted *{esc(short(name))}*{what}."],
-                f"Unmuted {short(name)}",
+                [f":loud_sound: <@{escape(actor.user_id)}> unmuted *{mrkdwn(name)}*{what}."],
+                f"Unmuted {line(name)}",
             ),
             "in_channel",
         )
@@ -259,16 +260,17 @@ class Subscriptions:
         found = await self._matching(cmd.model, cmd.target, actor, any_target=cmd.target == WHOLE_MODEL)
         paused = [s for s in found if s.paused_reason]
         if not paused:
-            return cards.info(f"No paused subscription to {typed(cmd.model, cmd.target)} in this channel."), "ephemeral"
+            none = f"No paused subscription to {typed(cmd.model, cmd.target)} in this channel."
+            return cards.answer(none), "ephemeral"
         await self._store.subscriptions.resume_channel(actor.team_id, actor.channel_id, [s.id for s in paused])
         name = paused[0].model_name or paused[0].model_id
         return (
             cards.lines_message(
                 [
-                    f":arrow_forward: <@{esc(actor.user_id)}> resumed {len(paused)} subscription(s) to "
-                    f"*{esc(short(name))}*. Changes made while paused are not replayed."
+                    f":arrow_forward: <@{escape(actor.user_id)}> resumed {len(paused)} subscription(s) to "
+                    f"*{mrkdwn(name)}*. Changes made while paused are not replayed."
                 ],
-                f"Resumed {short(name)}",
+                f"Resumed {line(name)}",
             ),
             "in_channel",
         )

@@ -1,4 +1,7 @@
-"""Pure: the wording of subscription answers: targets, options, list lines, mute lines."""
+"""Pure: the wording of subscription answers: targets, options, list lines, mute lines.
+
+Names and statuses from Baseten (and a target as typed) are shown by bot.render.text's mrkdwn rule.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from bot.commands.parse import ENV, WHOLE_MODEL, Subscribe
 from bot.domain.changes import DEFAULT_STUCK
 from bot.domain.status import emoji
 from bot.render import cards
-from bot.render.cards import esc, short
+from bot.render.dates import stamp
+from bot.render.text import escape, mrkdwn
 from bot.store.subscriptions import MuteView, Options, SubscriptionView
 
 
@@ -31,13 +35,9 @@ def describe_target(target: str, target_name: str) -> str:
     if target in ("production", "development"):
         return f"the {target} deployment"
     if target.startswith(ENV):
-        return f"the *{esc(short(target[len(ENV) :], 60))}* environment"
+        return f"the *{mrkdwn(target[len(ENV) :], 60)}* environment"
     label = target_name or target
-    return f"*{esc(short(label))}*" + (f" (`{esc(target)}`)" if target_name and target_name != target else "")
-
-
-def stamp(when: datetime) -> str:
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+    return f"*{mrkdwn(label)}*" + (f" (`{mrkdwn(target)}`)" if target_name and target_name != target else "")
 
 
 def option_changes(before: Options, cmd: Subscribe) -> str:
@@ -57,21 +57,21 @@ def option_changes(before: Options, cmd: Subscribe) -> str:
 
 
 def typed(model: str, target: str) -> str:
-    return f"`{esc(model)}`" + ("" if target == WHOLE_MODEL else f" / `{esc(target)}`")
+    return f"`{mrkdwn(model)}`" + ("" if target == WHOLE_MODEL else f" / `{mrkdwn(target)}`")
 
 
 def status_counts(deployments: Sequence[Deployment]) -> str:
     counts: dict[str, int] = {}
     for d in deployments:
         counts[d.status] = counts.get(d.status, 0) + 1
-    return ", ".join(f"{n} {esc(short(s, 40))}" for s, n in sorted(counts.items()))
+    return ", ".join(f"{n} {mrkdwn(s, 40)}" for s, n in sorted(counts.items()))
 
 
 def list_line(view: SubscriptionView, now: datetime) -> str:
     name = view.model_name or view.model_id
-    head = f"• *{esc(short(name))}* / {describe_target(view.target, view.target_name)}"
+    head = f"• *{mrkdwn(name)}* / {describe_target(view.target, view.target_name)}"
     if view.statuses:
-        shown = ", ".join(f"{esc(short(n, 40))} {emoji(s)} `{esc(s)}`" for n, s in view.statuses[:5])
+        shown = ", ".join(f"{mrkdwn(n, 40)} {emoji(s)} `{mrkdwn(s, 40)}`" for n, s in view.statuses[:5])
         more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
         head += f": {shown}{more}"
     extras = [describe_kinds(view.kinds)]
@@ -84,7 +84,7 @@ def list_line(view: SubscriptionView, now: datetime) -> str:
     if view.paused_reason:
         last = f", last delivered {stamp(view.last_delivered_at)}" if view.last_delivered_at else ""
         extras.append(
-            f":double_vertical_bar: *paused*: Slack said `{esc(view.paused_reason)}`{last}. "
+            f":double_vertical_bar: *paused*: Slack said `{mrkdwn(view.paused_reason)}`{last}. "
             "Invite the bot back or run `/baseten resume`"
         )
     return head + "\n    " + " · ".join(extras)
@@ -92,7 +92,7 @@ def list_line(view: SubscriptionView, now: datetime) -> str:
 
 def mute_line(model_name: str, mute: MuteView) -> str:
     return (
-        f"• :mute: *{esc(short(model_name))}* / {describe_target(mute.target, mute.target_name)} "
+        f"• :mute: *{mrkdwn(model_name)}* / {describe_target(mute.target, mute.target_name)} "
         f"muted until {stamp(mute.until)}"
     )
 
@@ -102,12 +102,12 @@ def subscribed_lines(
 ) -> list[str]:
     """The lines that announce a new subscription in the channel."""
     if watched is not None:
-        current = f"It is {emoji(watched.status)} `{esc(watched.status)}` now."
+        current = f"It is {emoji(watched.status)} `{mrkdwn(watched.status, 40)}` now."
     else:
         counts = status_counts(deployments)
         current = f"{len(deployments)} deployment(s) now: {counts}." if deployments else "It has no deployments yet."
     return [
-        f":bell: <@{esc(user_id)}> subscribed this channel to {what}. {current}",
+        f":bell: <@{escape(user_id)}> subscribed this channel to {what}. {current}",
         f"Notices: {describe_kinds(cmd.kinds)}"
         + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
         + ("; one thread per deployment." if cmd.thread else "; one message per change."),

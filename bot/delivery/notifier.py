@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,7 +28,8 @@ from bot.domain.changes import PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
 from bot.store import Store
-from bot.store.outbox import Pending, ThreadInfo
+from bot.store.outbox import Pending
+from bot.store.threads import ThreadInfo
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,16 @@ class Notifier:
                 if outcome == "stop":
                     return
 
+    async def _cut_releases(self, p: Pending, post: Awaitable[dict[str, object]]) -> dict[str, object]:
+        """A send cut by shutdown gives its claimed row back at once: kept, it held its channel's later
+        notices back until the claim ran out (30 s and more). Slack may have it already; resending it
+        at the next start is the same risk as the claim running out, sooner."""
+        try:
+            return await post
+        except asyncio.CancelledError:
+            await asyncio.shield(self._store.outbox.release(p, error="the send was cut by a shutdown"))
+            raise
+
     async def _one(self, p: Pending, report: Report) -> str:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
@@ -133,10 +144,10 @@ class Notifier:
         message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
         thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
         if p.thread and thread is None:
-            thread = await self._store.outbox.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
-                response = await self._post(p, message, thread)
+                response = await self._cut_releases(p, self._post(p, message, thread))
             except SlackApiError as exc:
                 if thread is not None and slack_error(exc) in THREAD_GONE:
                     thread = None  # the parent was deleted: start a new thread
@@ -197,7 +208,7 @@ class Notifier:
             self._on_recorded(time.perf_counter() - answered)
         if thread is None and p.thread and ts is not None:
             change = p.transition
-            await self._store.outbox.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
+            await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}

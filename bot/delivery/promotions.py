@@ -8,7 +8,10 @@ message (bot.store.promotion_messages):
   recorded with the delivery in one transaction;
 - one: it is edited to show this step (`chat.update`: idempotent, so it goes first and a
   retry may repeat it), then the step is posted as a reply in its thread, broadcast to the
-  channel only when the promotion ends. A message Slack no longer has is posted anew.
+  channel only when the promotion ends. A message Slack no longer has is posted anew;
+- the end, for a channel that does not hear it (muted, filtered: a QUIET detail, see
+  bot.polling.decide): its message, if it has one, is edited to the end state without
+  controls, and nothing is posted.
 
 Slack's errors propagate to the notifier, which retries, pauses or gives up as for any notice.
 """
@@ -22,11 +25,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
-from bot.domain.changes import Change
+from bot.domain.changes import QUIET, Change
 from bot.render.cards import Block, Message
 from bot.render.promotions import live_message, step_reply
 from bot.store import Store
 from bot.store.outbox import Pending
+from bot.store.promotion_messages import LiveMessage
 
 GONE = frozenset({"message_not_found", "thread_not_found", "cant_update_message", "invalid_thread_ts"})
 
@@ -38,6 +42,7 @@ class Sent:
     ts: str | None
     parent: str | None
     started_by: str | None
+    quiet: bool = False  # a quiet end: at most an edit, nothing posted
 
 
 async def send(
@@ -49,6 +54,8 @@ async def send(
     controls = buttons(change, p.model_name) if buttons else []
     key = str(change.detail.get("key") or "")
     live = await store.promotions.find(p.team_id, p.channel_id, key) if key else None
+    if change.detail.get(QUIET):
+        return await _end_quietly(slack, p, live)
     if live is None:
         actor = change.detail.get("actor")
         return await _post_live(slack, p, None if actor is None else str(actor), controls)
@@ -71,11 +78,24 @@ async def send(
     return Sent(_ts(response.data), live.ts, live.started_by)
 
 
+async def _end_quietly(slack: AsyncWebClient, p: Pending, live: LiveMessage | None) -> Sent:
+    """A muted or filtered end: the channel's live message, if any, shows the end state without
+    controls; no reply, nothing new in the channel. A message Slack no longer has stays gone."""
+    if live is not None:
+        message = live_message(p.transition, model_name=p.model_name, started_by=live.started_by, actions=[])
+        try:
+            await _edit(slack, p.channel_id, live.ts, message)
+        except SlackApiError as exc:
+            if slack_error(exc) not in GONE:
+                raise
+    return Sent(None, None, None, quiet=True)
+
+
 async def record(store: Store, p: Pending, sent: Sent) -> None:
     """Marks the step sent; a new live message records its ts in the same transaction."""
     change = p.transition
     key = str(change.detail.get("key") or "")
-    if sent.parent is None and sent.ts is not None and key:
+    if sent.parent is None and sent.ts is not None and key and not sent.quiet:
         environment = str(change.detail.get("environment") or "")
         await store.promotions.posted(p, ts=sent.ts, key=key, environment=environment, started_by=sent.started_by)
     else:

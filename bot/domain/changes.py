@@ -20,6 +20,9 @@ STUCK = "stuck"  # in an in-progress status longer than the subscription's thres
 FLAPPING = "flapping"  # changing back and forth: its changes are held back
 SETTLED = "settled"  # stable again after flapping: one summary
 PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
+# a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
+# their live message is edited to the end state, without controls, and nothing is posted
+QUIET = "quiet"
 DEFAULT_STUCK = timedelta(minutes=30)
 
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.baseten.models import Deployment, Environment
-from bot.domain.changes import STATUS, Snap
+from bot.baseten.models import Deployment, Environment, Listed
+from bot.domain.changes import QUIET, STATUS, Change, Snap
 from bot.domain.memory import History, ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
 from bot.domain.watchers import Watcher
 from bot.polling import noise
+from bot.polling.audience import audience, quiet_audience
 from bot.polling.promotions import current_ids, diff_environments
-from bot.polling.transitions import Diff, audience, diff_deployment, diff_model
+from bot.polling.transitions import Diff, diff_deployment, diff_model
 
 EnvAnswers = Mapping[str, Sequence[Environment] | None]  # model -> its environments (None: not asked, or gone)
 EnvMemory = Mapping[str, Mapping[str, EnvState]]  # model -> environment name -> what the bot last saw
@@ -35,6 +36,9 @@ class ModelPlan:
     whole: bool  # list the model (whole-model, production or development subscriptions)
     deployments: frozenset[str]  # deployment-id targets
     environments: bool = False  # also read its environments (production or env:NAME subscriptions)
+    # its listed targets: "*" (the whole model), "production", "development", "env:NAME"; empty with
+    # `whole`: the whole model (what in_motion counts as watched)
+    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
     """Distinct targets per model: a model is listed once however many channels watch it."""
     whole: dict[str, bool] = defaultdict(bool)
     deps: dict[str, set[str]] = defaultdict(set)
+    roles: dict[str, set[str]] = defaultdict(set)
     envs: set[str] = set()
     names: dict[str, str] = {}
     for w in watchers:
@@ -70,10 +75,21 @@ def plan(watchers: Iterable[Watcher]) -> list[ModelPlan]:
             envs.add(w.model_id)
         if w.target in ("*", "production", "development") or w.target.startswith("env:"):
             whole[w.model_id] = True
+            roles[w.model_id].add(w.target)
         else:
             deps[w.model_id].add(w.target)
             whole.setdefault(w.model_id, False)
-    return [ModelPlan(m, names.get(m, ""), whole[m], frozenset(deps.get(m, ())), m in envs) for m in sorted(whole)]
+    return [
+        ModelPlan(
+            m,
+            names.get(m, ""),
+            whole[m],
+            frozenset(deps.get(m, ())),
+            m in envs,
+            roles=frozenset(roles[m]),
+        )
+        for m in sorted(whole)
+    ]
 
 
 def decide(
@@ -106,6 +122,9 @@ def decide(
                     by_model[p.model_id], change, production_id=None, development_id=None, environments=envs
                 )
                 out.outgoing.append(Outgoing(change, p.model_name, heard))
+                quiet = quiet_audience(by_model[p.model_id], change, heard, environments=envs)
+                if quiet:  # a muted or filtered end still ends the live message (bot.delivery.promotions)
+                    out.outgoing.append(Outgoing(quiet_end(change), p.model_name, quiet))
         watchers_of = by_model[p.model_id]
         _model(out, p, result, snaps.get(p.model_id, {}), states.get(p.model_id), watchers_of, history, now, envs)
     return out
@@ -146,6 +165,11 @@ def _model(
         out.outgoing.append(Outgoing(change, p.model_name, heard))
 
 
+def quiet_end(change: Change) -> Change:
+    """The same end of a promotion, for channels that do not hear it: delivered as an edit alone."""
+    return replace(change, detail={**change.detail, QUIET: True})
+
+
 def diff_answer(
     p: ModelPlan,
     result: list[Deployment] | Deployment | None,
@@ -162,13 +186,17 @@ def diff_answer(
             model_id=p.model_id,
             baseline_known=memory is not None,
             prev_production=memory.production_id if memory else None,
+            prev_development=memory.development_id if memory else None,
+            skipped=result.skipped if isinstance(result, Listed) else (),
             now=now,
         )
     out = Diff()
     if isinstance(result, list):
         listed = {d.id: d for d in result}
+        unread = {s.id for s in result.skipped} if isinstance(result, Listed) else set()
         for dep_id in p.deployments:
-            out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
+            if dep_id not in unread:  # listed, but not usable this time: neither changed nor gone
+                out.extend(diff_deployment(known.get(dep_id), listed.get(dep_id), now=now))
     elif result is None:  # the model itself is gone
         for dep_id in p.deployments:
             out.extend(diff_deployment(known.get(dep_id), None, now=now))

@@ -18,6 +18,7 @@ from typing import Any
 from bot.baseten.models import Deployment, Environment
 from bot.domain.changes import PROMOTED, PROMOTION, Change
 from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
+from bot.render.text import line
 
 START, STEP, END = "start", "step", "end"
 MAX_ERROR = 500
@@ -28,11 +29,12 @@ def _name(dep: Deployment | None) -> str:
 
 
 def _clean(error: str | None) -> str | None:
-    """Baseten's error_message as the database can hold it: no NUL, at most MAX_ERROR characters."""
+    """Baseten's error_message as bot.render.text keeps it (no NUL or other control character, which the
+    database could not hold or a reader should not get), its lines kept, at most MAX_ERROR characters;
+    None when nothing is left."""
     if error is None:
         return None
-    text = error.replace("\x00", "?")
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+    return line(error, MAX_ERROR, newlines=True) or None
 
 
 def seen(env: Environment, model_id: str, now: datetime) -> EnvState:
@@ -95,10 +97,11 @@ def _same_state(a: EnvState, b: EnvState) -> bool:
 
 def _vanished(prev: EnvState, cur: EnvState, now: datetime) -> Change:
     """A promotion gone from the answer without an end status."""
+    # the end names the deployment current now (by name), not the one current when the promotion began
+    current = replace(prev, current_id=cur.current_id, current_name=cur.current_name, since=now)
     if prev.candidate_id is not None and cur.current_id == prev.candidate_id:
-        ended = replace(prev, status="SUCCEEDED", traffic=100, since=now)
-        return _step(prev, ended, now, inferred=True)
-    return _step(prev, replace(prev, status=ENDED, since=now), now)
+        return _step(prev, replace(current, status="SUCCEEDED", traffic=100), now, inferred=True)
+    return _step(prev, replace(current, status=ENDED), now)
 
 
 def _step(prev: EnvState | None, cur: EnvState, now: datetime, **extra: Any) -> Change:

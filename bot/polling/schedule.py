@@ -221,17 +221,31 @@ def cost(p: ModelPlan) -> int:
 
 
 def in_motion(p: ModelPlan, answer: Fetched, environments: Sequence[Environment] | None) -> bool:
-    """A watched deployment in progress, or a promotion under way in one of its environments."""
+    """A watched deployment in progress, or a promotion under way in a watched environment. Only what
+    someone watches counts: a `production` subscription does not make its model hot while an unwatched
+    development deployment builds."""
     if isinstance(answer, Failed) or answer is None:
         return False
     deps: Iterable[Deployment] = answer if isinstance(answer, list) else [answer]
-    if not p.whole:
-        deps = [d for d in deps if d.id in p.deployments]
-    if any(d.status in IN_PROGRESS for d in deps):
+    if any(d.status in IN_PROGRESS for d in deps if _watched(p, d)):
         return True
-    return any(
-        e.in_progress_promotion is not None and e.in_progress_promotion.status not in ENDS for e in environments or ()
+    every = "*" in p.roles or (p.whole and not p.roles)
+    watched_envs = {r[len("env:") :] for r in p.roles if r.startswith("env:")} | (
+        {"production"} if "production" in p.roles else set()
     )
+    return any(
+        e.in_progress_promotion is not None and e.in_progress_promotion.status not in ENDS
+        for e in environments or ()
+        if every or e.name in watched_envs
+    )
+
+
+def _watched(p: ModelPlan, d: Deployment) -> bool:
+    if "*" in p.roles or (p.whole and not p.roles) or d.id in p.deployments:  # no roles: as before roles were kept
+        return True
+    if ("production" in p.roles and d.is_production) or ("development" in p.roles and d.is_development):
+        return True
+    return d.environment is not None and f"env:{d.environment}" in p.roles
 
 
 def signatures(models: Iterable[Model]) -> dict[str, Signature]:

@@ -1,9 +1,11 @@
 """Pure Block Kit rendering: deployment cards, model overviews, help and error answers, and the
-primitives (esc, sections, limits) that bot.render.notices builds notices with.
+primitives (sections, limits) that bot.render.notices builds notices with.
 
-Every string that came from Baseten or a user goes through `esc()` before it enters
-mrkdwn, so a deployment named `<!channel>` pings nobody. Output stays inside Slack's
-limits: at most 50 blocks, 3,000 characters per section text, 10 fields per section.
+Every string that came from Baseten goes through bot.render.text's rule for where it lands
+(`plain` for a message's text, `mrkdwn` in blocks), so a deployment named `<!channel>` pings
+nobody; a sentence the bot writes around a user's words is escaped whole (`escape`). Output
+stays inside Slack's limits: at most 50 blocks, 3,000 characters per section text, 10 fields
+per section.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.baseten.models import Deployment, Model
+from bot.baseten.models import Deployment, Model, Skipped
 from bot.domain.status import emoji
+from bot.render.text import escape, mrkdwn, plain, printable
 
 Block = dict[str, Any]
 DASHBOARD = "https://app.baseten.co"
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
-MAX_NAME = 80
 SHARE_ACTION = "share_card"
 OPEN_ACTION = "open_dashboard"
 
@@ -35,20 +37,6 @@ class Message:
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
-
-
-def esc(text: str) -> str:
-    """Escapes the three characters mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def short(text: str, limit: int = MAX_NAME) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def name(text: str, limit: int = MAX_NAME) -> str:
-    """Baseten- or user-supplied text, shortened and escaped for mrkdwn."""
-    return esc(short(text, limit))
 
 
 def dashboard_url(model_id: str, deployment_id: str | None = None) -> str:
@@ -120,7 +108,7 @@ def _concurrency(dep: Deployment) -> str:
 
 
 def title(model_name: str, dep: Deployment) -> str:
-    return f"*{name(model_name)}* / *{name(dep.display_name)}*"
+    return f"*{mrkdwn(model_name)}* / *{mrkdwn(dep.display_name)}*"
 
 
 def deployment_card(
@@ -136,13 +124,13 @@ def deployment_card(
     """A deployment's status card; `why`: a failing one's error lines (bot.render.excerpt), below its fields;
     `actions`: buttons after the card's own (bot.actions.buttons)."""
     status = dep.status
-    head = f"{emoji(status)} {title(model_name, dep)}  `{name(status, 40)}`"
+    head = f"{emoji(status)} {title(model_name, dep)}  `{mrkdwn(status, 40)}`"
     fields = [
-        ("Status", f"{emoji(status)} {name(status, 40)}"),
-        ("Environment", name(role(dep))),
+        ("Status", f"{emoji(status)} {mrkdwn(status, 40)}"),
+        ("Environment", mrkdwn(role(dep))),
         ("Replicas", _replicas(dep)),
         ("Concurrency target", _concurrency(dep)),
-        ("Instance type", name(dep.instance_type_name or "-")),
+        ("Instance type", mrkdwn(dep.instance_type_name or "-")),
         ("Created", age(dep.created_at, now)),
     ]
     model_id = dep.model_id
@@ -154,13 +142,13 @@ def deployment_card(
         },
         *why,
     ]
-    context = f"Deployment `{name(dep.id)}` of model `{name(model_id)}`"
+    context = f"Deployment `{mrkdwn(dep.id)}` of model `{mrkdwn(model_id)}`"
     if shared_by:
-        context += f" · shared by <@{esc(shared_by)}>"
+        context += f" · shared by <@{escape(shared_by)}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     blocks.append(card_actions(model_id, dep.id, shareable=shareable, extra=actions))
-    text = f"{short(model_name)} / {short(dep.display_name)}: {short(status, 40)}"
-    return Message(text=esc(text), blocks=blocks)
+    text = f"{plain(model_name)} / {plain(dep.display_name)}: {plain(status, 40)}"
+    return Message(text=text, blocks=blocks)
 
 
 def _sort_key(dep: Deployment) -> tuple[int, float]:
@@ -175,10 +163,11 @@ def overview_line(dep: Deployment) -> str:
         tags.append("development")
     if dep.environment and dep.environment not in tags:
         tags.append(dep.environment)
-    tag = f" · _{name(', '.join(tags))}_" if tags else ""
+    tag = f" · _{mrkdwn(', '.join(tags))}_" if tags else ""
     replicas = "" if dep.active_replica_count is None else f" · {dep.active_replica_count} up"
     return (
-        f"{emoji(dep.status)} *{name(dep.display_name, 60)}* `{name(dep.id, 40)}` {name(dep.status, 40)}{tag}{replicas}"
+        f"{emoji(dep.status)} *{mrkdwn(dep.display_name, 60)}* `{mrkdwn(dep.id, 40)}` "
+        f"{mrkdwn(dep.status, 40)}{tag}{replicas}"
     )
 
 
@@ -189,12 +178,14 @@ def model_overview(
     now: datetime,
     shareable: bool = False,
     shared_by: str | None = None,
+    skipped: Sequence[Skipped] = (),
 ) -> Message:
-    """Every deployment of a model with its status, production first."""
+    """Every deployment of a model with its status, production first; then the ones the bot could not
+    show (`skipped`: an id or a name it cannot use), named, so nobody takes the list as whole."""
     ordered = sorted(deployments, key=_sort_key)
     count = len(ordered)
     noun = "deployment" if count == 1 else "deployments"
-    head = f"*{name(model.display_name)}* (`{name(model.id)}`): {count} {noun}"
+    head = f"*{mrkdwn(model.display_name)}* (`{mrkdwn(model.id)}`): {count} {noun}"
     blocks: list[Block] = [section_block(head)]
     reserved = 3  # a possible "and N more" note, the context and the actions
     packed, shown = pack([overview_line(dep) for dep in ordered], room=MAX_BLOCKS - 1 - reserved)
@@ -203,14 +194,27 @@ def model_overview(
         blocks.append(section_block("_This model has no deployments._"))
     if shown < count:
         blocks.append(context_block(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
-    context = f"Model `{name(model.id)}`"
+    if skipped:
+        blocks.append(context_block(unshown(skipped)))
+    context = f"Model `{mrkdwn(model.id)}`"
     if shared_by:
-        context += f" · shared by <@{esc(shared_by)}>"
+        context += f" · shared by <@{escape(shared_by)}>"
     blocks.append(context_block(context))
     blocks.append(card_actions(model.id, None, shareable=shareable))
     statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
-    text = f"{short(model.display_name)}: {count} {noun} ({short(statuses, 200)})"
-    return Message(text=esc(text), blocks=blocks)
+    text = f"{plain(model.display_name)}: {count} {noun} ({plain(statuses, 200)})"
+    return Message(text=text, blocks=blocks)
+
+
+def unshown(skipped: Sequence[Skipped]) -> str:
+    """The line that names the deployments an overview leaves out, and why (the bot's log has the detail)."""
+    ids = ", ".join(mrkdwn(s.id, 40) for s in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    noun = "deployment" if len(skipped) == 1 else "deployments"
+    return (
+        f":warning: {len(skipped)} more {noun} not shown: {ids}{more}. Its id or a field is one the bot "
+        "cannot use (too long, or not a plain id); the rest of the model is still watched."
+    )
 
 
 def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
@@ -235,8 +239,9 @@ def pack(lines: Sequence[str], *, room: int) -> tuple[list[Block], int]:
 
 
 def lines_message(lines: Sequence[str], text: str) -> Message:
-    """An answer made of lines (a list, a confirmation), packed into as many sections as fit."""
-    return Message(text=esc(text), blocks=pack(lines, room=45)[0])
+    """An answer made of lines (a list, a confirmation), packed into as many sections as fit; `text` is
+    a plain sentence escaped whole (a Baseten value in it: bot.render.text.line)."""
+    return Message(text=escape(text), blocks=pack(lines, room=45)[0])
 
 
 def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool, extra: Sequence[Block] = ()) -> Block:
@@ -263,15 +268,21 @@ def card_actions(model_id: str, deployment_id: str | None, *, shareable: bool, e
 
 
 def error(message: str, *, usage: str | None = None) -> Message:
-    """A short, specific answer to a command that could not be carried out."""
-    blocks: list[Block] = [section_block(f":warning: {esc(message)}")]
+    """A short, specific answer to a command that could not be carried out: a sentence escaped whole
+    (a Baseten value in it: bot.render.text.inline)."""
+    blocks: list[Block] = [section_block(f":warning: {escape(message)}")]
     if usage:
-        blocks.append(context_block(f"Usage: `{esc(usage)}`"))
-    return Message(text=esc(message), blocks=blocks)
+        blocks.append(context_block(f"Usage: `{escape(usage)}`"))
+    return Message(text=escape(message), blocks=blocks)
 
 
 def info(message: str) -> Message:
-    return Message(text=esc(message), blocks=[section_block(esc(message))])
+    return Message(text=escape(message), blocks=[section_block(escape(message))])
+
+
+def answer(rich: str) -> Message:
+    """A one-line answer already in mrkdwn, its values cleaned by bot.render.text: escaped once, not again."""
+    return Message(text=rich, blocks=[section_block(rich)])
 
 
 def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
@@ -287,21 +298,17 @@ def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
         ("Created", age(dep.created_at, now)),
         ("Dashboard", dashboard_url(dep.model_id, dep.id)),
     ]
-    return "\n".join(f"{k + ':':<20}{_printable(v)}" for k, v in rows)
+    return "\n".join(f"{k + ':':<20}{printable(v)}" for k, v in rows)
 
 
-def terminal_overview(model: Model, deployments: Sequence[Deployment]) -> str:
-    lines = [f"{_printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
+def terminal_overview(model: Model, deployments: Sequence[Deployment], skipped: Sequence[Skipped] = ()) -> str:
+    lines = [f"{printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
     for dep in sorted(deployments, key=_sort_key):
         tag = role(dep)
-        lines.append(
-            f"  {_printable(dep.status):<16}{_printable(dep.display_name):<32}{dep.id:<12}{'' if tag == '-' else tag}"
-        )
+        tag = "" if tag == "-" else printable(tag)
+        lines.append(f"  {printable(dep.status):<16}{printable(dep.display_name):<32}{dep.id:<12}{tag}")
+    lines += [f"  not shown: {printable(s.id[:80])} ({printable(s.reason)})" for s in skipped]
     return "\n".join(lines)
-
-
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def section_block(text: str) -> Block:

@@ -2,17 +2,14 @@
 
 A failing deployment's newest ERROR lines from Baseten's logs, and its labels (commit, CI run),
 are kept in the change's `detail` under `why` (bot.polling.why reads them) and shown in the notice and
-the status card. Log lines and labels are hostile text: control characters are dropped,
-whitespace collapsed, every line shortened, `&`, `<` and `>` escaped (so `<!channel>` pings
-nobody), `@here`-style words broken, and backticks replaced so a line cannot close the code
-block. No I/O here.
+the status card. Log lines and labels are hostile text: they are kept as bot.render.text.line
+cleans them (one short printable line) and shown by its rules, each log line on one line of the
+code block it cannot close, the labels as mrkdwn. No I/O here.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +17,9 @@ from typing import Any
 from bot.baseten.models import LogLine
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.status import FAILURES
-from bot.render.cards import Block, context_block, esc, section_block, short
+from bot.render.cards import Block, context_block, section_block
+from bot.render.dates import stamp
+from bot.render.text import code, line, mrkdwn
 
 WHY = "why"  # the key in a change's detail
 MAX_LINES = 5
@@ -36,9 +35,6 @@ UNREAD = {
     "forbidden": "refused the bot's API key (403)",
     "error": "could not be read",
 }
-_TICK = "\u02cb"  # MODIFIER LETTER GRAVE ACCENT: looks like a backtick, closes no code block
-_MASS = ("@here", "@channel", "@everyone")
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # terminal colours, common in logs
 
 
 def wants_logs(change: Change) -> bool:
@@ -67,54 +63,24 @@ def window_start(status: str, *, created_at: datetime | None, old_since: datetim
 
 def found(lines: Sequence[LogLine], labels: Mapping[str, Any] | None, *, since: datetime) -> dict[str, Any]:
     """What a change keeps of its logs: the newest lines (fetched newest first), shown oldest first."""
-    kept = [text for text in (clean(line.message) for line in lines[:MAX_LINES]) if text]
-    return {"lines": kept[::-1], "since": int(since.timestamp()), "labels": clean_labels(labels)}
+    kept = [text for text in (line(log.message, KEEP) for log in lines[:MAX_LINES]) if text]
+    return {"lines": kept[::-1], "since": int(since.timestamp()), "labels": kept_labels(labels)}
 
 
 def unread(reason: str, labels: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a change keeps when the logs could not be read: why not, and the labels all the same."""
-    return {"lines": [], "unread": reason if reason in UNREAD else "error", "labels": clean_labels(labels)}
+    return {"lines": [], "unread": reason if reason in UNREAD else "error", "labels": kept_labels(labels)}
 
 
-def clean(text: str, limit: int = KEEP) -> str:
-    """Printable text on one line: colour codes, control and format characters dropped, whitespace
-    collapsed, shortened."""
-    text = _ANSI.sub("", text[: limit * 8])  # a 10 MB line costs no more than a long one
-    kept = "".join(" " if ch in "\t\n\r\v\f" else ch for ch in text if ch in "\t\n\r\v\f" or _printable(ch))
-    return short(" ".join(kept.split()), limit)
-
-
-def _printable(ch: str) -> bool:
-    return not unicodedata.category(ch).startswith("C")  # Cc, Cf (bidi overrides), Cs, Co, Cn
-
-
-def clean_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
+def kept_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
     """At most MAX_LABELS labels, keys and values as short printable text (values may be any JSON)."""
     if not isinstance(labels, Mapping):
         return {}
     out: dict[str, str] = {}
     for key, value in list(labels.items())[:MAX_LABELS]:
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        out[clean(str(key), 40)] = clean(text)
+        out[line(str(key), 40)] = line(text, KEEP)
     return out
-
-
-def mrkdwn(text: str, limit: int) -> str:
-    """Hostile text made safe for mrkdwn: cleaned, backticks replaced, mass mentions broken, escaped,
-    and cut to `limit` escaped characters without splitting an entity."""
-    text = clean(text).replace("`", _TICK)
-    for word in _MASS:
-        text = text.replace(word, "@\u200b" + word[1:])
-    out: list[str] = []
-    size = 0
-    for ch in text:
-        piece = esc(ch)
-        if size + len(piece) > limit - 1:
-            out.append("…")
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
 
 
 def blocks(why: Any) -> list[Block]:
@@ -123,7 +89,7 @@ def blocks(why: Any) -> list[Block]:
     if not isinstance(why, Mapping):
         return []
     lines = why.get("lines")
-    lines = [mrkdwn(str(x), SHOWN) for x in lines[:MAX_LINES]] if isinstance(lines, list) else []
+    lines = [code(str(x), SHOWN, newlines=False) for x in lines[:MAX_LINES]] if isinstance(lines, list) else []
     lines = [line for line in lines if line]
     out: list[Block] = []
     if lines:
@@ -132,14 +98,9 @@ def blocks(why: Any) -> list[Block]:
         reason = UNREAD.get(str(why["unread"]), UNREAD["error"])
         out.append(context_block(f":grey_question: Baseten's logs {reason}: no error lines here."))
     elif isinstance(why.get("since"), int):
-        out.append(context_block(f"No ERROR lines in Baseten's logs since {_when(why['since'])}."))
+        out.append(context_block(f"No ERROR lines in Baseten's logs since {stamp(why['since'])}."))
     labels = why.get("labels")
     if isinstance(labels, Mapping) and labels:
         shown = " · ".join(f"{mrkdwn(str(k), 60)}: {mrkdwn(str(v), 300)}" for k, v in list(labels.items())[:MAX_LABELS])
         out.append(context_block(f"Labels: {shown}"))
     return out
-
-
-def _when(stamp: int) -> str:
-    at = datetime.fromtimestamp(stamp, UTC)
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"

@@ -3,7 +3,8 @@ errors quote them too)."""
 
 from __future__ import annotations
 
-from bot.render.cards import Message, esc, section_block
+from bot.render.cards import Message, section_block
+from bot.render.text import escape
 
 USAGE = {
     "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
@@ -66,7 +67,7 @@ def help_message() -> Message:
     blocks = [section_block("*Baseten for Slack*: look deployments up, and hear when their status changes.")]
     for verb, does in HELP:
         example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
-        blocks.append(section_block(esc(f"`{USAGE[verb]}`\n    {does}{example}")))
+        blocks.append(section_block(escape(f"`{USAGE[verb]}`\n    {does}{example}")))
     options = [
         "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
         "comma-separated. Default: every change except scale-to-zero churn.",
@@ -77,5 +78,5 @@ def help_message() -> Message:
         "and each promotion as one message edited as it moves.",
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
     ]
-    blocks.append(section_block(esc("\n".join(options))))
+    blocks.append(section_block(escape("\n".join(options))))
     return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)

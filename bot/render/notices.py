@@ -2,56 +2,76 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.domain.status import FAILURES, emoji
 from bot.render import excerpt
-from bot.render.cards import Block, Message, card_actions, context_block, duration, esc, section_block, short
+from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
+from bot.render.dates import stamp
+from bot.render.text import NAME, mrkdwn, plain
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What a headline names, each value by one context's rule (bot.render.text.plain or .mrkdwn)."""
+
+    model: str
+    dep: str
+    old: str
+    new: str
+    env: str
+    was: str
+    count: str
+
+    @staticmethod
+    def of(change: Change, model_name: str, rule: Callable[[str, int], str]) -> _Names:
+        # by name, as everywhere else; transitions recorded before names were kept give the id
+        previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")
+        return _Names(
+            model=rule(model_name or change.model_id, NAME),
+            dep=rule(change.deployment_name or change.deployment_id, NAME),
+            old=rule(change.old_status or "", NAME),  # Baseten may send any string
+            new=rule(change.new_status, NAME),
+            env=rule(str(change.detail.get("environment") or "production"), 60),  # absent: production
+            was=rule(str(previous), NAME) if previous else "",
+            count=rule(str(change.detail.get("changes", "several")), 20),
+        )
 
 
 def _headline(change: Change, model_name: str) -> tuple[str, str]:
     """(plain text, mrkdwn) naming the model, the deployment and old → new."""
-    model = short(model_name or change.model_id)
-    dep = short(change.deployment_name or change.deployment_id)
-    old, new = short(change.old_status or ""), short(change.new_status)  # Baseten may send any string
+    p, m = _Names.of(change, model_name, plain), _Names.of(change, model_name, mrkdwn)
     if change.kind == PROMOTED:
-        # by name, as everywhere else; transitions recorded before names were kept give the id
-        previous = change.detail.get("previous_deployment_name") or change.detail.get("previous_deployment_id")
-        was = short(str(previous)) if previous else ""
-        env = short(str(change.detail.get("environment") or "production"), 60)  # absent: production
-        plain = f"{model} / {dep}: promoted → {env}" + (f" (was {was})" if was else "")
-        rich = f"*{esc(model)}* / *{esc(dep)}* is now the {esc(env)} deployment"
-        rich += f" (was *{esc(was)}*)" if was else ""
-        return plain, rich
+        text = f"{p.model} / {p.dep}: promoted → {p.env}" + (f" (was {p.was})" if p.was else "")
+        rich = f"*{m.model}* / *{m.dep}* is now the {m.env} deployment"
+        rich += f" (was *{m.was}*)" if m.was else ""
+        return text, rich
     if change.kind == STUCK:
         took = duration(change.at - change.old_since) if change.old_since else "a while"
-        plain = f"{model} / {dep}: stuck in {new} for {took}"
-        rich = f"*{esc(model)}* / *{esc(dep)}* has been `{esc(new)}` for {took}"
-        return plain, rich
+        return (
+            f"{p.model} / {p.dep}: stuck in {p.new} for {took}",
+            f"*{m.model}* / *{m.dep}* has been `{m.new}` for {took}",
+        )
     if change.kind == FLAPPING:
-        count = change.detail.get("changes", "several")
-        plain = f"{model} / {dep}: flapping ({count} changes in 30m), now {new}; holding changes back until it settles"
+        text = (
+            f"{p.model} / {p.dep}: flapping ({p.count} changes in 30m), now {p.new}; "
+            "holding changes back until it settles"
+        )
         rich = (
-            f"*{esc(model)}* / *{esc(dep)}* is flapping: {count} changes in 30 minutes, now `{esc(new)}`. "
+            f"*{m.model}* / *{m.dep}* is flapping: {m.count} changes in 30 minutes, now `{m.new}`. "
             "Its changes are held back until it is stable."
         )
-        return plain, rich
+        return text, rich
     if change.kind == SETTLED:
-        count = change.detail.get("changes", "several")
-        plain = f"{model} / {dep}: stopped flapping after {count} changes, settled at {new}"
-        rich = f"*{esc(model)}* / *{esc(dep)}* stopped flapping after {count} changes; it is `{esc(new)}` now"
-        return plain, rich
+        text = f"{p.model} / {p.dep}: stopped flapping after {p.count} changes, settled at {p.new}"
+        return text, f"*{m.model}* / *{m.dep}* stopped flapping after {m.count} changes; it is `{m.new}` now"
     if change.kind == NEW:
-        plain = f"{model} / {dep}: new deployment → {new}"
-        rich = f"New deployment *{esc(dep)}* of *{esc(model)}*: `{esc(new)}`"
-        return plain, rich
-    plain = f"{model} / {dep}: {old} → {new}"
-    if change.kind == GONE:
-        plain += " (deployment deleted)"
-    rich = f"*{esc(model)}* / *{esc(dep)}*: `{esc(old)}` → `{esc(new)}`"
-    return plain, rich
+        return f"{p.model} / {p.dep}: new deployment → {p.new}", f"New deployment *{m.dep}* of *{m.model}*: `{m.new}`"
+    text = f"{p.model} / {p.dep}: {p.old} → {p.new}" + (" (deployment deleted)" if change.kind == GONE else "")
+    return text, f"*{m.model}* / *{m.dep}*: `{m.old}` → `{m.new}`"
 
 
 def _verdict(change: Change) -> tuple[str, str]:
@@ -79,11 +99,11 @@ def _verdict(change: Change) -> tuple[str, str]:
 def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[Block] = ()) -> Message:
     """A status-change notice: plain text with old → new, blocks for the rich view; `actions` are
     buttons after the dashboard link (bot.actions.buttons.notice_buttons)."""
-    plain, rich = _headline(change, model_name)
+    text, rich = _headline(change, model_name)
     icon, verdict = _verdict(change)
     fields: list[tuple[str, str]] = []
     if change.old_status and change.old_since is not None and change.kind in (STATUS, GONE):
-        fields.append((f"Time in {esc(change.old_status)}", duration(change.at - change.old_since)))
+        fields.append((f"Time in {mrkdwn(change.old_status, 40)}", duration(change.at - change.old_since)))
     before, after = change.detail.get("old_replicas"), change.detail.get("new_replicas")
     if before is not None or after is not None:
         fields.append(("Replicas", f"{'?' if before is None else before} → {'?' if after is None else after}"))
@@ -99,7 +119,7 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
     if env and env not in roles:
         roles.append(str(env))
     if roles:
-        fields.append(("Environment", esc(", ".join(roles))))
+        fields.append(("Environment", mrkdwn(", ".join(roles))))
     blocks: list[Block] = [section_block(f"{icon} *{verdict}*: {rich}")]
     if fields:
         blocks.append(
@@ -109,35 +129,30 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
             }
         )
     blocks.extend(excerpt.blocks(change.detail.get(excerpt.WHY)))  # a failure's error lines and labels
-    stamp = int(change.at.timestamp())
     actor = change.detail.get("actor")
-    by = f" · by {esc(short(str(actor)))}" if actor else ""
+    by = f" · by {mrkdwn(str(actor))}" if actor else ""
     blocks.append(
         context_block(
-            f"Seen <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>{by}"
-            f" · `{esc(short(change.deployment_id, 40))}` · states between two polls may be missed"
+            f"Seen {stamp(change.at)}{by}"
+            f" · `{mrkdwn(change.deployment_id, 40)}` · states between two polls may be missed"
         )
     )
     if change.kind != GONE:
         blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
-    return Message(text=esc(plain), blocks=blocks)
+    return Message(text=text, blocks=blocks)
 
 
 def thread_parent(*, first: Change | None, latest: Change, model_name: str, replies: int) -> Message:
     """The edited parent of a deployment's thread: the latest status first, how it started below."""
-    plain, rich = _headline(latest, model_name)
+    text, rich = _headline(latest, model_name)
     # a promotion's new_status is a role, not a status: it gets the promotion's own icon
     icon = _verdict(latest)[0] if latest.kind == PROMOTED else emoji(latest.new_status)
     head = f"{icon} {rich}"
     lines = [f"Latest of {replies + 1} changes; every one is in the thread."]
     if first is not None:
         _, first_rich = _headline(first, model_name)
-        lines.append(f"Started with {first_rich} at {_when(first.at)}.")
+        lines.append(f"Started with {first_rich} at {stamp(first.at, time_only=True)}.")
     blocks: list[Block] = [section_block(head), context_block(" ".join(lines))]
     if latest.kind != GONE:
         blocks.append(card_actions(latest.model_id, latest.deployment_id, shareable=False))
-    return Message(text=esc(f"{plain} (latest of {replies + 1})"), blocks=blocks)
-
-
-def _when(at: datetime) -> str:
-    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"
+    return Message(text=f"{text} (latest of {replies + 1})", blocks=blocks)

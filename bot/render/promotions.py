@@ -1,12 +1,13 @@
 """Pure Block Kit for environments and promotions: a promotion's live message, its steps, the environment card.
 
 The live message is posted when a promotion is first seen and edited in place as it
-moves; each step is a reply in its thread. Every string from Baseten goes through esc().
+moves; each step is a reply in its thread. Every string from Baseten goes through bot.render.text's
+rule for where it lands; a promotion's error_message is shown in a code block it cannot close.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,11 @@ from bot.baseten.models import AutoscalingSettings, Environment, Model
 from bot.domain.changes import Change
 from bot.domain.promotions import ENDED, REPLACED
 from bot.domain.status import emoji
-from bot.render.cards import Block, Message, card_actions, context_block, deployment_card, esc, section_block, short
+from bot.render.cards import Block, Message, card_actions, context_block, deployment_card, section_block
+from bot.render.dates import stamp
+from bot.render.text import NAME, code, escape, mrkdwn, plain, printable
+
+MAX_ERROR = 500  # characters of Baseten's error_message shown, as sent
 
 _LOOK = {  # status -> (emoji, what the message says it is)
     "RELEASING": (":rocket:", "Promotion releasing"),
@@ -41,67 +46,61 @@ def bar(percent: int | None) -> str:
     return "▰" * filled + "▱" * (10 - filled) + f" {percent}%"
 
 
-def _names(change: Change, model_name: str) -> tuple[str, str, str]:
-    model = short(model_name or change.model_id)
-    candidate = short(change.deployment_name or change.deployment_id or "?")
-    env = short(str(change.detail.get("environment") or "?"), 60)
+def _names(change: Change, model_name: str, rule: Callable[[str, int], str]) -> tuple[str, str, str]:
+    """The model, the candidate and the environment, by one context's rule (bot.render.text)."""
+    model = rule(model_name or change.model_id, NAME)
+    candidate = rule(change.deployment_name or change.deployment_id or "?", NAME)
+    env = rule(str(change.detail.get("environment") or "?"), 60)
     return model, candidate, env
 
 
 def _traffic(detail: Any) -> str:
     traffic = detail.get("traffic")
-    return "" if traffic is None else f" ({traffic}% of traffic)"
+    return "" if traffic is None else f" ({plain(str(traffic), 20)}% of traffic)"
 
 
 def _headline(change: Change, model_name: str) -> str:
     """Plain text naming the model, the candidate, the environment, and the promotion's status."""
-    model, candidate, env = _names(change, model_name)
-    return f"{model} / {candidate} → {env}: {short(change.new_status, 40)}{_traffic(change.detail)}"
+    model, candidate, env = _names(change, model_name, plain)
+    return f"{model} / {candidate} → {env}: {plain(change.new_status, 40)}{_traffic(change.detail)}"
 
 
-def _error(change: Change) -> list[Block]:
-    error = change.detail.get("error_message")
-    if not error:
-        return []
-    return [section_block(baseten_says(str(error)))]
-
-
-def baseten_says(error: str) -> str:
-    """Baseten's error_message in a code block it cannot close early."""
-    shown = esc(short(error, 500)).replace("```", "'''")
-    return f"*Baseten says:*\n```{shown}```"
+def baseten_says(error: Any) -> list[Block]:
+    """Baseten's error_message in a code block it cannot close early; nothing when none is left to show."""
+    shown = code(str(error), MAX_ERROR) if error else ""
+    return [section_block(f"*Baseten says:*\n```{shown}```")] if shown else []
 
 
 def _outcome(change: Change) -> str:
     """The sentence under an ended promotion, naming the deployment now current."""
     detail = change.detail
     current = detail.get("current_deployment_name") or detail.get("current_deployment_id")
-    now_current = f" *{esc(short(str(current)))}* is current." if current else ""
+    now_current = f" *{mrkdwn(str(current))}* is current." if current else ""
     if change.new_status == "SUCCEEDED" and detail.get("inferred"):
         return "Baseten no longer shows the promotion and the candidate is current." + now_current
     if change.new_status == ENDED:
         return "Baseten no longer shows the promotion and did not say how it ended." + now_current
     if change.new_status == REPLACED:
-        return f"Another candidate, *{esc(short(str(detail.get('replaced_by') or '?')))}*, took its place."
+        return f"Another candidate, *{mrkdwn(str(detail.get('replaced_by') or '?'))}*, took its place."
     return now_current.strip()
 
 
 def live_message(change: Change, *, model_name: str, started_by: str | None, actions: Sequence[Block] = ()) -> Message:
     """The promotion's one message in a channel, showing its latest state; `actions`: its controls
     (bot.actions.buttons.promotion_buttons), shown while it runs and gone from the edit that ends it."""
-    model, candidate, env = _names(change, model_name)
+    model, candidate, env = _names(change, model_name, mrkdwn)
     icon, what = look(change.new_status)
-    head = f"{icon} *{what}*: *{esc(candidate)}* → *{esc(env)}* of *{esc(model)}*"
+    head = f"{icon} *{what}*: *{candidate}* → *{env}* of *{model}*"
     detail = change.detail
     fields = [
-        ("Status", f"`{esc(short(change.new_status, 40))}`"),
+        ("Status", f"`{mrkdwn(change.new_status, 40)}`"),
         ("Traffic to the candidate", bar(detail.get("traffic"))),
     ]
     replacing = detail.get("current_deployment_name") or detail.get("current_deployment_id")
     if replacing and replacing != change.deployment_name and replacing != change.deployment_id:
-        fields.append(("Current deployment", esc(short(str(replacing)))))
+        fields.append(("Current deployment", mrkdwn(str(replacing))))
     if started_by:
-        fields.append(("Started by", esc(short(started_by))))
+        fields.append(("Started by", mrkdwn(started_by)))
     blocks: list[Block] = [
         section_block(head),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
@@ -109,37 +108,35 @@ def live_message(change: Change, *, model_name: str, started_by: str | None, act
     outcome = _outcome(change) if detail.get("final") else ""
     if outcome:
         blocks.append(section_block(outcome))
-    blocks.extend(_error(change))
-    stamp = int(change.at.timestamp())
+    blocks.extend(baseten_says(detail.get("error_message")))
     blocks.append(
         context_block(
-            f"Updated <!date^{stamp}^{{date_short_pretty}} {{time}}|{change.at:%Y-%m-%d %H:%M} UTC>"
-            " · every step is in the thread · states between two polls may be missed"
+            f"Updated {stamp(change.at)} · every step is in the thread · states between two polls may be missed"
         )
     )
     if change.deployment_id:
         blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
-    return Message(text=esc(_headline(change, model_name)), blocks=blocks)
+    return Message(text=_headline(change, model_name), blocks=blocks)
 
 
 def step_reply(change: Change, *, model_name: str) -> Message:
     """One step, as a reply in the live message's thread: old → new status and traffic."""
-    model, candidate, env = _names(change, model_name)
+    model, candidate, env = _names(change, model_name, plain)
     icon, _ = look(change.new_status)
     detail = change.detail
-    old, new = short(change.old_status or "-", 40), short(change.new_status, 40)
+    old, new = change.old_status or "-", change.new_status
     before, after = detail.get("old_traffic"), detail.get("traffic")
     moved = f" · traffic {'?' if before is None else before}% → {'?' if after is None else after}%"
-    line = f"{icon} `{esc(old)}` → `{esc(new)}`" + ("" if before == after else moved)
+    line = f"{icon} `{mrkdwn(old, 40)}` → `{mrkdwn(new, 40)}`" + ("" if before == after else escape(moved))
     if detail.get("backwards"):
         line += "\n:warning: The traffic share went *back*."
     blocks: list[Block] = [section_block(line)]
     outcome = _outcome(change) if detail.get("final") else ""
     if outcome:
         blocks.append(section_block(outcome))
-    blocks.extend(_error(change))
-    plain = f"{model} / {candidate} → {env}: {old} → {new}{_traffic(detail)}"
-    return Message(text=esc(plain), blocks=blocks)
+    blocks.extend(baseten_says(detail.get("error_message")))
+    text = f"{model} / {candidate} → {env}: {plain(old, 40)} → {plain(new, 40)}{_traffic(detail)}"
+    return Message(text=text, blocks=blocks)
 
 
 def _scaling(settings: AutoscalingSettings | None) -> str:
@@ -160,13 +157,13 @@ def _n(value: int | None) -> str:
 def environment_card(model: Model, env: Environment, *, now: datetime) -> Message:
     """`status MODEL env:NAME`: the environment, its promotion in progress, and its current deployment's card."""
     current, candidate, promo = env.current_deployment, env.candidate_deployment, env.in_progress_promotion
-    head = f":package: *{esc(short(model.display_name))}* / environment *{esc(short(env.name, 60))}*"
+    head = f":package: *{mrkdwn(model.display_name)}* / environment *{mrkdwn(env.name, 60)}*"
     fields = [
         ("Current deployment", _dep(current)),
         ("Candidate", _dep(candidate) if candidate else "none"),
-        ("Promotion", f"`{esc(short(promo.status, 40))}`" if promo else "none in progress"),
+        ("Promotion", f"`{mrkdwn(promo.status, 40)}`" if promo else "none in progress"),
         ("Traffic to the candidate", bar(promo.percent_traffic_to_new_version) if promo else "-"),
-        ("Autoscaling", esc(_scaling(env.autoscaling_settings))),
+        ("Autoscaling", escape(_scaling(env.autoscaling_settings))),
     ]
     rolling = env.promotion_settings.rolling_deploy if env.promotion_settings else None
     if rolling is not None:
@@ -175,23 +172,23 @@ def environment_card(model: Model, env: Environment, *, now: datetime) -> Messag
         section_block(head),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
     ]
-    if promo and promo.error_message:
-        blocks.append(section_block(baseten_says(promo.error_message)))
-    text = f"{short(model.display_name)} / {short(env.name, 60)}: " + (
-        f"{short(current.display_name)} {short(current.status, 40)}" if current else "no current deployment"
+    if promo:
+        blocks.extend(baseten_says(promo.error_message))
+    text = f"{plain(model.display_name)} / {plain(env.name, 60)}: " + (
+        f"{plain(current.display_name)} {plain(current.status, 40)}" if current else "no current deployment"
     )
     if promo:
-        text += f"; promoting {short(candidate.display_name) if candidate else '?'}: {short(promo.status, 40)}"
+        text += f"; promoting {plain(candidate.display_name) if candidate else '?'}: {plain(promo.status, 40)}"
         text += _traffic({"traffic": promo.percent_traffic_to_new_version})
     if current is not None:
         blocks.extend(deployment_card(current, model_name=model.display_name, now=now).blocks)
-    return Message(text=esc(text), blocks=blocks)
+    return Message(text=text, blocks=blocks)
 
 
 def _dep(dep: Any) -> str:
     if dep is None:
         return "none"
-    return f"{emoji(dep.status)} *{esc(short(dep.display_name, 60))}* `{esc(short(dep.status, 40))}`"
+    return f"{emoji(dep.status)} *{mrkdwn(dep.display_name, 60)}* `{mrkdwn(dep.status, 40)}`"
 
 
 def terminal_environment(model: Model, env: Environment) -> str:
@@ -206,4 +203,4 @@ def terminal_environment(model: Model, env: Environment) -> str:
         ("Traffic", bar(promo.percent_traffic_to_new_version) if promo else "-"),
         ("Autoscaling", _scaling(env.autoscaling_settings)),
     ]
-    return "\n".join(f"{k + ':':<20}{''.join(ch if ch.isprintable() else '?' for ch in v)}" for k, v in rows)
+    return "\n".join(f"{k + ':':<20}{printable(v)}" for k, v in rows)

@@ -2,7 +2,9 @@
 
 Who may act is checked first, every time (a typed command, an ask button, the do button):
 a user not in OPERATOR_USER_IDS gets a refusal only they see, the refusal is logged with
-their user id, and Baseten is not called.
+their user id, and Baseten is not called. At the do button, the click that acts, group
+memberships are read from Slack then; when Slack cannot say, nobody acts. Both kinds of
+button are read by one function (bot.actions.checks.read_button), and every click is answered.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.actions import buttons
+from bot.actions.checks import read_button
 from bot.actions.operations import Operations
-from bot.actions.verbs import Target, Verb, decode
+from bot.actions.verbs import Target, Verb
 from bot.commands.lookup import LookupFailed
 from bot.commands.parse import Act
 from bot.render import cards
@@ -25,6 +28,10 @@ from bot.store.actions import Click
 
 log = logging.getLogger(__name__)
 GONE = "That button can no longer be used. Ask again with `/baseten status MODEL DEPLOYMENT`."
+UNSURE = (
+    "Slack could not say just now whether you are in an operator group, so nothing was sent. Try again in a moment."
+)
+OLD_CARD = "this card is from before cards carried what they showed, so the bot cannot check it"
 OOPS = "Something went wrong on the bot's side; it has been logged. Nothing was changed unless it says so."
 
 
@@ -36,6 +43,7 @@ def register_acting(app: AsyncApp, ops: Operations) -> None:
             await _ask(body, action, respond, ops)
         except Exception:
             log.exception("answering an action button failed")
+            await _reply(respond, cards.error(OOPS), replace_original=False)
 
     @app.action(re.compile("^" + re.escape(buttons.DO)))
     async def do(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
@@ -44,6 +52,7 @@ def register_acting(app: AsyncApp, ops: Operations) -> None:
             await _do(body, action, respond, ops)
         except Exception:
             log.exception("acting on a deployment failed")
+            await _reply(respond, cards.error(OOPS), replace_original=False)
 
 
 async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
@@ -65,12 +74,13 @@ async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond:
 async def _ask(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
     """A button on a card or a notice: the confirmation card, from the status now, for the clicker only."""
     user = _user(body)
-    decoded = decode(str(action.get("value") or ""))
-    if decoded is None:
+    button = read_button(action, buttons.ASK)
+    if button is None:
         await _reply(respond, buttons.note(GONE), replace_original=False)
         return
-    verb, target = decoded
-    if not await _may(verb, user, ops):
+    verb, target, _ = button
+    if not await ops.operators.allows(user):  # it changes nothing: a membership read in the last minute will do
+        _refused(verb.name, user, ops)
         await _reply(respond, buttons.refusal(anyone=ops.operators.anyone), replace_original=False)
         return
     card = await _safe(lambda: ops.confirm_button(verb, target))
@@ -78,35 +88,35 @@ async def _ask(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespo
 
 
 async def _do(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
-    """The confirmation card's button, after Slack's confirm dialog: one request, however often it arrives."""
+    """The confirmation card's button, after Slack's confirm dialog: its card acts once, on what it showed."""
     user = _user(body)
-    decoded = decode(str(action.get("value") or ""))
-    if decoded is not None and action.get("action_id") != buttons.DO + decoded[0].name:
-        decoded = None  # a value that does not belong to this button: not one the bot wrote
-    if decoded is None or (decoded[0].needs_deployment and not decoded[1].deployment_id):
+    button = read_button(action, buttons.DO)
+    if button is None:
         await _reply(respond, buttons.note(GONE), replace_original=False)
         return
-    verb, target = decoded
-    if not await _may(verb, user, ops):
-        await _reply(respond, buttons.refusal(anyone=ops.operators.anyone), replace_original=False)
+    verb, target, shown = button
+    may = await ops.operators.confirms(user)  # group memberships read from Slack now, not remembered
+    if not may:
+        _refused(verb.name, user, ops, unsure=may is None)
+        answer = buttons.note(UNSURE) if may is None else buttons.refusal(anyone=ops.operators.anyone)
+        await _reply(respond, answer, replace_original=False)
+        return
+    if shown is None:  # a card drawn before cards carried what they showed: it cannot be checked
+        log.info("a card without what it showed, for %s by %s: nothing sent, a fresh card offered", verb.name, user)
+        fresh = await _safe(lambda: ops.fresh_card(verb, target))
+        await _reply(respond, buttons.instead(OLD_CARD, fresh), replace_original=True)
         return
     click = _click(body, user, verb, target)
-    out = await ops.perform(verb, target, click)
-    if out is None:
-        return  # the first delivery of this click answers; this one says nothing
-    await _reply(respond, buttons.outcome_card(user, verb, target, out), replace_original=True)
-    await ops.announce(click, verb, target, out)
+    done = await ops.perform(verb, target, shown, click)
+    await _reply(respond, done.message, replace_original=done.replace)
+    if done.outcome is not None:
+        await ops.announce(click, verb, target, done.outcome)
 
 
-async def _may(verb: Verb, user: str, ops: Operations) -> bool:
-    if await ops.operators.allows(user):
-        return True
-    _refused(verb.name, user, ops)
-    return False
-
-
-def _refused(verb: str, user: str, ops: Operations) -> None:
+def _refused(verb: str, user: str, ops: Operations, *, unsure: bool = False) -> None:
     why = "not in OPERATOR_USER_IDS" if ops.operators.anyone else "OPERATOR_USER_IDS is not set"
+    if unsure:
+        why = "Slack could not say whether they are in an operator group"
     log.info("refused %s from %s: %s", verb, user, why)
 
 

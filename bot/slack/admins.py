@@ -3,7 +3,8 @@ subscriptions; unset: everyone) and `OPERATOR_USER_IDS` (who may act on deployme
 unset: nobody).
 
 A user group (`S…`) is read with `usergroups.users.list` (scope `usergroups:read`)
-and kept for a minute, so a burst of commands costs one Slack call. When Slack
+and kept for a minute, so a burst of commands costs one Slack call; `confirms`, for a
+click that acts, reads it again every time. When Slack
 cannot answer, the last membership seen is used for another minute; a group
 never read counts as empty. Refusing is the safe side: nobody gains rights through an error.
 """
@@ -106,19 +107,44 @@ class AllowList:
                 return True
         return False
 
+    async def confirms(self, user: str) -> bool | None:
+        """Whether the user may, with every group read from Slack now, not remembered: for the click
+        that acts, so someone just removed from a group cannot act for the rest of the minute.
+        None: a group Slack could not read now may hold the user (nobody acts on that)."""
+        if self.everyone or user in self.users:
+            return True
+        unknown = False
+        for group in sorted(self.groups):
+            members = await self._read(group)
+            if members is None:
+                unknown = True
+            elif user in members:
+                return True
+        return None if unknown else False
+
     async def _members(self, group: str) -> frozenset[str]:
         known = self._known.get(group)
         if known and self._clock() - known.read_at < TTL_SECONDS:
             return known.members
+        members = await self._read(group)
+        if members is None:
+            return self._known[group].members  # what `_failed` kept
+        return members
+
+    async def _read(self, group: str) -> frozenset[str] | None:
+        """The group's members from Slack now (remembered for the next minute); None when Slack cannot say."""
+        known = self._known.get(group)
         try:
             if self._slack is None:
                 raise RuntimeError("no Slack client")
             resp = await asyncio.wait_for(self._slack.usergroups_users_list(usergroup=group), LOOKUP_TIMEOUT)
             members = frozenset(str(u) for u in resp.get("users") or [])
         except SlackApiError as exc:
-            return self._failed(group, str(exc.response.get("error") or "error"), known)
+            self._failed(group, str(exc.response.get("error") or "error"), known)
+            return None
         except Exception as exc:  # noqa: BLE001 - network, timeout, anything: keep what was known
-            return self._failed(group, type(exc).__name__, known)
+            self._failed(group, type(exc).__name__, known)
+            return None
         if group in self._failing:
             log.info("read user group %s again", group)
             del self._failing[group]

@@ -255,7 +255,9 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     view = await look_up(deps.client, cmd.model, cmd.target)
     now = deps.now()
     if isinstance(view, ModelView):
-        return cards.model_overview(view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by)
+        return cards.model_overview(
+            view.model, view.deployments, now=now, shareable=shareable, shared_by=shared_by, skipped=view.skipped
+        )
     if isinstance(view, EnvironmentView):
         return promotions.environment_card(view.model, view.environment, now=now)
     assert isinstance(view, DeploymentView)

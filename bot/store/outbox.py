@@ -1,14 +1,13 @@
-"""The outbox: transitions, one pending delivery per channel, and the threads notices reply in.
+"""The outbox: transitions and one pending delivery per channel, recorded with what a poll saw.
 
-The only module that issues SQL for the `transitions`, `deliveries` and `threads`
-tables. `record` writes a cycle's snapshots (through bot.store.snapshots), its
-transitions and their deliveries in one transaction; the notifier then claims,
-sends and marks each delivery.
+The only module that writes the `transitions` and `deliveries` tables. `record` is a
+poll's one transaction: its conditional writes of snapshots and model states (through
+bot.store.snapshots) and environments (bot.store.env_states), then its transitions and
+their deliveries; the notifier then claims, sends and marks each delivery.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.changes import Change, Snap
 from bot.domain.memory import ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
-from bot.domain.status import CHURN
 from bot.store import tables as t
 from bot.store._sql import Now, chunks, rowcount, utcnow
-from bot.store.snapshots import write_states
+from bot.store.env_states import write_environment
+from bot.store.snapshots import write_model, write_snapshot
 
 OPEN = ("pending", "sending")  # a delivery not yet sent, failed or dropped
 # rendered inline, not bound, so that the planner sees the partial index of open rows applies
@@ -31,15 +30,6 @@ _OPEN_ROW = t.Delivery.state.in_(bindparam("open_states", list(OPEN), expanding=
 
 class Conflict(Exception):
     """Another replica recorded a change first; this cycle's writes were rolled back."""
-
-
-@dataclass(frozen=True)
-class ThreadInfo:
-    """A deployment's notice thread in one channel: its parent, first change and replies so far."""
-
-    ts: str
-    first: Change | None
-    replies: int
 
 
 @dataclass(frozen=True)
@@ -79,7 +69,7 @@ class Outbox:
             return 0
         now = self._now()
         async with self._sessions.begin() as session:
-            if (changed := await write_states(session, snaps, models, environments, now)) is not None:
+            if (changed := await _write_states(session, snaps, models, environments, now)) is not None:
                 raise Conflict(f"{changed} changed under this cycle")
             rows = []
             for item in outgoing:
@@ -151,7 +141,7 @@ class Outbox:
                 subscription_id=d.subscription_id,
                 thread=d.thread,
                 attempts=d.attempts,
-                transition=_change(tr),
+                transition=change_of(tr),
                 model_name=tr.model_name,
             )
             for d, tr in rows
@@ -209,59 +199,6 @@ class Outbox:
                 .where(t.Delivery.id == pending.id)
                 .values(state="failed", attempts=pending.attempts + 1, last_error=error[:500])
             )
-
-    async def thread(
-        self, team_id: str, channel_id: str, deployment_id: str, *, max_age: timedelta
-    ) -> ThreadInfo | None:
-        """The open thread of a deployment's notices in a channel, if one started within `max_age`."""
-        async with self._sessions() as session:
-            row = await session.get(t.Thread, (team_id, channel_id, deployment_id))
-            if row is None or row.created_at < self._now() - max_age:
-                return None
-            first = (
-                await session.execute(
-                    select(t.Transition)
-                    .join(t.Delivery, t.Delivery.transition_id == t.Transition.id)
-                    .where(
-                        t.Delivery.team_id == team_id,
-                        t.Delivery.channel_id == channel_id,
-                        t.Delivery.ts == row.ts,
-                    )
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            replies = await session.scalar(
-                select(func.count())
-                .select_from(t.Delivery)
-                .where(
-                    t.Delivery.team_id == team_id,
-                    t.Delivery.channel_id == channel_id,
-                    t.Delivery.thread_ts == row.ts,
-                    t.Delivery.state == "sent",
-                )
-            )
-        return ThreadInfo(row.ts, None if first is None else _change(first), int(replies or 0))
-
-    async def set_thread(
-        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str | None
-    ) -> None:
-        """Starts (or, with ts None, forgets) the thread of a deployment's notices in a channel."""
-        async with self._sessions.begin() as session:
-            existing = await session.get(t.Thread, (team_id, channel_id, deployment_id))
-            if existing is not None:
-                await session.delete(existing)
-                await session.flush()
-            if ts is not None:
-                session.add(
-                    t.Thread(
-                        team_id=team_id,
-                        channel_id=channel_id,
-                        deployment_id=deployment_id,
-                        model_id=model_id,
-                        ts=ts,
-                        created_at=self._now(),
-                    )
-                )
 
     async def counts(self) -> dict[str, int]:
         """Outbox state counts, for metrics and tests."""
@@ -325,46 +262,6 @@ async def drop_pending(
     await session.execute(query.values(state="dropped", last_error=reason))
 
 
-async def read_change_times(
-    session: AsyncSession, keys: set[tuple[str, str]], *, since: datetime
-) -> dict[tuple[str, str], list[datetime]]:
-    """When each of these deployments changed status (churn aside) since `since`,
-    counting only from its last settling after a bout of flapping."""
-    out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-    settled_at: dict[tuple[str, str], datetime] = {}
-    if not keys:
-        return out
-    dep_ids = sorted({d for _, d in keys})
-    for chunk in chunks(dep_ids, 500):
-        rows = (
-            await session.execute(
-                select(
-                    t.Transition.model_id,
-                    t.Transition.deployment_id,
-                    t.Transition.kind,
-                    t.Transition.detected_at,
-                    t.Transition.old_status,
-                    t.Transition.new_status,
-                ).where(
-                    t.Transition.deployment_id.in_(chunk),
-                    t.Transition.kind.in_(("status", "settled")),
-                    t.Transition.detected_at >= since,
-                )
-            )
-        ).all()
-        for model_id, dep_id, kind, at, old, new in rows:
-            key = (model_id, dep_id)
-            if key not in keys:
-                continue
-            if kind == "settled":
-                settled_at[key] = max(at, settled_at.get(key, at))
-            elif not (old in CHURN and new in CHURN):
-                out[key].append(at)
-    for key, at in settled_at.items():
-        out[key] = [x for x in out[key] if x > at]
-    return out
-
-
 async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:
     """When each subscription last had a notice accepted by Slack."""
     rows = (
@@ -377,7 +274,8 @@ async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> d
     return {int(sub_id): at for sub_id, at in rows if sub_id is not None and at is not None}
 
 
-def _change(tr: t.Transition) -> Change:
+def change_of(tr: t.Transition) -> Change:
+    """A stored transition as the Change it recorded."""
     return Change(
         kind=tr.kind,
         model_id=tr.model_id,
@@ -398,3 +296,24 @@ async def _live_ids(session: AsyncSession, ids: Iterable[int | None]) -> set[int
     for chunk in chunks(sorted({i for i in ids if i is not None}), 500):
         live.update((await session.scalars(select(t.Subscription.id).where(t.Subscription.id.in_(chunk)))).all())
     return live
+
+
+async def _write_states(
+    session: AsyncSession,
+    snaps: Sequence[tuple[Snap | None, Snap]],
+    models: Sequence[tuple[ModelMemory | None, ModelRow]],
+    environments: Sequence[tuple[EnvState | None, EnvState]],
+    now: datetime,
+) -> str | None:
+    """What a poll saw, each write conditional on what it read (for bot.store.outbox's recording
+    transaction). Returns what another writer changed first (the caller then writes nothing), or None."""
+    for before, after in snaps:
+        if not await write_snapshot(session, before, after):
+            return f"snapshot {after.model_id}/{after.deployment_id}"
+    for memory, row in models:
+        if not await write_model(session, memory, row, now):
+            return f"model state {row[0]}"
+    for env_before, env_after in environments:
+        if not await write_environment(session, env_before, env_after):
+            return f"environment {env_after.model_id}/{env_after.name}"
+    return None

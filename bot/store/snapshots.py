@@ -2,8 +2,8 @@
 
 The only module that issues SQL for the `snapshots` and `model_states` tables. A new
 subscription writes its first sightings through `write_baseline`, inside its own
-transaction (bot.store.subscriptions); the outbox calls `write_states` (these, and
-environments through bot.store.env_states) inside its recording transaction; the
+transaction (bot.store.subscriptions); the outbox's recording transaction writes them
+through `write_snapshot` and `write_model`, each conditional on what the poll read; the
 poller reads them through `read_memory` (bot.store.Store.memory), and `list` through
 `read_for_models`.
 """
@@ -20,10 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.changes import Snap
 from bot.domain.memory import ModelMemory, ModelRow
-from bot.domain.promotions import EnvState
 from bot.store import tables as t
 from bot.store._sql import chunks, insert_ignore, rowcount
-from bot.store.env_states import write_environment
 
 
 async def write_baseline(session: AsyncSession, snaps: Sequence[Snap], model: ModelRow | None, now: datetime) -> None:
@@ -62,27 +60,6 @@ async def read_for_models(
     for snap in snaps:
         by_model[snap.model_id].append(snap)
     return by_model, {m.model_id: m for m in states}
-
-
-async def write_states(
-    session: AsyncSession,
-    snaps: Sequence[tuple[Snap | None, Snap]],
-    models: Sequence[tuple[ModelMemory | None, ModelRow]],
-    environments: Sequence[tuple[EnvState | None, EnvState]],
-    now: datetime,
-) -> str | None:
-    """What a poll saw, each write conditional on what it read (for bot.store.outbox's recording
-    transaction). Returns what another writer changed first (the caller then writes nothing), or None."""
-    for before, after in snaps:
-        if not await write_snapshot(session, before, after):
-            return f"snapshot {after.model_id}/{after.deployment_id}"
-    for memory, row in models:
-        if not await write_model(session, memory, row, now):
-            return f"model state {row[0]}"
-    for env_before, env_after in environments:
-        if not await write_environment(session, env_before, env_after):
-            return f"environment {env_after.model_id}/{env_after.name}"
-    return None
 
 
 async def write_snapshot(session: AsyncSession, before: Snap | None, after: Snap) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -64,7 +65,17 @@ class Subscription(Base):
     """A channel watching one deployment, the production/development one, or a whole model."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "model_id", "target"),)
+    # Two columns nothing uses (mutes live in `mutes` since migration 0005; `list` derives the last
+    # delivery from deliveries.sent_at). They stay in the table but out of the mapping, so this
+    # version neither reads nor writes them; dropping them now would break a replica of the previous
+    # version, which still selects them, during a rolling upgrade. The next migration drops them,
+    # once no running version reads them.
+    __table_args__: tuple[Any, ...] = (
+        UniqueConstraint("team_id", "channel_id", "model_id", "target"),
+        Column("muted_until", UTCDateTime(), nullable=True),
+        Column("last_delivered_at", UTCDateTime(), nullable=True),
+    )
+    __mapper_args__ = {"exclude_properties": ["muted_until", "last_delivered_at"]}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(SLACK_ID)
@@ -81,13 +92,6 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # no longer written or read: mutes live in `mutes`, per channel and model, since migration 0005
-    # (which copied these over). Kept for one release, like last_delivered_at below.
-    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # no longer written or read: `list` derives it from deliveries.sent_at. Kept for one release so that
-    # a replica of the previous version, still running during a rolling upgrade, can write it; a later
-    # migration drops it.
-    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Mute(Base):
@@ -236,20 +240,23 @@ class Action(Base):
     """One action on a deployment asked from Slack, and what Baseten answered.
 
     The bot's own audit record: Baseten's audit log names the bot's API key, never the
-    Slack user. `(dedupe_key, repeat)` is unique: a double click or a redelivered
-    interaction finds the row of the first one within the window and makes no request,
-    in every replica alike.
+    Slack user. `card_id` is unique: the first click on a confirmation card claims it,
+    and any later click, redelivery or replay of that card finds the row and makes no
+    request, in every replica alike.
     """
 
     __tablename__ = "actions"
     __table_args__ = (
         UniqueConstraint("dedupe_key", "repeat"),
         Index(None, "model_id", "requested_at"),
+        Index(None, "card_id", unique=True),  # an index, not a constraint: SQLite adds one to a table in place
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(64))  # hash of user, channel, message, verb and target
-    repeat: Mapped[int] = mapped_column(Integer)  # 1, then 2 for the same click after the window, …
+    dedupe_key: Mapped[str] = mapped_column(String(64))  # a hash of the card id (before 0010: of the click)
+    repeat: Mapped[int] = mapped_column(Integer)  # 1 (before 0010: 2 for the same click after a minute, …)
+    # the confirmation card this click confirmed: one card, one row (NULL in rows before 0010)
+    card_id: Mapped[str | None] = mapped_column(String(32), default=None)
     team_id: Mapped[str] = mapped_column(SLACK_ID)
     channel_id: Mapped[str] = mapped_column(SLACK_ID)
     user_id: Mapped[str] = mapped_column(SLACK_ID)

@@ -1,0 +1,84 @@
+"""Pruning what the bot no longer needs, older than RETENTION_DAYS, in small batches.
+
+What goes: deliveries that are done (sent, failed or dropped), transitions no open delivery
+still needs (but every `promoted` one: `rollback` reads them, and they are few), finished
+actions, the live messages of promotions no environment shows any more, and what the bot
+last saw of environments nobody watches. Each batch is one short transaction of at most
+`batch` rows, so the lease holder's other writers never wait long behind it; the service
+runs it off the poll loop's path (bot.app.service).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from bot.store import tables as t
+from bot.store._sql import rowcount
+
+DONE = ("sent", "failed", "dropped")
+BATCH = 500
+
+
+@dataclass
+class Pruned:
+    """Rows removed, by table."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+class Retention:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def prune(self, *, before: datetime, batch: int = BATCH) -> Pruned:
+        """Everything that may go and is older than `before`, `batch` rows a transaction."""
+        d, tr, a, env, msg = t.Delivery, t.Transition, t.Action, t.EnvironmentState, t.PromotionMessage
+        open_delivery = exists().where(d.transition_id == tr.id, d.state.not_in(DONE))
+        shown = exists().where(env.promotion_key == msg.promotion_key, env.model_id == msg.model_id)
+        watched = exists().where(t.Subscription.model_id == env.model_id)
+        pruned = Pruned()
+        steps: list[tuple[str, InstrumentedAttribute[object], ColumnElement[bool]]] = [
+            ("deliveries", d.id, and_(d.state.in_(DONE), d.created_at < before)),
+            ("transitions", tr.id, and_(tr.detected_at < before, tr.kind != "promoted", ~open_delivery)),
+            ("actions", a.id, and_(a.finished_at.is_not(None), a.finished_at < before)),
+        ]
+        for name, key, where in steps:
+            pruned.rows[name] = await self._by_id(key, where, batch)
+        pruned.rows["promotion_messages"] = await self._where(msg, and_(msg.created_at < before, ~shown), batch)
+        stale = and_(~watched, or_(env.since.is_(None), env.since < before))
+        pruned.rows["environment_states"] = await self._where(env, stale, batch)
+        return pruned
+
+    async def _by_id(self, key: InstrumentedAttribute[object], where: ColumnElement[bool], batch: int) -> int:
+        """Deletes rows with an integer key, `batch` at a time, until none match."""
+        table = key.class_
+        removed = 0
+        while True:
+            async with self._sessions.begin() as session:
+                ids = (await session.scalars(select(key).where(where).limit(batch))).all()
+                if ids:
+                    removed += rowcount(await session.execute(delete(table).where(key.in_(ids))))
+            if len(ids) < batch:
+                return removed
+
+    async def _where(self, table: type[t.Base], where: ColumnElement[bool], batch: int) -> int:
+        """Deletes rows of a table with a composite key, `batch` at a time, until none match."""
+        keys = list(table.__table__.primary_key)
+        removed = 0
+        while True:
+            async with self._sessions.begin() as session:
+                rows = (await session.execute(select(*keys).where(where).limit(batch))).all()
+                for row in rows:
+                    match = and_(*(k == v for k, v in zip(keys, row, strict=True)))
+                    removed += rowcount(await session.execute(delete(table).where(match)))
+            if len(rows) < batch:
+                return removed

@@ -1,0 +1,87 @@
+"""Notice threads: which message a deployment's notices reply to in each channel.
+
+The only module that issues SQL for the `threads` table (and reads the deliveries of a
+thread, to count its replies). The notifier starts and reads threads; an action's line
+goes into the deployment's thread when one is open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain.changes import Change
+from bot.store import tables as t
+from bot.store._sql import Now, utcnow
+from bot.store.outbox import change_of
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """A deployment's notice thread in one channel: its parent, first change and replies so far."""
+
+    ts: str
+    first: Change | None
+    replies: int
+
+
+class Threads:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
+        self._sessions = sessions
+        self._now = now
+
+    async def thread(
+        self, team_id: str, channel_id: str, deployment_id: str, *, max_age: timedelta
+    ) -> ThreadInfo | None:
+        """The open thread of a deployment's notices in a channel, if one started within `max_age`."""
+        async with self._sessions() as session:
+            row = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            if row is None or row.created_at < self._now() - max_age:
+                return None
+            first = (
+                await session.execute(
+                    select(t.Transition)
+                    .join(t.Delivery, t.Delivery.transition_id == t.Transition.id)
+                    .where(
+                        t.Delivery.team_id == team_id,
+                        t.Delivery.channel_id == channel_id,
+                        t.Delivery.ts == row.ts,
+                    )
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            replies = await session.scalar(
+                select(func.count())
+                .select_from(t.Delivery)
+                .where(
+                    t.Delivery.team_id == team_id,
+                    t.Delivery.channel_id == channel_id,
+                    t.Delivery.thread_ts == row.ts,
+                    t.Delivery.state == "sent",
+                )
+            )
+        return ThreadInfo(row.ts, None if first is None else change_of(first), int(replies or 0))
+
+    async def set_thread(
+        self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str | None
+    ) -> None:
+        """Starts (or, with ts None, forgets) the thread of a deployment's notices in a channel."""
+        async with self._sessions.begin() as session:
+            existing = await session.get(t.Thread, (team_id, channel_id, deployment_id))
+            if existing is not None:
+                await session.delete(existing)
+                await session.flush()
+            if ts is not None:
+                session.add(
+                    t.Thread(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        deployment_id=deployment_id,
+                        model_id=model_id,
+                        ts=ts,
+                        created_at=self._now(),
+                    )
+                )
