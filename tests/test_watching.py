@@ -38,7 +38,7 @@ def test_each_model_is_planned_once_with_all_its_watchers() -> None:
     watchers = [watcher(1, "m1", "*", "C1"), watcher(2, "m1", "dep1", "C2"), watcher(3, "m2", "dep9", "C1")]
     plans = w.take(watchers, revision=1, now=0.0)
     assert plans == {
-        "m1": ModelPlan("m1", "", whole=True, deployments=frozenset({"dep1"})),
+        "m1": ModelPlan("m1", "", whole=True, deployments=frozenset({"dep1"}), roles=frozenset({"*"})),
         "m2": ModelPlan("m2", "", whole=False, deployments=frozenset({"dep9"})),
     }
     assert w.watchers("m1") == watchers[:2] and w.watchers("m2") == watchers[2:]
