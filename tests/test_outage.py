@@ -25,8 +25,10 @@ def test_an_outage_is_one_line_a_period_with_counts_and_one_when_it_ends(caplog:
     )
     assert outage.failing and outage.wait() == 30.0  # doubled from 1 s up to the longest
     now[0] = 20.0
-    outage.ok()
+    outage.ok("poll")  # one place works again; the other still fails
+    assert outage.failing and len(caplog.records) == 3
+    outage.ok("delivery")
     assert caplog.records[-1].getMessage() == "the database answers again after 20 s and 36 failed attempts"
     assert not outage.failing and outage.wait() == 0.0
-    outage.ok()  # all well: nothing more is said
+    outage.ok("poll")  # all well: nothing more is said
     assert len(caplog.records) == 4 and "Traceback" not in caplog.text

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.app.config import Settings
-from bot.app.db import sessions
+from bot.app.db import make_sync_engine, sessions
 from bot.app.runtime import Runtime
 from bot.app.service import Service
 from bot.store import tables as t
@@ -232,3 +232,39 @@ async def test_no_model_is_polled_twice_at_once_across_a_loss_and_a_re_take(
     finally:
         baseten.delay = 0.0
         await s.stop()
+
+
+async def test_a_database_outage_is_a_few_lines_and_every_change_made_during_it_is_heard_once(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22: an outage wrote a traceback per model per interval. Here the poll loop's reads and writes
+    fail for a few seconds (their tables are away) while models change; the log says so in a few lines,
+    with no traceback, polling backs off, and once the database answers every change is announced once."""
+    await watch_many(baseten, slack, db_url, models=20)
+    s = service(baseten, slack, db_url, "a", poll_interval_seconds=1, hot_poll_seconds=1, baseten_max_rps=50)
+    engine = make_sync_engine(db_url)
+    await s.start()
+    try:
+        await until(lambda: s.runtime.lease.held and len(polls(baseten)) >= 20, "every model polled once")
+        with engine.begin() as conn:
+            for table in ("snapshots", "subscriptions"):
+                conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_away")
+        for i in range(20):
+            baseten.set_status(model_id(i), f"dep{i:03d}loop", "UNHEALTHY")  # changed during the outage
+        await asyncio.sleep(4.0)
+        assert s.runtime.outage.failing
+        _, detail = await s.health()
+        assert detail["database"] == "failing"
+        with engine.begin() as conn:
+            for table in ("snapshots", "subscriptions"):
+                conn.exec_driver_sql(f"ALTER TABLE {table}_away RENAME TO {table}")
+        await until(lambda: len(slack.posts()) >= 20, "every change announced", timeout=60)
+        await asyncio.sleep(2.0)  # and nothing more
+    finally:
+        await s.stop()
+        engine.dispose()
+    assert sorted(p["channel"] for p in slack.posts()) == [f"C{i:03d}" for i in range(20)]
+    failing = [r for r in caplog.records if "database is failing" in r.getMessage()]
+    assert 1 <= len(failing) <= 6, [r.getMessage() for r in failing]  # about one a HOT_POLL_SECONDS, not per model
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+    assert any("database answers again" in r.getMessage() for r in caplog.records)

@@ -164,13 +164,14 @@ class Service:
         except Exception:
             log.exception("delivering notices failed; pending ones are retried in a moment")
             return
-        outage.ok()
+        outage.ok("delivery")
 
     async def keep_lease(self) -> None:
         """Renews the lease (a standby: tries it) every LEASE_SECONDS / 3; the poll loop follows what it holds."""
         lease = self.runtime.lease
         try:
             await lease.renew()
+            self.runtime.outage.ok("the lease")
         except asyncio.CancelledError:
             # shutdown cancelled a renewal waiting for its database turn; the lease is released
             # next, so there is nothing to renew. Returning keeps the scheduler from logging it as a crash.
@@ -178,6 +179,8 @@ class Service:
         except TimeoutError:
             # the database is slow, not broken: a warning, and the next run tries again
             log.warning("renewing the poller lease took over %gs; not held until a renewal succeeds", lease.patience)
+        except SQLAlchemyError as exc:  # the database fails: one line a period for the whole outage
+            self.runtime.outage.failed("the lease", exc)
         except Exception:
             log.exception("renewing the poller lease failed; not held until a renewal succeeds")
 
@@ -193,6 +196,7 @@ class Service:
         except SQLAlchemyError as exc:
             self.runtime.outage.failed("pruning", exc)
             return
+        self.runtime.outage.ok("pruning")
         if pruned.total:
             log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.rows.items() if n))
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
@@ -44,6 +45,7 @@ from bot.polling.schedule import Schedule, Signature, cost, fleet_changes, in_mo
 from bot.polling.watching import REREAD_AT_LEAST, Watching
 from bot.store import Store
 from bot.store.leases import Lease
+from bot.store.outage import Outage
 
 log = logging.getLogger("bot")
 MAX_IN_FLIGHT = 64  # polls under way at once (the client's own concurrency)
@@ -87,6 +89,8 @@ class Parts(Protocol):
     def poller(self) -> Poller: ...
     @property
     def lease(self) -> Lease: ...
+    @property
+    def outage(self) -> Outage: ...
 
 
 class PollLoop:
@@ -122,6 +126,7 @@ class PollLoop:
         self._detecting: asyncio.Task[None] | None = None
         self._signatures: dict[str, Signature] | None = None  # the fleet as the detector last read it
         self._next_refresh = 0.0
+        self._held_back_until = 0.0  # while the database fails: no poll starts before then
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -154,6 +159,9 @@ class PollLoop:
         if now >= self._next_refresh:
             await self._refresh(now)
             return  # it waited on the database: the lease is followed again before any poll starts
+        if now < self._held_back_until:  # the database fails: polls would read Baseten and write nothing
+            await self._pause(self._held_back_until - now)
+            return
         while len(self._flying) < MAX_IN_FLIGHT and (model := self.schedule.take(now)) is not None:
             task = asyncio.create_task(self._poll(model, now))
             self._flying[model] = task
@@ -212,10 +220,15 @@ class PollLoop:
             revision = await subscriptions.revision()
             if self.watching.stale(revision, now):
                 self._sync(self.watching.take(await subscriptions.watchers(), revision, now), now)
+        except SQLAlchemyError as exc:  # expected in an outage: counted in one line a period, not a traceback
+            self.runtime.metrics.cycles.labels("error").inc()
+            self._store_failed("reading the subscriptions", exc)
+            return
         except Exception:
             self.runtime.metrics.cycles.labels("error").inc()
             log.exception("reading the subscriptions failed; polling tries again in a moment")
             return
+        self.runtime.outage.ok("reading the subscriptions")
         self.rounds.end(now, self.watching.plans)
         idle = self._detecting is None or self._detecting.done()
         if self.watching.plans and idle:  # nobody watches: nothing to ask
@@ -267,11 +280,15 @@ class PollLoop:
             return
         try:
             polled = await self.runtime.poller.poll(watchers, [p], note=False, remember=True)
-        except Exception:
-            log.exception("polling %s failed; it is tried again at its next turn", model)
+        except Exception as exc:
+            if isinstance(exc, SQLAlchemyError):  # nothing was recorded: the change is heard when it is back
+                self._store_failed("polls", exc)
+            else:
+                log.exception("polling %s failed; it is tried again at its next turn", model)
             self.schedule.failed(model, self._clock())
             self._count(model, began, CycleReport(models=1, failed_models=1, errors=[f"{model}: crashed"]))
             return
+        self.runtime.outage.ok("polls")
         now = self._clock()
         ((_, answer),) = polled.reading.answers
         if isinstance(answer, Failed):
@@ -283,6 +300,11 @@ class PollLoop:
         if polled.report.deliveries_created:
             self._on_queued()
         self._count(model, began, polled.report)
+
+    def _store_failed(self, where: str, exc: SQLAlchemyError) -> None:
+        """One line a period for the whole outage (bot.store.outage), and no new poll for a back-off."""
+        self.runtime.outage.failed(where, exc)
+        self._held_back_until = self._clock() + self.runtime.outage.wait()
 
     def _count(self, model: str, began: float, report: CycleReport) -> None:
         self.rounds.count(model, began, report, self._clock(), self.watching.plans)

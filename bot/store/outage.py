@@ -3,9 +3,9 @@
 The poll loop, delivery and the lease each meet the database many times a second; during an
 outage each of those failures used to write a traceback (about 5,000 a minute at 5,000
 models). They report here instead: `failed` counts and logs at most one WARNING line per
-`period` (with the count and where), `ok` logs one line when the database answers again,
-`wait` says how long a caller should hold off (doubling up to `longest`), and `failing`
-is what /healthz shows.
+`period` (with the count and where), `ok` clears one place and logs one line when every
+place that failed works again, `wait` says how long a caller should hold off (doubling up
+to `longest`), and `failing` is what /healthz shows.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Outage:
         self._longest = longest
         self._clock = clock
         self._since: float | None = None  # when the current outage began
+        self._down: set[str] = set()  # the places failing now (a table can fail alone)
         self._logged = -float("inf")
         self._count: Counter[str] = Counter()  # failures since the last line, by where
         self._total = 0
@@ -37,6 +38,7 @@ class Outage:
         now = self._clock()
         if self._since is None:
             self._since = now
+        self._down.add(where)
         self._count[where] += 1
         self._total += 1
         self._streak += 1
@@ -46,8 +48,9 @@ class Outage:
             self._logged = now
             self._count.clear()
 
-    def ok(self) -> None:
-        if self._since is None:
+    def ok(self, where: str) -> None:
+        self._down.discard(where)
+        if self._since is None or self._down:
             return
         log.warning(
             "the database answers again after %.0f s and %d failed attempts", self._clock() - self._since, self._total
