@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bot.actions import buttons
+from bot.actions.answers import outcome
 from bot.actions.checks import Shown
-from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting, outcome
+from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting
 from bot.app.db import make_async_engine, sessions
 from bot.app.runtime import slack_client
 from bot.commands.parse import Act, UsageError, parse
@@ -116,7 +117,7 @@ def test_the_buttons_fit_the_status(status: str, production: bool, verbs: list[s
     ],
 )
 def test_baseten_answers_in_words_as_given(verb: str, code: int | None, body: Any, accepted: bool, words: str) -> None:
-    out = outcome(VERBS[verb], code, body)
+    out = outcome(VERBS[verb].read, code, body)
     assert out.accepted is accepted and words in out.words and out.status_code == code
 
 
@@ -185,7 +186,7 @@ def test_a_promotion_carries_the_controls_that_fit_its_status(status: str, contr
     ],
 )
 def test_a_cancel_says_how_baseten_took_it(body: dict[str, str], words: str) -> None:
-    out = outcome(VERBS["cancel_promotion"], 200, body)
+    out = outcome(VERBS["cancel_promotion"].read, 200, body)
     assert out.accepted and out.words == words
 
 

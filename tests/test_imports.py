@@ -19,6 +19,7 @@ PURE = {
     "bot.domain",
     "bot.render",
     "bot.actions.verbs",
+    "bot.actions.answers",
     "bot.actions.buttons",
     "bot.actions.checks",
     "bot.polling.decide",

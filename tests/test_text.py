@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.actions import buttons
+from bot.actions.answers import outcome
 from bot.actions.checks import Shown
-from bot.actions.verbs import VERBS, Target, outcome
+from bot.actions.verbs import VERBS, Target
 from bot.baseten.models import Deployment, Environment, LogLine, Model
 from bot.commands import wording
 from bot.commands.lookup import LookupFailed, check_plain_id
@@ -361,7 +362,7 @@ def acting_messages(v: Baseten) -> list[Message]:
         out.append(buttons.confirmation(verb, target, Shown("c0ffee", NOW, v.status, "production")))
         out.append(buttons.instead(f"{v.dep_name} is {v.status} now", None))
         for status_code, body in answers:
-            answer = outcome(verb, status_code, body)  # Baseten's reason, message or error in the words
+            answer = outcome(verb.read, status_code, body)  # Baseten's reason, message or error in the words
             out.append(buttons.outcome_card("U0ME", verb, target, answer))
             out.append(buttons.channel_line("U0ME", verb, target, answer))
     try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.actions.answers import Outcome
 from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
-from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, encode, fitting, promotion_controls
+from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, encode, fitting, promotion_controls
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji

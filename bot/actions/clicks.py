@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.actions import buttons
+from bot.actions.answers import Outcome, outcome
 from bot.actions.checks import (
     CLAIMED,
     FAILED,
@@ -35,7 +36,7 @@ from bot.actions.checks import (
     on_read,
     role_of,
 )
-from bot.actions.verbs import Outcome, Target, Verb, outcome
+from bot.actions.verbs import Target, Verb
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import NotFound
 from bot.baseten.models import Deployment, Environment
@@ -166,7 +167,7 @@ class Clicks:
             return await self._not_sent(action_id, verb, target, click, Verdict("unsent", why), fresh=False)
         except Exception as exc:  # noqa: BLE001 - no answer: never retried, said as unknown
             log.warning("action %s on %s: no answer from Baseten (%s)", verb.name, target.model_id, type(exc).__name__)
-        out = outcome(verb, status_code, body)
+        out = outcome(verb.read, status_code, body)
         state = "accepted" if out.accepted else "unknown" if status_code is None else "refused"
         if not await self._finish(
             action_id, status_code=status_code, outcome=state, reason=out.words, answer=out.answer

@@ -21,9 +21,10 @@ from typing import Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import buttons
+from bot.actions.answers import Outcome
 from bot.actions.checks import Shown, role_of
 from bot.actions.clicks import Clicks, Done
-from bot.actions.verbs import PRODUCTION, VERBS, Outcome, Target, Verb, fits
+from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model

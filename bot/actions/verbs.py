@@ -1,7 +1,8 @@
 """Pure: what acting on a deployment means, verb by verb. No I/O.
 
-An action is a verb (its wording, the one Baseten request it makes, and how to read
-Baseten's 200 answer) applied to a target (a model, a deployment, an environment).
+An action is a verb (its wording, the one Baseten request it makes, and which reader of
+bot.actions.answers reads Baseten's 200 answer) applied to a target (a model, a deployment,
+an environment).
 Everything else, the confirmation card, the permission check, the one-click-one-request
 record and the outcome line, is the same for every verb (bot.actions.operations, bot.actions.buttons),
 so a new verb (a promotion's Pause, Resume, Cancel, Force roll forward) is one more
@@ -16,15 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from bot.actions.answers import read_cancel, read_deployment, read_retry, read_success
 from bot.domain.ids import is_plain_id
 from bot.domain.status import FAILURES
-from bot.render.text import inline
 
 PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
 RUNNING = frozenset({"ACTIVE", "SCALED_TO_ZERO", "WAKING_UP", "UNHEALTHY"})
 RETRYABLE = frozenset({"BUILD_FAILED", "DEPLOY_FAILED"})
-ACCEPTED = "Baseten accepted it"
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,6 @@ class Target:
     @property
     def label(self) -> str:
         return self.deployment_name or self.deployment_id or self.environment
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What Baseten answered, in words a channel can read, and as recorded."""
-
-    accepted: bool
-    words: str  # plain text, not yet escaped: "Baseten accepted it", "Baseten did not retry it: …"
-    status_code: int | None  # None: no answer (timeout, connection lost)
-    answer: str = ""  # Baseten's body, shortened, for the record
 
 
 Request = tuple[str, dict[str, Any]]  # a path under the API and its JSON body
@@ -93,40 +83,9 @@ def _promote(t: Target) -> Request:
     }
 
 
-def _read_retry(body: Any) -> tuple[bool, str]:
-    if isinstance(body, dict) and body.get("retried") is True:
-        return True, ACCEPTED
-    reason = body.get("reason") if isinstance(body, dict) else None
-    return False, f"Baseten did not retry it: {clean(str(reason)) if reason else 'it gave no reason'}"
-
-
-def _read_success(doing: str) -> Callable[[Any], tuple[bool, str]]:
-    def read(body: Any) -> tuple[bool, str]:
-        if isinstance(body, dict) and body.get("success", True) is not False:
-            return True, ACCEPTED
-        return False, f"Baseten answered that it did not {doing} it (`success: false`)"
-
-    return read
-
-
 def _env_path(t: Target, tail: str) -> str:
     model, env = segment(t.model_id, "model id"), segment(t.environment, "environment")
     return f"/v1/models/{model}/environments/{env}/{tail}"
-
-
-def _read_cancel(body: Any) -> tuple[bool, str]:
-    """CancelPromotionResponseV1: CANCELED at once, or RAMPING_DOWN (traffic goes back step by step)."""
-    status = body.get("status") if isinstance(body, dict) else None
-    message = body.get("message") if isinstance(body, dict) else None
-    said = f": {clean(str(message))}" if message else ""
-    if status == "RAMPING_DOWN":
-        return True, f"Baseten is ramping it down{said}"
-    return True, f"{ACCEPTED}{said}"
-
-
-def _read_deployment(body: Any) -> tuple[bool, str]:
-    """A promotion answers with the deployment: Baseten took it on (the poller reports what follows)."""
-    return True, ACCEPTED
 
 
 VERBS: dict[str, Verb] = {
@@ -138,7 +97,7 @@ VERBS: dict[str, Verb] = {
             "retried",
             lambda t: f"Baseten will retry the failed build and deploy of {t.label}.",
             lambda t: (_deployment_path(t, "retry"), {}),
-            _read_retry,
+            read_retry,
         ),
         Verb(
             "activate",
@@ -146,7 +105,7 @@ VERBS: dict[str, Verb] = {
             "activated",
             lambda t: f"Baseten will activate {t.label}: it starts replicas and bills for them again.",
             lambda t: (_deployment_path(t, "activate"), {}),
-            _read_success("activate"),
+            read_success("activate"),
         ),
         Verb(
             "deactivate",
@@ -154,7 +113,7 @@ VERBS: dict[str, Verb] = {
             "deactivated",
             lambda t: f"Baseten will deactivate {t.label}: its replicas stop and it answers no requests.",
             lambda t: (_deployment_path(t, "deactivate"), {}),
-            _read_success("deactivate"),
+            read_success("deactivate"),
             danger=True,
         ),
         Verb(
@@ -163,7 +122,7 @@ VERBS: dict[str, Verb] = {
             "promoted",
             lambda t: f"Baseten will promote {t.label} to {t.environment}: it takes that environment's traffic.",
             _promote,
-            _read_deployment,
+            read_deployment,
             danger=True,
         ),
         Verb(
@@ -175,7 +134,7 @@ VERBS: dict[str, Verb] = {
                 "there before the latest promotion the bot saw."
             ),
             _promote,
-            _read_deployment,
+            read_deployment,
             danger=True,
         ),
         # a promotion's controls: they act on the environment, the candidate names it for people
@@ -188,7 +147,7 @@ VERBS: dict[str, Verb] = {
                 "where it is until someone resumes it."
             ),
             lambda t: (_env_path(t, "pause_promotion"), {}),
-            _read_success("pause"),
+            read_success("pause"),
             needs_deployment=False,
         ),
         Verb(
@@ -197,7 +156,7 @@ VERBS: dict[str, Verb] = {
             "resumed the promotion of",
             lambda t: f"Baseten will resume the rolling promotion of {t.label} to {t.environment}.",
             lambda t: (_env_path(t, "resume_promotion"), {}),
-            _read_success("resume"),
+            read_success("resume"),
             needs_deployment=False,
         ),
         Verb(
@@ -209,7 +168,7 @@ VERBS: dict[str, Verb] = {
                 "to the current deployment."
             ),
             lambda t: (_env_path(t, "cancel_promotion"), {}),
-            _read_cancel,
+            read_cancel,
             danger=True,
             needs_deployment=False,
         ),
@@ -222,7 +181,7 @@ VERBS: dict[str, Verb] = {
                 "the rest of the ramp."
             ),
             lambda t: (_env_path(t, "force_roll_forward_promotion"), {}),
-            _read_success("roll forward"),
+            read_success("roll forward"),
             danger=True,
             needs_deployment=False,
         ),
@@ -264,52 +223,6 @@ def fits(verb: str, status: str, *, production: bool) -> bool:
     if verb == "promote":
         return status not in FAILURES
     return verb in fitting(status, production=production)
-
-
-def outcome(verb: Verb, status_code: int | None, body: Any) -> Outcome:
-    """Baseten's answer as given: the 200 body read by the verb, a refusal with its code and message."""
-    recorded = _recorded(body)
-    if status_code is None:
-        return Outcome(
-            False,
-            "Baseten did not answer, so the bot cannot tell whether it happened; it did not try again. "
-            "Check the deployment's status before trying again",
-            None,
-            recorded,
-        )
-    if 200 <= status_code < 300:
-        accepted, words = verb.read(body)
-        return Outcome(accepted, words, status_code, recorded)
-    error = body.get("error") if isinstance(body, dict) else None
-    said = f": {clean(str(error))}" if error else ""
-    if status_code == 429:
-        wait = body.get("retry_after") if isinstance(body, dict) else None
-        again = f"; try again in {wait}s" if isinstance(wait, int | float) and not isinstance(wait, bool) else ""
-        words = f"Baseten refused it (429, too many of these a minute{said}){again}"
-    elif status_code == 403:
-        words = f"Baseten refused it (403{said}): the bot's API key may not do this"
-    elif status_code == 401:
-        words = "Baseten rejected the bot's API key (401)"
-    elif status_code == 404:
-        words = f"Baseten has no such deployment or environment (404{said})"
-    elif status_code >= 500:
-        words = f"Baseten failed ({status_code}{said}); the bot did not try again, check the status first"
-    else:
-        words = f"Baseten refused it ({status_code}{said})"
-    return Outcome(False, words, status_code, recorded)
-
-
-def clean(text: str, limit: int = 200) -> str:
-    """Baseten's text in an outcome's words, which are escaped whole and shown as mrkdwn: bot.render.text.inline."""
-    return inline(text, limit)
-
-
-def _recorded(body: Any) -> str:
-    try:
-        text = json.dumps(body, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        text = repr(body)
-    return text[:2000]
 
 
 # -- a button's value: the action and its target, small and checked on the way back --------
