@@ -7,6 +7,8 @@
 - `threads`: which message a deployment's notices reply to in each channel;
 - `history`: when each deployment changed recently, for the noise rules;
 - `retention`: pruning what is done and older than RETENTION_DAYS;
+- `revisions`: the watchers revision, moved after each change to who watches what;
+- `outage`: a database outage as one line a period and a back-off (no SQL of its own);
 - `leases`: the poller lease that elects one replica;
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion.
