@@ -16,7 +16,8 @@ from bot.actions.checks import Shown
 from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting
 from bot.app.db import make_async_engine, sessions
 from bot.app.runtime import slack_client
-from bot.commands.parse import Act, UsageError, parse
+from bot.commands.parse import parse
+from bot.commands.typed import Act, UsageError
 from bot.domain.changes import PROMOTION, SETTLED, STATUS, Change
 from bot.domain.status import KNOWN
 from bot.render import notices

@@ -8,18 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands.parse import (
-    Help,
-    ListSubs,
-    Mute,
-    Resume,
-    Status,
-    Subscribe,
-    Unmute,
-    Unsubscribe,
-    UsageError,
-    parse,
-)
+from bot.commands.parse import parse
+from bot.commands.typed import Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, UsageError
 from bot.domain.ids import is_plain_id
 from bot.domain.status import KNOWN
 

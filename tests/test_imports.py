@@ -30,6 +30,7 @@ PURE = {
     "bot.polling.promotions",
     "bot.polling.watching",
     "bot.commands.parse",
+    "bot.commands.typed",
     "bot.baseten.models",
     "bot.baseten.errors",
 }

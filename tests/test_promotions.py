@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.baseten.models import Environment
-from bot.commands.parse import Status, Subscribe, Unsubscribe, UsageError, parse
+from bot.commands.parse import parse
+from bot.commands.typed import Status, Subscribe, Unsubscribe, UsageError
 from bot.domain.changes import PROMOTED, PROMOTION, STATUS, Change
 from bot.domain.promotions import ENDED, FINAL, REPLACED, EnvState
 from bot.domain.watchers import Muted, Watcher

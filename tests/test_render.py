@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from bot.baseten.models import Deployment, Model
-from bot.commands.parse import Act, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, parse
+from bot.commands.parse import parse
+from bot.commands.typed import Act, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change
 from bot.domain.status import KNOWN, Family, family
 from bot.render import cards, notices, text

@@ -20,14 +20,15 @@ from bot.actions.verbs import VERBS, Target
 from bot.baseten.models import Deployment, Environment, LogLine, Model
 from bot.commands import wording
 from bot.commands.lookup import LookupFailed, check_plain_id
-from bot.commands.parse import ENV, Subscribe
+from bot.commands.typed import ENV, Subscribe
 from bot.commands.wording import describe_target
 from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, PROMOTION, SETTLED, STATUS, STUCK, Change
 from bot.domain.promotions import ENDED, REPLACED, EnvState
 from bot.polling.promotions import diff_environment
 from bot.render import cards, dates, excerpt, notices, promotions, text
 from bot.render.cards import Message
-from bot.store.subscriptions import MuteView, SubscriptionView
+from bot.store.mutes import MuteView
+from bot.store.subscriptions import SubscriptionView
 from tests.fakes import deployment
 from tests.fakes import model as fake_model
 from tests.test_render import within_limits

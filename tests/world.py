@@ -10,8 +10,9 @@ from bot.app.metrics import Metrics
 from bot.app.runtime import slack_client
 from bot.baseten.client import BasetenClient
 from bot.baseten.ratelimit import RateLimiter
-from bot.commands.parse import Command, parse
+from bot.commands.parse import parse
 from bot.commands.subscriptions import Actor, Subscriptions
+from bot.commands.typed import Command
 from bot.delivery.notifier import Notifier
 from bot.domain.status import KNOWN
 from bot.polling.poller import CycleReport, Poller

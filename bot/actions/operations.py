@@ -28,7 +28,7 @@ from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
-from bot.commands.parse import Act
+from bot.commands.typed import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
 from bot.render.cards import Message

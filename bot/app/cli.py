@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.runtime import Runtime, baseten_client, utcnow
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, look_up
-from bot.commands.parse import Status, UsageError, parse
+from bot.commands.parse import parse
+from bot.commands.typed import Status, UsageError
 from bot.render import cards
 from bot.render.promotions import terminal_environment
 from bot.render.text import printable

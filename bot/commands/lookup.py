@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
 from bot.baseten.models import Deployment, Environment, Model, Skipped
-from bot.commands.parse import ENV, WHOLE_MODEL, TargetWord
+from bot.commands.typed import ENV, WHOLE_MODEL, TargetWord
 from bot.domain.ids import is_plain_id
 from bot.render.text import inline
 

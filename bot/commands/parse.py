@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from bot.commands.typed import (
+    ACT_VERBS,
+    ENV,
+    MAX_ENV_NAME,
+    WHOLE_MODEL,
+    Act,
+    Command,
+    Help,
+    ListSubs,
+    Mute,
+    Resume,
+    Status,
+    Subscribe,
+    TargetWord,
+    Unmute,
+    Unsubscribe,
+    UsageError,
+)
 from bot.domain.ids import is_plain_id
 from bot.render.help import USAGE
 
@@ -14,85 +31,6 @@ MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
 KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
 
-# what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
-TargetWord = str
-WHOLE_MODEL: TargetWord = "*"
-ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
-MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
-
-
-class UsageError(Exception):
-    """The text is not a valid command; the message says what is wrong and how to fix it."""
-
-    def __init__(self, message: str, *, usage: str | None = None) -> None:
-        super().__init__(message)
-        self.usage = usage
-
-
-@dataclass(frozen=True)
-class Help:
-    pass
-
-
-@dataclass(frozen=True)
-class ListSubs:
-    pass
-
-
-@dataclass(frozen=True)
-class Status:
-    model: str
-    target: TargetWord = WHOLE_MODEL
-
-
-@dataclass(frozen=True)
-class Subscribe:
-    model: str
-    target: TargetWord = WHOLE_MODEL
-    kinds: frozenset[str] = field(default_factory=frozenset)
-    thread: bool = True
-    stuck_after: timedelta | None = None  # None: the default, 30 minutes
-
-
-@dataclass(frozen=True)
-class Unsubscribe:
-    model: str
-    target: TargetWord = WHOLE_MODEL
-
-
-@dataclass(frozen=True)
-class Mute:
-    model: str
-    target: TargetWord
-    duration: timedelta
-
-
-@dataclass(frozen=True)
-class Unmute:
-    model: str
-    target: TargetWord = WHOLE_MODEL
-
-
-@dataclass(frozen=True)
-class Resume:
-    model: str
-    target: TargetWord = WHOLE_MODEL
-
-
-ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
-
-
-@dataclass(frozen=True)
-class Act:
-    """An action on a deployment, answered with a confirmation card: nothing changes before its button."""
-
-    verb: str  # one of ACT_VERBS
-    model: str
-    deployment: str = ""  # "" for `rollback`: the bot knows which deployment was current before
-    environment: str = "production"
-
-
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
 
 _DURATION = re.compile(r"([0-9]+)([mhd])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}

@@ -25,7 +25,7 @@ from bot.commands.lookup import (
     resolve_environment,
     resolve_model,
 )
-from bot.commands.parse import ENV, WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
+from bot.commands.typed import ENV, WHOLE_MODEL, Mute, Resume, Subscribe, Unmute, Unsubscribe
 from bot.commands.wording import (
     describe_target,
     list_line,
@@ -195,7 +195,7 @@ class Subscriptions:
         if len(views) > MAX_LIST_LINES:
             lines.append(f"…and {len(views) - MAX_LIST_LINES} more.")
         names = {v.model_id: v.model_name or v.model_id for v in views}
-        for m in await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id):
+        for m in await self._store.mutes.channel_mutes(actor.team_id, actor.channel_id):
             if not any(v.model_id == m.model_id and m.target in (WHOLE_MODEL, v.target) for v in views):
                 lines.append(mute_line(names.get(m.model_id, m.model_id), m))  # shown on no subscription line
         return cards.lines_message(lines, f"{len(views)} subscription(s) in this channel")
@@ -207,7 +207,7 @@ class Subscriptions:
         if not heard:
             return cards.answer(f"This channel is not subscribed to {typed(cmd.model, cmd.target)}."), "ephemeral"
         until = self._now() + cmd.duration
-        await self._store.subscriptions.mute(
+        await self._store.mutes.mute(
             team_id=actor.team_id,
             channel_id=actor.channel_id,
             model_id=subs[0].model_id,
@@ -236,9 +236,9 @@ class Subscriptions:
         model_id = subs[0].model_id
         name = subs[0].model_name or model_id
         target = None if cmd.target == WHOLE_MODEL else (await self._mute_target(subs, cmd.target))[0]
-        lifted = await self._store.subscriptions.unmute(actor.team_id, actor.channel_id, model_id, target)
+        lifted = await self._store.mutes.unmute(actor.team_id, actor.channel_id, model_id, target)
         if not lifted:
-            held = await self._store.subscriptions.channel_mutes(actor.team_id, actor.channel_id)
+            held = await self._store.mutes.channel_mutes(actor.team_id, actor.channel_id)
             muted = "; ".join(
                 f"{describe_target(m.target, m.target_name)} until {stamp(m.until)}"
                 for m in held

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.baseten.models import Deployment
-from bot.commands.parse import ENV, WHOLE_MODEL, Subscribe
+from bot.commands.typed import ENV, WHOLE_MODEL, Subscribe
 from bot.domain.changes import DEFAULT_STUCK
 from bot.domain.status import emoji
 from bot.render import cards
 from bot.render.dates import stamp
 from bot.render.text import escape, mrkdwn
-from bot.store.subscriptions import MuteView, Options, SubscriptionView
+from bot.store.mutes import MuteView
+from bot.store.subscriptions import Options, SubscriptionView
 
 
 def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:

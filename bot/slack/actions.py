@@ -21,7 +21,7 @@ from bot.actions.checks import read_button
 from bot.actions.operations import Operations
 from bot.actions.verbs import Target, Verb
 from bot.commands.lookup import LookupFailed
-from bot.commands.parse import Act
+from bot.commands.typed import Act
 from bot.render import cards
 from bot.render.cards import Message
 from bot.store.actions import Click

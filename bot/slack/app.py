@@ -22,7 +22,9 @@ from bot.actions import buttons
 from bot.actions.operations import Operations, deployment_target
 from bot.baseten.client import BasetenClient
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
-from bot.commands.parse import (
+from bot.commands.parse import parse
+from bot.commands.subscriptions import Actor, Subscriptions
+from bot.commands.typed import (
     Act,
     Command,
     Help,
@@ -34,9 +36,7 @@ from bot.commands.parse import (
     Unmute,
     Unsubscribe,
     UsageError,
-    parse,
 )
-from bot.commands.subscriptions import Actor, Subscriptions
 from bot.domain.status import KNOWN
 from bot.polling import why
 from bot.render import cards, excerpt, promotions

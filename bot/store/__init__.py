@@ -1,6 +1,7 @@
 """The database, by concern; each module alone issues SQL for its own tables.
 
-- `subscriptions`: which channel watches what (options, mute, pause);
+- `subscriptions`: which channel watches what (options, pause);
+- `mutes`: a channel's mutes on a model, or on one target of it;
 - `snapshots`: what the bot last saw of each deployment and model (written with a new
   subscription, and by the outbox);
 - `outbox`: transitions and their pending deliveries, and a poll's one recording transaction;
@@ -32,6 +33,7 @@ from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
 from bot.store.history import read_change_times
+from bot.store.mutes import Mutes
 from bot.store.outbox import Outbox
 from bot.store.promotion_messages import PromotionMessages
 from bot.store.retention import Retention
@@ -44,6 +46,7 @@ class Store:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
         self.subscriptions = SubscriptionStore(sessions, now=now)
+        self.mutes = Mutes(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
         self.threads = Threads(sessions, now=now)
         self.retention = Retention(sessions)

@@ -1,6 +1,6 @@
 """Subscriptions: which channel watches what, with its options, mutes and pause.
 
-The only module that issues SQL for the `subscriptions` and `mutes` tables. What a paused or
+The only module that issues SQL for the `subscriptions` table (mutes: bot.store.mutes). What a paused or
 removed subscription still owed is dropped through bot.store.outbox, in the same
 transaction. Every write then moves the watchers revision (bot.store.revisions), right
 after it commits, so the poll loop reads every watcher again only when something changed.
@@ -8,22 +8,22 @@ after it commits, so the poll loop reads every watcher again only when something
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.changes import DEFAULT_STUCK, Snap
 from bot.domain.memory import ModelRow
-from bot.domain.watchers import Muted, Watcher, parse_kinds
+from bot.domain.watchers import Watcher, parse_kinds
 from bot.store import tables as t
-from bot.store._sql import Now, insert_ignore, rowcount, utcnow
+from bot.store._sql import Now, rowcount, utcnow
 from bot.store.env_states import current_deployments
+from bot.store.mutes import forget, holding, read_mutes
 from bot.store.outbox import drop_pending, last_sent
 from bot.store.revisions import Revisions
 from bot.store.snapshots import read_for_models, write_baseline
@@ -54,16 +54,6 @@ class Options:
     kinds: frozenset[str]
     thread: bool
     stuck_after: int | None
-
-
-@dataclass(frozen=True)
-class MuteView:
-    """One of a channel's mutes, still holding."""
-
-    model_id: str
-    target: str  # "*" the whole model, "production", "development", or a deployment id
-    target_name: str
-    until: datetime
 
 
 @dataclass(frozen=True)
@@ -157,11 +147,7 @@ class SubscriptionStore:
                     .limit(1)
                 )
                 if left is None:
-                    await session.execute(
-                        delete(t.Mute).where(
-                            t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id
-                        )
-                    )
+                    await forget(session, team_id, channel_id, model_id)
 
     async def channel_subscriptions(self, team_id: str, channel_id: str) -> list[SubscriptionView]:
         async with self._sessions() as session:
@@ -175,7 +161,7 @@ class SubscriptionStore:
             by_model, states = await read_for_models(session, {s.model_id for s in subs})
             env_current = await current_deployments(session, {s.model_id for s in subs if s.target.startswith("env:")})
             delivered = await last_sent(session, [s.id for s in subs])
-            mutes = await self._mutes(session, t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
+            mutes = await read_mutes(session, self._now(), t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
         views = []
         for sub in subs:
             known = by_model.get(sub.model_id, [])
@@ -239,63 +225,6 @@ class SubscriptionStore:
             result = await session.execute(query.values(paused_reason=None, paused_at=None))
             return rowcount(result)
 
-    async def mute(
-        self,
-        *,
-        team_id: str,
-        channel_id: str,
-        model_id: str,
-        target: str,
-        target_name: str,
-        until: datetime,
-        user_id: str,
-    ) -> None:
-        """Mutes a model ("*") or one target of it in a channel until `until`; muting again moves the end."""
-        row = {
-            "team_id": team_id,
-            "channel_id": channel_id,
-            "model_id": model_id,
-            "target": target,
-            "target_name": target_name,
-            "until": until,
-            "created_by": user_id,
-        }
-        async with self._revisions.write() as session:
-            if not await insert_ignore(session, t.Mute, [row]):
-                await session.execute(
-                    update(t.Mute)
-                    .where(
-                        t.Mute.team_id == team_id,
-                        t.Mute.channel_id == channel_id,
-                        t.Mute.model_id == model_id,
-                        t.Mute.target == target,
-                    )
-                    .values(target_name=target_name, until=until, created_by=user_id)
-                )
-
-    async def unmute(self, team_id: str, channel_id: str, model_id: str, target: str | None) -> list[MuteView]:
-        """Lifts a channel's mutes on a model (all of them when `target` is None); returns those that held."""
-        where = [t.Mute.team_id == team_id, t.Mute.channel_id == channel_id, t.Mute.model_id == model_id]
-        if target is not None:
-            where.append(t.Mute.target == target)
-        async with self._revisions.write() as session:
-            lifted = await self._mutes(session, *where)
-            await session.execute(delete(t.Mute).where(*where))
-        return lifted
-
-    async def channel_mutes(self, team_id: str, channel_id: str) -> list[MuteView]:
-        """The channel's mutes that still hold."""
-        async with self._sessions() as session:
-            return await self._mutes(session, t.Mute.team_id == team_id, t.Mute.channel_id == channel_id)
-
-    async def _mutes(self, session: AsyncSession, *where: ColumnElement[bool]) -> list[MuteView]:
-        rows = (
-            await session.scalars(
-                select(t.Mute).where(*where, t.Mute.until > self._now()).order_by(t.Mute.model_id, t.Mute.target)
-            )
-        ).all()
-        return [MuteView(r.model_id, r.target, r.target_name, r.until) for r in rows]
-
     async def known_deployments(self, model_id: str) -> KnownDeployments:
         """The model's deployments as the bot last saw them (not deleted ones), for names typed in commands."""
         async with self._sessions() as session:
@@ -330,9 +259,7 @@ class SubscriptionStore:
                     )
                 )
             ).all()
-            mutes: dict[tuple[str, str, str], list[Muted]] = defaultdict(list)
-            for m in (await session.scalars(select(t.Mute).where(t.Mute.until > self._now()))).all():
-                mutes[(m.team_id, m.channel_id, m.model_id)].append(Muted(m.target, m.until))
+            mutes = await holding(session, self._now())
         return [
             Watcher(
                 r.id,

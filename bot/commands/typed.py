@@ -1,0 +1,90 @@
+"""What a command is once parsed: the typed commands, the words a target may be, the usage error.
+
+Pure values (bot.commands.parse makes them; the subscription commands, lookups and actions
+take them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+# what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
+TargetWord = str
+WHOLE_MODEL: TargetWord = "*"
+ENV = "env:"  # `env:staging`; `env:production` is stored as plain `production`, the same target
+MAX_ENV_NAME = 60  # "env:" + the name must fit the 64-character target column
+
+
+class UsageError(Exception):
+    """The text is not a valid command; the message says what is wrong and how to fix it."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListSubs:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    model: str
+    target: TargetWord = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    model: str
+    target: TargetWord = WHOLE_MODEL
+    kinds: frozenset[str] = field(default_factory=frozenset)
+    thread: bool = True
+    stuck_after: timedelta | None = None  # None: the default, 30 minutes
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    model: str
+    target: TargetWord = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Mute:
+    model: str
+    target: TargetWord
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class Unmute:
+    model: str
+    target: TargetWord = WHOLE_MODEL
+
+
+@dataclass(frozen=True)
+class Resume:
+    model: str
+    target: TargetWord = WHOLE_MODEL
+
+
+ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
+
+
+@dataclass(frozen=True)
+class Act:
+    """An action on a deployment, answered with a confirmation card: nothing changes before its button."""
+
+    verb: str  # one of ACT_VERBS
+    model: str
+    deployment: str = ""  # "" for `rollback`: the bot knows which deployment was current before
+    environment: str = "production"
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
