@@ -35,6 +35,19 @@ class Region(_Lenient):
     display_name: str | None = None
 
 
+class Part(_Lenient):
+    """One part of what a deployment stands for: a chain deployment's chainlet (bot.baseten adapts
+    ChainletV1). Models' deployments have none."""
+
+    id: str
+    status: str
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
 class Deployment(_Lenient):
     """DeploymentV1. `status` is open-ended: an unknown value is kept verbatim.
 
@@ -56,6 +69,9 @@ class Deployment(_Lenient):
     labels: dict[str, Any] | None = None
     region: Region | None = None
     request_backpressure_settings: dict[str, Any] | None = None
+    # not DeploymentV1's: a chain deployment's chainlets, or a training job's own fields, when the
+    # bot shows one as a deployment (bot.baseten.adapt); None for a model's deployment
+    parts: list[Part] | None = None
 
     @property
     def display_name(self) -> str:

@@ -25,6 +25,7 @@ from bot.commands.typed import (
     UsageError,
 )
 from bot.domain.ids import is_plain_id
+from bot.domain.subjects import Kind, split_typed
 from bot.render.help import USAGE
 
 MAX_TEXT = 1000
@@ -231,15 +232,39 @@ def _model_target(args: list[str], verb: str) -> tuple[str, TargetWord]:
     if len(args) > 2:
         extra = " ".join(args[2:])
         raise UsageError(f"Too many arguments: `{_quote(extra)}`.", usage=usage)
-    model = _plain(args[0], "model")
+    kind, model = subject(args[0])
     if len(args) == 1:
         return model, WHOLE_MODEL
     second = args[1]
+    if kind is Kind.TRAINING:
+        if second.lower() in SHORTCUTS or second.lower().startswith(ENV):
+            raise UsageError(
+                f"A training project has jobs, not `{_quote(second)}`: name a job, e.g. `{verb} {args[0]} JOB`.",
+                usage=usage,
+            )
+        return model, _plain(second, "job")
+    if kind is Kind.CHAIN and second.lower() == "development":
+        raise UsageError(
+            "A chain has no development deployment: name a chain deployment, `production` or `env:NAME`.",
+            usage=usage,
+        )
     if second.lower() in SHORTCUTS:
         return model, second.lower()
     if second.lower().startswith(ENV):  # `status` shows the environment itself, even production's
         return model, env_target(second[len(ENV) :], synonym=verb != "status")
     return model, _plain(second, "deployment")
+
+
+def subject(word: str) -> tuple[Kind, str]:
+    """The first word of a target: a model id or name, `chain:CHAIN` or `training:PROJECT` (the prefix in
+    any case, kept lower case), validated like any id."""
+    kind, rest = split_typed(word)
+    if kind is Kind.MODEL:
+        return kind, _plain(word, "model")
+    if not rest:
+        example = "my-chain" if kind is Kind.CHAIN else "my-project"
+        raise UsageError(f"`{kind.prefix}` needs a {kind.noun} id or name, e.g. `{kind.prefix}{example}`.")
+    return kind, kind.prefix + _plain(rest, kind.noun)
 
 
 def env_target(name: str, *, synonym: bool = True) -> TargetWord:

@@ -23,6 +23,7 @@ PROMOTION = "promotion"  # a step of a promotion into an environment (bot.pollin
 # a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
 # their live message is edited to the end state, without controls, and nothing is posted
 QUIET = "quiet"
+PARTS = "parts"  # in a detail: the chainlets whose status changed, [[name, old status or None, new status], ...]
 DEFAULT_STUCK = timedelta(minutes=30)
 
 
@@ -43,6 +44,8 @@ class Snap:
     gone: bool = False
     stuck_announced: int = 0  # seconds: the longest stuck threshold announced for this status
     flapping_since: datetime | None = None
+    # a chain deployment's chainlets as last seen: (id, name, status) each; empty for a model's deployment
+    parts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

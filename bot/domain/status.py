@@ -15,9 +15,23 @@ class Family(Enum):
     UNKNOWN = "unknown"
 
 
-FAILURES = frozenset({"BUILD_FAILED", "DEPLOY_FAILED", "FAILED", "UNHEALTHY"})
-IN_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING", "WAKING_UP", "DEACTIVATING"})
-INACTIVE = frozenset({"INACTIVE", "BUILD_STOPPED"})
+# A training job's `current_status` (docs.baseten.co/training/lifecycle): PENDING (queued for GPUs),
+# CREATED, DEPLOYING and RUNNING are active; COMPLETED, DEPLOY_FAILED, FAILED and STOPPED end it.
+# The spec keeps it a free string: a value not here is shown as Baseten gives it (Family.UNKNOWN).
+JOB_PENDING = "TRAINING_JOB_PENDING"
+JOB_RUNNING = "TRAINING_JOB_RUNNING"
+JOB_COMPLETED = "TRAINING_JOB_COMPLETED"
+JOB_STOPPED = "TRAINING_JOB_STOPPED"
+JOB_FAILURES = frozenset({"TRAINING_JOB_FAILED", "TRAINING_JOB_DEPLOY_FAILED"})
+JOB_ACTIVE = frozenset({JOB_PENDING, "TRAINING_JOB_CREATED", "TRAINING_JOB_DEPLOYING", JOB_RUNNING})
+JOB_STATUSES = JOB_ACTIVE | JOB_FAILURES | {JOB_COMPLETED, JOB_STOPPED}
+
+FAILURES = frozenset({"BUILD_FAILED", "DEPLOY_FAILED", "FAILED", "UNHEALTHY"}) | JOB_FAILURES
+# in motion: polled every HOT_POLL_SECONDS (a running job too: its end is heard in seconds)
+IN_PROGRESS = (
+    frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING", "WAKING_UP", "DEACTIVATING"}) | JOB_ACTIVE
+)
+INACTIVE = frozenset({"INACTIVE", "BUILD_STOPPED", JOB_STOPPED})
 # Healthy scale-to-zero churn: a deployment cycling among these is not news by default.
 CHURN = frozenset({"ACTIVE", "SCALED_TO_ZERO", "WAKING_UP"})
 DELETED = "DELETED"  # not a Baseten status: the bot's word for "gone from the API"
@@ -39,6 +53,7 @@ KNOWN = frozenset(
         "SCALED_TO_ZERO",
         "WAKING_UP",
     }
+    | JOB_STATUSES
 )
 
 _EMOJI = {
@@ -53,7 +68,7 @@ _EMOJI = {
 
 
 def family(status: str) -> Family:
-    if status == "ACTIVE":
+    if status in ("ACTIVE", JOB_COMPLETED):
         return Family.HEALTHY
     if status == "SCALED_TO_ZERO":
         return Family.SCALED_TO_ZERO

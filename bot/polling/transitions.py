@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.baseten.models import Deployment, Skipped
-from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change, Snap
+from bot.domain.changes import GONE, NEW, PARTS, PROMOTED, STATUS, Change, Snap
 from bot.domain.status import DELETED
 
 
@@ -42,6 +42,7 @@ def snap_of(dep: Deployment, since: datetime) -> Snap:
         environment=dep.environment,
         replicas=dep.active_replica_count,
         instance_type=dep.instance_type_name,
+        parts=tuple((p.id, p.name, p.status) for p in dep.parts or ()),
     )
 
 
@@ -54,7 +55,20 @@ def _detail(prev: Snap | None, cur: Snap) -> dict[str, Any]:
     }
     if prev is not None:
         detail["old_replicas"] = prev.replicas
+    moved = parts_moved(prev.parts if prev is not None else (), cur.parts)
+    if moved:
+        detail[PARTS] = moved
     return detail
+
+
+def parts_moved(
+    before: tuple[tuple[str, str, str], ...], after: tuple[tuple[str, str, str], ...]
+) -> list[list[str | None]]:
+    """Each chainlet whose status is not what it was (a new one: from None), by name, in the answer's order."""
+    was = {part_id: status for part_id, _, status in before}
+    return [
+        [name or part_id, was.get(part_id), status] for part_id, name, status in after if was.get(part_id) != status
+    ]
 
 
 def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime) -> Diff:

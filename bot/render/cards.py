@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from bot.baseten.models import Deployment, Model, Skipped
 from bot.domain.status import emoji
+from bot.domain.subjects import Kind, kind_of, own_id
 from bot.render.text import escape, mrkdwn, plain, printable
 
 Block = dict[str, Any]
@@ -40,11 +41,18 @@ class Message:
 
 
 def dashboard_url(model_id: str, deployment_id: str | None = None) -> str:
-    """Ids are percent-encoded: an odd id from Baseten must not make Slack reject the whole message."""
-    model = quote(model_id, safe="")
-    if deployment_id is None:
-        return f"{DASHBOARD}/models/{model}/overview"
-    return f"{DASHBOARD}/models/{model}/logs/{quote(deployment_id, safe='')}"
+    """Ids are percent-encoded: an odd id from Baseten must not make Slack reject the whole message.
+    A chain's page and its deployments' logs live under /chains/, a training project's jobs under
+    /training/ (bot.domain.subjects names the key)."""
+    kind = kind_of(model_id)
+    own = quote(own_id(model_id), safe="")
+    dep = None if deployment_id is None else quote(deployment_id, safe="")
+    if kind is Kind.TRAINING:
+        return f"{DASHBOARD}/training/{own}" + ("" if dep is None else f"/jobs/{dep}")
+    section = "chains" if kind is Kind.CHAIN else "models"
+    if dep is None:
+        return f"{DASHBOARD}/{section}/{own}/overview"
+    return f"{DASHBOARD}/{section}/{own}/logs/{dep}"
 
 
 def age(when: datetime | None, now: datetime) -> str:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.domain.changes import FLAPPING, GONE, NEW, PARTS, PROMOTED, SETTLED, STATUS, STUCK, Change
 from bot.domain.status import FAILURES, emoji
+from bot.domain.subjects import kind_of
 from bot.render import excerpt
 from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
 from bot.render.dates import stamp
@@ -68,9 +69,10 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
     if change.kind == SETTLED:
         text = f"{p.model} / {p.dep}: stopped flapping after {p.count} changes, settled at {p.new}"
         return text, f"*{m.model}* / *{m.dep}* stopped flapping after {m.count} changes; it is `{m.new}` now"
+    part = kind_of(change.model_id).part
     if change.kind == NEW:
-        return f"{p.model} / {p.dep}: new deployment → {p.new}", f"New deployment *{m.dep}* of *{m.model}*: `{m.new}`"
-    text = f"{p.model} / {p.dep}: {p.old} → {p.new}" + (" (deployment deleted)" if change.kind == GONE else "")
+        return f"{p.model} / {p.dep}: new {part} → {p.new}", f"New {part} *{m.dep}* of *{m.model}*: `{m.new}`"
+    text = f"{p.model} / {p.dep}: {p.old} → {p.new}" + (f" ({part} deleted)" if change.kind == GONE else "")
     return text, f"*{m.model}* / *{m.dep}*: `{m.old}` → `{m.new}`"
 
 
@@ -92,7 +94,7 @@ def _verdict(change: Change) -> tuple[str, str]:
     if old in FAILURES and new == "ACTIVE":
         return ":white_check_mark:", "Recovered"
     if change.kind == NEW:
-        return ":sparkles:", "New deployment"
+        return ":sparkles:", f"New {kind_of(change.model_id).part}"
     return emoji(new), "Status change"
 
 
@@ -128,6 +130,7 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
                 "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
             }
         )
+    blocks.extend(_parts(change.detail.get(PARTS)))
     blocks.extend(excerpt.blocks(change.detail.get(excerpt.WHY)))  # a failure's error lines and labels
     actor = change.detail.get("actor")
     by = f" · by {mrkdwn(str(actor))}" if actor else ""
@@ -140,6 +143,19 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
     if change.kind != GONE:
         blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
     return Message(text=text, blocks=blocks)
+
+
+def _parts(moved: object) -> list[Block]:
+    """One line per chainlet whose status changed (bot.polling.transitions.parts_moved), at most 20."""
+    if not isinstance(moved, list) or not moved:
+        return []
+    lines = []
+    for name, old, new in moved[:20]:
+        was = f"`{mrkdwn(str(old), 40)}` → " if old else "new, "
+        lines.append(f"• chainlet *{mrkdwn(str(name), 60)}*: {was}`{mrkdwn(str(new), 40)}`")
+    if len(moved) > 20:
+        lines.append(f"… and {len(moved) - 20} more chainlets")
+    return [section_block("\n".join(lines))]
 
 
 def thread_parent(*, first: Change | None, latest: Change, model_name: str, replies: int) -> Message:

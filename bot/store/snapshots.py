@@ -120,6 +120,7 @@ def _values(snap: Snap) -> dict[str, Any]:
         "gone": snap.gone,
         "stuck_announced": snap.stuck_announced,
         "flapping_since": snap.flapping_since,
+        "parts": [list(part) for part in snap.parts] or None,
     }
 
 
@@ -139,4 +140,5 @@ def _snap(row: Any) -> Snap:
         gone=row.gone,
         stuck_announced=row.stuck_announced,
         flapping_since=row.flapping_since,
+        parts=tuple((str(i), str(n), str(st)) for i, n, st in row.parts or ()),
     )

@@ -131,6 +131,8 @@ class Snapshot(Base):
     # the longest stuck threshold (seconds) already announced for the current status
     stuck_announced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     flapping_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # a chain deployment's chainlets: [[id, name, status], ...]; NULL for a model's deployment
+    parts: Mapped[list[list[str]] | None] = mapped_column(JSON, default=None)
 
 
 class ModelState(Base):

@@ -1,0 +1,131 @@
+"""Chains and training projects beside models: the typed target, the stored key, the status words of a
+training job, a chain deployment's chainlets in its snapshot and its notice, and the dashboard link.
+Pure: plain values, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.baseten.models import Deployment, Part
+from bot.commands.parse import parse
+from bot.commands.typed import Status, Subscribe, UsageError
+from bot.domain.changes import NEW, PARTS, STATUS, Change
+from bot.domain.status import FAILURES, IN_PROGRESS, KNOWN, Family, family
+from bot.domain.subjects import Kind, key_of, kind_of, own_id, split_typed
+from bot.polling.transitions import diff_deployment, parts_moved, snap_of
+from bot.render import notices
+from bot.render.cards import dashboard_url
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("status chain:rag", Status("chain:rag", "*")),
+        ("status Chain:rag abc123", Status("chain:rag", "abc123")),
+        ("status chain:rag env:staging", Status("chain:rag", "env:staging")),
+        ("status chain:rag production", Status("chain:rag", "production")),
+        ("status training:ft job1", Status("training:ft", "job1")),
+        ("subscribe TRAINING:ft --on failures", Subscribe("training:ft", "*", frozenset({"failures"}))),
+        ("subscribe chain:rag env:production", Subscribe("chain:rag", "production")),
+    ],
+)
+def test_chain_and_training_targets_parse_like_models(text: str, expected: object) -> None:
+    assert parse(text, statuses=KNOWN) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("status chain:", "`chain:` needs a chain id or name"),
+        ("status training:", "`training:` needs a training project id or name"),
+        ("status chain:a.b", "not a valid chain id or name"),
+        ("status training:ft production", "A training project has jobs, not `production`"),
+        ("subscribe training:ft env:staging", "A training project has jobs"),
+        ("status chain:rag development", "A chain has no development deployment"),
+        ("status training:ft job/1", "not a valid job id or name"),
+    ],
+)
+def test_a_bad_chain_or_training_target_is_told_what_is_wrong(text: str, said: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text, statuses=KNOWN)
+    assert said in str(caught.value)
+
+
+def test_keys_of_the_three_kinds_never_meet_and_fit_the_id_columns() -> None:
+    assert kind_of("llama") is Kind.MODEL and own_id("llama") == "llama"
+    assert kind_of("chain:abc") is Kind.CHAIN and own_id("chain:abc") == "abc"
+    assert kind_of("training:p1") is Kind.TRAINING and own_id("training:p1") == "p1"
+    assert key_of(Kind.CHAIN, "a" * 58) == "chain:" + "a" * 58
+    with pytest.raises(ValueError):
+        key_of(Kind.TRAINING, "a" * 56)  # 9 + 56 > 64
+    with pytest.raises(ValueError):
+        key_of(Kind.CHAIN, "a b")
+    assert split_typed("CHAIN:Rag") == (Kind.CHAIN, "Rag")
+
+
+def test_training_job_statuses_have_families_and_unknown_ones_are_kept() -> None:
+    assert family("TRAINING_JOB_FAILED") is Family.FAILED and "TRAINING_JOB_DEPLOY_FAILED" in FAILURES
+    assert family("TRAINING_JOB_RUNNING") is Family.IN_PROGRESS and "TRAINING_JOB_PENDING" in IN_PROGRESS
+    assert family("TRAINING_JOB_COMPLETED") is Family.HEALTHY
+    assert family("TRAINING_JOB_STOPPED") is Family.INACTIVE
+    assert family("TRAINING_JOB_SOMETHING_NEW") is Family.UNKNOWN
+    assert parse("subscribe training:ft --on TRAINING_JOB_FAILED", statuses=KNOWN) == Subscribe(
+        "training:ft", "*", frozenset({"TRAINING_JOB_FAILED"})
+    )
+
+
+def chain_dep(status: str, *parts: tuple[str, str, str]) -> Deployment:
+    return Deployment(
+        id="cd1",
+        status=status,
+        model_id="chain:rag",
+        environment="production",
+        is_production=True,
+        parts=[Part(id=i, name=n, status=s) for i, n, s in parts],
+    )
+
+
+def test_a_chain_deployment_names_each_chainlet_whose_status_changed() -> None:
+    before = snap_of(chain_dep("DEPLOYING", ("c1", "Embed", "DEPLOYING"), ("c2", "LLM", "ACTIVE")), NOW)
+    after = chain_dep("ACTIVE", ("c1", "Embed", "ACTIVE"), ("c2", "LLM", "ACTIVE"), ("c3", "Rerank", "ACTIVE"))
+    diff = diff_deployment(before, after, now=NOW + timedelta(minutes=1))
+    (change,) = diff.changes
+    assert change.kind == STATUS and (change.old_status, change.new_status) == ("DEPLOYING", "ACTIVE")
+    assert change.detail[PARTS] == [["Embed", "DEPLOYING", "ACTIVE"], ["Rerank", None, "ACTIVE"]]
+    assert diff.snaps[0].parts == (("c1", "Embed", "ACTIVE"), ("c2", "LLM", "ACTIVE"), ("c3", "Rerank", "ACTIVE"))
+    text = str(notices.notice(change, model_name="rag", now=NOW).blocks)
+    assert "chainlet *Embed*: `DEPLOYING` → `ACTIVE`" in text and "chainlet *Rerank*: new, `ACTIVE`" in text
+    assert "LLM" not in text
+
+
+def test_a_chainlet_moving_while_the_chain_keeps_its_status_is_kept_silently() -> None:
+    before = snap_of(chain_dep("DEPLOYING", ("c1", "Embed", "DEPLOYING")), NOW)
+    diff = diff_deployment(before, chain_dep("DEPLOYING", ("c1", "Embed", "ACTIVE")), now=NOW)
+    assert diff.changes == [] and diff.snaps[0].parts == (("c1", "Embed", "ACTIVE"),)
+    assert diff.snaps[0].since == NOW  # the chain's own status did not change: its since stays
+
+
+def test_parts_moved_keeps_the_answers_order_and_names_a_nameless_chainlet_by_id() -> None:
+    assert parts_moved((("a", "A", "ACTIVE"),), (("b", "", "BUILDING"), ("a", "A", "UNHEALTHY"))) == [
+        ["b", None, "BUILDING"],
+        ["A", "ACTIVE", "UNHEALTHY"],
+    ]
+
+
+def test_new_parts_are_named_by_what_they_are() -> None:
+    new = diff_deployment(None, chain_dep("BUILDING"), now=NOW)
+    assert new.changes == []  # a first sighting is a silent baseline, as for a model
+    created = Change(NEW, "training:ft", "j1", "", None, "TRAINING_JOB_CREATED", NOW)
+    message = notices.notice(created, model_name="ft", now=NOW)
+    assert message.text == "ft / j1: new job → TRAINING_JOB_CREATED"
+
+
+def test_dashboard_links_by_kind() -> None:
+    assert dashboard_url("m1", "d1") == "https://app.baseten.co/models/m1/logs/d1"
+    assert dashboard_url("chain:c1") == "https://app.baseten.co/chains/c1/overview"
+    assert dashboard_url("chain:c1", "cd1") == "https://app.baseten.co/chains/c1/logs/cd1"
+    assert dashboard_url("training:p1", "j1") == "https://app.baseten.co/training/p1/jobs/j1"
