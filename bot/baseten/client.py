@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -37,26 +36,22 @@ from bot.baseten.models import (
     ModelList,
     Skipped,
 )
+from bot.baseten.paths import log_params
+from bot.baseten.paths import segment as _segment
 from bot.baseten.ratelimit import RateLimiter
+from bot.baseten.runs_api import RunsApi
 from bot.domain.ids import is_plain_id
+from bot.domain.subjects import Kind, kind_of
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 
 
-def _segment(value: str, what: str) -> str:
-    """One validated, percent-encoded path segment."""
-    if not is_plain_id(value):
-        raise ValueError(f"{what} is not a plain id: {value[:80]!r}")
-    return quote(value, safe="")
-
-
 Sleep = Callable[[float], Awaitable[None]]
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # LogLevelV1, lowest first
 
 
-class BasetenClient:
+class BasetenClient(RunsApi):
     """Async client for the read endpoints the bot uses.
 
     Retries 429 (honouring `retry_after`), 5xx, timeouts and connection errors with
@@ -103,18 +98,27 @@ class BasetenClient:
     # -- endpoints -------------------------------------------------------------
 
     async def get_deployment(self, model_id: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
+        if kind_of(model_id) is not Kind.MODEL:
+            return await self.subject_deployment(model_id, deployment_id, interactive=interactive)
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{_segment(deployment_id, 'deployment id')}"
         return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_production_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
+        if kind_of(model_id) is not Kind.MODEL:
+            return await self.subject_production(model_id, interactive=interactive)
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/production"
         return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def get_development_deployment(self, model_id: str, *, interactive: bool = False) -> Deployment:
+        if kind_of(model_id) is not Kind.MODEL:
+            raise NotFound("only a model has a development deployment")
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/development"
         return owned(await self._get(path, Deployment, interactive=interactive), model_id, path)
 
     async def list_deployments(self, model_id: str, *, name: str | None = None, interactive: bool = False) -> Listed:
+        if kind_of(model_id) is not Kind.MODEL:
+            listed = await self.subject_deployments(model_id, interactive=interactive)
+            return listed if name is None else Listed(d for d in listed if name in (d.name, d.id))
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments"
         # the API has no name filter: match here, and judge only what matched, so one odd deployment
         # elsewhere in the model does not make every lookup by name unreadable
@@ -144,6 +148,8 @@ class BasetenClient:
             log.warning("left out %s of model %s that the bot cannot use: %s", what, model_id[:80], problem)
 
     async def get_model(self, model_id: str, *, interactive: bool = False) -> Model:
+        if kind_of(model_id) is not Kind.MODEL:
+            return await self.subject_model(model_id, interactive=interactive)
         path = f"/v1/models/{_segment(model_id, 'model id')}"
         return await self._get(path, Model, interactive=interactive)
 
@@ -164,7 +170,9 @@ class BasetenClient:
     async def list_audit_logs(
         self, model_id: str, *, limit: int = 20, interactive: bool = False
     ) -> list[AuditLogEntry]:
-        """The newest audit-log entries of a model (one page)."""
+        """The newest audit-log entries of a model (one page); chains and training projects have none."""
+        if kind_of(model_id) is not Kind.MODEL:
+            return []
         path = f"/v1/models/{_segment(model_id, 'model id')}/audit_logs"
         params = {"limit": str(max(1, min(limit, 200))), "direction": "DESC"}
         body = await self._get(path, AuditLogPage, params=params, interactive=interactive)
@@ -181,19 +189,12 @@ class BasetenClient:
         limit: int = 500,
         interactive: bool = False,
     ) -> list[LogLine]:
-        """One page of a deployment's logs, with only the query parameters the spec defines.
-
-        Without `start_epoch_millis` Baseten reads the last 30 minutes; the window may span at most
-        7 days. `min_level` (DEBUG, INFO, WARNING, ERROR) also drops the lines that have no level."""
+        """One page of a deployment's logs, with only the query parameters the spec defines (paths.log_params)."""
         dep = _segment(deployment_id, "deployment id")
         path = f"/v1/models/{_segment(model_id, 'model id')}/deployments/{dep}/logs"
-        if min_level is not None and min_level not in LOG_LEVELS:
-            raise ValueError(f"min_level must be one of {', '.join(LOG_LEVELS)}")
-        params = {"direction": "desc" if newest_first else "asc", "limit": str(max(1, min(limit, 1000)))}
-        if min_level is not None:
-            params["min_level"] = min_level
-        if start_epoch_millis is not None:
-            params["start_epoch_millis"] = str(start_epoch_millis)
+        params = log_params(
+            start_epoch_millis=start_epoch_millis, min_level=min_level, newest_first=newest_first, limit=limit
+        )
         return (await self._get(path, LogPage, params=params, interactive=interactive)).logs
 
     async def act(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -223,6 +224,8 @@ class BasetenClient:
 
     async def list_environments(self, model_id: str, *, interactive: bool = False) -> list[Environment]:
         """Every environment of a model (production, staging, custom ones), with any promotion in progress."""
+        if kind_of(model_id) is not Kind.MODEL:
+            return await self.subject_environments(model_id, interactive=interactive)
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments"
         body = await self._get(path, EnvironmentList, interactive=interactive, judge=False)
         usable = []
@@ -237,6 +240,8 @@ class BasetenClient:
         return usable
 
     async def get_environment(self, model_id: str, env_name: str, *, interactive: bool = False) -> Environment:
+        if kind_of(model_id) is not Kind.MODEL:
+            return await self.subject_environment(model_id, env_name, interactive=interactive)
         path = f"/v1/models/{_segment(model_id, 'model id')}/environments/{_segment(env_name, 'environment name')}"
         return env_owned(await self._get(path, Environment, interactive=interactive), model_id, path)
 

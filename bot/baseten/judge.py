@@ -11,7 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from bot.baseten.errors import BadResponse
-from bot.baseten.models import Deployment, DeploymentList, Environment, EnvironmentList, Model, ModelList
+from bot.baseten.models import Deployment, DeploymentList, Environment, EnvironmentList, Model, ModelList, Part
 from bot.domain.ids import is_plain_id
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,18 @@ def unusable(body: BaseModel) -> str | None:
             or _bad_text("environment", body.environment, _MAX_NAME)
             or _bad_text("instance type", body.instance_type_name, _MAX_NAME)
             or (f"active_replica_count {count}" if count is not None and not 0 <= count <= _MAX_INT else None)
+            or next(filter(None, map(_bad_part, body.parts or ())), None)
         )
     return None
+
+
+def _bad_part(part: Part) -> str | None:
+    """A chainlet the bot names in a notice and asks Baseten for the logs of."""
+    return (
+        _bad_id("chainlet id", part.id)
+        or _bad_text("chainlet status", part.status, _MAX_STATUS)
+        or _bad_text("chainlet name", part.name, _MAX_NAME)
+    )
 
 
 def _bad_id(what: str, value: str) -> str | None:
