@@ -13,6 +13,7 @@ from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, R
 from bot.baseten.models import Deployment, Environment, Model, Skipped
 from bot.commands.typed import ENV, WHOLE_MODEL, TargetWord
 from bot.domain.ids import is_plain_id
+from bot.domain.subjects import Kind, key_of, kind_of, split_typed
 from bot.render.text import inline
 
 
@@ -55,10 +56,44 @@ def check_plain_id(kind: str, name: str, id_: str, consequence: str) -> None:
 
 
 async def resolve_model(client: BasetenClient, token: str, *, interactive: bool = True) -> Model:
-    """A model by id, else by exact name, with an id the bot can use; several models with that name is an error."""
+    """A model by id, else by exact name, with an id the bot can use; several models with that name is an error.
+    `chain:CHAIN` and `training:PROJECT` are found the same way and stand as a model keyed `chain:ID` or
+    `training:ID` (bot.domain.subjects), so everything after the lookup treats them alike."""
+    kind, own = split_typed(token)
+    if kind is not Kind.MODEL:
+        return await _resolve_subject(client, kind, own, interactive=interactive)
     model = await _find_model(client, token, interactive=interactive)
     check_plain_id("model", model.display_name, model.id, "it can't look it up or watch it.")
     return model
+
+
+async def _resolve_subject(client: BasetenClient, kind: Kind, token: str, *, interactive: bool) -> Model:
+    """A chain or a training project by id, else by exact name, as a Model with its key."""
+    get, find = (
+        (client.get_chain, client.find_chains)
+        if kind is Kind.CHAIN
+        else (client.get_training_project, client.find_training_projects)
+    )
+    try:
+        try:
+            found = [await get(token, interactive=interactive)]
+        except NotFound:
+            found = [s for s in await find(token, interactive=interactive) if s.name == token]
+    except BasetenError as exc:
+        raise LookupFailed(explain(exc)) from None
+    if not found:
+        raise LookupFailed(f"I can't find a {kind.noun} `{token}` on Baseten (by id or by name).")
+    if len(found) > 1:
+        ids = ", ".join(f"`{s.id}`" for s in found[:10])
+        raise LookupFailed(f"Several {kind.noun}s are named `{token}`; use an id instead: {ids}.")
+    subject = found[0]
+    check_plain_id(kind.noun, subject.display_name, subject.id, "it can't look it up or watch it.")
+    if len(subject.id) > kind.max_id:
+        raise LookupFailed(
+            f"Baseten gave {kind.noun} `{inline(subject.display_name)}` an id longer than {kind.max_id} characters, "
+            "which the bot can't store, so it can't watch it."
+        )
+    return Model(id=key_of(kind, subject.id), name=subject.name)
 
 
 async def _find_model(client: BasetenClient, token: str, *, interactive: bool) -> Model:
@@ -87,6 +122,7 @@ async def resolve_deployment(
 ) -> Deployment:
     """One deployment: `production`, `development`, an id, or an exact name."""
     label = inline(model.display_name)
+    kind = kind_of(model.id)
     try:
         if target == "production":
             return await client.get_production_deployment(model.id, interactive=interactive)
@@ -97,12 +133,12 @@ async def resolve_deployment(
         except NotFound:
             named = await client.list_deployments(model.id, name=target, interactive=interactive)
     except NotFound:
-        raise LookupFailed(f"Model `{label}` has no {target} deployment.") from None
+        raise LookupFailed(f"{kind.noun.capitalize()} `{label}` has no {target} {kind.part}.") from None
     except BasetenError as exc:
         raise LookupFailed(explain(exc)) from None
     matches = [d for d in named if d.name == target or d.id == target]
     if not matches:
-        raise LookupFailed(f"Model `{label}` has no deployment `{target}` (by id or by name).")
+        raise LookupFailed(f"{kind.noun.capitalize()} `{label}` has no {kind.part} `{target}` (by id or by name).")
     return matches[0]
 
 
@@ -112,6 +148,7 @@ async def resolve_environment(
     """One environment by name (an exact one first, else one differing only in case); an unknown name
     is answered with the model's environments."""
     label = inline(model.display_name)
+    noun = kind_of(model.id).noun
     try:
         return await client.get_environment(model.id, name, interactive=interactive)
     except NotFound:
@@ -121,14 +158,14 @@ async def resolve_environment(
     try:
         envs = await client.list_environments(model.id, interactive=interactive)
     except NotFound:
-        raise LookupFailed(f"I can't find model `{label}` on Baseten any more.") from None
+        raise LookupFailed(f"I can't find {noun} `{label}` on Baseten any more.") from None
     except BasetenError as exc:
         raise LookupFailed(explain(exc)) from None
     found = next((e for e in envs if e.name.lower() == name.lower()), None)
     if found is not None:
         return found
     names = ", ".join(f"`{inline(e.name, 60)}`" for e in envs[:20]) or "none"
-    raise LookupFailed(f"Model `{label}` has no environment `{name}`. Its environments: {names}.")
+    raise LookupFailed(f"{noun.capitalize()} `{label}` has no environment `{name}`. Its environments: {names}.")
 
 
 async def look_up(client: BasetenClient, model_token: str, target: TargetWord, *, interactive: bool = True) -> View:

@@ -19,12 +19,16 @@ PROMOTED = "promoted"
 STUCK = "stuck"  # in an in-progress status longer than the subscription's threshold
 FLAPPING = "flapping"  # changing back and forth: its changes are held back
 SETTLED = "settled"  # stable again after flapping: one summary
+QUEUED = "queued"  # a training job pending (waiting for GPUs) longer than QUEUE_NOTE: one thread line
 PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
 # a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
 # their live message is edited to the end state, without controls, and nothing is posted
 QUIET = "quiet"
+RUN = "run"  # in a detail: a training job's end, {"duration_s", "instance_type", "checkpoints"} as known
+QUEUE = "queue"  # in a detail: why a training job is still pending, one line (bot.polling.runs)
 PARTS = "parts"  # in a detail: the chainlets whose status changed, [[name, old status or None, new status], ...]
 DEFAULT_STUCK = timedelta(minutes=30)
+QUEUE_NOTE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)

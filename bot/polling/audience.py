@@ -9,7 +9,19 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, PROMOTION, SETTLED, STATUS, STUCK, Change, is_churn
+from bot.domain.changes import (
+    FLAPPING,
+    GONE,
+    NEW,
+    PROMOTED,
+    PROMOTION,
+    QUEUED,
+    SETTLED,
+    STATUS,
+    STUCK,
+    Change,
+    is_churn,
+)
 from bot.domain.status import FAILURES
 from bot.domain.watchers import Muted, Watcher
 
@@ -41,6 +53,8 @@ def _matches(kind: str, change: Change) -> bool:
         return kind == "failures"
     if change.kind == STUCK:
         return kind in ("failures", "deploys")
+    if change.kind == QUEUED:
+        return kind == "deploys"
     if kind == "failures":
         return change.kind in (STATUS, NEW) and change.new_status in FAILURES
     if kind == "recoveries":

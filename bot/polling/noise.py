@@ -2,6 +2,7 @@
 
 `stuck`: in BUILDING, DEPLOYING, LOADING_MODEL, UPDATING or WAKING_UP longer than a
 subscription's threshold (30 minutes unless set), announced once per threshold.
+`queued`: a training job pending (queued for GPUs) longer than QUEUE_NOTE, noted once.
 `flapping`: more than FLAP_LIMIT status changes (scale-to-zero churn aside) within
 FLAP_WINDOW; announced once, its changes then held back until it has been stable for
 FLAP_STABLE, when one `settled` summary follows.
@@ -13,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.domain.changes import FLAPPING, SETTLED, STATUS, STUCK, Change, Snap, is_churn
+from bot.domain.changes import FLAPPING, QUEUE_NOTE, QUEUED, SETTLED, STATUS, STUCK, Change, Snap, is_churn
+from bot.domain.status import JOB_PENDING
 
 STUCK_STATES = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING", "WAKING_UP"})
 FLAP_LIMIT = 4
@@ -94,7 +96,17 @@ def apply(
             )
             snap = replace(snap, stuck_announced=seconds)
             out.snaps = [s for s in out.snaps if s.deployment_id != dep_id] + [snap]
+        if queued_due(snap, now):
+            seconds = int(QUEUE_NOTE.total_seconds())
+            out.changes.append(Change(QUEUED, snap.model_id, dep_id, snap.name, None, snap.status, now, snap.since, {}))
+            snap = replace(snap, stuck_announced=seconds)
+            out.snaps = [s for s in out.snaps if s.deployment_id != dep_id] + [snap]
     return out
+
+
+def queued_due(snap: Snap, now: datetime) -> bool:
+    """A training job pending longer than QUEUE_NOTE, not yet noted (once per time it is pending)."""
+    return not snap.gone and snap.status == JOB_PENDING and snap.stuck_announced == 0 and now - snap.since >= QUEUE_NOTE
 
 
 def _settled(snap: Snap, times: Sequence[datetime], now: datetime) -> Change:

@@ -21,8 +21,9 @@ from bot.delivery.notifier import Notifier
 from bot.domain.changes import NEW, PROMOTED, PROMOTION, Change, Snap
 from bot.domain.memory import History, ModelMemory, Outgoing
 from bot.domain.promotions import EnvState
+from bot.domain.subjects import Kind, kind_of
 from bot.domain.watchers import Watcher
-from bot.polling import why
+from bot.polling import runs, why
 from bot.polling.decide import Decision, Failed, Fetched, ModelPlan, decide, history_window, plan
 from bot.polling.known import Known
 from bot.polling.promotions import START
@@ -122,11 +123,12 @@ class Poller:
             env_states=reading.env_states,
         )
         # who did it (audit log) and why it failed (error lines), read together before writing
-        attributed, reasons = await asyncio.gather(
+        attributed, reasons, extra = await asyncio.gather(
             self._attribute(decision.outgoing),
             why.for_changes(self._client, decision.outgoing, reading.answers, now=now, wait=self._log_wait),
+            runs.for_changes(self._client, decision.outgoing, reading.answers, now=now, wait=self._log_wait),
         )
-        decision.outgoing = why.attach(attributed, reasons)
+        decision.outgoing = runs.attach(why.attach(attributed, reasons), extra)
         report = self._report(reading, decision)
         await self.write(decision, report)
         return Polled(report, reading, decision)
@@ -214,12 +216,17 @@ class Poller:
 
     async def _attribute(self, outgoing: list[Outgoing]) -> list[Outgoing]:
         """Adds who deployed or promoted, from each model's audit log; silent when it can't be read."""
-        wanted = sorted({o.change.model_id for o in outgoing if _attributed(o.change)})
+        # a model's audit log names who did it; Baseten's API has none for chains or training projects
+        wanted = sorted(
+            {o.change.model_id for o in outgoing if _attributed(o.change) and kind_of(o.change.model_id) is Kind.MODEL}
+        )
         if not wanted:
             return outgoing
         logs = dict(zip(wanted, await asyncio.gather(*(self._audit(m) for m in wanted)), strict=True))
         return [
-            replace(o, change=attribute(o.change, logs[o.change.model_id])) if _attributed(o.change) else o
+            replace(o, change=attribute(o.change, logs[o.change.model_id]))
+            if _attributed(o.change) and o.change.model_id in logs
+            else o
             for o in outgoing
         ]
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError
-from bot.baseten.models import Deployment
+from bot.baseten.models import Deployment, LogLine
 from bot.domain.memory import Outgoing
 from bot.domain.status import FAILURES
+from bot.domain.subjects import Kind, kind_of, own_id
 from bot.polling.decide import Failed, Fetched, ModelPlan
 from bot.render import excerpt
 
@@ -41,15 +42,7 @@ async def read(
     """The excerpt to keep for one failing deployment; never raises (except when cancelled)."""
     start = excerpt.window_start(status, created_at=dep.created_at, old_since=old_since, now=now)
     try:
-        lines = await client.deployment_logs(
-            dep.model_id,
-            dep.id,
-            start_epoch_millis=int(start.timestamp() * 1000),
-            min_level="ERROR",
-            newest_first=True,
-            limit=excerpt.MAX_LINES,
-            interactive=interactive,
-        )
+        lines = await _lines(client, dep, int(start.timestamp() * 1000), interactive=interactive)
     except AuthError as exc:
         log.info("logs of %s/%s: %s", dep.model_id, dep.id, exc)
         return excerpt.unread("forbidden", dep.labels)
@@ -59,7 +52,49 @@ async def read(
     except Exception:  # a fault in reading them must never cost the notice
         log.exception("logs of %s/%s could not be read", dep.model_id, dep.id)
         return excerpt.unread("error", dep.labels)
-    return excerpt.found(lines, dep.labels, since=start)
+    return excerpt.found(lines, dep.labels, since=start, message=_message(dep))
+
+
+def _message(dep: Deployment) -> str | None:
+    """What Baseten says went wrong, besides the logs: a training job's `error_message`."""
+    said = (dep.model_extra or {}).get("error_message")
+    return said if isinstance(said, str) and said.strip() else None
+
+
+async def _lines(client: BasetenClient, dep: Deployment, start_ms: int, *, interactive: bool) -> list[LogLine]:
+    """The newest ERROR lines of a model's deployment, a training job, or a chain deployment's failing
+    chainlets (each line named by its chainlet; at most MAX_CHAINLETS read, newest lines first)."""
+    query: dict[str, Any] = {
+        "start_epoch_millis": start_ms,
+        "min_level": "ERROR",
+        "newest_first": True,
+        "limit": excerpt.MAX_LINES,
+        "interactive": interactive,
+    }
+    kind, own = kind_of(dep.model_id), own_id(dep.model_id)
+    if kind is Kind.MODEL:
+        return await client.deployment_logs(dep.model_id, dep.id, **query)
+    if kind is Kind.TRAINING:
+        return await client.training_job_logs(own, dep.id, **query)
+    parts = dep.parts or []
+    failing = [p for p in parts if p.status in FAILURES] or parts
+    read = await asyncio.gather(*(client.chainlet_logs(own, dep.id, p.id, **query) for p in failing[:MAX_CHAINLETS]))
+    named = [
+        log.model_copy(update={"message": f"[{part.display_name}] {log.message}"})
+        for part, logs in zip(failing, read, strict=False)
+        for log in logs
+    ]
+    return sorted(named, key=lambda log: _ns(log.timestamp), reverse=True)
+
+
+MAX_CHAINLETS = 3  # a chain deployment's failing chainlets whose logs one notice reads
+
+
+def _ns(timestamp: str) -> int:
+    try:
+        return int(timestamp)
+    except ValueError:
+        return 0
 
 
 async def within(wait: float, jobs: Mapping[int, tuple[Awaitable[dict[str, Any]], Deployment]]) -> dict[int, Any]:
@@ -97,7 +132,7 @@ async def for_changes(
     wait: float = LOG_WAIT,
 ) -> dict[int, Any]:
     """One read per failing change that some channel hears (however many), by its index in `outgoing`."""
-    seen = {(d.model_id, d.id): d for _, fetched in answers for d in _deployments(fetched)}
+    seen = {(d.model_id, d.id): d for _, fetched in answers for d in deployments_of(fetched)}
     jobs: dict[int, tuple[Awaitable[dict[str, Any]], Deployment]] = {}
     for i, item in enumerate(outgoing):
         change = item.change
@@ -126,7 +161,7 @@ async def for_card(client: BasetenClient, dep: Deployment, *, now: datetime, wai
     return (await within(wait, {0: (job, dep)}))[0]
 
 
-def _deployments(fetched: Fetched) -> list[Deployment]:
+def deployments_of(fetched: Fetched) -> list[Deployment]:
     if isinstance(fetched, Deployment):
         return [fetched]
     if fetched is None or isinstance(fetched, Failed):

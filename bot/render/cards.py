@@ -148,15 +148,36 @@ def deployment_card(
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
         },
+        *_chainlets(dep),
         *why,
     ]
-    context = f"Deployment `{mrkdwn(dep.id)}` of model `{mrkdwn(model_id)}`"
+    kind = kind_of(model_id)
+    context = f"{kind.part.capitalize()} `{mrkdwn(dep.id)}` of {kind.noun} `{mrkdwn(own_id(model_id))}`"
     if shared_by:
         context += f" · shared by <@{escape(shared_by)}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     blocks.append(card_actions(model_id, dep.id, shareable=shareable, extra=actions))
     text = f"{plain(model_name)} / {plain(dep.display_name)}: {plain(status, 40)}"
     return Message(text=text, blocks=blocks)
+
+
+_ASK = {
+    Kind.MODEL: "`/baseten status MODEL DEPLOYMENT`",
+    Kind.CHAIN: "`/baseten status chain:CHAIN DEPLOYMENT`",
+    Kind.TRAINING: "`/baseten status training:PROJECT JOB`",
+}
+
+
+def _chainlets(dep: Deployment) -> list[Block]:
+    """A chain deployment's chainlets, a line each (at most 20)."""
+    if not dep.parts:
+        return []
+    lines = [
+        f"{emoji(p.status)} chainlet *{mrkdwn(p.display_name, 60)}* `{mrkdwn(p.status, 40)}`" for p in dep.parts[:20]
+    ]
+    if len(dep.parts) > 20:
+        lines.append(f"… and {len(dep.parts) - 20} more chainlets")
+    return [section_block("\n".join(lines))]
 
 
 def _sort_key(dep: Deployment) -> tuple[int, float]:
@@ -192,24 +213,26 @@ def model_overview(
     show (`skipped`: an id or a name it cannot use), named, so nobody takes the list as whole."""
     ordered = sorted(deployments, key=_sort_key)
     count = len(ordered)
-    noun = "deployment" if count == 1 else "deployments"
-    head = f"*{mrkdwn(model.display_name)}* (`{mrkdwn(model.id)}`): {count} {noun}"
+    kind = kind_of(model.id)
+    noun = kind.part if count == 1 else kind.part + "s"
+    head = f"*{mrkdwn(model.display_name)}* (`{mrkdwn(own_id(model.id))}`): {count} {noun}"
     blocks: list[Block] = [section_block(head)]
     reserved = 3  # a possible "and N more" note, the context and the actions
     packed, shown = pack([overview_line(dep) for dep in ordered], room=MAX_BLOCKS - 1 - reserved)
     blocks.extend(packed)
     if count == 0:
-        blocks.append(section_block("_This model has no deployments._"))
+        blocks.append(section_block(f"_This {kind.noun} has no {kind.part}s._"))
     if shown < count:
-        blocks.append(context_block(f"…and {count - shown} more. Ask for one with `/baseten status MODEL DEPLOYMENT`."))
+        ask = _ASK[kind]
+        blocks.append(context_block(f"…and {count - shown} more. Ask for one with {ask}."))
     if skipped:
         blocks.append(context_block(unshown(skipped)))
-    context = f"Model `{mrkdwn(model.id)}`"
+    context = f"{kind.noun.capitalize()} `{mrkdwn(own_id(model.id))}`"
     if shared_by:
         context += f" · shared by <@{escape(shared_by)}>"
     blocks.append(context_block(context))
     blocks.append(card_actions(model.id, None, shareable=shareable))
-    statuses = ", ".join(sorted({d.status for d in ordered})) or "no deployments"
+    statuses = ", ".join(sorted({d.status for d in ordered})) or f"no {kind.part}s"
     text = f"{plain(model.display_name)}: {count} {noun} ({plain(statuses, 200)})"
     return Message(text=text, blocks=blocks)
 

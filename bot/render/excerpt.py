@@ -26,6 +26,7 @@ MAX_LINES = 5
 KEEP = 200  # characters of one line (or label value) kept, before escaping
 SHOWN = 400  # characters of one escaped line shown: five of them stay far inside a section's 3,000
 MAX_LABELS = 6
+MESSAGE = 500  # characters of Baseten's own error message kept
 BUILD_TIME = frozenset({"BUILD_FAILED", "DEPLOY_FAILED"})
 API_DEFAULT = timedelta(minutes=30)  # what Baseten reads when no start is given
 API_LIMIT = timedelta(days=7)  # the longest window Baseten allows
@@ -61,10 +62,15 @@ def window_start(status: str, *, created_at: datetime | None, old_since: datetim
     return max(earliest, min(wanted, latest))
 
 
-def found(lines: Sequence[LogLine], labels: Mapping[str, Any] | None, *, since: datetime) -> dict[str, Any]:
-    """What a change keeps of its logs: the newest lines (fetched newest first), shown oldest first."""
+def found(
+    lines: Sequence[LogLine], labels: Mapping[str, Any] | None, *, since: datetime, message: str | None = None
+) -> dict[str, Any]:
+    """What a change keeps of its logs: the newest lines (fetched newest first), shown oldest first;
+    and what Baseten said went wrong besides (`message`: a training job's error_message), if anything."""
     kept = [text for text in (line(log.message, KEEP) for log in lines[:MAX_LINES]) if text]
-    return {"lines": kept[::-1], "since": int(since.timestamp()), "labels": kept_labels(labels)}
+    out = {"lines": kept[::-1], "since": int(since.timestamp()), "labels": kept_labels(labels)}
+    said = line(message, MESSAGE) if message else ""
+    return {**out, "message": said} if said else out
 
 
 def unread(reason: str, labels: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -92,6 +98,9 @@ def blocks(why: Any) -> list[Block]:
     lines = [code(str(x), SHOWN, newlines=False) for x in lines[:MAX_LINES]] if isinstance(lines, list) else []
     lines = [line for line in lines if line]
     out: list[Block] = []
+    said = why.get("message")
+    if isinstance(said, str) and said:
+        out.append(section_block(f"*Baseten says:*\n```\n{code(said, SHOWN * 2, newlines=False)}\n```"))
     if lines:
         out.append(section_block("*Latest error lines* from Baseten's logs:\n```\n" + "\n".join(lines) + "\n```"))
     elif why.get("unread"):

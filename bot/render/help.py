@@ -76,6 +76,9 @@ def help_message() -> Message:
         "`--no-thread`: one message per change instead of one thread per deployment.",
         "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
         "and each promotion as one message edited as it moves.",
+        "`chain:CHAIN`, `training:PROJECT`: a chain (by id or name; then a chain deployment or `env:NAME`) or a "
+        "training project (then a job) wherever a model goes, e.g. `/baseten subscribe training:llama-ft`: "
+        "a job created, running, completed, failed or stopped is a notice.",
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
     ]
     blocks.append(section_block(escape("\n".join(options))))

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.domain.changes import FLAPPING, GONE, NEW, PARTS, PROMOTED, SETTLED, STATUS, STUCK, Change
+from bot.domain.changes import (
+    FLAPPING,
+    GONE,
+    NEW,
+    PARTS,
+    PROMOTED,
+    QUEUE,
+    QUEUED,
+    RUN,
+    SETTLED,
+    STATUS,
+    STUCK,
+    Change,
+)
 from bot.domain.status import FAILURES, emoji
 from bot.domain.subjects import kind_of
 from bot.render import excerpt
@@ -56,6 +69,12 @@ def _headline(change: Change, model_name: str) -> tuple[str, str]:
             f"{p.model} / {p.dep}: stuck in {p.new} for {took}",
             f"*{m.model}* / *{m.dep}* has been `{m.new}` for {took}",
         )
+    if change.kind == QUEUED:
+        waited = duration(change.at - change.old_since) if change.old_since else "a while"
+        return (
+            f"{p.model} / {p.dep}: pending for {waited}, waiting for GPU capacity",
+            f"*{m.model}* / *{m.dep}* has been pending for {waited}, waiting for GPU capacity",
+        )
     if change.kind == FLAPPING:
         text = (
             f"{p.model} / {p.dep}: flapping ({p.count} changes in 30m), now {p.new}; "
@@ -87,6 +106,8 @@ def _verdict(change: Change) -> tuple[str, str]:
         return ":warning:", "Stuck"
     if change.kind == FLAPPING:
         return ":arrows_counterclockwise:", "Flapping"
+    if change.kind == QUEUED:
+        return ":hourglass:", "Queued"
     if change.kind == SETTLED:
         return emoji(new), "Settled"
     if new in FAILURES:
@@ -122,6 +143,7 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
         roles.append(str(env))
     if roles:
         fields.append(("Environment", mrkdwn(", ".join(roles))))
+    fields.extend(_run_fields(change.detail.get(RUN)))
     blocks: list[Block] = [section_block(f"{icon} *{verdict}*: {rich}")]
     if fields:
         blocks.append(
@@ -131,6 +153,9 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
             }
         )
     blocks.extend(_parts(change.detail.get(PARTS)))
+    queue = change.detail.get(QUEUE)
+    if isinstance(queue, str) and queue:
+        blocks.append(context_block(f":information_source: {mrkdwn(queue, 600)}"))
     blocks.extend(excerpt.blocks(change.detail.get(excerpt.WHY)))  # a failure's error lines and labels
     actor = change.detail.get("actor")
     by = f" · by {mrkdwn(str(actor))}" if actor else ""
@@ -143,6 +168,20 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
     if change.kind != GONE:
         blocks.append(card_actions(change.model_id, change.deployment_id, shareable=False, extra=actions))
     return Message(text=text, blocks=blocks)
+
+
+def _run_fields(run: object) -> list[tuple[str, str]]:
+    """A training job's end: how long it ran, on what, and the checkpoints it wrote (bot.polling.runs)."""
+    if not isinstance(run, dict):
+        return []
+    out: list[tuple[str, str]] = []
+    if isinstance(run.get("duration_s"), int):
+        out.append(("Duration", duration(timedelta(seconds=run["duration_s"]))))
+    if isinstance(run.get("instance_type"), str) and run["instance_type"]:
+        out.append(("Instance type", mrkdwn(run["instance_type"], 80)))
+    if isinstance(run.get("checkpoints"), int):
+        out.append(("Checkpoints written", str(run["checkpoints"])))
+    return out
 
 
 def _parts(moved: object) -> list[Block]:
