@@ -211,6 +211,8 @@ EXAMPLE_OF = {
     "deactivate": Act,
     "promote": Act,
     "rollback": Act,
+    "stop": Act,
+    "recreate": Act,
     "list": ListSubs,
     "help": Help,
 }

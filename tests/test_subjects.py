@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.actions.verbs import VERBS, Target, decode, encode, fits, fitting
 from bot.baseten.models import Deployment, Part
 from bot.commands.parse import parse
-from bot.commands.typed import Status, Subscribe, UsageError
+from bot.commands.typed import Act, Status, Subscribe, UsageError
 from bot.domain.changes import NEW, PARTS, STATUS, Change
 from bot.domain.status import FAILURES, IN_PROGRESS, KNOWN, Family, family
 from bot.domain.subjects import Kind, key_of, kind_of, own_id, split_typed
@@ -31,6 +32,8 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
         ("status training:ft job1", Status("training:ft", "job1")),
         ("subscribe TRAINING:ft --on failures", Subscribe("training:ft", "*", frozenset({"failures"}))),
         ("subscribe chain:rag env:production", Subscribe("chain:rag", "production")),
+        ("stop training:ft job1", Act("stop", "training:ft", "job1")),
+        ("recreate Training:ft job1", Act("recreate", "training:ft", "job1")),
     ],
 )
 def test_chain_and_training_targets_parse_like_models(text: str, expected: object) -> None:
@@ -47,6 +50,13 @@ def test_chain_and_training_targets_parse_like_models(text: str, expected: objec
         ("subscribe training:ft env:staging", "A training project has jobs"),
         ("status chain:rag development", "A chain has no development deployment"),
         ("status training:ft job/1", "not a valid job id or name"),
+        ("stop my-model v1", "`stop` acts on a training job: `/baseten stop training:PROJECT JOB`"),
+        ("recreate chain:rag d1", "`recreate` acts on a training job"),
+        ("retry training:ft job1", "`retry` acts on a model's deployment; a training job takes `stop` or `recreate`"),
+        ("deactivate chain:rag d1", "the bot does not act on chains from Slack"),
+        ("stop training:ft", "`stop` needs a training project and a job"),
+        ("stop training:ft job1 job2", "Too many arguments"),
+        ("stop training:ft env:x", "`stop` acts on a job, not an environment"),
     ],
 )
 def test_a_bad_chain_or_training_target_is_told_what_is_wrong(text: str, said: str) -> None:
@@ -129,3 +139,30 @@ def test_dashboard_links_by_kind() -> None:
     assert dashboard_url("chain:c1") == "https://app.baseten.co/chains/c1/overview"
     assert dashboard_url("chain:c1", "cd1") == "https://app.baseten.co/chains/c1/logs/cd1"
     assert dashboard_url("training:p1", "j1") == "https://app.baseten.co/training/p1/jobs/j1"
+
+
+def test_a_training_job_gets_stop_while_it_runs_and_recreate_once_it_failed_or_was_stopped() -> None:
+    job = {"kind": Kind.TRAINING, "production": False}
+    assert fitting("TRAINING_JOB_RUNNING", **job) == ["stop"]  # type: ignore[arg-type]
+    assert fitting("TRAINING_JOB_PENDING", **job) == ["stop"]  # type: ignore[arg-type]
+    assert fitting("TRAINING_JOB_FAILED", **job) == ["recreate"]  # type: ignore[arg-type]
+    assert fitting("TRAINING_JOB_STOPPED", **job) == ["recreate"]  # type: ignore[arg-type]
+    assert fitting("TRAINING_JOB_COMPLETED", **job) == []  # type: ignore[arg-type]
+    assert fitting("UNHEALTHY", production=True, kind=Kind.CHAIN) == []  # the bot does not act on chains
+    assert "stop" not in fitting("ACTIVE", production=False) and "recreate" not in fitting("FAILED", production=False)
+    assert not fits("promote", "ACTIVE", production=False, kind=Kind.TRAINING)
+    assert fits("recreate", "TRAINING_JOB_FAILED", production=False, kind=Kind.TRAINING)
+
+
+def test_a_job_button_carries_its_project_key_and_asks_for_the_jobs_own_path() -> None:
+    target = Target("training:proj1", "job1", "production", "ft-llama", "run 7")
+    verb, back = decode(encode("stop", target)) or (None, None)
+    assert verb is VERBS["stop"] and back == target
+    assert VERBS["stop"].request(target) == ("/v1/training_projects/proj1/jobs/job1/stop", {})
+    assert VERBS["recreate"].request(target) == ("/v1/training_projects/proj1/jobs/job1/recreate", {})
+    for forged in ("training:", "training:a b", "chain:x/y", "x" * 65):
+        assert decode(encode("stop", Target(forged, "job1"))) is None, forged
+    ok, words = VERBS["recreate"].read({"training_job": {"id": "job2", "current_status": "TRAINING_JOB_CREATED"}})
+    assert ok and words == "Baseten accepted it; the new job is `job2`"
+    ok, words = VERBS["stop"].read({"training_job": {"id": "job1", "current_status": "TRAINING_JOB_STOPPED"}})
+    assert ok and words == "Baseten accepted it; the job is `TRAINING_JOB_STOPPED`"

@@ -55,6 +55,20 @@ def read_deployment(body: Any) -> tuple[bool, str]:
     return True, ACCEPTED
 
 
+def read_stop(body: Any) -> tuple[bool, str]:
+    """StopTrainingJobResponseV1: the job, with the status it has now."""
+    job = body.get("training_job") if isinstance(body, dict) else None
+    status = job.get("current_status") if isinstance(job, dict) else None
+    return True, f"{ACCEPTED}; the job is `{clean(str(status), 60)}`" if status else ACCEPTED
+
+
+def read_recreate(body: Any) -> tuple[bool, str]:
+    """RecreateTrainingJobResponseV1: the new job (the old one stays as it was)."""
+    job = body.get("training_job") if isinstance(body, dict) else None
+    new = job.get("id") if isinstance(job, dict) else None
+    return True, f"{ACCEPTED}; the new job is `{clean(str(new), 64)}`" if new else ACCEPTED
+
+
 def outcome(read: Callable[[Any], tuple[bool, str]], status_code: int | None, body: Any) -> Outcome:
     """Baseten's answer as given: the 200 body read by the verb's `read`, a refusal with its code and message."""
     recorded = _recorded(body)

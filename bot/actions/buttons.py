@@ -16,13 +16,15 @@ from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, encode, fitting, 
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
+from bot.domain.subjects import kind_of
 from bot.render.cards import Block, Message, context_block, section_block
 from bot.render.text import escape, mrkdwn, plain
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
 NOT_OPERATOR = (
-    "Only the bot's operators may act on deployments (retry, activate, deactivate, promote, roll back). "
+    "Only the bot's operators may act on deployments (retry, activate, deactivate, promote, roll back) "
+    "or training jobs (stop, recreate). "
     "Ask one of them, or whoever runs the bot to add you to OPERATOR_USER_IDS."
 )
 NOBODY = "Nobody may act on deployments from Slack here: OPERATOR_USER_IDS is not set."
@@ -30,7 +32,8 @@ NOBODY = "Nobody may act on deployments from Slack here: OPERATOR_USER_IDS is no
 
 def ask_buttons(status: str, target: Target, *, production: bool) -> list[Block]:
     """The buttons that fit a deployment's status, each opening the confirmation card."""
-    return [ask_button(VERBS[verb], target) for verb in fitting(status, production=production)]
+    kind = kind_of(target.model_id)
+    return [ask_button(VERBS[verb], target) for verb in fitting(status, production=production, kind=kind)]
 
 
 def ask_button(verb: Verb, target: Target) -> Block:

@@ -31,6 +31,7 @@ from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_envi
 from bot.commands.typed import Act
 from bot.domain.changes import THREAD_AGE
 from bot.domain.status import FAILURES
+from bot.domain.subjects import kind_of
 from bot.render.cards import Message
 from bot.render.text import escape, inline, mrkdwn
 from bot.store import Store
@@ -140,7 +141,7 @@ class Operations:
         check_plain_id("deployment", dep.display_name, dep.id, "it can't act on it from Slack.")
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
         notes = []
-        if not fits(verb.name, dep.status, production=bool(dep.is_production)):
+        if not fits(verb.name, dep.status, production=bool(dep.is_production), kind=kind_of(model.id)):
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
                 f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."

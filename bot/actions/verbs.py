@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bot.actions.answers import read_cancel, read_deployment, read_retry, read_success
+from bot.actions.answers import read_cancel, read_deployment, read_recreate, read_retry, read_stop, read_success
 from bot.domain.ids import is_plain_id
-from bot.domain.status import FAILURES
+from bot.domain.status import FAILURES, JOB_ACTIVE, JOB_FAILURES, JOB_STOPPED
+from bot.domain.subjects import Kind, is_key, own_id
 
 PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
@@ -83,6 +84,12 @@ def _promote(t: Target) -> Request:
     }
 
 
+def _job_path(t: Target, tail: str) -> str:
+    """A training job's own action (the target's model is its project's key `training:ID`)."""
+    project, job = segment(own_id(t.model_id), "training project id"), segment(t.deployment_id, "job id")
+    return f"/v1/training_projects/{project}/jobs/{job}/{tail}"
+
+
 def _env_path(t: Target, tail: str) -> str:
     model, env = segment(t.model_id, "model id"), segment(t.environment, "environment")
     return f"/v1/models/{model}/environments/{env}/{tail}"
@@ -136,6 +143,28 @@ VERBS: dict[str, Verb] = {
             _promote,
             read_deployment,
             danger=True,
+        ),
+        # a training job's: stop one that runs or waits, recreate one that ended (a new job, same spec)
+        Verb(
+            "stop",
+            "Stop",
+            "stopped",
+            lambda t: (
+                f"Baseten will stop the training job {t.label}: it ends now, with the checkpoints written so far."
+            ),
+            lambda t: (_job_path(t, "stop"), {}),
+            read_stop,
+            danger=True,
+        ),
+        Verb(
+            "recreate",
+            "Recreate",
+            "recreated",
+            lambda t: (
+                f"Baseten will start a new training job with the same spec as {t.label}; it bills for GPUs again."
+            ),
+            lambda t: (_job_path(t, "recreate"), {}),
+            read_recreate,
         ),
         # a promotion's controls: they act on the environment, the candidate names it for people
         Verb(
@@ -199,9 +228,18 @@ def promotion_controls(status: str | None) -> tuple[str, ...]:
     return PROMOTION_CONTROLS.get(status or "", ())
 
 
-def fitting(status: str, *, production: bool) -> list[str]:
+JOB_VERBS = ("stop", "recreate")  # a training job's; every other verb is a model deployment's
+
+
+def fitting(status: str, *, production: bool, kind: Kind = Kind.MODEL) -> list[str]:
     """The verbs whose buttons fit a deployment in this status: Retry a failed build or deploy,
-    Activate an inactive one, Roll back a failing production one, Deactivate one that runs."""
+    Activate an inactive one, Roll back a failing production one, Deactivate one that runs; a
+    training job's: Stop one that runs or waits, Recreate one that failed or was stopped. The bot
+    does not act on chains."""
+    if kind is Kind.TRAINING:
+        return ["stop"] if status in JOB_ACTIVE else ["recreate"] if status in JOB_FAILURES | {JOB_STOPPED} else []
+    if kind is Kind.CHAIN:
+        return []
     verbs = []
     if status in RETRYABLE:
         verbs.append("retry")
@@ -215,14 +253,14 @@ def fitting(status: str, *, production: bool) -> list[str]:
     return verbs
 
 
-def fits(verb: str, status: str, *, production: bool) -> bool:
+def fits(verb: str, status: str, *, production: bool, kind: Kind = Kind.MODEL) -> bool:
     """Whether the verb fits the status (promote fits any deployment that is not failing; a promotion's
     controls are checked against the promotion's status instead, see `promotion_controls`)."""
     if not VERBS[verb].needs_deployment:
         return verb in promotion_controls(status)
     if verb == "promote":
-        return status not in FAILURES
-    return verb in fitting(status, production=production)
+        return kind is Kind.MODEL and status not in FAILURES
+    return verb in fitting(status, production=production, kind=kind)
 
 
 # -- a button's value: the action and its target, small and checked on the way back --------
@@ -257,7 +295,7 @@ def decode(value: str) -> tuple[Verb, Target] | None:
     fields = {k: raw.get(k, "") for k in ("m", "d", "e", "mn", "dn", "x")}
     if not all(isinstance(v, str) for v in fields.values()):
         return None
-    if not is_plain_id(fields["m"]) or not is_plain_id(fields["e"]):
+    if not is_key(fields["m"]) or not is_plain_id(fields["e"]):
         return None
     if any(fields[k] and not is_plain_id(fields[k]) for k in ("d", "x")):
         return None

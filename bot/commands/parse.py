@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from bot.commands.typed import (
     ACT_VERBS,
     ENV,
+    JOB_ACTS,
     MAX_ENV_NAME,
     WHOLE_MODEL,
     Act,
@@ -67,7 +68,7 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     raise UsageError(
         f"I don't know the command `{_quote(words[0])}`. "
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
-        "`deactivate`, `promote`, `rollback`, `list` or `help`."
+        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `list` or `help`."
     )
 
 
@@ -80,7 +81,7 @@ def _dashes(word: str) -> str:
 
 def _act(verb: str, args: list[str]) -> Act:
     """`retry|activate|deactivate MODEL DEPLOYMENT`, `promote MODEL DEPLOYMENT [env:NAME]`,
-    `rollback MODEL [env:NAME]`."""
+    `rollback MODEL [env:NAME]`, `stop|recreate training:PROJECT JOB`."""
     usage = USAGE[verb]
     environment = "production"
     rest: list[str] = []
@@ -90,14 +91,27 @@ def _act(verb: str, args: list[str]) -> Act:
         elif verb in ("promote", "rollback"):
             environment = env_name(env_target(word[len(ENV) :])) or "production"
         else:
-            raise UsageError(f"`{verb}` acts on a deployment, not an environment.", usage=usage)
+            thing = "a job" if verb in JOB_ACTS else "a deployment"
+            raise UsageError(f"`{verb}` acts on {thing}, not an environment.", usage=usage)
     wanted = 1 if verb == "rollback" else 2
     if len(rest) < wanted:
-        raise UsageError(f"`{verb}` needs a model{' and a deployment' if wanted == 2 else ''}.", usage=usage)
+        needs = "a training project and a job" if verb in JOB_ACTS else "a model and a deployment"
+        raise UsageError(f"`{verb}` needs {needs if wanted == 2 else 'a model'}.", usage=usage)
     if len(rest) > wanted:
         raise UsageError(f"Too many arguments: `{_quote(' '.join(rest[wanted:]))}`.", usage=usage)
-    deployment = _plain(rest[1], "deployment") if wanted == 2 else ""
-    return Act(verb, _plain(rest[0], "model"), deployment, environment)
+    kind, model = subject(rest[0])
+    if kind is Kind.CHAIN or (kind is Kind.TRAINING) != (verb in JOB_ACTS):
+        raise UsageError(_wrong_kind(verb, kind), usage=usage)
+    deployment = _plain(rest[1], kind.part) if wanted == 2 else ""
+    return Act(verb, model, deployment, environment)
+
+
+def _wrong_kind(verb: str, kind: Kind) -> str:
+    if verb in JOB_ACTS:
+        return f"`{verb}` acts on a training job: `/baseten {verb} training:PROJECT JOB`."
+    if kind is Kind.TRAINING:
+        return f"`{verb}` acts on a model's deployment; a training job takes `stop` or `recreate`."
+    return f"`{verb}` acts on a model's deployment; the bot does not act on chains from Slack."
 
 
 def _status(args: list[str]) -> Status:

@@ -74,7 +74,8 @@ class Resume:
     target: TargetWord = WHOLE_MODEL
 
 
-ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback")
+ACT_VERBS = ("retry", "activate", "deactivate", "promote", "rollback", "stop", "recreate")
+JOB_ACTS = ("stop", "recreate")  # a training job's (`training:PROJECT JOB`); the rest a model deployment's
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,13 @@ def split_typed(word: str) -> tuple[Kind, str]:
         if lowered.startswith(kind.prefix):
             return kind, word[len(kind.prefix) :]
     return Kind.MODEL, word
+
+
+def is_key(key: str) -> bool:
+    """Whether `key` is a stored key the bot could have written: a plain model id, or a prefix and
+    a plain id, within the id columns (a button's value is checked with this on its way back)."""
+    return (
+        is_plain_id(own_id(key))
+        and len(key) <= KEY_LENGTH
+        and (kind_of(key) is Kind.MODEL or key != kind_of(key).prefix)
+    )

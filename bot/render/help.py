@@ -19,6 +19,7 @@ USAGE = {
     **{verb: f"/baseten {verb} MODEL DEPLOYMENT" for verb in ("retry", "activate", "deactivate")},
     "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
     "rollback": "/baseten rollback MODEL [env:NAME]",
+    **{verb: f"/baseten {verb} training:PROJECT JOB" for verb in ("stop", "recreate")},
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -37,6 +38,8 @@ EXAMPLES = {
     "deactivate": "/baseten deactivate llama-3-8b v2",
     "promote": "/baseten promote llama-3-8b v4 env:staging",
     "rollback": "/baseten rollback llama-3-8b",
+    "stop": "/baseten stop training:ft-llama job-7q2",
+    "recreate": "/baseten recreate training:ft-llama job-7q2",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -58,6 +61,8 @@ HELP = (
     ("deactivate", "deactivate a deployment (operators; you confirm first)"),
     ("promote", "promote a deployment to production, or to `env:NAME` (operators; you confirm first)"),
     ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
+    ("stop", "stop a training job that runs or waits (operators; you confirm first)"),
+    ("recreate", "start a training job again with the same spec, as a new job (operators; you confirm first)"),
     ("list", "this channel's subscriptions"),
 )
 
