@@ -37,11 +37,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.polling.decide import Failed, ModelPlan
+from bot.polling.fleet import read_fleet
 from bot.polling.leadership import Leadership
 from bot.polling.notes import Notes
 from bot.polling.poller import CycleReport, Poller
 from bot.polling.rounds import Rounds
-from bot.polling.schedule import Schedule, Signature, cost, fleet_changes, in_motion, signatures
+from bot.polling.schedule import Schedule, Signature, cost, fleet_changes, in_motion
 from bot.polling.watching import REREAD_AT_LEAST, Watching
 from bot.store import Store
 from bot.store.leases import Lease
@@ -246,13 +247,13 @@ class PollLoop:
         self.rounds.keep_only(plans)
 
     async def _detect(self) -> None:
-        """One GET /v1/models: a watched model whose deployments changed is due at once."""
+        """One GET /v1/models (and /v1/chains, /v1/training_projects when some are watched): a watched
+        model, chain or project whose deployments or latest job changed is due at once."""
         try:
-            listed = await self.runtime.baseten.list_models()
+            after = await read_fleet(self.runtime.baseten, self.watching.plans)
         except (BasetenError, ValueError) as exc:
-            log.debug("the fleet-wide change detector could not read the models: %s", exc)
+            log.debug("the fleet-wide change detector could not read the fleet: %s", exc)
             return
-        after = signatures(listed)
         now = self._clock()
         for model in fleet_changes(self._signatures, after, self.watching.plans):
             self.schedule.poke(model, now)
