@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -151,3 +152,96 @@ async def test_status_of_a_chain_and_of_a_job(world: World, chain: FakeBaseten, 
     assert missing.text == "Training project `ft` has no job `tj9none` (by id or by name)."
     none, _ = await world.command("status training:nope")
     assert none.text == "I can't find a training project `nope` on Baseten (by id or by name)."
+
+
+def iso(world: World, **delta: float) -> str:
+    """The world's clock (moved by `delta`) as Baseten writes a time."""
+    return (world.clock.now + timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
+# -- c: a new job runs and completes -----------------------------------------------------------------
+
+
+async def test_a_new_job_is_announced_and_its_end_says_how_it_ran(
+    world: World, project: FakeBaseten, slack: FakeSlack
+) -> None:
+    answer, kind = await world.command("subscribe training:ft")
+    assert kind == "in_channel" and answer.text == "Subscribed this channel to ft"
+    await world.cycle()
+    project.add_job(training_job("tj2new", PROJECT, status="TRAINING_JOB_CREATED", created_at=iso(world)))
+    await world.cycle()
+    project.set_job_status(PROJECT, "tj2new", "TRAINING_JOB_RUNNING", updated_at=iso(world))
+    await world.cycle()
+    world.clock.advance(hours=2, minutes=14)  # it trains
+    for n in (1, 2, 3):
+        project.add_checkpoint(PROJECT, "tj2new", f"ckpt-{n}00")
+    project.set_job_status(PROJECT, "tj2new", "TRAINING_JOB_COMPLETED", updated_at=iso(world))
+    await world.cycle()
+    await world.cycle()
+    assert texts(slack) == [
+        "ft / tj2new: new job → TRAINING_JOB_CREATED",
+        "ft / tj2new: TRAINING_JOB_CREATED → TRAINING_JOB_RUNNING",
+        "ft / tj2new: TRAINING_JOB_RUNNING → TRAINING_JOB_COMPLETED",
+    ]
+    new, running, done = slack.posts()
+    assert ":sparkles: *New job*: New job *tj2new* of *ft*: `TRAINING_JOB_CREATED`" in shown(new)
+    assert "app.baseten.co/training/tp1abc/jobs/tj2new" in shown(new)
+    assert running["thread_ts"] == done["thread_ts"] == slack.ts_of(new)
+    fields = [f["text"] for b in json.loads(shown(done)) for f in b.get("fields", [])]
+    assert fields == [
+        "*Time in TRAINING_JOB_RUNNING*\n2h 15m",  # as the bot saw it, a poll apart
+        "*Duration*\n2h 16m",  # created to Baseten's last update
+        "*Instance type*\nH100:2x",
+        "*Checkpoints written*\n3",
+    ]
+    assert "Duration" not in shown(running)  # only an ended job says how it ran
+    asked = [r.path for r in project.requests if r.path.endswith("/checkpoints")]
+    assert asked == [f"/v1/training_projects/{PROJECT}/jobs/tj2new/checkpoints"]  # once, for the end
+
+
+# -- d: a job fails ------------------------------------------------------------------------------------
+
+
+async def test_a_failed_job_quotes_basetens_error_message_and_its_error_lines(
+    world: World, project: FakeBaseten, slack: FakeSlack
+) -> None:
+    project.add_job(training_job("tj2run", PROJECT, created_at=iso(world, minutes=-40)))
+    await world.command("subscribe training:ft tj2run")
+    await world.cycle()
+    at = world.clock.now.timestamp()
+    project.add_job_logs(
+        PROJECT,
+        "tj2run",
+        log_line("epoch 3 step 1200 loss 0.41", at=at + 10, level="INFO"),
+        log_line("RuntimeError: NCCL watchdog timeout on rank 3", at=at + 20),
+        log_line("torch.distributed.elastic: worker group failed", at=at + 30),
+    )
+    project.set_job_status(
+        PROJECT,
+        "tj2run",
+        "TRAINING_JOB_FAILED",
+        error_message="Job exited with code 1: <oom> on node 2\nsee logs",
+        updated_at=iso(world, seconds=40),
+    )
+    await world.cycle()
+    (failure,) = slack.posts()
+    assert failure["text"] == "ft / tj2run: TRAINING_JOB_RUNNING → TRAINING_JOB_FAILED"
+    blocks = shown(failure)
+    assert ":rotating_light: *Failure*: *ft* / *tj2run*: `TRAINING_JOB_RUNNING` → `TRAINING_JOB_FAILED`" in blocks
+    assert "*Baseten says:*\\n```\\nJob exited with code 1: &lt;oom&gt; on node 2 see logs\\n```" in blocks
+    assert code(failure) == [
+        "RuntimeError: NCCL watchdog timeout on rank 3",
+        "torch.distributed.elastic: worker group failed",
+    ]
+    assert "*Duration*\\n41m" in blocks and "*Checkpoints written*\\n0" in blocks  # a failure ended it too
+    (asked,) = project.log_requests()
+    assert asked.path == f"/v1/training_projects/{PROJECT}/jobs/tj2run/logs"
+    assert {k: v for k, v in asked.query.items() if k != "start_epoch_millis"} == {
+        "min_level": ["ERROR"],
+        "direction": ["desc"],
+        "limit": ["5"],
+    }
+    card, _ = await world.command("status training:ft tj2run")  # the card says the same, read live
+    assert card.text == "ft / tj2run: TRAINING_JOB_FAILED"
+    assert "Job exited with code 1: &lt;oom&gt; on node 2 see logs" in shown(card)
+    assert code(card) == code(failure)
