@@ -245,3 +245,74 @@ async def test_a_failed_job_quotes_basetens_error_message_and_its_error_lines(
     assert card.text == "ft / tj2run: TRAINING_JOB_FAILED"
     assert "Job exited with code 1: &lt;oom&gt; on node 2 see logs" in shown(card)
     assert code(card) == code(failure)
+
+
+# -- e: a job waits for GPUs -----------------------------------------------------------------------------
+
+
+def _held(job_id: str) -> dict[str, Any]:
+    """An ActiveJobAtSubmitV1: a job that held the pool when the queued one was submitted."""
+    return {
+        "training_job_id": job_id,
+        "instance_type_name": "H100:8x",
+        "total_gpus": 8,
+        "workload_plane_name": "us-east",
+        "status_at_submit": "TRAINING_JOB_RUNNING",
+        "status_set_at": "2026-11-27T08:00:00Z",
+    }
+
+
+async def test_a_job_pending_ten_minutes_gets_one_queued_notice_saying_why(
+    world: World, project: FakeBaseten, slack: FakeSlack
+) -> None:
+    await world.command("subscribe training:ft")
+    await world.cycle()
+    project.add_job(training_job("tj3wait", PROJECT, status="TRAINING_JOB_PENDING", created_at=iso(world)))
+    project.set_queue_context(
+        "tj3wait",
+        {
+            "requested_gpus": 16,
+            "submitted_at": iso(world),
+            "active_at_submit": [_held("tj8big"), _held("tj9big")],
+            "pending_ahead_at_submit": [
+                {
+                    "training_job_id": "tj7first",
+                    "instance_type_name": "H100:8x",
+                    "requested_gpus": 8,
+                    "priority": 0,
+                    "submitted_at": "2026-11-27T08:50:00Z",
+                }
+            ],
+            "org_capacity": {"gpu_type": "H100", "max_gpus": 16, "last_modified": "2026-11-01T00:00:00Z"},
+            "events": [
+                {"training_job_id": "tj9big", "status": "TRAINING_JOB_RUNNING", "created": "2026-11-27T08:00:00Z"},
+                {
+                    "training_job_id": "tj3wait",
+                    "status": "TRAINING_JOB_PENDING",
+                    "created": iso(world),
+                    "event_message": "Waiting for <H100> capacity",
+                },
+            ],
+        },
+    )
+    await world.cycle()
+    assert texts(slack) == ["ft / tj3wait: new job → TRAINING_JOB_PENDING"]
+    world.clock.advance(minutes=8)
+    await world.cycle()  # 9 minutes pending: not yet
+    assert project.count("/v1/training/jobs/") == 0
+    await world.cycle()  # 10 minutes
+    for _ in range(3):
+        await world.cycle()  # still pending: said once
+    assert texts(slack)[1:] == ["ft / tj3wait: pending for 10m, waiting for GPU capacity"]
+    queued = slack.posts()[1]
+    assert queued["thread_ts"] == slack.ts_of(slack.posts()[0])  # a line in the job's thread
+    assert ":hourglass: *Queued*: *ft* / *tj3wait* has been pending for 10m, waiting for GPU capacity" in shown(queued)
+    assert (
+        ":information_source: Waiting for 16 × H100; when it was submitted, 2 jobs held that pool and 1 was queued "
+        "ahead of it; org cap 16 GPUs; latest: Waiting for &lt;H100&gt; capacity."
+    ) in shown(queued)
+    assert project.count("/v1/training/jobs/tj3wait/queue_context") == 1  # read once, for the one notice
+    project.set_job_status(PROJECT, "tj3wait", "TRAINING_JOB_RUNNING")
+    await world.cycle()
+    assert texts(slack)[2:] == ["ft / tj3wait: TRAINING_JOB_PENDING → TRAINING_JOB_RUNNING"]
+    assert "*Time in TRAINING_JOB_PENDING*\\n14m" in shown(slack.posts()[2])  # first seen pending 14m before
