@@ -316,3 +316,53 @@ async def test_a_job_pending_ten_minutes_gets_one_queued_notice_saying_why(
     await world.cycle()
     assert texts(slack)[2:] == ["ft / tj3wait: TRAINING_JOB_PENDING → TRAINING_JOB_RUNNING"]
     assert "*Time in TRAINING_JOB_PENDING*\\n14m" in shown(slack.posts()[2])  # first seen pending 14m before
+
+
+# -- f: a chain environment's promotion ----------------------------------------------------------------
+
+
+def edits(slack: FakeSlack, channel: str = "C1") -> list[dict[str, Any]]:
+    return [r.body for r in slack.calls("chat.update") if r.ok and r.body["channel"] == channel]
+
+
+async def test_a_chain_promotion_is_one_live_message(world: World, chain: FakeBaseten, slack: FakeSlack) -> None:
+    """A chain environment has no promotion object: a candidate beside the current deployment is one
+    (RELEASING, no traffic figure), and it ends when the candidate is current, as a model's that
+    Baseten stops showing. One live message, edited to its end; the steps and the promotion in its thread."""
+    chain.add_chain_deployment(chain_deployment(NEW, CHAIN, created_at=iso(world)))
+    chain.add_chain_environment(CHAIN, "staging", current=NEW)
+    chain.add_chain_deployment(chain_deployment("cd3next", CHAIN, created_at=iso(world)))
+    answer, kind = await world.command("subscribe chain:rag env:staging")
+    assert kind == "in_channel"
+    assert "subscribed this channel to *rag* / the *staging* environment. It is :large_green_circle: `ACTIVE` now." in (
+        shown(answer)
+    )
+    await world.cycle()
+    chain.set_chain_candidate(CHAIN, "staging", "cd3next")
+    await world.cycle()
+    await world.cycle()  # nothing moved: nothing said
+    assert texts(slack) == ["rag / cd3next → staging: RELEASING"]
+    (live,) = slack.posts()
+    assert ":rocket: *Promotion releasing*: *cd3next* → *staging* of *rag*" in shown(live)
+    assert "*Traffic to the candidate*\\n?" in shown(live) and "*Current deployment*\\ncd2new" in shown(live)
+    assert "app.baseten.co/chains/ch1abc/logs/cd3next" in shown(live)
+
+    chain.finish_chain_promotion(CHAIN, "staging")
+    await world.cycle()
+    await world.cycle()
+    live_ts = slack.ts_of(live)
+    ended, promoted = slack.posts()[1:]
+    assert (ended["text"], ended["thread_ts"], ended["reply_broadcast"]) == (
+        "rag / cd3next → staging: RELEASING → SUCCEEDED (100% of traffic)",
+        live_ts,
+        True,  # its end reaches the channel
+    )
+    assert "Baseten no longer shows the promotion and the candidate is current. *cd3next* is current." in shown(ended)
+    assert (promoted["text"], promoted["thread_ts"], promoted["reply_broadcast"]) == (
+        f"rag / cd3next: promoted → staging (was {NEW})",
+        live_ts,
+        False,
+    )
+    (edit,) = edits(slack)
+    assert (edit["ts"], edit["text"]) == (live_ts, "rag / cd3next → staging: SUCCEEDED (100% of traffic)")
+    assert ":white_check_mark: *Promotion succeeded*: *cd3next* → *staging* of *rag*" in shown(edit)
