@@ -366,3 +366,37 @@ async def test_a_chain_promotion_is_one_live_message(world: World, chain: FakeBa
     (edit,) = edits(slack)
     assert (edit["ts"], edit["text"]) == (live_ts, "rag / cd3next → staging: SUCCEEDED (100% of traffic)")
     assert ":white_check_mark: *Promotion succeeded*: *cd3next* → *staging* of *rag*" in shown(edit)
+
+
+# -- what is left for bot/actions (described in issue 23's report, not fixed here) ------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/actions offers a model's buttons (Roll back, Retry, a promotion's Pause/Cancel) on a chain's and a "
+    "job's notices: their value names the key `chain:ID`, which bot.actions.verbs.decode refuses, and their paths "
+    "are /v1/models/... ones; Baseten's chain and training actions are other endpoints",
+)
+async def test_a_chain_or_job_notice_carries_only_buttons_the_bot_can_act_on(
+    world: World, chain: FakeBaseten, project: FakeBaseten, slack: FakeSlack
+) -> None:
+    from bot.actions import buttons
+    from bot.actions.verbs import decode
+    from bot.delivery.notifier import Notifier
+    from bot.polling.poller import Poller
+
+    # as `serve` wires it when OPERATOR_USER_IDS is set (bot.app.runtime)
+    world.notifier = Notifier(slack=world.slack, store=world.store, now=world.clock, channel_pace=0, buttons=buttons)
+    world.poller = Poller(client=world.client, store=world.store, notifier=world.notifier, now=world.clock)
+    project.add_job(training_job("tj2run", PROJECT, created_at=iso(world)))
+    await world.command("subscribe chain:rag production")
+    await world.command("subscribe training:ft tj2run")
+    await world.cycle()
+    chain.set_chainlet_status(CHAIN, PROD, "cl2gen", "UNHEALTHY")
+    project.set_job_status(PROJECT, "tj2run", "TRAINING_JOB_FAILED", error_message="exit 1")
+    await world.cycle()
+    assert len(slack.posts()) == 2
+    offered = [
+        e["value"] for p in slack.posts() for b in json.loads(shown(p)) for e in b.get("elements", []) if "value" in e
+    ]
+    assert all(decode(value) is not None for value in offered), offered
