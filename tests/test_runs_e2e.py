@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeBaseten, FakeSlack, log_line
+from tests.fakes import FakeBaseten, FakeSlack, deployment, log_line
 from tests.fakes_runs import chain_deployment, chainlet, training_job
 from tests.world import World
 
@@ -366,6 +366,38 @@ async def test_a_chain_promotion_is_one_live_message(world: World, chain: FakeBa
     (edit,) = edits(slack)
     assert (edit["ts"], edit["text"]) == (live_ts, "rag / cd3next → staging: SUCCEEDED (100% of traffic)")
     assert ":white_check_mark: *Promotion succeeded*: *cd3next* → *staging* of *rag*" in shown(edit)
+
+
+# -- the other commands: by name or by id, of its own kind ---------------------------------------------
+
+
+async def test_mute_unmute_and_unsubscribe_name_a_chain_or_project_as_subscribe_does(
+    world: World, chain: FakeBaseten, project: FakeBaseten, baseten: FakeBaseten
+) -> None:
+    """`subscribe chain:rag` is undone by `unsubscribe chain:rag`, by name or id; a model of the same name
+    (`rag`) is another subject, and a bare `rag` names only the model."""
+    baseten.add_model("mdl2rag", "rag", [deployment("dep9", "mdl2rag", is_production=True)])
+    for text in ("subscribe chain:rag", "subscribe training:ft", "subscribe rag"):
+        assert (await world.command(text))[1] == "in_channel", text
+    muted, kind = await world.command("mute chain:rag 2h")
+    assert kind == "in_channel" and muted.text == "Muted rag"
+    assert "muted notices for *rag* / all deployments until" in shown(muted)
+    unmuted, kind = await world.command("unmute Chain:ch1abc")  # by id, the prefix in any case
+    assert kind == "in_channel" and unmuted.text == "Unmuted rag"
+    muted, kind = await world.command("mute training:ft tj1done 1h")
+    assert kind == "in_channel" and "muted notices for *ft* / *first-run* (`tj1done`) until" in shown(muted)
+    gone, kind = await world.command("unsubscribe chain:rag")
+    assert kind == "in_channel" and gone.text == "Unsubscribed from rag"
+    again, _ = await world.command("unsubscribe chain:rag")
+    assert again.text == "This channel is not subscribed to `chain:rag`; nothing changed."
+    listing, _ = await world.command("list")
+    assert listing.text == "2 subscription(s) in this channel"
+    gone, _ = await world.command("unsubscribe rag")  # the model, not the chain (already gone) nor the project
+    assert gone.text == "Unsubscribed from rag" and "*rag* / all deployments" in shown(gone)
+    gone, _ = await world.command(f"unsubscribe training:{PROJECT}")
+    assert gone.text == "Unsubscribed from ft"
+    listing, _ = await world.command("list")
+    assert "no subscriptions" in listing.text
 
 
 # -- what is left for bot/actions (described in issue 23's report, not fixed here) ------------------------
