@@ -17,6 +17,8 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 CREATED = "2026-11-20T10:00:00Z"
@@ -181,6 +183,9 @@ class RunsFake:
         self.checkpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.queue_contexts: dict[str, dict[str, Any]] = {}  # job -> GetTrainingJobQueueContextResponseV1
         self._recreated = itertools.count(1)
+        # Baseten's clock, for what its own actions stamp (a stop's updated_at, a recreated job's created_at);
+        # a test with a clock of its own sets it (tests.world.World.clock)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         super().__init__()
 
     # -- chains: state --------------------------------------------------------------
@@ -417,7 +422,7 @@ class RunsFake:
         if verb == "stop":
             if job["current_status"] in ENDED:
                 return 400, {"error": f"Training job is {job['current_status']}; only a running job can be stopped"}
-            job["current_status"] = "TRAINING_JOB_STOPPED"
+            job.update(current_status="TRAINING_JOB_STOPPED", updated_at=self._stamp())
             return 200, _copy({"training_job": job})
         if verb == "recreate":
             new = {
@@ -425,7 +430,12 @@ class RunsFake:
                 "id": f"{job['id']}-r{next(self._recreated)}",
                 "current_status": "TRAINING_JOB_CREATED",
                 "error_message": None,
-            }  # created when the one it recreates was: the fake keeps no clock (set_job_status moves it)
+                "created_at": self._stamp(),
+                "updated_at": self._stamp(),
+            }
             self.jobs[project_id][new["id"]] = new
             return 200, _copy({"training_job": new})
         return NOT_FOUND
+
+    def _stamp(self) -> str:
+        return self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z")

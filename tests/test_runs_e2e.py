@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.fakes import FakeBaseten, FakeSlack, deployment, log_line
+from tests.fakes import API_KEY, FakeBaseten, FakeSlack, deployment, log_line
 from tests.fakes_runs import chain_deployment, chainlet, training_job
 from tests.world import World
 
@@ -197,6 +198,31 @@ async def test_a_new_job_is_announced_and_its_end_says_how_it_ran(
     assert "Duration" not in shown(running)  # only an ended job says how it ran
     asked = [r.path for r in project.requests if r.path.endswith("/checkpoints")]
     assert asked == [f"/v1/training_projects/{PROJECT}/jobs/tj2new/checkpoints"]  # once, for the end
+
+
+async def test_a_stopped_job_says_how_it_ran_and_its_recreation_is_a_new_job(
+    world: World, project: FakeBaseten, slack: FakeSlack
+) -> None:
+    """Someone stops a job and recreates it (Baseten's own POSTs, made outside the bot): heard as a stop
+    with the run's figures, and a new job."""
+    project.add_job(training_job("tj2run", PROJECT, instance_type="A100:8x", created_at=iso(world, minutes=-50)))
+    project.clock = world.clock  # what Baseten stamps its actions with
+    await world.command("subscribe training:ft")
+    await world.cycle()
+    headers = {"Authorization": f"Api-Key {API_KEY}"}
+    base = f"{project.url}/v1/training_projects/{PROJECT}/jobs/tj2run"
+    assert httpx.post(f"{base}/stop", json={}, headers=headers, timeout=5).status_code == 200
+    await world.cycle()
+    made = httpx.post(f"{base}/recreate", headers=headers, timeout=5).json()["training_job"]
+    await world.cycle()
+    assert texts(slack) == [
+        "ft / tj2run: TRAINING_JOB_RUNNING → TRAINING_JOB_STOPPED",
+        f"ft / {made['id']}: new job → TRAINING_JOB_CREATED",
+    ]
+    stopped = shown(slack.posts()[0])
+    assert "*Instance type*\\nA100:8x" in stopped and "*Checkpoints written*\\n0" in stopped
+    assert "*Duration*\\n51m" in stopped and "Latest error lines" not in stopped  # a stop is no failure
+    assert made["created_at"] == iso(world, minutes=-1)  # recreated a cycle before it was heard
 
 
 # -- d: a job fails ------------------------------------------------------------------------------------
