@@ -147,6 +147,8 @@ async def test_status_of_a_chain_and_of_a_job(world: World, chain: FakeBaseten, 
         assert kind == "ephemeral" and job.text == "ft / first-run: TRAINING_JOB_COMPLETED"
         assert "*Instance type*\\nH100:2x" in shown(job) and "Job `tj1done` of training project `tp1abc`" in shown(job)
         assert "app.baseten.co/training/tp1abc/jobs/tj1done" in shown(job)
+        fields = [f["text"].split("\n")[0] for b in job.blocks for f in b.get("fields", [])]
+        assert fields == ["*Status*", "*Instance type*", "*Created*"]  # none of a model deployment's others
     jobs, _ = await world.command("status training:ft")
     assert jobs.text == "ft: 1 job (TRAINING_JOB_COMPLETED)"
     missing, _ = await world.command("status training:ft tj9none")
