@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes_runs import RunsFake
 from tests.spec import PUBLISHED, SPEC
 
 API_KEY = "test-key.secretvalue123"
@@ -265,8 +266,10 @@ class _Fake:
         raise NotImplementedError
 
 
-class FakeBaseten(_Fake):
+class FakeBaseten(RunsFake, _Fake):
     """Answers like Baseten's published spec, and checks every request and answer against it.
+
+    Models here; chains and training projects in tests.fakes_runs (the same server and checks).
 
     A request for an operation the spec lacks, or with a query parameter the operation does
     not declare, is a violation; so is any answer (routed or scripted, 200 or fault) whose
@@ -525,6 +528,9 @@ class FakeBaseten(_Fake):
     def _route(self, seen: Seen) -> tuple[int, Any]:
         segs = [urllib.parse.unquote(s) for s in seen.path.split("/") if s]
         not_found = (404, {"error": "Not found"})
+        if segs[:1] == ["v1"] and segs[1:2] in (["chains"], ["training_projects"], ["training"]):
+            with self.lock:
+                return self._route_runs(seen.method, segs, seen.query, seen.body)
         if segs[:2] == ["v1", "models"] and seen.method == "POST" and len(segs) >= 6:
             with self.lock:
                 return self._act(segs, seen.body)

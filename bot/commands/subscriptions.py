@@ -35,6 +35,7 @@ from bot.commands.wording import (
     typed,
 )
 from bot.domain.memory import ModelRow
+from bot.domain.subjects import kind_of, own_id, split_typed
 from bot.polling.transitions import snap_of
 from bot.render import cards
 from bot.render.cards import Message
@@ -281,9 +282,9 @@ class Subscriptions:
     @staticmethod
     def _of_model(token: str, views: list[SubscriptionView]) -> list[SubscriptionView]:
         """This channel's subscriptions to the model typed (id or name); empty when none."""
-        found = [v for v in views if token in (v.model_id, v.model_name)]
+        found = [v for v in views if names(token, v)]
         if len({v.model_id for v in found}) > 1:
-            exact = [v for v in found if v.model_id == token]
+            exact = [v for v in found if own_id(v.model_id) == split_typed(token)[1]]
             if exact:
                 return exact
             ids = ", ".join(sorted({f"`{v.model_id}`" for v in found}))
@@ -321,8 +322,11 @@ class Subscriptions:
 
     async def _matching(self, model: str, target: str, actor: Actor, *, any_target: bool) -> list[SubscriptionView]:
         views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
-        return [
-            v
-            for v in views
-            if model in (v.model_id, v.model_name) and (any_target or target in (v.target, v.target_name))
-        ]
+        return [v for v in views if names(model, v) and (any_target or target in (v.target, v.target_name))]
+
+
+def names(token: str, view: SubscriptionView) -> bool:
+    """Whether what was typed (a model, `chain:CHAIN` or `training:PROJECT`, by id or by name) is this
+    subscription's subject: of the same kind, and its own id or its name (a chain `rag` is not the model `rag`)."""
+    kind, own = split_typed(token)
+    return kind_of(view.model_id) is kind and own in (own_id(view.model_id), view.model_name)

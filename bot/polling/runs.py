@@ -104,7 +104,10 @@ def queue_line(context: QueueContext) -> str:
     asked = f"{context.requested_gpus} × {context.gpu_type}" if context.gpu_type else f"{context.requested_gpus} GPUs"
     parts = [f"Waiting for {asked}"]
     held, ahead = len(context.active_at_submit), len(context.pending_ahead_at_submit)
-    parts.append(f"when it was submitted, {held} jobs held that pool and {ahead} were queued ahead of it")
+    jobs = "1 job" if held == 1 else f"{held} jobs"
+    parts.append(
+        f"when it was submitted, {jobs} held that pool and {ahead} {'was' if ahead == 1 else 'were'} queued ahead of it"
+    )
     caps = [
         f"{who} cap {cap.max_gpus} GPUs"
         for who, cap in (("org", context.org_capacity), ("team", context.team_capacity))

@@ -133,6 +133,7 @@ def deployment_card(
     `actions`: buttons after the card's own (bot.actions.buttons)."""
     status = dep.status
     head = f"{emoji(status)} {title(model_name, dep)}  `{mrkdwn(status, 40)}`"
+    model_id = dep.model_id
     fields = [
         ("Status", f"{emoji(status)} {mrkdwn(status, 40)}"),
         ("Environment", mrkdwn(role(dep))),
@@ -141,7 +142,8 @@ def deployment_card(
         ("Instance type", mrkdwn(dep.instance_type_name or "-")),
         ("Created", age(dep.created_at, now)),
     ]
-    model_id = dep.model_id
+    if kind_of(model_id) is Kind.TRAINING:  # a job has no environment, replicas or concurrency
+        fields = [f for f in fields if f[0] in ("Status", "Instance type", "Created")]
     blocks: list[Block] = [
         section_block(head),
         {
