@@ -1,10 +1,10 @@
 """drop subscriptions.muted_until and subscriptions.last_delivered_at, unused
 
 Nothing has read or written them since mutes moved to `mutes` (0006) and `list` took the last
-delivery from deliveries.sent_at, but until migration 0009 the Subscription class still mapped
-them, and the ORM names every mapped column: each SELECT of a subscription listed both, each
-INSERT named both. Dropping them in that same release would have broken the old replicas still
-running during a rolling upgrade. So it took two releases:
+delivery from deliveries.sent_at, but up to the release that brought migration 0009 the
+Subscription class still mapped them, and the ORM names every mapped column: each SELECT of a
+subscription listed both, each INSERT named both. Dropping them in the release that unmapped them
+would have broken the old replicas still running during a rolling upgrade. So it took two releases:
 
 1. The release that brought 0010 (and the one with 0011) keeps both columns in the table but
    out of the mapping (`exclude_properties`): it neither reads nor writes them, and nothing in
