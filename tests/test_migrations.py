@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.app.db import async_url, downgrade, make_async_engine, make_sync_engine, sessions, sync_url, upgrade
 from bot.store.actions import ActionLog, Click
-from bot.store.tables import Base, Mute, Subscription
-from tests.conftest import MODEL, PROD, sqlite_only
-from tests.fakes import FakeBaseten, FakeSlack
-from tests.world import World
+from bot.store.tables import Base, Mute, UTCDateTime
+from tests.conftest import sqlite_only
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
@@ -90,35 +89,146 @@ def test_a_subscriptions_mute_becomes_the_channels_mute_and_back(empty_db_url: s
         assert [tuple(r) for r in rows] == [("T1", "C1", "m1", "d1", "v3", at)]
     downgrade(url, "0005")
     with engine.connect() as conn:
-        assert conn.execute(sa.select(Subscription.__table__.c.muted_until)).scalar() == at
+        muted_until = sa.column("muted_until", UTCDateTime())  # no longer in the tables: 0012 dropped it
+        assert conn.execute(sa.select(muted_until).select_from(sa.table("subscriptions"))).scalar() == at
     engine.dispose()
 
 
-async def test_this_version_runs_with_the_unused_subscription_columns_dropped(
-    baseten: FakeBaseten, slack: FakeSlack, db_url: str
-) -> None:
-    """Issue 22: subscriptions.muted_until and last_delivered_at are unused. This version maps them no
-    more, so the next migration can drop them during a rolling upgrade; here they are dropped and every
-    subscription command and a poll still work."""
-    engine = sa.create_engine(sync_url(db_url))
+UNUSED = ("muted_until", "last_delivered_at")  # subscriptions' columns that migration 0012 drops
+
+
+def _subscription_columns(engine: sa.Engine) -> dict[str, bool]:
+    return {c["name"]: bool(c["nullable"]) for c in sa.inspect(engine).get_columns("subscriptions")}
+
+
+def _a_subscription_and_its_delivery(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        for column in ("muted_until", "last_delivered_at"):
-            conn.exec_driver_sql(f"ALTER TABLE subscriptions DROP COLUMN {column}")
-    engine.dispose()
-    world = World(baseten, slack, db_url)
+        conn.execute(
+            sa.text(
+                "INSERT INTO subscriptions (id, team_id, channel_id, model_id, model_name, target, target_name,"
+                " kinds, thread, created_by, created_at, muted_until, last_delivered_at) VALUES (7, 'T1', 'C1',"
+                " 'm1', 'llama', '*', '', '', TRUE, 'U1', '2026-12-01 09:00:00', '2026-12-01 11:00:00',"
+                " '2026-12-01 10:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO transitions (id, kind, model_id, model_name, deployment_id, deployment_name,"
+                " new_status, detected_at, detail) VALUES (1, 'status', 'm1', 'llama', 'd1', 'v3', 'UNHEALTHY',"
+                " '2026-12-01 09:30:00', '{}')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO deliveries (transition_id, subscription_id, team_id, channel_id, thread, state,"
+                " attempts, next_attempt_at, created_at, sent_at) VALUES (1, 7, 'T1', 'C1', TRUE, 'sent', 1,"
+                " '2026-12-01 09:30:00', '2026-12-01 09:30:00', '2026-12-01 09:30:01')"
+            )
+        )
+
+
+def test_0012_drops_the_unused_subscription_columns_and_back(empty_db_url: str) -> None:
+    """Up to head, down to 0011 and up again, with a subscription and a delivery of it in the table.
+    Nothing but the two columns changes: above all no copy of `subscriptions`, which on SQLite (foreign
+    keys on) would set every delivery's subscription_id to NULL when the old table is dropped."""
+    url = empty_db_url
+    upgrade(url, "0011")
+    engine = make_sync_engine(url)
+    _a_subscription_and_its_delivery(engine)
+
+    def rows() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            subs = conn.execute(sa.text("SELECT id, team_id, channel_id, model_id, target FROM subscriptions"))
+            deliveries = conn.execute(sa.text("SELECT subscription_id, state FROM deliveries"))
+            return [tuple(r) for r in subs] + [tuple(r) for r in deliveries]
+
+    before = rows()
+    assert before == [(7, "T1", "C1", "m1", "*"), (7, "sent")]
     try:
-        for text in (f"subscribe {MODEL}", f"mute {MODEL} 1h", "list", f"unmute {MODEL}", f"unsubscribe {MODEL}"):
-            message, _ = await world.command(text)
-            assert ":warning:" not in json.dumps(message.blocks), (text, message.text)
-        await world.command(f"subscribe {MODEL} production")
-        baseten.set_status(MODEL, PROD, "UNHEALTHY")
-        await world.cycle()
-        report = await world.cycle()
-        assert report.failed_models == 0 and [p["text"] for p in slack.posts()] == [
-            "llama-3-8b / v3: ACTIVE → UNHEALTHY"
-        ]
+        for _ in range(2):
+            upgrade(url)
+            assert not set(UNUSED) & set(_subscription_columns(engine)) and rows() == before
+            with engine.connect() as conn:
+                diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            assert diff == []
+            downgrade(url, "0011")
+            columns = _subscription_columns(engine)
+            assert all(columns.get(name) is True for name in UNUSED) and rows() == before
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT muted_until, last_delivered_at FROM subscriptions")).all() == [
+                    (None, None)
+                ]
     finally:
-        await world.close()
+        engine.dispose()
+
+
+def _previous_release_subscription(*, maps_unused: bool) -> type[DeclarativeBase]:
+    """Subscription as an older release mapped it: from 0010 (and at 0011) the two unused columns were
+    in the Table but out of the mapping (exclude_properties); up to 0009 they were mapped."""
+
+    class Old(DeclarativeBase):
+        metadata = sa.MetaData()
+
+    class OldSubscription(Old):
+        __tablename__ = "subscriptions"
+        __table_args__ = (
+            sa.Column("muted_until", UTCDateTime(), nullable=True),
+            sa.Column("last_delivered_at", UTCDateTime(), nullable=True),
+        )
+        __mapper_args__ = {"exclude_properties": [] if maps_unused else list(UNUSED)}  # noqa: RUF012
+
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+        team_id: Mapped[str] = mapped_column(sa.String(32))
+        channel_id: Mapped[str] = mapped_column(sa.String(32))
+        model_id: Mapped[str] = mapped_column(sa.String(64))
+        model_name: Mapped[str] = mapped_column(sa.String(255), default="")
+        target: Mapped[str] = mapped_column(sa.String(64))
+        target_name: Mapped[str] = mapped_column(sa.String(255), default="")
+        kinds: Mapped[str] = mapped_column(sa.String(500), default="")
+        thread: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+        stuck_after: Mapped[int | None] = mapped_column(sa.Integer, default=None)
+        created_by: Mapped[str] = mapped_column(sa.String(32), default="")
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+        paused_reason: Mapped[str | None] = mapped_column(sa.String(100), default=None)
+        paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    return OldSubscription
+
+
+def _old_replica_round(engine: sa.Engine, old: Any) -> None:
+    """What a replica does with subscriptions: subscribe, read them (`list`, the poller's watchers),
+    pause, unsubscribe, all through the ORM as bot/store/subscriptions.py does."""
+    at = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        session.add(old(team_id="T9", channel_id="C9", model_id="m9", target="*", created_at=at))
+    with Session(engine) as session, session.begin():
+        (sub,) = session.scalars(sa.select(old).where(old.team_id == "T9")).all()
+        sub.paused_reason, sub.paused_at = "archived", at
+    with Session(engine) as session, session.begin():
+        session.execute(sa.delete(old).where(old.team_id == "T9"))
+
+
+def test_a_replica_of_the_previous_release_runs_on_through_0012_one_from_0009_would_not(empty_db_url: str) -> None:
+    """The rolling upgrade to 0012: the previous release (0010/0011) never names the dropped columns, so
+    its replicas go on working beside the new one, on the connections they held across the migration
+    with their statements prepared (psycopg prepares one run five times; one that names its columns is
+    planned again with the same result). A release at 0009 or before names them in every read of a
+    subscription: that is why the columns left the mapping one release before the table."""
+    upgrade(empty_db_url, "0011")
+    previous = _previous_release_subscription(maps_unused=False)
+    engine = make_sync_engine(empty_db_url)
+    try:
+        for _ in range(6):
+            _old_replica_round(engine, previous)
+        upgrade(empty_db_url)
+        for _ in range(2):
+            _old_replica_round(engine, previous)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM subscriptions")).scalar() == 0
+        with pytest.raises(sa.exc.DBAPIError, match=r"muted_until|last_delivered_at"):
+            _old_replica_round(engine, _previous_release_subscription(maps_unused=True))
+    finally:
+        engine.dispose()
 
 
 async def test_action_rows_of_replicas_before_0010_and_after_live_side_by_side(empty_db_url: str) -> None:

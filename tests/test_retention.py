@@ -15,10 +15,15 @@ OLD = NOW - timedelta(days=40)
 NEW = NOW - timedelta(days=1)
 
 
-def _transition(session: sa.orm.Session, tid: int, kind: str, at: datetime) -> None:
+def _transition(
+    session: sa.orm.Session, tid: int, kind: str, at: datetime, model: str = "m1", detail: dict[str, str] | None = None
+) -> None:
     session.add(
-        t.Transition(id=tid, kind=kind, model_id="m1", deployment_id=f"d{tid}", new_status="ACTIVE", detected_at=at)
-    )
+        t.Transition(
+            id=tid, kind=kind, model_id=model, deployment_id=f"d{tid}", new_status="ACTIVE", detected_at=at,
+            detail=detail or {},
+        )
+    )  # fmt: skip
 
 
 def _delivery(session: sa.orm.Session, did: int, tid: int, state: str, at: datetime) -> None:
@@ -37,6 +42,12 @@ def _fill(db_url: str) -> None:
             _transition(session, tid, kind, at)
         for n in range(5, 5 + 12):  # more than one batch of old, sent notices
             _transition(session, n, "status", OLD)
+        # promotions: `rollback` reads the newest two of each model's environment (none named: production)
+        _transition(session, 30, "promoted", OLD, detail={"environment": "production"})
+        _transition(session, 31, "promoted", OLD, detail={"environment": ""})  # 3, 30, 31: 3 is superseded
+        _transition(session, 32, "promoted", OLD, detail={"environment": "staging"})
+        _transition(session, 33, "promoted", NEW, detail={"environment": "staging"})
+        _transition(session, 34, "promoted", OLD, model="m2")  # another model's only one
         session.flush()  # transitions first: deliveries refer to them
         for n in range(5, 5 + 12):
             _delivery(session, n, n, "sent", OLD)
@@ -60,6 +71,12 @@ def _fill(db_url: str) -> None:
                     ts="1.1", created_at=OLD,
                 )
             )  # fmt: skip
+        for dep, gone, at in [("gone-old", True, OLD), ("gone-new", True, NEW), ("live-old", False, OLD)]:
+            session.add(t.Snapshot(model_id="m1", deployment_id=dep, status="ACTIVE", status_since=at, gone=gone))
+        for dep, at in [("old", OLD), ("new", NEW)]:
+            session.add(
+                t.Thread(team_id="T1", channel_id="C1", deployment_id=dep, model_id="m1", ts="1.1", created_at=at)
+            )
     engine.dispose()
 
 
@@ -72,6 +89,8 @@ def _left(db_url: str) -> dict[str, list[object]]:
             "actions": sorted(conn.scalars(sa.select(t.Action.id))),
             "promotion_messages": sorted(conn.scalars(sa.select(t.PromotionMessage.promotion_key))),
             "environment_states": sorted(conn.scalars(sa.select(t.EnvironmentState.model_id))),
+            "snapshots": sorted(conn.scalars(sa.select(t.Snapshot.deployment_id))),
+            "threads": sorted(conn.scalars(sa.select(t.Thread.deployment_id))),
         }
     engine.dispose()
     return left
@@ -80,21 +99,30 @@ def _left(db_url: str) -> dict[str, list[object]]:
 async def test_pruning_removes_only_what_is_done_and_older(db_url: str) -> None:
     _fill(db_url)
     engine = make_async_engine(db_url)
+    store = Store(sessions(engine))
+    rollbacks = [("m1", "production"), ("m1", "staging"), ("m2", "production")]
     try:
-        pruned = await Store(sessions(engine)).retention.prune(before=NOW - timedelta(days=30), batch=5)
+        read_by_rollback = [await store.actions.previous_of(model, env) for model, env in rollbacks]
+        pruned = await store.retention.prune(before=NOW - timedelta(days=30), batch=5)
+        assert [await store.actions.previous_of(model, env) for model, env in rollbacks] == read_by_rollback
     finally:
         await engine.dispose()
+    assert [p.promoted_id if p else None for p in read_by_rollback] == ["d31", "d33", "d34"]
     assert _left(db_url) == {
-        "transitions": [2, 3, 4],
+        "transitions": [2, 4, 30, 31, 32, 33, 34],
         "deliveries": [2, 4],
         "actions": [2, 3],
         "promotion_messages": ["k-live"],
         "environment_states": ["watched"],
+        "snapshots": ["gone-new", "live-old"],  # a deployment deleted that long ago goes
+        "threads": ["new"],  # a thread takes replies for a day: an older one never will again
     }
     assert pruned.rows == {
         "deliveries": 14,
-        "transitions": 13,
+        "transitions": 14,
         "actions": 1,
         "promotion_messages": 1,
         "environment_states": 1,
+        "snapshots": 1,
+        "threads": 1,
     }

@@ -22,7 +22,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.runtime import Runtime, check_health, utcnow
+from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
@@ -188,7 +188,7 @@ class Service:
         """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""
         if not self.runtime.lease.held:
             return
-        before = utcnow() - timedelta(days=self.runtime.settings.retention_days)
+        before = self.runtime.now() - timedelta(days=self.runtime.settings.retention_days)
         try:
             pruned = await self.runtime.store.retention.prune(before=before)
         except asyncio.CancelledError:

@@ -1,11 +1,13 @@
 """Pruning what the bot no longer needs, older than RETENTION_DAYS, in small batches.
 
 What goes: deliveries that are done (sent, failed or dropped), transitions no open delivery
-still needs (but every `promoted` one: `rollback` reads them, and they are few), finished
-actions, the live messages of promotions no environment shows any more, and what the bot
-last saw of environments nobody watches. Each batch is one short transaction of at most
-`batch` rows, so the lease holder's other writers never wait long behind it; the service
-runs it off the poll loop's path (bot.app.service).
+still needs (of the `promoted` ones, all but the newest two of each model's environment:
+`rollback` reads those, bot.store.actions), finished actions, the live messages of promotions
+no environment shows any more, what the bot last saw of environments nobody watches, the
+snapshots of deployments deleted that long ago, and notice threads that old (a thread takes
+replies for THREAD_AGE, a day at most, so none of them would take one again). Each batch is
+one short transaction of at most `batch` rows, so the lease holder's other writers never wait
+long behind it; the service runs it off the poll loop's path (bot.app.service).
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from bot.store import tables as t
 from bot.store._sql import rowcount
 
 DONE = ("sent", "failed", "dropped")
 BATCH = 500
+PROMOTED = "promoted"  # bot.polling.transitions.PROMOTED, as bot.store.actions names it
+# `promoted` transitions kept per model and environment however old: `rollback` reads the newest
+# (what it rolls back from) and the one before it (since when a rollback counts as that promotion's)
+KEEP_PROMOTIONS = 2
 
 
 @dataclass
@@ -45,17 +51,23 @@ class Retention:
         open_delivery = exists().where(d.transition_id == tr.id, d.state.not_in(DONE))
         shown = exists().where(env.promotion_key == msg.promotion_key, env.model_id == msg.model_id)
         watched = exists().where(t.Subscription.model_id == env.model_id)
+        old_transition = and_(tr.detected_at < before, ~open_delivery)
         pruned = Pruned()
         steps: list[tuple[str, InstrumentedAttribute[object], ColumnElement[bool]]] = [
             ("deliveries", d.id, and_(d.state.in_(DONE), d.created_at < before)),
-            ("transitions", tr.id, and_(tr.detected_at < before, tr.kind != "promoted", ~open_delivery)),
+            ("transitions", tr.id, and_(old_transition, tr.kind != PROMOTED)),
+            ("promotions", tr.id, and_(old_transition, tr.kind == PROMOTED, _superseded())),
             ("actions", a.id, and_(a.finished_at.is_not(None), a.finished_at < before)),
         ]
         for name, key, where in steps:
             pruned.rows[name] = await self._by_id(key, where, batch)
+        pruned.rows["transitions"] += pruned.rows.pop("promotions")
         pruned.rows["promotion_messages"] = await self._where(msg, and_(msg.created_at < before, ~shown), batch)
         stale = and_(~watched, or_(env.since.is_(None), env.since < before))
         pruned.rows["environment_states"] = await self._where(env, stale, batch)
+        snap = t.Snapshot
+        pruned.rows["snapshots"] = await self._where(snap, and_(snap.gone, snap.status_since < before), batch)
+        pruned.rows["threads"] = await self._where(t.Thread, t.Thread.created_at < before, batch)
         return pruned
 
     async def _by_id(self, key: InstrumentedAttribute[object], where: ColumnElement[bool], batch: int) -> int:
@@ -82,3 +94,25 @@ class Retention:
                     removed += rowcount(await session.execute(delete(table).where(match)))
             if len(rows) < batch:
                 return removed
+
+
+def _environment(tr: type[t.Transition]) -> ColumnElement[str]:
+    """A `promoted` transition's environment as `rollback` reads it: none named is production."""
+    return func.coalesce(func.nullif(tr.detail["environment"].as_string(), ""), "production")
+
+
+def _superseded() -> ColumnElement[bool]:
+    """A `promoted` transition with KEEP_PROMOTIONS newer ones of its model and environment."""
+    tr, newer = t.Transition, aliased(t.Transition)
+    count = (
+        select(func.count())
+        .select_from(newer)
+        .where(
+            newer.model_id == tr.model_id,
+            newer.kind == PROMOTED,
+            newer.id > tr.id,
+            _environment(newer) == _environment(tr),
+        )
+        .scalar_subquery()
+    )
+    return count >= KEEP_PROMOTIONS

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -65,17 +64,10 @@ class Subscription(Base):
     """A channel watching one deployment, the production/development one, or a whole model."""
 
     __tablename__ = "subscriptions"
-    # Two columns nothing uses (mutes live in `mutes` since migration 0005; `list` derives the last
-    # delivery from deliveries.sent_at). They stay in the table but out of the mapping, so this
-    # version neither reads nor writes them; dropping them now would break a replica of the previous
-    # version, which still selects them, during a rolling upgrade. The next migration drops them,
-    # once no running version reads them.
-    __table_args__: tuple[Any, ...] = (
-        UniqueConstraint("team_id", "channel_id", "model_id", "target"),
-        Column("muted_until", UTCDateTime(), nullable=True),
-        Column("last_delivered_at", UTCDateTime(), nullable=True),
-    )
-    __mapper_args__ = {"exclude_properties": ["muted_until", "last_delivered_at"]}  # noqa: RUF012
+    # muted_until and last_delivered_at, unused since mutes moved to `mutes` (0006) and `list` read
+    # deliveries.sent_at, left the mapping in the release that brought migration 0010, and the
+    # table with migration 0012 (its docstring: why not in one step).
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "model_id", "target"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(SLACK_ID)

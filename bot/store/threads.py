@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.changes import Change
@@ -70,10 +70,10 @@ class Threads:
     ) -> None:
         """Starts (or, with ts None, forgets) the thread of a deployment's notices in a channel."""
         async with self._sessions.begin() as session:
-            existing = await session.get(t.Thread, (team_id, channel_id, deployment_id))
-            if existing is not None:
-                await session.delete(existing)
-                await session.flush()
+            # a statement, not the ORM's delete of a row read first: pruning may have removed it meanwhile
+            th = t.Thread
+            where = (th.team_id == team_id, th.channel_id == channel_id, th.deployment_id == deployment_id)
+            await session.execute(delete(th).where(*where))
             if ts is not None:
                 session.add(
                     t.Thread(
