@@ -160,8 +160,11 @@ def test_a_job_button_carries_its_project_key_and_asks_for_the_jobs_own_path() -
     assert verb is VERBS["stop"] and back == target
     assert VERBS["stop"].request(target) == ("/v1/training_projects/proj1/jobs/job1/stop", {})
     assert VERBS["recreate"].request(target) == ("/v1/training_projects/proj1/jobs/job1/recreate", {})
-    for forged in ("training:", "training:a b", "chain:x/y", "x" * 65):
+    for forged in ("training:", "training:a b", "chain:x/y", "x" * 65, "chain:rag", "my-model"):
         assert decode(encode("stop", Target(forged, "job1"))) is None, forged
+    for verb in ("retry", "deactivate", "promote", "pause_promotion"):  # a model's verbs on a job or chain
+        assert decode(encode(verb, Target("training:proj1", "job1"))) is None, verb
+        assert decode(encode(verb, Target("chain:rag", "d1"))) is None, verb
     ok, words = VERBS["recreate"].read({"training_job": {"id": "job2", "current_status": "TRAINING_JOB_CREATED"}})
     assert ok and words == "Baseten accepted it; the new job is `job2`"
     ok, words = VERBS["stop"].read({"training_job": {"id": "job1", "current_status": "TRAINING_JOB_STOPPED"}})

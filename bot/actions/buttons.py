@@ -16,7 +16,7 @@ from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, encode, fitting, 
 from bot.domain.changes import NEW, SETTLED, STATUS, Change
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
-from bot.domain.subjects import kind_of
+from bot.domain.subjects import Kind, kind_of
 from bot.render.cards import Block, Message, context_block, section_block
 from bot.render.text import escape, mrkdwn, plain
 
@@ -178,6 +178,8 @@ def promotion_buttons(change: Change, model_name: str) -> list[Block]:
     Force roll forward, each opening the confirmation card (built from the promotion as it is then)."""
     environment = str(change.detail.get("environment") or "")
     if change.detail.get("final") or not environment or not change.deployment_id:
+        return []
+    if kind_of(change.model_id) is not Kind.MODEL:  # a chain's promotion: its controls are not Baseten's API
         return []
     target = Target(change.model_id, change.deployment_id, environment, model_name, change.deployment_name)
     return [ask_button(VERBS[verb], target) for verb in promotion_controls(change.new_status)]

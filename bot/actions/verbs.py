@@ -20,7 +20,7 @@ from urllib.parse import quote
 from bot.actions.answers import read_cancel, read_deployment, read_recreate, read_retry, read_stop, read_success
 from bot.domain.ids import is_plain_id
 from bot.domain.status import FAILURES, JOB_ACTIVE, JOB_FAILURES, JOB_STOPPED
-from bot.domain.subjects import Kind, is_key, own_id
+from bot.domain.subjects import Kind, is_key, kind_of, own_id
 
 PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
@@ -299,5 +299,8 @@ def decode(value: str) -> tuple[Verb, Target] | None:
         return None
     if any(fields[k] and not is_plain_id(fields[k]) for k in ("d", "x")):
         return None
+    verb = str(raw["v"])
+    if (verb in JOB_VERBS) != (kind_of(fields["m"]) is Kind.TRAINING) or kind_of(fields["m"]) is Kind.CHAIN:
+        return None  # a job's verb on a model, a model's on a job, anything on a chain: never written by the bot
     target = Target(fields["m"], fields["d"], fields["e"], fields["mn"], fields["dn"], fields["x"])
-    return VERBS[str(raw["v"])], target
+    return VERBS[verb], target
