@@ -405,3 +405,51 @@ def test_without_operators_nobody_acts_and_no_buttons_show(
     assert [b["action_id"] for b in buttons(card)] == ["open_dashboard", "share_card"]
     assert baseten.posts() == []
     assert "refused retry from U0ALICE: OPERATOR_USER_IDS is not set" in bot.output()
+
+
+def test_an_operator_stops_a_training_job_from_slack_with_one_post_and_its_end_is_heard(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Issue 23: `stop training:PROJECT JOB` under every rule of acting: a card first, operators only, one
+    click one POST to the job's own stop, recorded; then the poller hears the job end, with its run."""
+    from tests.fakes_runs import training_job
+
+    baseten.add_training_project("tp1abc", "ft", [training_job("tj1run", "tp1abc", name="run-7")])
+    bot = start(baseten, slack, db_url, tmp_path, POLL_INTERVAL_SECONDS="1", HOT_POLL_SECONDS="1")
+    try:
+        subscribed = card_for(bot, slack, "subscribe training:ft", "sub")
+        assert subscribed["text"].startswith("Subscribed this channel to ft"), subscribed["text"]
+        wait_until(lambda: baseten.count("/v1/training_projects/tp1abc/jobs") >= 2, what="the baseline poll")
+
+        status = card_for(bot, slack, "status training:ft run-7", "status")  # a running job's card carries Stop
+        assert [b["action_id"] for b in buttons(status) if b["action_id"].startswith("act_")] == ["act_ask_stop"]
+        refused = card_for(bot, slack, "stop training:ft run-7", "nope", user="U0STRANGER")
+        assert "Only the bot's operators may act" in refused["text"] and not buttons(refused)
+        card = card_for(bot, slack, "stop training:ft run-7", "card")
+        shown = json.dumps(blocks_of(card))
+        assert "TRAINING_JOB_RUNNING" in shown and "Baseten will stop the training job run-7" in shown
+        button = do_button(card)
+        assert button["confirm"]["confirm"]["text"] == "Stop" and button.get("style") == "danger"
+        assert baseten.posts() == []  # nothing changed before the click
+
+        click(bot, slack, button, name="done")
+        done = answer(slack, "done")
+        assert done["text"] == f"<@{OPS}> stopped `run-7`: Baseten accepted it; the job is `TRAINING_JOB_STOPPED`"
+        (post,) = baseten.posts()
+        assert post.path == "/v1/training_projects/tp1abc/jobs/tj1run/stop" and post.body == {}
+        (row,) = rows(db_url)
+        assert (row["verb"], row["model_id"], row["deployment_id"], row["outcome"]) == (
+            "stop",
+            "training:tp1abc",
+            "tj1run",
+            "accepted",
+        )
+        ended = slack.wait_for(
+            lambda: [p for p in slack.posts() if p["text"] == "ft / run-7: TRAINING_JOB_RUNNING → TRAINING_JOB_STOPPED"]
+        )
+        assert "Duration" in json.dumps(blocks_of(ended[0])), ended[0]
+
+        click(bot, slack, button, name="again")  # the same card once more: nothing more is sent
+        assert answer(slack, "again")["text"] == USED and len(baseten.posts()) == 1
+    finally:
+        bot.stop()
