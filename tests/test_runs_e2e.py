@@ -409,13 +409,14 @@ async def test_mute_unmute_and_unsubscribe_name_a_chain_or_project_as_subscribe_
         assert (await world.command(text))[1] == "in_channel", text
     muted, kind = await world.command("mute chain:rag 2h")
     assert kind == "in_channel" and muted.text == "Muted rag"
-    assert "muted notices for *rag* / all deployments until" in shown(muted)
+    assert "muted notices for *rag* / all chain deployments until" in shown(muted)
     unmuted, kind = await world.command("unmute Chain:ch1abc")  # by id, the prefix in any case
     assert kind == "in_channel" and unmuted.text == "Unmuted rag"
     muted, kind = await world.command("mute training:ft tj1done 1h")
     assert kind == "in_channel" and "muted notices for *ft* / *first-run* (`tj1done`) until" in shown(muted)
     gone, kind = await world.command("unsubscribe chain:rag")
     assert kind == "in_channel" and gone.text == "Unsubscribed from rag"
+    assert "*rag* / all chain deployments." in shown(gone)
     again, _ = await world.command("unsubscribe chain:rag")
     assert again.text == "This channel is not subscribed to `chain:rag`; nothing changed."
     listing, _ = await world.command("list")
@@ -428,7 +429,7 @@ async def test_mute_unmute_and_unsubscribe_name_a_chain_or_project_as_subscribe_
     assert "no subscriptions" in listing.text
 
 
-# -- what is left for bot/actions (described in issue 23's report, not fixed here) ------------------------
+# -- buttons: what the bot can act on -------------------------------------------------------------------
 
 
 async def test_a_chain_or_job_notice_carries_only_buttons_the_bot_can_act_on(

@@ -169,3 +169,17 @@ def test_a_job_button_carries_its_project_key_and_asks_for_the_jobs_own_path() -
     assert ok and words == "Baseten accepted it; the new job is `job2`"
     ok, words = VERBS["stop"].read({"training_job": {"id": "job1", "current_status": "TRAINING_JOB_STOPPED"}})
     assert ok and words == "Baseten accepted it; the job is `TRAINING_JOB_STOPPED`"
+
+
+def test_the_terminal_card_and_overview_name_a_job_and_a_chain_deployment_as_what_they_are() -> None:
+    from bot.baseten.models import Model
+    from bot.render.cards import terminal_card, terminal_overview
+
+    job = Deployment(id="tj1", status="TRAINING_JOB_RUNNING", model_id="training:tp1", name="run-7")
+    card = terminal_card(job, model_name="ft", now=NOW)
+    assert "Training project:   ft (tp1)" in card and "Job:                run-7 (tj1)" in card
+    assert "Replicas" not in card and "Environment" not in card and "Concurrency" not in card
+    chained = Deployment(id="cd1", status="ACTIVE", model_id="chain:ch1", is_production=True)
+    assert "Chain:              rag (ch1)" in terminal_card(chained, model_name="rag", now=NOW)
+    overview = terminal_overview(Model(id="chain:ch1", name="rag"), [chained])
+    assert overview.startswith("rag (chain:ch1): 1 chain deployments")

@@ -101,7 +101,7 @@ class Subscriptions:
             model_row=model_row,
         )
         what = f"*{mrkdwn(model.display_name)}* / " + describe_target(
-            target, watched.name if watched is not None else ""
+            target, watched.name if watched is not None else "", model.id
         )
         if before is not None:
             changed = option_changes(before, cmd)
@@ -176,7 +176,7 @@ class Subscriptions:
             return cards.answer(f"This channel is not subscribed to {label}; nothing changed."), "ephemeral"
         await self._store.subscriptions.unsubscribe([s.id for s in found])
         name = found[0].model_name or found[0].model_id
-        what = f"*{mrkdwn(name)}* / " + describe_target(found[0].target, found[0].target_name)
+        what = f"*{mrkdwn(name)}* / " + describe_target(found[0].target, found[0].target_name, found[0].model_id)
         return (
             cards.lines_message(
                 [f":no_bell: <@{escape(actor.user_id)}> unsubscribed this channel from {what}."],
@@ -222,7 +222,7 @@ class Subscriptions:
             cards.lines_message(
                 [
                     f":mute: <@{escape(actor.user_id)}> muted notices for *{mrkdwn(name)}* / "
-                    f"{describe_target(target, target_name)} until {stamp(until)}."
+                    f"{describe_target(target, target_name, subs[0].model_id)} until {stamp(until)}."
                 ],
                 f"Muted {line(name)}",
             ),
@@ -241,14 +241,14 @@ class Subscriptions:
         if not lifted:
             held = await self._store.mutes.channel_mutes(actor.team_id, actor.channel_id)
             muted = "; ".join(
-                f"{describe_target(m.target, m.target_name)} until {stamp(m.until)}"
+                f"{describe_target(m.target, m.target_name, m.model_id)} until {stamp(m.until)}"
                 for m in held
                 if m.model_id == model_id
             )
             hint = f" Muted here: {muted}." if muted else ""
             nothing = f"Nothing to unmute for {typed(cmd.model, cmd.target)} in this channel."
             return cards.lines_message([nothing + hint], "Nothing to unmute"), "ephemeral"
-        what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name)
+        what = "" if target is None else " / " + describe_target(lifted[0].target, lifted[0].target_name, model_id)
         return (
             cards.lines_message(
                 [f":loud_sound: <@{escape(actor.user_id)}> unmuted *{mrkdwn(name)}*{what}."],

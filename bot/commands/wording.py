@@ -12,6 +12,7 @@ from bot.baseten.models import Deployment
 from bot.commands.typed import ENV, WHOLE_MODEL, Subscribe
 from bot.domain.changes import DEFAULT_STUCK
 from bot.domain.status import emoji
+from bot.domain.subjects import kind_of
 from bot.render import cards
 from bot.render.dates import stamp
 from bot.render.text import escape, mrkdwn
@@ -30,9 +31,11 @@ def describe_stuck(stuck_after: timedelta) -> str:
     return f"stuck after {cards.duration(stuck_after)}"
 
 
-def describe_target(target: str, target_name: str) -> str:
+def describe_target(target: str, target_name: str, model_id: str = "") -> str:
+    """What a subscription or mute is on, in a sentence: `all deployments` (of a chain: `all chain
+    deployments`, of a training project: `all jobs`), a role, an environment or one deployment."""
     if target == WHOLE_MODEL:
-        return "all deployments"
+        return f"all {kind_of(model_id).part}s"
     if target in ("production", "development"):
         return f"the {target} deployment"
     if target.startswith(ENV):
@@ -70,7 +73,7 @@ def status_counts(deployments: Sequence[Deployment]) -> str:
 
 def list_line(view: SubscriptionView, now: datetime) -> str:
     name = view.model_name or view.model_id
-    head = f"• *{mrkdwn(name)}* / {describe_target(view.target, view.target_name)}"
+    head = f"• *{mrkdwn(name)}* / {describe_target(view.target, view.target_name, view.model_id)}"
     if view.statuses:
         shown = ", ".join(f"{mrkdwn(n, 40)} {emoji(s)} `{mrkdwn(s, 40)}`" for n, s in view.statuses[:5])
         more = f" +{len(view.statuses) - 5} more" if len(view.statuses) > 5 else ""
@@ -93,7 +96,7 @@ def list_line(view: SubscriptionView, now: datetime) -> str:
 
 def mute_line(model_name: str, mute: MuteView) -> str:
     return (
-        f"• :mute: *{mrkdwn(model_name)}* / {describe_target(mute.target, mute.target_name)} "
+        f"• :mute: *{mrkdwn(model_name)}* / {describe_target(mute.target, mute.target_name, mute.model_id)} "
         f"muted until {stamp(mute.until)}"
     )
 
@@ -106,7 +109,8 @@ def subscribed_lines(
         current = f"It is {emoji(watched.status)} `{mrkdwn(watched.status, 40)}` now."
     else:
         counts = status_counts(deployments)
-        current = f"{len(deployments)} deployment(s) now: {counts}." if deployments else "It has no deployments yet."
+        part = kind_of(cmd.model).part
+        current = f"{len(deployments)} {part}(s) now: {counts}." if deployments else f"It has no {part}s yet."
     return [
         f":bell: <@{escape(user_id)}> subscribed this channel to {what}. {current}",
         f"Notices: {describe_kinds(cmd.kinds)}"

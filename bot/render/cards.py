@@ -320,9 +320,10 @@ def answer(rich: str) -> Message:
 
 def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
     """The card as plain text for `baseten-bot status`."""
+    kind = kind_of(dep.model_id)
     rows = [
-        ("Model", f"{model_name} ({dep.model_id})"),
-        ("Deployment", f"{dep.display_name} ({dep.id})"),
+        (kind.noun.capitalize(), f"{model_name} ({own_id(dep.model_id)})"),
+        (kind.part.capitalize(), f"{dep.display_name} ({dep.id})"),
         ("Status", dep.status),
         ("Environment", role(dep)),
         ("Replicas", _replicas(dep)),
@@ -331,11 +332,14 @@ def terminal_card(dep: Deployment, *, model_name: str, now: datetime) -> str:
         ("Created", age(dep.created_at, now)),
         ("Dashboard", dashboard_url(dep.model_id, dep.id)),
     ]
+    if kind is Kind.TRAINING:  # a job has no environment, replicas or autoscaling
+        rows = [r for r in rows if r[0] not in ("Environment", "Replicas", "Concurrency target")]
     return "\n".join(f"{k + ':':<20}{printable(v)}" for k, v in rows)
 
 
 def terminal_overview(model: Model, deployments: Sequence[Deployment], skipped: Sequence[Skipped] = ()) -> str:
-    lines = [f"{printable(model.display_name)} ({model.id}): {len(deployments)} deployments"]
+    part = kind_of(model.id).part
+    lines = [f"{printable(model.display_name)} ({model.id}): {len(deployments)} {part}s"]
     for dep in sorted(deployments, key=_sort_key):
         tag = role(dep)
         tag = "" if tag == "-" else printable(tag)
