@@ -15,6 +15,7 @@ from bot.baseten.models import AutoscalingSettings, Environment, Model
 from bot.domain.changes import Change
 from bot.domain.promotions import ENDED, REPLACED
 from bot.domain.status import emoji
+from bot.domain.subjects import Kind, kind_of
 from bot.render.cards import Block, Message, card_actions, context_block, deployment_card, section_block
 from bot.render.dates import stamp
 from bot.render.text import NAME, code, escape, mrkdwn, plain, printable
@@ -92,10 +93,9 @@ def live_message(change: Change, *, model_name: str, started_by: str | None, act
     icon, what = look(change.new_status)
     head = f"{icon} *{what}*: *{candidate}* → *{env}* of *{model}*"
     detail = change.detail
-    fields = [
-        ("Status", f"`{mrkdwn(change.new_status, 40)}`"),
-        ("Traffic to the candidate", bar(detail.get("traffic"))),
-    ]
+    fields = [("Status", f"`{mrkdwn(change.new_status, 40)}`")]
+    if kind_of(change.model_id) is not Kind.CHAIN:  # Baseten gives a chain's promotion no traffic share
+        fields.append(("Traffic to the candidate", bar(detail.get("traffic"))))
     replacing = detail.get("current_deployment_name") or detail.get("current_deployment_id")
     if replacing and replacing != change.deployment_name and replacing != change.deployment_id:
         fields.append(("Current deployment", mrkdwn(str(replacing))))
@@ -165,6 +165,8 @@ def environment_card(model: Model, env: Environment, *, now: datetime) -> Messag
         ("Traffic to the candidate", bar(promo.percent_traffic_to_new_version) if promo else "-"),
         ("Autoscaling", escape(_scaling(env.autoscaling_settings))),
     ]
+    if kind_of(model.id) is Kind.CHAIN:  # no traffic share, and autoscaling is per chainlet
+        fields = fields[:3]
     rolling = env.promotion_settings.rolling_deploy if env.promotion_settings else None
     if rolling is not None:
         fields.append(("Rolling deploys", "yes" if rolling else "no"))
@@ -203,4 +205,6 @@ def terminal_environment(model: Model, env: Environment) -> str:
         ("Traffic", bar(promo.percent_traffic_to_new_version) if promo else "-"),
         ("Autoscaling", _scaling(env.autoscaling_settings)),
     ]
+    if kind_of(model.id) is Kind.CHAIN:  # no traffic share, and autoscaling is per chainlet
+        rows = rows[:5]
     return "\n".join(f"{k + ':':<20}{printable(v)}" for k, v in rows)
