@@ -18,20 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.baseten.models import Deployment, Environment, Model, Part, Promotion
-from bot.baseten.runs import Chain, ChainDeployment, ChainEnvironment, TrainingJob, TrainingProject
+from bot.baseten.models import Deployment, Environment, Part, Promotion
+from bot.baseten.runs import ChainDeployment, ChainEnvironment, TrainingJob
 from bot.domain.status import FAILURES
-from bot.domain.subjects import Kind, key_of
 
 PROMOTING = "RELEASING"  # Baseten's word for a promotion under way (InProgressPromotionV1.status)
-
-
-def chain_model(chain: Chain) -> Model:
-    return Model(id=key_of(Kind.CHAIN, chain.id), name=chain.name, created_at=chain.created_at)
-
-
-def project_model(project: TrainingProject) -> Model:
-    return Model(id=key_of(Kind.TRAINING, project.id), name=project.name, created_at=project.created_at)
 
 
 def chain_deployment(dep: ChainDeployment, key: str) -> Deployment:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from bot.baseten import adapt
-from bot.baseten.errors import NotFound
+from bot.baseten.errors import BadResponse, NotFound
 from bot.baseten.judge import judged, unusable
 from bot.baseten.models import Deployment, Environment, Listed, LogLine, LogPage, Model, Skipped
 from bot.baseten.paths import log_params, segment
@@ -149,9 +149,16 @@ class RunsApi:
     # -- the same, as models and deployments (keys `chain:ID`, `training:ID`) ----------
 
     async def subject_model(self, key: str, *, interactive: bool = False) -> Model:
+        """The chain or project the key names, as a model keyed `key`; an answer about another is unusable."""
+        own = own_id(key)
         if kind_of(key) is Kind.CHAIN:
-            return adapt.chain_model(await self.get_chain(own_id(key), interactive=interactive))
-        return adapt.project_model(await self.get_training_project(own_id(key), interactive=interactive))
+            found: Chain | TrainingProject = await self.get_chain(own, interactive=interactive)
+        else:
+            found = await self.get_training_project(own, interactive=interactive)
+        if found.id != own:
+            raise BadResponse(f"Baseten answered about another {kind_of(key).noun} ({key[:80]})")
+        judged(Model(id=own, name=found.name), key[:80])  # its name must fit where a model's goes
+        return Model(id=key, name=found.name, created_at=found.created_at)
 
     async def subject_deployments(self, key: str, *, interactive: bool = False) -> Listed:
         """A chain's deployments or a project's jobs; an odd one is left out on its own, as for a model."""
