@@ -425,6 +425,7 @@ class Matched:
     duplicates: int = 0
     skipped: int = 0  # a notice from a state to a later one: the states between went unseen
     unexplained: list[str] = field(default_factory=list)
+    created_as: dict[str, str] = field(default_factory=dict)  # deployment -> the status its creation notice named
 
 
 def change_key(c: dict[str, Any]) -> tuple[str, str | None, str]:
@@ -446,6 +447,8 @@ def match(changes: list[dict[str, Any]], messages: list[dict[str, Any]]) -> Matc
             continue
         dep, old, new = found["dep"], found["old"], found["new"]
         out.seen |= {(dep, new)} | ({(dep, old)} if old else set())
+        if found["created"]:
+            out.created_as.setdefault(dep, new)
         key = (dep, None, "new") if found["created"] else (dep, old, new)
         i = wanted.get(key)
         if i is None:
@@ -475,6 +478,23 @@ def latency_row(label: str, indices: list[int], m: Matched) -> dict[str, Any]:
         "p95": nearest_rank(waits, 0.95) if waits else None,
         "max": max(waits) if waits else None,
     }
+
+
+def unseen_changes(changes: list[dict[str, Any]], m: Matched) -> list[str]:
+    """Each change no notice named, with how long the state it left lasted and, for a deployment's or
+    job's first step, the status its creation notice named (a state shorter than the wait for the first
+    poll is never seen: the creation is announced at a later one)."""
+    out = []
+    for i in missing(changes, m):
+        c = changes[i]
+        before = [p for p in changes[:i] if p["deployment"] == c["deployment"]]
+        what = f"{c['deployment']} {c['old'] or 'new'} → {c['status']}"
+        if before and c["old"]:
+            what += f" ({c['old']} lasted {c['at'] - before[-1]['at']:.1f} s"
+            named = m.created_as.get(c["deployment"])
+            what += f"; its creation was announced as {named})" if named and named != c["old"] else ")"
+        out.append(what)
+    return out
 
 
 def long_states(changes: list[dict[str, Any]], m: Matched, stopped: float) -> tuple[int, list[str]]:
@@ -530,12 +550,15 @@ def figures(plan: Plan, result: dict[str, Any]) -> dict[str, Any]:
     start, end = result["started"], result["started"] + plan.seconds
     window = [(at, endpoint) for at, endpoint, _ in report["requests"] if start <= at < end]
     per_minute = 60 / plan.seconds
+    by_endpoint = {e: n * per_minute for e, n in Counter(e for _, e in window).most_common()}
     return {
         "rows": rows,
         "long_states": states,
         "long_states_unseen": unseen,
         "rpm": len(window) * per_minute,
-        "rpm_by_endpoint": {e: n * per_minute for e, n in Counter(e for _, e in window).most_common()},
+        "rpm_by_endpoint": by_endpoint,
+        "rpm_models": sum(n for e, n in by_endpoint.items() if e.startswith("/v1/models")),
+        "rpm_training": sum(n for e, n in by_endpoint.items() if e.startswith("/v1/training")),
         "sweep_rpm": plan.subjects * 60 / sweep_period(plan.subjects),
         "busiest_second": busiest_second([at for at, _, _ in report["requests"]]),
         "429s": int(report["codes"].get("429", 0)),
@@ -543,6 +566,7 @@ def figures(plan: Plan, result: dict[str, Any]) -> dict[str, Any]:
         "duplicates": m.duplicates,
         "skipped": m.skipped,
         "unexplained": m.unexplained,
+        "unseen_changes": unseen_changes(changes, m),
         "slack_methods": report["slack_methods"],
     }
 
@@ -628,14 +652,26 @@ def size_section(plan: Plan, result: dict[str, Any], f: dict[str, Any]) -> list[
     for t in targets(plan, f):
         lines.append(f"| {t.figure} | {t.shown} | {t.goal} | {'met' if t.met else '**missed**'} |")
     by_endpoint = ", ".join(f"`{e}` {n:,.0f}" for e, n in f["rpm_by_endpoint"].items())
+    split = ""
+    if plan.projects:
+        models_sweep = plan.models * 60 / sweep_period(plan.subjects)
+        projects_sweep = plan.projects * 60 / sweep_period(plan.subjects)
+        split = (
+            f" The models' endpoints: {f['rpm_models']:,.0f} ({f['rpm_models'] / models_sweep:.2f}× their share "
+            f"of a sweep, {models_sweep:,.0f}); the training endpoints: {f['rpm_training']:,.0f} "
+            f"({f['rpm_training'] / projects_sweep:.2f}× their share, {projects_sweep:,.0f})."
+        )
+    unseen = f["unseen_changes"]
     log = r.get("log", {})
     lines += [
         "",
-        f"Requests per minute during the run, by endpoint: {by_endpoint}. 404s: {f['404s'] or 0}. "
+        f"Requests per minute during the run, by endpoint: {by_endpoint}.{split} 404s: {f['404s'] or 0}. "
         f"Notices: {f['duplicates']} duplicates, {f['skipped']} naming a step across unseen states, "
         f"{len(f['unexplained'])} matching no change. Bot log: {log.get('warnings', 0)} warnings, "
         f"{log.get('errors', 0)} errors, {log.get('tracebacks', 0)} tracebacks; exit code on SIGTERM "
         f"{r.get('exit_code')}.",
+        "",
+        f"Unseen changes: {'; '.join(unseen) if unseen else 'none'}.",
     ]
     return lines
 
