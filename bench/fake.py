@@ -29,11 +29,18 @@ LIMIT = 100  # requests per second per endpoint, unless --limit says otherwise
 
 
 def template(path: str) -> str:
+    """The endpoint a path asks (its ids replaced by names), for the limit per endpoint and the counts."""
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and parts[:2] == ["v1", "models"]:
         parts[2] = "{model}"
         if len(parts) >= 5 and parts[3] == "deployments" and parts[4] not in ("production", "development"):
             parts[4] = "{deployment}"
+    elif len(parts) >= 3 and parts[:2] == ["v1", "training_projects"]:
+        parts[2] = "{project}"
+        if len(parts) >= 5 and parts[3] == "jobs":
+            parts[4] = "{job}"
+    elif len(parts) >= 4 and parts[:3] == ["v1", "training", "jobs"]:
+        parts[3] = "{job}"
     return "/" + "/".join(parts)
 
 

@@ -1,30 +1,33 @@
-"""Detection latency (issue 16): from a status change at Baseten to the notice in Slack.
+"""Detection latency (issues 16, 23): from a status change at Baseten to the notice in Slack.
 
     python bench/latency.py                          # 400 and 5,000 watched models, 6 minutes each; prints
     python bench/latency.py --write                  # … and replaces the latency section of BENCHMARKS.md
     python bench/latency.py --models 100 --minutes 2 # a quick look
 
-For each size it seeds a fresh SQLite database (the newest migration) with M models, one channel
-each, every model subscribed as a whole model, with matching snapshots and model states so the first
-poll is a silent baseline. It starts bench/latency_fake.py (Baseten at 50 ms, 100 requests per
-second per endpoint, 429 {"retry_after": 1} beyond; Slack too) in its own process and a real
-`python -m bot serve` (HTTP mode) with POLL_INTERVAL_SECONDS=60, BASETEN_MAX_RPS=50 and the default
-HOT_POLL_SECONDS. Once the bot has polled every model (the fake's request log says so), the fake
-plays a seeded scenario for `--minutes`: new deployments created under random models, each then
-BUILDING → DEPLOYING → LOADING_MODEL → ACTIVE at 5 to 15 s steps, and stable production
-deployments failing (ACTIVE → UNHEALTHY, each once). After a drain window (twice the worst expected
-latency, or until every change was heard and ten seconds more) the bot is stopped with SIGTERM.
+For each size it seeds a fresh SQLite database (the newest migration) with M models and T training
+projects (`--projects`), one channel each, every model subscribed as a whole model and every project
+as a whole project (`training:ID`), with matching snapshots and model states so the first poll is a
+silent baseline. It starts bench/latency_fake.py (Baseten at 50 ms, 100 requests per second per
+endpoint, 429 {"retry_after": 1} beyond; Slack too) in its own process and a real `python -m bot
+serve` (HTTP mode) with POLL_INTERVAL_SECONDS=60, BASETEN_MAX_RPS=50 and the default
+HOT_POLL_SECONDS. Once the bot has polled every model and project (the fake's request log says so),
+the fake plays a seeded scenario for `--minutes`: new deployments created under random models, each
+then BUILDING → DEPLOYING → LOADING_MODEL → ACTIVE at 5 to 15 s steps; stable production deployments
+failing (ACTIVE → UNHEALTHY, each once); and training jobs started in random projects, each
+TRAINING_JOB_CREATED, RUNNING 5 to 15 s later, and after a run of 20 to 60 s COMPLETED (or, one in
+four, FAILED with an error_message). After a drain window (twice the worst expected latency, or
+until every change was heard and ten seconds more) the bot is stopped with SIGTERM.
 
-Each change is matched to the notice (`chat.postMessage`) whose plain text names its deployment and
-its old and new status ("new deployment → …" for a creation); a change without one is unseen. Times
-are time.monotonic() at the fake: when it made the change visible, and when the message arrived.
-A state is seen when a notice names it (as the old or the new status).
+Each change is matched to the notice (`chat.postMessage`) whose plain text names its deployment (or
+job) and its old and new status ("new deployment → …" or "new job → …" for a creation); a change
+without one is unseen. Times are time.monotonic() at the fake: when it made the change visible, and
+when the message arrived. A state is seen when a notice names it (as the old or the new status).
 
-A plain sweep polls every model once per POLL_INTERVAL_SECONDS, or as fast as 95% of
-BASETEN_MAX_RPS allows: its period is max(POLL_INTERVAL_SECONDS, M / (0.95 × BASETEN_MAX_RPS)) and
-it sends M × 60 / period requests a minute (one deployment list per whole-model subscription).
-Percentiles are nearest-rank (bench/stats.py). Exits non-zero only when the run broke (the bot
-died or exited non-zero, the fake faulted), never for a missed target.
+A plain sweep polls every model and project once per POLL_INTERVAL_SECONDS, or as fast as 95% of
+BASETEN_MAX_RPS allows: its period is max(POLL_INTERVAL_SECONDS, (M + T) / (0.95 × BASETEN_MAX_RPS))
+and it sends (M + T) × 60 / period requests a minute (one deployment or job list per whole-model or
+whole-project subscription). Percentiles are nearest-rank (bench/stats.py). Exits non-zero only when
+the run broke (the bot died or exited non-zero, the fake faulted), never for a missed target.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.common import replace_section, terminate  # noqa: E402
+from bench.latency_fake import INSTANCE, JOB_FAILS, JOB_RUN_SECONDS, JOB_START_SECONDS  # noqa: E402
 from bench.run import machine, peak_rss_mb  # noqa: E402
 from bench.stats import nearest_rank  # noqa: E402
 
@@ -62,16 +66,29 @@ HOT_POLL = 5.0  # the bot's default HOT_POLL_SECONDS, left unset
 HEADROOM = 0.95  # a sweep's share of BASETEN_MAX_RPS (bot.baseten.ratelimit)
 LONG_STATE = 6.0  # seconds: a state at least this long must not go unseen
 STEPS = ("BUILDING → DEPLOYING", "DEPLOYING → LOADING_MODEL", "LOADING_MODEL → ACTIVE")
+JOB_ENDS = ("TRAINING_JOB_COMPLETED", "TRAINING_JOB_FAILED")
+JOB_END_LIMIT = 10.0  # seconds: a job's end heard within this at p95, as a deployment's steps (issue 23)
+JOB_INSTANCE = str(INSTANCE["name"])  # the fake's instance type, every job's
 START, END = "<!-- latency -->", "<!-- /latency -->"
-NOTICE = re.compile(r"^(?P<model>\S+) / (?P<dep>\S+): (?:(?P<created>new deployment)|(?P<old>\S+)) → (?P<new>\S+)")
+# bot.render.notices._headline: "MODEL / DEPLOYMENT: OLD → NEW", "… : new deployment → NEW", "… : new job → NEW"
+NOTICE = re.compile(
+    r"^(?P<model>\S+) / (?P<dep>\S+): (?:(?P<created>new (?:deployment|job))|(?P<old>\S+)) → (?P<new>\S+)"
+)
+
+
+def channel_of(subject: str) -> str:
+    """The channel the benchmark subscribes a model (`m00012`: C00012) or a project (`p00012`: CP00012) from."""
+    return f"C{subject[1:]}" if subject.startswith("m") else f"CP{subject[1:]}"
 
 
 # -- the database ---------------------------------------------------------------------------
 
 
-def seed(url: str, models: int) -> None:
+def seed(url: str, models: int, projects: int = 0) -> None:
     """M whole-model subscriptions (one channel each), with the production deployment's snapshot and
-    the model's state as the fake shows them: the first poll finds nothing new and writes nothing."""
+    the model's state as the fake shows them: the first poll finds nothing new and writes nothing.
+    And T whole-project subscriptions (`training:p00012`, channel CP00012), each with its one
+    completed job's snapshot and the project's state, the same way."""
     from bot.app.db import make_sync_engine
     from bot.store.tables import ModelState, Snapshot, Subscription
 
@@ -124,18 +141,66 @@ def seed(url: str, models: int) -> None:
             conn.execute(sa.insert(Subscription), subs)
             conn.execute(sa.insert(Snapshot), snaps)
             conn.execute(sa.insert(ModelState), states)
+    subs, snaps, states = [], [], []
+    for i in range(projects):
+        project, job = f"p{i:05d}", f"j{i:05d}x000"
+        key = f"training:{project}"
+        subs.append(
+            {
+                "team_id": "TBENCH",
+                "channel_id": channel_of(project),
+                "model_id": key,
+                "model_name": project,
+                "target": "*",
+                "target_name": "",
+                "kinds": "",
+                "thread": True,
+                "created_by": "U1",
+                "created_at": now,
+            }
+        )
+        snaps.append(
+            {
+                "model_id": key,
+                "deployment_id": job,
+                "name": job,
+                "status": "TRAINING_JOB_COMPLETED",
+                "is_production": False,
+                "is_development": False,
+                "environment": None,
+                "active_replica_count": None,
+                "instance_type_name": JOB_INSTANCE,
+                "status_since": now,
+                "gone": False,
+                "stuck_announced": 0,
+            }
+        )
+        states.append(
+            {
+                "model_id": key,
+                "name": project,
+                "production_deployment_id": None,
+                "development_deployment_id": None,
+                "baseline_at": now,
+            }
+        )
+    if subs:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Subscription), subs)
+            conn.execute(sa.insert(Snapshot), snaps)
+            conn.execute(sa.insert(ModelState), states)
     engine.dispose()
 
 
 @contextlib.contextmanager
-def seeded(models: int) -> Iterator[tuple[str, Path]]:
+def seeded(models: int, projects: int) -> Iterator[tuple[str, Path]]:
     from bot.app.db import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     try:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
-        seed(url, models)
+        seed(url, models, projects)
         yield url, tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -151,8 +216,9 @@ class Broken(Exception):
 class Fake:
     """bench/latency_fake.py in its own process."""
 
-    def __init__(self, models: int, latency: float, limit: int) -> None:
+    def __init__(self, models: int, projects: int, latency: float, limit: int) -> None:
         command = [sys.executable, str(ROOT / "bench" / "latency_fake.py"), "--models", str(models)]
+        command += ["--projects", str(projects)]
         command += ["--latency", str(latency), "--limit", str(limit)]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -167,8 +233,8 @@ class Fake:
             raise Broken(f"the fake faulted: {body['errors'][:3]}")
         return body
 
-    def start(self, *, seed: int, seconds: float, new: int, failures: int) -> dict[str, Any]:
-        body = {"seed": seed, "seconds": seconds, "new": new, "failures": failures}
+    def start(self, *, seed: int, seconds: float, new: int, failures: int, jobs: int) -> dict[str, Any]:
+        body = {"seed": seed, "seconds": seconds, "new": new, "failures": failures, "jobs": jobs}
         return dict(self.client.post("/_control/start", json=body).json())
 
     def close(self) -> None:
@@ -261,24 +327,31 @@ class Plan:
     latency: float
     limit: int
     drain: float | None  # None: twice the worst expected latency
+    projects: int = 0  # training projects watched, besides the models
+    jobs: int = 0  # training jobs started per run
+
+    @property
+    def subjects(self) -> int:
+        """What the poller polls one list each of: the models and the projects."""
+        return self.models + self.projects
 
 
-def sweep_period(models: int) -> float:
-    """How often a plain sweep polls each model: the interval, or longer when the rate can't keep it."""
-    return max(POLL_INTERVAL, models / (HEADROOM * MAX_RPS))
+def sweep_period(subjects: int) -> float:
+    """How often a plain sweep polls each model or project: the interval, or longer when the rate can't keep it."""
+    return max(POLL_INTERVAL, subjects / (HEADROOM * MAX_RPS))
 
 
-def worst_expected(models: int) -> float:
+def worst_expected(subjects: int) -> float:
     """The longest a change should wait to be heard: a cold model's turn, then one hot poll."""
-    return sweep_period(models) + HOT_POLL
+    return sweep_period(subjects) + HOT_POLL
 
 
 def run_size(plan: Plan) -> dict[str, Any]:
     """Seeds, starts the fake and the bot, plays the scenario, stops; the figures, or `broken`."""
     broken: str | None = None
     result: dict[str, Any] = {"plan": plan.__dict__}
-    with seeded(plan.models) as (url, tmp):
-        fake = Fake(plan.models, plan.latency, plan.limit)
+    with seeded(plan.models, plan.projects) as (url, tmp):
+        fake = Fake(plan.models, plan.projects, plan.latency, plan.limit)
         bot: Bot | None = None
         try:
             bot = Bot(fake, url, tmp / "bot.log")
@@ -303,22 +376,22 @@ def run_size(plan: Plan) -> dict[str, Any]:
 def play(plan: Plan, fake: Fake, bot: Bot) -> dict[str, Any]:
     """Warm-up, the measured run, the drain; what was measured on the way."""
     began = time.monotonic()
-    deadline = began + 120 + 3 * plan.models / (HEADROOM * MAX_RPS)
-    while fake.get("status")["polled"] < plan.models:
+    deadline = began + 120 + 3 * plan.subjects / (HEADROOM * MAX_RPS)
+    while fake.get("status")["polled"] < plan.subjects:
         bot.check()
         if time.monotonic() > deadline:
-            raise Broken("the bot did not poll every model once within the warm-up deadline")
+            raise Broken("the bot did not poll every model and project once within the warm-up deadline")
         time.sleep(0.5)
     warm_up = time.monotonic() - began
     cpu_before = bot.cpu_seconds()
-    started = fake.start(seed=plan.seed, seconds=plan.seconds, new=plan.new, failures=plan.failures)
+    started = fake.start(seed=plan.seed, seconds=plan.seconds, new=plan.new, failures=plan.failures, jobs=plan.jobs)
     at, end = float(started["started"]), float(started["started"]) + plan.seconds
     while time.monotonic() < end:
         bot.check()
         fake.get("status")
         time.sleep(1)
     schedule = bot.schedule()  # what the lease holder's schedule said at the end of the measured run
-    drain = plan.drain if plan.drain is not None else 2 * worst_expected(plan.models)
+    drain = plan.drain if plan.drain is not None else 2 * worst_expected(plan.subjects)
     heard_all: float | None = None
     while time.monotonic() < end + drain:
         bot.check()
@@ -352,10 +425,12 @@ class Matched:
     duplicates: int = 0
     skipped: int = 0  # a notice from a state to a later one: the states between went unseen
     unexplained: list[str] = field(default_factory=list)
+    created_as: dict[str, str] = field(default_factory=dict)  # deployment -> the status its creation notice named
 
 
 def change_key(c: dict[str, Any]) -> tuple[str, str | None, str]:
-    return (c["deployment"], None, "new") if c["kind"] == "new" else (c["deployment"], c["old"], c["status"])
+    created = c["kind"] in ("new", "job-new")
+    return (c["deployment"], None, "new") if created else (c["deployment"], c["old"], c["status"])
 
 
 def match(changes: list[dict[str, Any]], messages: list[dict[str, Any]]) -> Matched:
@@ -367,11 +442,13 @@ def match(changes: list[dict[str, Any]], messages: list[dict[str, Any]]) -> Matc
         history[c["deployment"]].append(c["status"])
     for msg in sorted((m for m in messages if m["method"] == "chat.postMessage"), key=lambda m: m["at"]):
         found = NOTICE.match(msg["text"] or "")
-        if found is None or msg["channel"] != f"C{found['model'][1:]}":
+        if found is None or msg["channel"] != channel_of(found["model"]):
             out.unexplained.append(f"{msg['channel']}: {msg['text']}")
             continue
         dep, old, new = found["dep"], found["old"], found["new"]
         out.seen |= {(dep, new)} | ({(dep, old)} if old else set())
+        if found["created"]:
+            out.created_as.setdefault(dep, new)
         key = (dep, None, "new") if found["created"] else (dep, old, new)
         i = wanted.get(key)
         if i is None:
@@ -401,6 +478,23 @@ def latency_row(label: str, indices: list[int], m: Matched) -> dict[str, Any]:
         "p95": nearest_rank(waits, 0.95) if waits else None,
         "max": max(waits) if waits else None,
     }
+
+
+def unseen_changes(changes: list[dict[str, Any]], m: Matched) -> list[str]:
+    """Each change no notice named, with how long the state it left lasted and, for a deployment's or
+    job's first step, the status its creation notice named (a state shorter than the wait for the first
+    poll is never seen: the creation is announced at a later one)."""
+    out = []
+    for i in missing(changes, m):
+        c = changes[i]
+        before = [p for p in changes[:i] if p["deployment"] == c["deployment"]]
+        what = f"{c['deployment']} {c['old'] or 'new'} → {c['status']}"
+        if before and c["old"]:
+            what += f" ({c['old']} lasted {c['at'] - before[-1]['at']:.1f} s"
+            named = m.created_as.get(c["deployment"])
+            what += f"; its creation was announced as {named})" if named and named != c["old"] else ")"
+        out.append(what)
+    return out
 
 
 def long_states(changes: list[dict[str, Any]], m: Matched, stopped: float) -> tuple[int, list[str]]:
@@ -437,30 +531,42 @@ def figures(plan: Plan, result: dict[str, Any]) -> dict[str, Any]:
     m = match(changes, report["messages"])
     kinds: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(changes):
-        kinds["new" if c["kind"] == "new" else c["kind"]].append(i)
-        if c["kind"] == "progress":
+        kinds[c["kind"]].append(i)
+        if c["kind"] in ("progress", "job-end"):
             kinds[f"{c['old']} → {c['status']}"].append(i)
     rows = [latency_row("new deployment announced", kinds["new"], m)]
     rows += [latency_row(f"progress: {step}", kinds[step], m) for step in STEPS]
     rows += [latency_row("progress: every step", kinds["progress"], m)]
     rows += [latency_row("stable deployment fails (ACTIVE → UNHEALTHY)", kinds["failure"], m)]
+    if plan.projects:
+        rows += [latency_row("new training job announced", kinds["job-new"], m)]
+        rows += [latency_row("job starts: TRAINING_JOB_CREATED → TRAINING_JOB_RUNNING", kinds["job-start"], m)]
+        rows += [
+            latency_row(f"job ends: TRAINING_JOB_RUNNING → {end}", kinds[f"TRAINING_JOB_RUNNING → {end}"], m)
+            for end in JOB_ENDS
+        ]
+        rows += [latency_row("job ends: every one", kinds["job-end"], m)]
     states, unseen = long_states(changes, m, result["stopped"])
     start, end = result["started"], result["started"] + plan.seconds
     window = [(at, endpoint) for at, endpoint, _ in report["requests"] if start <= at < end]
     per_minute = 60 / plan.seconds
+    by_endpoint = {e: n * per_minute for e, n in Counter(e for _, e in window).most_common()}
     return {
         "rows": rows,
         "long_states": states,
         "long_states_unseen": unseen,
         "rpm": len(window) * per_minute,
-        "rpm_by_endpoint": {e: n * per_minute for e, n in Counter(e for _, e in window).most_common()},
-        "sweep_rpm": plan.models * 60 / sweep_period(plan.models),
+        "rpm_by_endpoint": by_endpoint,
+        "rpm_models": sum(n for e, n in by_endpoint.items() if e.startswith("/v1/models")),
+        "rpm_training": sum(n for e, n in by_endpoint.items() if e.startswith("/v1/training")),
+        "sweep_rpm": plan.subjects * 60 / sweep_period(plan.subjects),
         "busiest_second": busiest_second([at for at, _, _ in report["requests"]]),
         "429s": int(report["codes"].get("429", 0)),
         "404s": report["not_found"],
         "duplicates": m.duplicates,
         "skipped": m.skipped,
         "unexplained": m.unexplained,
+        "unseen_changes": unseen_changes(changes, m),
         "slack_methods": report["slack_methods"],
     }
 
@@ -493,15 +599,20 @@ def targets(plan: Plan, f: dict[str, Any]) -> list[Target]:
     progress, new = rows["progress: every step"]["p95"], rows["new deployment announced"]["p95"]
     failure = rows["stable deployment fails (ACTIVE → UNHEALTHY)"]["p95"]
     progress_limit = 10.0 if plan.models <= 400 else 15.0
-    failure_limit = max(65.0, worst_expected(plan.models))
+    failure_limit = max(65.0, worst_expected(plan.subjects))
     failure_goal = "≤ 65" if failure_limit == 65.0 else f"≤ {failure_limit:.1f} (a sweep's period + {HOT_POLL:g})"
     ceiling = 1.3 * f["sweep_rpm"]
     unseen = len(f["long_states_unseen"])
+    jobs = []
+    if plan.projects:
+        ended = rows["job ends: every one"]["p95"]
+        jobs = [Target("training jobs' ends, p95 s", ended, JOB_END_LIMIT, secs(ended), f"≤ {JOB_END_LIMIT:g}")]
     return [
         Target("progress changes, p95 s", progress, progress_limit, secs(progress), f"≤ {progress_limit:g}"),
         Target(f"states lasting ≥ {LONG_STATE:g} s unseen", unseen, 0, f"{unseen} of {f['long_states']}", "0"),
         Target("new deployments, p95 s", new, 10.0, secs(new), "≤ 10"),
         Target("failures of stable deployments, p95 s", failure, failure_limit, secs(failure), failure_goal),
+        *jobs,
         Target(
             "requests per minute",
             f["rpm"],
@@ -516,14 +627,16 @@ def targets(plan: Plan, f: dict[str, Any]) -> list[Target]:
 
 def size_section(plan: Plan, result: dict[str, Any], f: dict[str, Any]) -> list[str]:
     r, sched = result, result.get("schedule") or {}
+    projects = f" and {plan.projects:,} training projects" if plan.projects else ""
+    jobs = f", {plan.jobs} training jobs started" if plan.projects else ""
     lines = [
         "",
-        f"### {plan.models:,} watched models",
+        f"### {plan.models:,} watched models{projects}",
         "",
-        f"Scenario (seed {plan.seed}): {plan.new} new deployments and {plan.failures} failures of stable "
-        f"production deployments over {plan.seconds / 60:g} min, after a warm-up of {r['warm_up_s']:.0f} s "
-        f"(every model polled once); drain {r['drained_s']:.0f} s. The bot's schedule at the end of the run: "
-        f"{sched.get('hot', '?')} hot models, cold ones polled every {sched.get('cold_every_s', '?')} s, "
+        f"Scenario (seed {plan.seed}): {plan.new} new deployments, {plan.failures} failures of stable "
+        f"production deployments{jobs} over {plan.seconds / 60:g} min, after a warm-up of {r['warm_up_s']:.0f} s "
+        f"(every model and project polled once); drain {r['drained_s']:.0f} s. The bot's schedule at the end "
+        f"of the run: {sched.get('hot', '?')} hot, cold ones polled every {sched.get('cold_every_s', '?')} s, "
         f"starvation bound {sched.get('starvation_bound_s', '?')} s. Bot CPU over run and drain: "
         f"{r['bot_cpu_s']:.0f} s; peak RSS {r['rss_mb']:.0f} MB.",
         "",
@@ -539,14 +652,26 @@ def size_section(plan: Plan, result: dict[str, Any], f: dict[str, Any]) -> list[
     for t in targets(plan, f):
         lines.append(f"| {t.figure} | {t.shown} | {t.goal} | {'met' if t.met else '**missed**'} |")
     by_endpoint = ", ".join(f"`{e}` {n:,.0f}" for e, n in f["rpm_by_endpoint"].items())
+    split = ""
+    if plan.projects:
+        models_sweep = plan.models * 60 / sweep_period(plan.subjects)
+        projects_sweep = plan.projects * 60 / sweep_period(plan.subjects)
+        split = (
+            f" The models' endpoints: {f['rpm_models']:,.0f} ({f['rpm_models'] / models_sweep:.2f}× their share "
+            f"of a sweep, {models_sweep:,.0f}); the training endpoints: {f['rpm_training']:,.0f} "
+            f"({f['rpm_training'] / projects_sweep:.2f}× their share, {projects_sweep:,.0f})."
+        )
+    unseen = f["unseen_changes"]
     log = r.get("log", {})
     lines += [
         "",
-        f"Requests per minute during the run, by endpoint: {by_endpoint}. 404s: {f['404s'] or 0}. "
+        f"Requests per minute during the run, by endpoint: {by_endpoint}.{split} 404s: {f['404s'] or 0}. "
         f"Notices: {f['duplicates']} duplicates, {f['skipped']} naming a step across unseen states, "
         f"{len(f['unexplained'])} matching no change. Bot log: {log.get('warnings', 0)} warnings, "
         f"{log.get('errors', 0)} errors, {log.get('tracebacks', 0)} tracebacks; exit code on SIGTERM "
         f"{r.get('exit_code')}.",
+        "",
+        f"Unseen changes: {'; '.join(unseen) if unseen else 'none'}.",
     ]
     return lines
 
@@ -558,19 +683,23 @@ def markdown(done: list[Done], command: str) -> str:
     p = done[0][0]
     lines = [
         START,
-        "## Detection latency (issue 16)",
+        "## Detection latency (issues 16, 23)",
         "",
         f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on {machine()}.",
         f"A real `baseten-bot serve` (HTTP mode, fresh SQLite database) with POLL_INTERVAL_SECONDS="
         f"{POLL_INTERVAL:g}, BASETEN_MAX_RPS={MAX_RPS:g} and HOT_POLL_SECONDS at its default ({HOT_POLL:g}); "
         f"the fake Baseten and Slack (bench/latency_fake.py) in their own process: {p.latency * 1000:.0f} ms "
-        f"per answer, {p.limit} requests per second per endpoint. Every model is watched as a whole model "
-        "from its own channel. Latency is from the moment the fake made a change visible to the "
-        "moment the notice naming it reached the fake Slack (nearest-rank percentiles); a change with no "
-        "such notice is unseen. New deployments step BUILDING → DEPLOYING → LOADING_MODEL → ACTIVE, each "
-        "state lasting a random 5 to 15 s. A plain sweep sends M × 60 / max(POLL_INTERVAL_SECONDS, "
-        "M / (0.95 × BASETEN_MAX_RPS)) requests a minute; the busiest second counts every Baseten "
-        "request started, warm-up and drain included.",
+        f"per answer, {p.limit} requests per second per endpoint. Every model is watched as a whole model, "
+        "and every training project as a whole project (`training:ID`), from its own channel. Latency is "
+        "from the moment the fake made a change visible to the moment the notice naming it reached the "
+        "fake Slack (nearest-rank percentiles); a change with no such notice is unseen. New deployments "
+        "step BUILDING → DEPLOYING → LOADING_MODEL → ACTIVE, each state lasting a random 5 to 15 s. A "
+        f"training job starts TRAINING_JOB_CREATED in a random project, is RUNNING {JOB_START_SECONDS[0]:g} "
+        f"to {JOB_START_SECONDS[1]:g} s later, and after a run of {JOB_RUN_SECONDS[0]:g} to "
+        f"{JOB_RUN_SECONDS[1]:g} s ends COMPLETED or (one in {1 / JOB_FAILS:g}) FAILED. A plain sweep sends "
+        "(M + T) × 60 / max(POLL_INTERVAL_SECONDS, (M + T) / (0.95 × BASETEN_MAX_RPS)) requests a minute "
+        "for M models and T projects; the busiest second counts every Baseten request started, warm-up "
+        "and drain included.",
     ]
     for plan, result, f in done:
         lines += size_section(plan, result, f)
@@ -589,6 +718,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=6.0, help="the measured run, per size")
     parser.add_argument("--new", type=int, default=30, help="new deployments per run")
     parser.add_argument("--failures", type=int, default=30, help="failures of stable deployments per run")
+    parser.add_argument("--projects", type=int, default=50, help="watched training projects, at every size")
+    parser.add_argument("--jobs", type=int, default=40, help="training jobs started per run")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.05, help="the fake's seconds per answer")
     parser.add_argument("--limit", type=int, default=100, help="the fake's requests per second per endpoint")
@@ -596,7 +727,18 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="replace the latency section of BENCHMARKS.md")
     args = parser.parse_args()
     plans = [
-        Plan(int(n), args.minutes * 60, args.new, args.failures, args.seed, args.latency, args.limit, args.drain)
+        Plan(
+            int(n),
+            args.minutes * 60,
+            args.new,
+            args.failures,
+            args.seed,
+            args.latency,
+            args.limit,
+            args.drain,
+            projects=args.projects,
+            jobs=args.jobs,
+        )
         for n in args.models.split(",")
         if n.strip()
     ]
