@@ -7,9 +7,9 @@ what arrived: totals (or those between `since` and `until`, monotonic seconds), 
 and the peak number of requests that started in any one-second window. `GET /v1/models`
 lists every model with its deployment count and production deployment, for the poll
 loop's fleet-wide change detector. `POST /_control/set` sets chosen deployments' statuses, and
-the control API counts the chat.postMessage calls answered (bench/window.py). Each POST to a response_url (/response/NAME) is recorded with the
-time it arrived (time.monotonic(), which on Linux is one clock for every process) and
-its body, for the benchmark to time command answers.
+the control API counts the chat.postMessage calls answered (bench/window.py). Each POST to a
+response_url (/response/NAME) is recorded with the time it arrived (time.monotonic(), which on
+Linux is one clock for every process) and its body, for the benchmark to time command answers.
 
     python bench/fake.py --models 500 --per-model 10 --latency 0.05   (prints its port)
 """

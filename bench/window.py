@@ -8,11 +8,12 @@ status changes, arms compared interleaved.
 The duplicate window is the time from Slack's ok for a notice to the commit that marks it sent
 (baseten_bot_notice_record_seconds, bot/app/metrics.py). Each run starts bench/fake.py with M
 models of 10 deployments, seeds a fresh database (SQLite: a new file; PostgreSQL: a new database
-on that server) with one subscription per deployment of the models the arm watches (one channel
-per model), and starts `serve` through bench/window_probe.py (timing wrappers only) with
+on that server) with one subscription per deployment of the models the arm watches, spread over
+`--channels` channels as the soak spreads its (model i in channel i mod C, an even model in the
+next one too: 1.5 notices a change), and starts `serve` through bench/window_probe.py (timing wrappers only) with
 POLL_INTERVAL_SECONDS=1 and LEASE_SECONDS=2, as bench/soak.py runs it. After a warm-up it changes
 the statuses of deployments of the first `--changing` models at a steady `--rate` per second for
-`--seconds` (ACTIVE → INACTIVE, then back), so every arm gets the same changes and notices; then
+`--seconds`, `--burst` at once (ACTIVE → INACTIVE, then back), so every arm gets the same changes and notices; then
 it waits for the notices to arrive and reads, from the difference of two /metrics scrapes, the
 histogram's mean and its p50/p99 bucket bounds.
 
@@ -31,6 +32,13 @@ serve process's user+system seconds over the measured stretch, per second.
 
 Medians over the runs of an arm, with the lowest and highest, are printed; `--json FILE` keeps
 every run's figures.
+
+    python bench/window.py --soak-old /tmp/old --pairs 3 --soak-rounds 100
+
+runs bench/soak.py (`--rounds 100 --out -`) alternately in /tmp/old, a checkout of the commit the
+old all-at-once cycle was soaked at (`git archive b24b236 | tar -x -C /tmp/old`, with a
+`bot_migrations -> migrations` link so its own migrations load), and in this tree, and prints
+each run's window line and their medians: whether the soak's growth comes back run against run.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -61,7 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import terminate  # noqa: E402
-from bench.run import Fake, machine, seed  # noqa: E402
+from bench.run import Fake, machine  # noqa: E402
 from bench.stats import bucket_bound, nearest_rank  # noqa: E402
 
 WINDOW = "baseten_bot_notice_record_seconds"
@@ -97,6 +106,63 @@ def fresh_database(base_url: str, name: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def seed(url: str, watched: int, channels: int) -> int:
+    """One subscription per deployment of each watched model, from the soak's channels: model i in
+    channel i mod C, an even one in the next channel too; threaded or not by model. Returns how many."""
+    from bot.app.db import make_sync_engine
+    from bot.store.tables import Snapshot, Subscription
+
+    now = datetime.now(UTC)
+    subs, snaps = [], []
+    for mi in range(watched):
+        model_id = f"m{mi:05d}"
+        heard = [mi % channels] + ([(mi + 1) % channels] if mi % 2 == 0 and channels > 1 else [])
+        for d in range(PER_MODEL):
+            dep_id = f"d{mi:05d}x{d:03d}"
+            for c in heard:
+                subs.append(
+                    {
+                        "team_id": "TBENCH",
+                        "channel_id": f"CWIN{c}",
+                        "model_id": model_id,
+                        "model_name": model_id,
+                        "target": dep_id,
+                        "target_name": dep_id,
+                        "kinds": "",
+                        "thread": mi % 4 < 2,
+                        "created_by": "U1",
+                        "created_at": now,
+                    }
+                )
+            snaps.append(
+                {
+                    "model_id": model_id,
+                    "deployment_id": dep_id,
+                    "name": dep_id,
+                    "status": "ACTIVE",
+                    "is_production": d == 0,
+                    "is_development": False,
+                    "environment": "production" if d == 0 else None,
+                    "active_replica_count": 1,
+                    "instance_type_name": "1x L4",
+                    "status_since": now,
+                    "gone": False,
+                    "stuck_announced": 0,
+                }
+            )
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Subscription.__table__), subs)
+        conn.execute(sa.insert(Snapshot.__table__), snaps)
+    engine.dispose()
+    return len(subs)
+
+
+def notices_of(change: tuple[str, str, str], channels: int) -> int:
+    mi = int(change[0][1:])
+    return 1 + (mi % 2 == 0 and channels > 1)
 
 
 # -- the process ---------------------------------------------------------------------------
@@ -193,11 +259,12 @@ def run_once(args: argparse.Namespace, size: int, arm: str, index: int, workdir:
     planned = changes(args.changing, int(args.rate * args.seconds))
     if len(planned) > 2 * args.changing * PER_MODEL:
         raise SystemExit("more changes than two per deployment: raise --changing or lower --rate")
+    expected = sum(notices_of(c, args.channels) for c in planned)
     fake = Fake(size, PER_MODEL, args.latency, 100)
     probe_out = workdir / f"probe-{index}.json"
     try:
         with fresh_database(args.database_url, f"window_{os.getpid()}_{index}") as url:
-            seed(url, watched * PER_MODEL, watched)
+            seed(url, watched, args.channels)
             serve = Serve(fake, url, probe_out, workdir / f"serve-{index}.log", rps=args.rps)
             try:
                 # warm-up: every watched model polled at least twice, and a few seconds more
@@ -208,13 +275,13 @@ def run_once(args: argparse.Namespace, size: int, arm: str, index: int, workdir:
                 sum0, count0, buckets0 = serve.window()
                 cpu0, t0 = serve.cpu(), time.monotonic()
                 posts0 = fake.control()["posts"]
-                for i, change in enumerate(planned):
+                for i in range(0, len(planned), args.burst):  # `burst` changes at once, `rate` a second
                     delay = t0 + i / args.rate - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                    httpx.post(fake.url + "/_control/set", json={"changes": [change]}, timeout=10)
+                    httpx.post(fake.url + "/_control/set", json={"changes": planned[i : i + args.burst]}, timeout=10)
                 deadline = time.monotonic() + 30
-                while fake.control()["posts"] - posts0 < len(planned) and time.monotonic() < deadline:
+                while fake.control()["posts"] - posts0 < expected and time.monotonic() < deadline:
                     time.sleep(0.2)
                 time.sleep(1.0)
                 sum1, count1, buckets1 = serve.window()
@@ -232,6 +299,7 @@ def run_once(args: argparse.Namespace, size: int, arm: str, index: int, workdir:
         "arm": arm,
         "watched": watched,
         "changes": len(planned),
+        "notices": expected,
         "posts": posts,
         "timed": int(count),
         "mean_ms": 1000 * (sum1 - sum0) / count if count else float("nan"),
@@ -294,9 +362,7 @@ def probe(path: Path, t0: float, t1: float) -> dict[str, Any]:
         "rest_ms": mean_ms(total) - mean_ms(turn_wait) - mean_ms(to_thread) - mean_ms(sqlite) - mean_ms(to_loop),
         "ops_per_mark": statistics.fmean(len(m["ops"]) for m in marks),
         "sqlite_by_op_ms": {k: round(mean_ms(v), 3) for k, v in sorted(by_op.items())},
-        "turn_blockers_ms_per_mark": {
-            k: round(1000 * v / len(marks), 3) for k, v in blockers.most_common(6)
-        },
+        "turn_blockers_ms_per_mark": {k: round(1000 * v / len(marks), 3) for k, v in blockers.most_common(6)},
         "turns_per_s": {k: round(len(v) / seconds, 2) for k, v in sorted(holds.items(), key=lambda kv: -len(kv[1]))},
         "turn_hold_ms": {k: round(mean_ms(v), 2) for k, v in holds.items()},
         "turn_busy_share": sum(gave - got for _, _, got, gave in turns) / seconds,
@@ -330,9 +396,7 @@ def fmt(value: float) -> str:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| models watched (M) | arm | runs | notices timed | "
-        + " | ".join(label for _, label in COLUMNS)
-        + " |",
+        "| models watched (M) | arm | runs | notices timed | " + " | ".join(label for _, label in COLUMNS) + " |",
         "|---|---|---:|---:|" + "---:|" * len(COLUMNS),
     ]
     groups: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
@@ -375,6 +439,38 @@ def details(results: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def soaks(args: argparse.Namespace) -> int:
+    """`--soak-old TREE`: bench/soak.py run alternately in TREE (a checkout of the old all-at-once cycle)
+    and in this tree, `--pairs` times, each printing its window line; the figures, side by side."""
+    trees = {"old cycle": Path(args.soak_old).resolve(), "poll loop": ROOT}
+    runs: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
+    pattern = re.compile(
+        r"timed by the bot over (\d+) notices: mean ([\d.]+) ms, p50 at most ([\d.]+) ms, "
+        r"p99 at most ([\d.]+|over 2.5 s).*run's ([\d.]+) s"
+    )
+    print(f"python bench/window.py {' '.join(sys.argv[1:])}\n{datetime.now(UTC):%Y-%m-%d}, {machine()}", flush=True)
+    for pair in range(args.pairs):
+        for name, tree in trees.items():
+            command = [sys.executable, "bench/soak.py", "--rounds", str(args.soak_rounds), "--out", "-"]
+            done = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
+            found = pattern.search(done.stderr)
+            if found is None:
+                print(f"  {name} pair {pair}: no window line (exit {done.returncode})\n{done.stderr[-2000:]}")
+                continue
+            n, mean, p50, p99, seconds = found.groups()
+            p99_ms = float("inf") if p99.startswith("over") else float(p99)
+            runs[name].append((float(mean), float(p50), p99_ms, float(seconds), int(n)))
+            print(f"  {name:9} pair {pair}: {found.group(0)} (exit {done.returncode})", flush=True)
+    print("\n| soak | runs | notices | window mean ms | p50 ≤ ms | p99 ≤ ms |\n|---|---:|---:|---:|---:|---:|")
+    for name, got in runs.items():
+        cells = []
+        for i in range(3):
+            values = [g[i] for g in got]
+            cells.append(f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})")
+        print(f"| {name} | {len(got)} | {'/'.join(str(g[4]) for g in got)} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="30,500", help="models in the fake (and watched in the busy arm)")
@@ -382,13 +478,19 @@ def main() -> int:
     parser.add_argument("--arms", default="busy,quiet")
     parser.add_argument("--changing", type=int, default=10, help="models whose deployments change")
     parser.add_argument("--rate", type=float, default=2.0, help="status changes per second")
+    parser.add_argument("--burst", type=int, default=4, help="changes made at once (the soak: up to 4 a round)")
+    parser.add_argument("--channels", type=int, default=8, help="channels the subscriptions are spread over")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--latency", type=float, default=0.05, help="fake Baseten's answer time, seconds")
     parser.add_argument("--rps", type=float, default=50.0, help="BASETEN_MAX_RPS (the soak runs the default, 50)")
     parser.add_argument("--database-url", default="", help="a PostgreSQL server; SQLite files when not given")
     parser.add_argument("--json", default="", help="write every run's figures here")
+    parser.add_argument("--soak-old", default="", help="a tree of the old cycle: compare bench/soak.py runs instead")
+    parser.add_argument("--soak-rounds", type=int, default=100)
     args = parser.parse_args()
+    if args.soak_old:
+        return soaks(args)
     sizes = [int(s) for s in args.sizes.split(",")]
     arms = args.arms.split(",")
     kind = "SQLite" if not args.database_url else "PostgreSQL"
@@ -396,7 +498,8 @@ def main() -> int:
     print(
         f"{' '.join(['python bench/window.py', *sys.argv[1:]])}\n{datetime.now(UTC):%Y-%m-%d}, {machine()}, "
         f"nproc {os.cpu_count()}, {kind}; {args.rate:g} changes/s for {args.seconds:g} s over "
-        f"{args.changing} models' deployments; logs in {workdir}",
+        f"{args.changing} models' deployments, {args.burst} at once, heard in {args.channels} channels; "
+        f"logs in {workdir}",
         flush=True,
     )
     results: list[dict[str, Any]] = []
@@ -409,7 +512,7 @@ def main() -> int:
                 r["pair"] = pair
                 results.append(r)
                 print(
-                    f"  {arm:5} M={size:<4} pair {pair}: timed {r['timed']} of {r['changes']} changes "
+                    f"  {arm:5} M={size:<4} pair {pair}: timed {r['timed']} of {r['notices']} notices "
                     f"(posts {r['posts']}), mean {r['mean_ms']:.2f} ms, turn wait {r.get('turn_wait_ms', 0):.2f}, "
                     f"SQLite {r.get('sqlite_ms', 0):.2f}, →loop {r.get('to_loop_ms', 0):.2f}, "
                     f"lag {r.get('loop_lag_mean_ms', 0):.2f}, CPU {r['cpu']:.2f}",
