@@ -39,6 +39,8 @@ runs bench/soak.py (`--rounds 100 --out -`) alternately in /tmp/old, a checkout 
 old all-at-once cycle was soaked at (`git archive b24b236 | tar -x -C /tmp/old`, with a
 `bot_migrations -> migrations` link so its own migrations load), and in this tree, and prints
 each run's window line and their medians: whether the soak's growth comes back run against run.
+With `--probe`, every serve the soaks start loads bench/window_probe.py (through
+bench/window_site/sitecustomize.py on PYTHONPATH) and the same split is printed per soak.
 """
 
 from __future__ import annotations
@@ -317,7 +319,21 @@ def probe(path: Path, t0: float, t1: float) -> dict[str, Any]:
     """What the probe saw of the mark_sent calls that began between t0 and t1."""
     if not path.exists():
         return {"probe": "missing"}
-    data = json.loads(path.read_text())
+    return probed(json.loads(path.read_text()), t0, t1)
+
+
+def probe_dir(path: Path) -> dict[str, Any]:
+    """Every process's probe file in `path` (a soak restarts its bot), as one, over its whole run."""
+    data: dict[str, list[Any]] = {"marks": [], "turns": [], "lags": []}
+    for file in path.glob("probe-*.json"):
+        for key, values in json.loads(file.read_text()).items():
+            data[key].extend(values)
+    if not data["lags"]:
+        return {"probe": "missing"}
+    return probed(data, min(at for at, _ in data["lags"]), max(at for at, _ in data["lags"]))
+
+
+def probed(data: dict[str, Any], t0: float, t1: float) -> dict[str, Any]:
     marks = [m for m in data["marks"] if t0 <= m["start"] <= t1 and "turn_got" in m]
     turns = [tuple(x) for x in data["turns"] if t0 <= x[2] <= t1]
     lags = [lag for at, lag in data["lags"] if t0 <= at <= t1]
@@ -444,6 +460,7 @@ def soaks(args: argparse.Namespace) -> int:
     and in this tree, `--pairs` times, each printing its window line; the figures, side by side."""
     trees = {"old cycle": Path(args.soak_old).resolve(), "poll loop": ROOT}
     runs: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
+    probed_runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     pattern = re.compile(
         r"timed by the bot over (\d+) notices: mean ([\d.]+) ms, p50 at most ([\d.]+) ms, "
         r"p99 at most ([\d.]+|over 2.5 s).*run's ([\d.]+) s"
@@ -452,7 +469,13 @@ def soaks(args: argparse.Namespace) -> int:
     for pair in range(args.pairs):
         for name, tree in trees.items():
             command = [sys.executable, "bench/soak.py", "--rounds", str(args.soak_rounds), "--out", "-"]
-            done = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
+            env = dict(os.environ)
+            probes = Path(tempfile.mkdtemp(prefix="window-soak-probe-"))
+            if args.probe:  # every serve the soak starts loads this tree's probe (bench/window_site)
+                env.update(PYTHONPATH=str(ROOT / "bench" / "window_site"), WINDOW_PROBE_OUT=str(probes))
+            done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+            seen = probe_dir(probes) if args.probe else {}
+            shutil.rmtree(probes, ignore_errors=True)
             found = pattern.search(done.stderr)
             if found is None:
                 print(f"  {name} pair {pair}: no window line (exit {done.returncode})\n{done.stderr[-2000:]}")
@@ -461,6 +484,11 @@ def soaks(args: argparse.Namespace) -> int:
             p99_ms = float("inf") if p99.startswith("over") else float(p99)
             runs[name].append((float(mean), float(p50), p99_ms, float(seconds), int(n)))
             print(f"  {name:9} pair {pair}: {found.group(0)} (exit {done.returncode})", flush=True)
+            if seen.get("marks"):
+                probed_runs[name].append(seen)
+                print("    probe: " + ", ".join(f"{label} {fmt(seen[key])}" for key, label in COLUMNS[3:11]))
+                print(f"    turn wait per notice by holder (ms) {seen['turn_blockers_ms_per_mark']}")
+                print(f"    write turns per second {seen['turns_per_s']}", flush=True)
     print("\n| soak | runs | notices | window mean ms | p50 ≤ ms | p99 ≤ ms |\n|---|---:|---:|---:|---:|---:|")
     for name, got in runs.items():
         cells = []
@@ -468,6 +496,15 @@ def soaks(args: argparse.Namespace) -> int:
             values = [g[i] for g in got]
             cells.append(f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})")
         print(f"| {name} | {len(got)} | {'/'.join(str(g[4]) for g in got)} | " + " | ".join(cells) + " |")
+    if probed_runs:
+        print("\nThe probe, per notice, medians of the runs (lowest–highest):\n")
+        print("| soak | " + " | ".join(label for _, label in COLUMNS[3:11]) + " |\n|---|" + "---:|" * 8)
+        for name, got_probe in probed_runs.items():
+            cells = []
+            for key, _ in COLUMNS[3:11]:
+                values = [g[key] for g in got_probe]
+                cells.append(f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})")
+            print(f"| {name} | " + " | ".join(cells) + " |")
     return 0
 
 
@@ -488,6 +525,7 @@ def main() -> int:
     parser.add_argument("--json", default="", help="write every run's figures here")
     parser.add_argument("--soak-old", default="", help="a tree of the old cycle: compare bench/soak.py runs instead")
     parser.add_argument("--soak-rounds", type=int, default=100)
+    parser.add_argument("--probe", action="store_true", help="with --soak-old: time the soaks' processes too")
     args = parser.parse_args()
     if args.soak_old:
         return soaks(args)

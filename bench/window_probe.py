@@ -51,7 +51,7 @@ def _who() -> str:
     fallback = "?"
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if module.startswith("bot.") and module != "bot.app.db":
+        if module.startswith("bot.") and module not in ("bot.app.db", "bot.db"):
             name = f"{module.removeprefix('bot.')}.{frame.f_code.co_name}"
             if module.startswith("bot.store."):
                 return name
@@ -70,11 +70,18 @@ def _record() -> dict[str, Any] | None:
 
 
 def install() -> None:
+    import importlib
+
     import aiosqlite.core
 
-    import bot.app.db as db
-    import bot.app.metrics as metrics
+    import bot
     import bot.store.outbox as outbox
+
+    # the tree of the old cycle (bench/window.py --soak-old) has no bot/app/ (and the editable
+    # install would hand out this tree's bot.app.db for the name: so look, don't try)
+    app = "bot.app." if os.path.isdir(os.path.join(bot.__path__[0], "app")) else "bot."
+    db = importlib.import_module(app + "db")
+    metrics = importlib.import_module(app + "metrics")
 
     turn = db._Turns.turn
 
@@ -177,6 +184,8 @@ async def _lag() -> None:
 
 def _dump() -> None:
     out = os.environ.get("WINDOW_PROBE_OUT")
+    if out and os.path.isdir(out):  # a directory: one file per process (bench/window_site)
+        out = os.path.join(out, f"probe-{os.getpid()}.json")
     if out:
         Path(out).write_text(json.dumps({"marks": marks, "turns": turns, "lags": lags}))
 
