@@ -6,9 +6,10 @@ answering 429 {"retry_after": 1} beyond it. A control API flips statuses and rep
 what arrived: totals (or those between `since` and `until`, monotonic seconds), 429s,
 and the peak number of requests that started in any one-second window. `GET /v1/models`
 lists every model with its deployment count and production deployment, for the poll
-loop's fleet-wide change detector. Each POST to a response_url (/response/NAME) is recorded with the
-time it arrived (time.monotonic(), which on Linux is one clock for every process) and
-its body, for the benchmark to time command answers.
+loop's fleet-wide change detector. `POST /_control/set` sets chosen deployments' statuses, and
+the control API counts the chat.postMessage calls answered (bench/window.py). Each POST to a
+response_url (/response/NAME) is recorded with the time it arrived (time.monotonic(), which on
+Linux is one clock for every process) and its body, for the benchmark to time command answers.
 
     python bench/fake.py --models 500 --per-model 10 --latency 0.05   (prints its port)
 """
@@ -64,6 +65,7 @@ class State:
         self.windows: dict[str, deque[float]] = {}
         self.codes: Counter[int] = Counter()
         self.by_endpoint: Counter[str] = Counter()
+        self.posts: list[float] = []  # when each chat.postMessage was answered (bench/window.py)
 
     def admit(self, endpoint: str) -> bool:
         now = time.monotonic()
@@ -159,6 +161,8 @@ def app(state: State) -> web.Application:
         method = request.match_info["method"]
         if method == "auth.test":
             return web.json_response({"ok": True, "team_id": "TBENCH", "user_id": "UBOT", "bot_id": "B1"})
+        if method == "chat.postMessage":
+            state.posts.append(time.monotonic())
         return web.json_response({"ok": True, "ts": f"1700000000.{next(ts):06d}"})
 
     async def response_url(request: web.Request) -> web.Response:
@@ -177,6 +181,13 @@ def app(state: State) -> web.Application:
             dep["status"] = "UNHEALTHY" if dep["status"] == "ACTIVE" else "ACTIVE"
         return web.json_response({"flipped": len(chosen)})
 
+    async def set_status(request: web.Request) -> web.Response:
+        """{"changes": [[model, deployment, status], ...]}: those deployments answer that status from now on."""
+        body = await request.json()
+        for model_id, dep_id, status in body["changes"]:
+            state.deployments[model_id][dep_id]["status"] = status
+        return web.json_response({"set": len(body["changes"])})
+
     async def control(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         if "latency" in body:
@@ -191,6 +202,7 @@ def app(state: State) -> web.Application:
                 "429s": sum(1 for t in state.throttled if since <= t <= until),
                 "codes": dict(state.codes),
                 "by_endpoint": dict(state.by_endpoint),
+                "posts": sum(1 for t in state.posts if since <= t <= until),
             }
         )
 
@@ -199,6 +211,7 @@ def app(state: State) -> web.Application:
     web_app.router.add_route("POST", "/api/{method}", slack)
     web_app.router.add_route("POST", "/response/{name}", response_url)
     web_app.router.add_route("POST", "/_control/flip", flip)
+    web_app.router.add_route("POST", "/_control/set", set_status)
     web_app.router.add_route("GET", "/_control/answers", answers)
     web_app.router.add_route("POST", "/_control", control)
     return web_app
