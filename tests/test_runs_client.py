@@ -20,15 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BadResponse, NotFound
+from bot.baseten.errors import AuthError, BadResponse, NotFound
 from bot.baseten.judge import unusable
 from bot.baseten.models import Listed
 from bot.baseten.ratelimit import RateLimiter
 from bot.baseten.runs import QueueContext
 from bot.polling.fleet import read_fleet
 from bot.polling.runs import queue_line
-from tests.conftest import any_database
-from tests.fakes import API_KEY, FakeBaseten, Seen, _Fake, log_line
+from tests.conftest import MODEL, any_database
+from tests.fakes import API_KEY, Canned, FakeBaseten, Seen, _Fake, log_line
 from tests.fakes_runs import chain_deployment, chainlet, training_job
 from tests.test_spec_answers import instances
 
@@ -279,6 +279,23 @@ async def test_one_odd_chain_deployment_is_left_out_on_its_own(
         assert skipped.id == "cd3odd" and reason in skipped.reason
         with pytest.raises(BadResponse):
             await client.get_deployment(CHAIN_KEY, "cd3odd")  # asked for on its own: unreadable, not half-read
+
+
+async def test_the_fleet_detector_reads_each_kind_watched_and_one_kind_failing_keeps_the_others(
+    client: BasetenClient, runs: FakeBaseten
+) -> None:
+    watched = [MODEL, CHAIN_KEY, PROJECT_KEY]
+    first = await read_fleet(client, watched)
+    assert first[CHAIN_KEY][0] == 2 and first[PROJECT_KEY][1:] == (RUNNING, "TRAINING_JOB_RUNNING")
+    assert MODEL in first
+    runs.script("/v1/training_projects", Canned(403, {"error": "training is not enabled for this key"}))
+    before = {**first, PROJECT_KEY: (None, "tj0old", "TRAINING_JOB_RUNNING")}
+    second = await read_fleet(client, watched, before)
+    assert second[PROJECT_KEY] == before[PROJECT_KEY]  # kept as it was: neither compared nor poked
+    assert second[MODEL] == first[MODEL] and second[CHAIN_KEY] == first[CHAIN_KEY]  # the others still read
+    runs.script("/v1/", *[Canned(403, {"error": "no"})] * 3)
+    with pytest.raises(AuthError):  # nothing could be read: the detector says so (and compares nothing)
+        await read_fleet(client, watched, before)
 
 
 # -- answers drawn from the spec's schemas -----------------------------------------------------------

@@ -183,3 +183,30 @@ def test_the_terminal_card_and_overview_name_a_job_and_a_chain_deployment_as_wha
     assert "Chain:              rag (ch1)" in terminal_card(chained, model_name="rag", now=NOW)
     overview = terminal_overview(Model(id="chain:ch1", name="rag"), [chained])
     assert overview.startswith("rag (chain:ch1): 1 chain deployments")
+
+
+def _chain(a: str, b: str, *, order: str = "AB") -> Deployment:
+    from bot.baseten.adapt import chain_deployment
+    from bot.baseten.runs import ChainDeployment, Chainlet
+
+    parts = {"A": Chainlet(id="A", name="embed", status=a), "B": Chainlet(id="B", name="rerank", status=b)}
+    raw = ChainDeployment(id="cd1", status="ACTIVE", chain_id="c1", chainlets=[parts[k] for k in order])
+    return chain_deployment(raw, "chain:c1")
+
+
+def test_a_second_chainlet_failing_is_a_failure_of_its_own_and_the_order_of_chainlets_changes_nothing() -> None:
+    prev = snap_of(_chain("UNHEALTHY", "ACTIVE"), NOW)
+    (change,) = diff_deployment(prev, _chain("UNHEALTHY", "DEPLOY_FAILED"), now=NOW + timedelta(minutes=1)).changes
+    # the chain deployment already failed (UNHEALTHY, chainlet embed): now rerank fails too, and is heard
+    assert (change.kind, change.old_status, change.new_status) == (STATUS, "UNHEALTHY", "DEPLOY_FAILED")
+    assert change.detail[PARTS] == [["rerank", "ACTIVE", "DEPLOY_FAILED"]]
+    prev = snap_of(_chain("UNHEALTHY", "DEPLOY_FAILED"), NOW)
+    assert not diff_deployment(prev, _chain("UNHEALTHY", "DEPLOY_FAILED", order="BA"), now=NOW).changes
+    assert _chain("UNHEALTHY", "UNHEALTHY", order="BA").status == "UNHEALTHY"
+    prev = snap_of(_chain("UNHEALTHY", "ACTIVE"), NOW)
+    (change,) = diff_deployment(prev, _chain("UNHEALTHY", "UNHEALTHY"), now=NOW).changes  # same status, new failure
+    assert (change.old_status, change.new_status, change.detail[PARTS]) == (
+        "UNHEALTHY",
+        "UNHEALTHY",
+        [["rerank", "ACTIVE", "UNHEALTHY"]],
+    )

@@ -22,13 +22,17 @@ from bot.baseten.models import Deployment, Environment, Part, Promotion
 from bot.baseten.runs import ChainDeployment, ChainEnvironment, TrainingJob
 from bot.domain.status import FAILURES
 
+# which failing chainlet's status stands for its chain deployment: the worst, then the lowest id, so the
+# order Baseten lists chainlets in never changes the status
+SEVERITY = {"BUILD_FAILED": 0, "DEPLOY_FAILED": 1, "FAILED": 2, "UNHEALTHY": 3}
 PROMOTING = "RELEASING"  # Baseten's word for a promotion under way (InProgressPromotionV1.status)
 
 
 def chain_deployment(dep: ChainDeployment, key: str) -> Deployment:
     """A chain deployment as a deployment of the chain keyed `key`."""
-    failing = next((c for c in dep.chainlets if c.status in FAILURES), None)
-    status = dep.status if dep.status in FAILURES or failing is None else failing.status
+    failing = [c for c in dep.chainlets if c.status in FAILURES]
+    worst = min(failing, key=lambda c: (SEVERITY.get(c.status, len(SEVERITY)), c.id), default=None)
+    status = dep.status if dep.status in FAILURES or worst is None else worst.status
     counts = [c.active_replica_count for c in dep.chainlets if c.active_replica_count is not None]
     return Deployment(
         id=dep.id,

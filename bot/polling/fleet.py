@@ -9,31 +9,51 @@ watched key whose signature changed between two reads is polled at once (bot.pol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
 from bot.domain.subjects import Kind, kind_of
 from bot.polling.schedule import Signature, signatures
 
 
-async def read_fleet(client: BasetenClient, watched: Iterable[str]) -> dict[str, Signature]:
-    """The signatures of every model, chain and training project of the kinds watched. Raises what
-    the client raises: one read that fails makes the whole answer unknown (nothing is compared)."""
-    kinds = {kind_of(key) for key in watched}
-    reads = await asyncio.gather(
-        client.list_models() if Kind.MODEL in kinds else _nothing(),
-        client.list_chains() if Kind.CHAIN in kinds else _nothing(),
-        client.list_training_projects() if Kind.TRAINING in kinds else _nothing(),
-    )
-    models, chains, projects = reads
-    found = signatures(models)
-    found.update({Kind.CHAIN.prefix + c.id: (c.deployments_count, None, None) for c in chains})
-    for project in projects:
-        job = project.latest_job
-        found[Kind.TRAINING.prefix + project.id] = (None, job.id, job.current_status) if job else (None, None, None)
+async def read_fleet(
+    client: BasetenClient, watched: Iterable[str], before: Mapping[str, Signature] | None = None
+) -> dict[str, Signature]:
+    """The signatures of every model, chain and training project of the kinds watched. A kind whose list
+    could not be read (a key without training access, a slow endpoint) keeps what `before` held for it,
+    so it is neither compared nor poked, and the other kinds are still detected; when every kind watched
+    fails, the client's error is raised."""
+    kinds = sorted({kind_of(key) for key in watched}, key=lambda k: k.value)
+    reads: dict[Kind, Callable[[], Awaitable[Sequence[Any]]]] = {
+        Kind.MODEL: client.list_models,
+        Kind.CHAIN: client.list_chains,
+        Kind.TRAINING: client.list_training_projects,
+    }
+    answers = await asyncio.gather(*(reads[kind]() for kind in kinds), return_exceptions=True)
+    found: dict[str, Signature] = {}
+    failures: list[BaseException] = []
+    for kind, answer in zip(kinds, answers, strict=True):
+        if isinstance(answer, BaseException):
+            if not isinstance(answer, BasetenError | ValueError):
+                raise answer
+            failures.append(answer)
+            found.update({k: v for k, v in (before or {}).items() if kind_of(k) is kind})
+        else:
+            found.update(_signatures(kind, answer))
+    if failures and len(failures) == len(kinds):
+        raise failures[0]
     return found
 
 
-async def _nothing() -> list[Any]:
-    return []
+def _signatures(kind: Kind, listed: Sequence[Any]) -> dict[str, Signature]:
+    if kind is Kind.MODEL:
+        return signatures(listed)
+    if kind is Kind.CHAIN:
+        return {Kind.CHAIN.prefix + c.id: (c.deployments_count, None, None) for c in listed}
+    found: dict[str, Signature] = {}
+    for project in listed:
+        job = project.latest_job
+        found[Kind.TRAINING.prefix + project.id] = (None, job.id, job.current_status) if job else (None, None, None)
+    return found

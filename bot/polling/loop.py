@@ -250,7 +250,7 @@ class PollLoop:
         """One GET /v1/models (and /v1/chains, /v1/training_projects when some are watched): a watched
         model, chain or project whose deployments or latest job changed is due at once."""
         try:
-            after = await read_fleet(self.runtime.baseten, self.watching.plans)
+            after = await read_fleet(self.runtime.baseten, self.watching.plans, self._signatures)
         except (BasetenError, ValueError) as exc:
             log.debug("the fleet-wide change detector could not read the fleet: %s", exc)
             return

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.baseten.models import Deployment, Skipped
 from bot.domain.changes import GONE, NEW, PARTS, PROMOTED, STATUS, Change, Snap
-from bot.domain.status import DELETED
+from bot.domain.status import DELETED, FAILURES
 
 
 @dataclass
@@ -71,6 +71,13 @@ def parts_moved(
     ]
 
 
+def _newly_failing(prev: Snap, cur: Deployment) -> bool:
+    """A chainlet failing while its chain deployment keeps its status (another chainlet failed first): a
+    change of its own, announced as a failure with that chainlet's line and error lines."""
+    was = {part_id: status for part_id, _, status in prev.parts}
+    return any(p.status in FAILURES and was.get(p.id) not in FAILURES for p in cur.parts or ())
+
+
 def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime) -> Diff:
     """One deployment polled on its own. `cur` None means Baseten answered 404."""
     out = Diff()
@@ -94,7 +101,7 @@ def diff_deployment(prev: Snap | None, cur: Deployment | None, *, now: datetime)
     if prev is None:
         out.snaps.append(snap_of(cur, now))  # first sighting: a silent baseline
         return out
-    if prev.status != cur.status or prev.gone:
+    if prev.status != cur.status or prev.gone or _newly_failing(prev, cur):
         new = replace(snap_of(cur, now), flapping_since=prev.flapping_since)
         old_status = DELETED if prev.gone else prev.status
         out.snaps.append(new)
