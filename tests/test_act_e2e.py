@@ -447,7 +447,7 @@ def test_an_operator_stops_a_training_job_from_slack_with_one_post_and_its_end_i
         ended = slack.wait_for(
             lambda: [p for p in slack.posts() if p["text"] == "ft / run-7: TRAINING_JOB_RUNNING → TRAINING_JOB_STOPPED"]
         )
-        assert "Duration" in json.dumps(blocks_of(ended[0])), ended[0]
+        assert "Created to end" in json.dumps(blocks_of(ended[0])), ended[0]
 
         click(bot, slack, button, name="again")  # the same card once more: nothing more is sent
         assert answer(slack, "again")["text"] == USED and len(baseten.posts()) == 1

@@ -193,11 +193,11 @@ async def test_a_new_job_is_announced_and_its_end_says_how_it_ran(
     fields = [f["text"] for b in json.loads(shown(done)) for f in b.get("fields", [])]
     assert fields == [
         "*Time in TRAINING_JOB_RUNNING*\n2h 15m",  # as the bot saw it, a poll apart
-        "*Duration*\n2h 16m",  # created to Baseten's last update
+        "*Created to end*\n2h 16m",  # created to Baseten's last update
         "*Instance type*\nH100:2x",
         "*Checkpoints written*\n3",
     ]
-    assert "Duration" not in shown(running)  # only an ended job says how it ran
+    assert "Created to end" not in shown(running)  # only an ended job says how it ran
     asked = [r.path for r in project.requests if r.path.endswith("/checkpoints")]
     assert asked == [f"/v1/training_projects/{PROJECT}/jobs/tj2new/checkpoints"]  # once, for the end
 
@@ -223,7 +223,7 @@ async def test_a_stopped_job_says_how_it_ran_and_its_recreation_is_a_new_job(
     ]
     stopped = shown(slack.posts()[0])
     assert "*Instance type*\\nA100:8x" in stopped and "*Checkpoints written*\\n0" in stopped
-    assert "*Duration*\\n51m" in stopped and "Latest error lines" not in stopped  # a stop is no failure
+    assert "*Created to end*\\n51m" in stopped and "Latest error lines" not in stopped  # a stop is no failure
     assert made["created_at"] == iso(world, minutes=-1)  # recreated a cycle before it was heard
 
 
@@ -261,7 +261,7 @@ async def test_a_failed_job_quotes_basetens_error_message_and_its_error_lines(
         "RuntimeError: NCCL watchdog timeout on rank 3",
         "torch.distributed.elastic: worker group failed",
     ]
-    assert "*Duration*\\n41m" in blocks and "*Checkpoints written*\\n0" in blocks  # a failure ended it too
+    assert "*Created to end*\\n41m" in blocks and "*Checkpoints written*\\n0" in blocks  # a failure ended it too
     (asked,) = project.log_requests()
     assert asked.path == f"/v1/training_projects/{PROJECT}/jobs/tj2run/logs"
     assert {k: v for k, v in asked.query.items() if k != "start_epoch_millis"} == {

@@ -210,3 +210,31 @@ def test_a_second_chainlet_failing_is_a_failure_of_its_own_and_the_order_of_chai
         "UNHEALTHY",
         [["rerank", "ACTIVE", "UNHEALTHY"]],
     )
+
+
+def test_a_projects_jobs_are_heard_by_deploys_and_failures_and_stuck_is_refused_for_a_project() -> None:
+    from bot.polling.audience import passes as wants
+
+    def job(old: str, new: str) -> Change:
+        return Change(STATUS, "training:tp1", "tj1", "run-7", old, new, NOW)
+
+    for old, new in [
+        ("TRAINING_JOB_CREATED", "TRAINING_JOB_RUNNING"),
+        ("TRAINING_JOB_RUNNING", "TRAINING_JOB_COMPLETED"),
+        ("TRAINING_JOB_RUNNING", "TRAINING_JOB_STOPPED"),
+    ]:
+        assert wants(frozenset({"deploys"}), job(old, new)) and not wants(frozenset({"failures"}), job(old, new))
+    failed = job("TRAINING_JOB_RUNNING", "TRAINING_JOB_FAILED")
+    assert wants(frozenset({"failures"}), failed) and not wants(frozenset({"recoveries"}), failed)
+    with pytest.raises(UsageError) as caught:
+        parse("subscribe training:ft --stuck 45m", statuses=KNOWN)
+    assert "`--stuck` is for deployments in motion" in str(caught.value)
+    assert parse("subscribe chain:rag --stuck 45m", statuses=KNOWN)
+
+
+def test_a_job_or_chain_deployment_of_another_is_not_this_ones() -> None:
+    from bot.baseten.adapt import owner_problem
+
+    assert owner_problem("tp1", "training:tp1") is None and owner_problem("", "training:tp1") is None
+    assert owner_problem("tp2", "training:tp1") == "a job of training project 'tp2'"
+    assert owner_problem("c9", "chain:c1") == "a chain deployment of chain 'c9'"

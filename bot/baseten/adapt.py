@@ -9,9 +9,12 @@ deployment: one key (`chain:ID`, `training:ID`, bot.domain.subjects), one status
   the chain deployment's. Every chainlet is kept in `parts` and diffed on its own.
 - A training job's status is its `current_status`; its `error_message` and `updated_at`
   ride along as extra fields (the failure notice and the run's duration read them).
-- A chain environment has no promotion object in the spec: while its candidate differs
-  from its current deployment the bot shows a promotion `RELEASING`; when the candidate
-  becomes current (or goes) the promotion ends as the bot infers for models.
+- A chain environment has no promotion object in ChainEnvironmentV1 (the list's EnvironmentV1
+  has one: used when given): without one, while its candidate differs from its current
+  deployment the bot shows a promotion `RELEASING`; when the candidate becomes current (or
+  goes) the promotion ends as the bot infers for models.
+- An entry of another chain or project (its `chain_id` or `training_project_id` not the key's)
+  is unusable: left out of a list on its own, refused when asked for alone (`owner_problem`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ from typing import Any
 from bot.baseten.models import Deployment, Environment, Part, Promotion
 from bot.baseten.runs import ChainDeployment, ChainEnvironment, TrainingJob
 from bot.domain.status import FAILURES
+from bot.domain.subjects import kind_of, own_id
 
 # which failing chainlet's status stands for its chain deployment: the worst, then the lowest id, so the
 # order Baseten lists chainlets in never changes the status
 SEVERITY = {"BUILD_FAILED": 0, "DEPLOY_FAILED": 1, "FAILED": 2, "UNHEALTHY": 3}
 PROMOTING = "RELEASING"  # Baseten's word for a promotion under way (InProgressPromotionV1.status)
+
+
+def owner_problem(owner: str, key: str) -> str | None:
+    """An entry of another chain or project in this one's answer: unusable (never announced or acted on)."""
+    return f"a {kind_of(key).part} of {kind_of(key).noun} {owner[:80]!r}" if owner and owner != own_id(key) else None
 
 
 def chain_deployment(dep: ChainDeployment, key: str) -> Deployment:
@@ -76,6 +85,6 @@ def chain_environment(env: ChainEnvironment, key: str) -> Environment:
         created_at=env.created_at,
         current_deployment=current,
         candidate_deployment=candidate,
-        in_progress_promotion=Promotion(status=PROMOTING) if candidate is not None else None,
+        in_progress_promotion=env.in_progress_promotion or (Promotion(status=PROMOTING) if candidate else None),
         promotion_settings=env.promotion_settings,
     )

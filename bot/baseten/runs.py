@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.baseten.models import AutoscalingSettings, PromotionSettings, _Lenient
+from bot.baseten.models import AutoscalingSettings, Promotion, PromotionSettings, _Lenient
 
 
 class Chain(_Lenient):
@@ -61,9 +61,9 @@ class ChainDeploymentList(_Lenient):
 
 
 class ChainEnvironment(_Lenient):
-    """ChainEnvironmentV1 (the list answer is typed EnvironmentsV1 in the spec; read alike).
-    A chain environment has no in-progress promotion: a candidate is one while it differs
-    from the current deployment (bot.baseten.adapt)."""
+    """ChainEnvironmentV1 (the list answer is typed EnvironmentsV1 in the spec; read alike). Without
+    an in-progress promotion, a candidate is one while it differs from the current deployment
+    (bot.baseten.adapt)."""
 
     name: str
     chain_id: str = ""
@@ -71,6 +71,8 @@ class ChainEnvironment(_Lenient):
     current_deployment: ChainDeployment | None = None
     candidate_deployment: ChainDeployment | None = None
     promotion_settings: PromotionSettings | None = None
+    # not in ChainEnvironmentV1, but in the EnvironmentV1 the spec types the list with: used when given
+    in_progress_promotion: Promotion | None = None
 
 
 class ChainEnvironmentList(_Lenient):

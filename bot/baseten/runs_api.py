@@ -7,6 +7,7 @@ methods answer for a model id; the client dispatches to them (bot.baseten.client
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +38,7 @@ from bot.domain.ids import is_plain_id
 from bot.domain.subjects import Kind, kind_of, own_id
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 
 class RunsApi:
@@ -161,17 +163,19 @@ class RunsApi:
         return Model(id=key, name=found.name, created_at=found.created_at)
 
     async def subject_deployments(self, key: str, *, interactive: bool = False) -> Listed:
-        """A chain's deployments or a project's jobs; an odd one is left out on its own, as for a model."""
+        """A chain's deployments or a project's jobs; an odd one (or another's) is left out on its own,
+        as for a model."""
         own = own_id(key)
+        found: list[tuple[str, Deployment]]
         if kind_of(key) is Kind.CHAIN:
-            found = [
-                adapt.chain_deployment(d, key) for d in await self.list_chain_deployments(own, interactive=interactive)
-            ]
+            chained = await self.list_chain_deployments(own, interactive=interactive)
+            found = [(d.chain_id, adapt.chain_deployment(d, key)) for d in chained]
         else:
-            found = [adapt.job_deployment(j, key) for j in await self.list_training_jobs(own, interactive=interactive)]
+            jobs = await self.list_training_jobs(own, interactive=interactive)
+            found = [(j.training_project_id, adapt.job_deployment(j, key)) for j in jobs]
         usable, skipped = [], []
-        for dep in found:
-            problem = unusable(dep)
+        for owner, dep in found:
+            problem = adapt.owner_problem(owner, key) or unusable(dep)
             if problem is None:
                 usable.append(dep)
             else:
@@ -182,11 +186,15 @@ class RunsApi:
     async def subject_deployment(self, key: str, deployment_id: str, *, interactive: bool = False) -> Deployment:
         own, path = own_id(key), f"{key}/{deployment_id[:80]}"
         if kind_of(key) is Kind.CHAIN:
-            dep = adapt.chain_deployment(
-                await self.get_chain_deployment(own, deployment_id, interactive=interactive), key
-            )
+            chained = await self.get_chain_deployment(own, deployment_id, interactive=interactive)
+            owner, dep = chained.chain_id, adapt.chain_deployment(chained, key)
         else:
-            dep = adapt.job_deployment(await self.get_training_job(own, deployment_id, interactive=interactive), key)
+            job = await self.get_training_job(own, deployment_id, interactive=interactive)
+            owner, dep = job.training_project_id, adapt.job_deployment(job, key)
+        problem = adapt.owner_problem(owner, key)
+        if problem is not None:
+            log.info("Baseten's answer to %s is unusable: %s", path, problem)
+            raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})")
         return judged(dep, path)
 
     async def subject_production(self, key: str, *, interactive: bool = False) -> Deployment:

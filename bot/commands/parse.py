@@ -178,6 +178,12 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
         model, deployment = parse_dashboard_url(positional[0])
     else:
         model, deployment = _model_target(positional, "subscribe")
+    if stuck is not None and split_typed(model)[0] is Kind.TRAINING:
+        raise UsageError(
+            "`--stuck` is for deployments in motion; a training job pending 10 minutes gets a line of its own "
+            "on why it waits, and a running one is not stuck.",
+            usage=USAGE["subscribe"],
+        )
     return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
 
 

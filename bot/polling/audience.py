@@ -22,11 +22,13 @@ from bot.domain.changes import (
     Change,
     is_churn,
 )
-from bot.domain.status import FAILURES
+from bot.domain.status import FAILURES, JOB_ACTIVE, JOB_COMPLETED, JOB_STOPPED
 from bot.domain.watchers import Muted, Watcher
 
 NO_ENVIRONMENTS: Mapping[str, str | None] = MappingProxyType({})
 DEPLOY_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "LOADING_MODEL", "UPDATING"})
+# a training job's `deploys`: it waits, starts, runs, completes or is stopped (its failures are `failures`)
+JOB_PROGRESS = JOB_ACTIVE | {JOB_COMPLETED, JOB_STOPPED}
 # Status names whose changes are mostly churn: naming one in `--on` asks for that churn.
 CHURN_ONLY = frozenset({"SCALED_TO_ZERO", "WAKING_UP"})
 
@@ -61,7 +63,11 @@ def _matches(kind: str, change: Change) -> bool:
         return change.old_status in FAILURES and change.new_status == "ACTIVE"
     if kind == "deploys":
         return change.kind in (NEW, PROMOTED, GONE) or (
-            change.kind == STATUS and (change.old_status in DEPLOY_PROGRESS or change.new_status in DEPLOY_PROGRESS)
+            change.kind == STATUS
+            and (
+                change.old_status in DEPLOY_PROGRESS | JOB_PROGRESS
+                or change.new_status in DEPLOY_PROGRESS | JOB_PROGRESS
+            )
         )
     if kind == "scaling":
         return is_churn(change)

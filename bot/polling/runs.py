@@ -77,7 +77,8 @@ def attach(outgoing: Sequence[Outgoing], detail: Mapping[int, dict[str, Any]]) -
 
 
 async def _ended(client: BasetenClient, job: Deployment, now: datetime) -> dict[str, Any]:
-    """How long it ran (created to its last update), on what, and the checkpoints it wrote."""
+    """How long it took from its creation to its last update (any wait for GPUs included: the notice's
+    "Time in TRAINING_JOB_RUNNING" is the run as the bot saw it), on what, and the checkpoints it wrote."""
     run: dict[str, Any] = {"instance_type": job.instance_type_name or ""}
     updated = (job.model_extra or {}).get("updated_at")
     end = _when(updated) or now

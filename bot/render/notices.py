@@ -176,7 +176,7 @@ def _run_fields(run: object) -> list[tuple[str, str]]:
         return []
     out: list[tuple[str, str]] = []
     if isinstance(run.get("duration_s"), int):
-        out.append(("Duration", duration(timedelta(seconds=run["duration_s"]))))
+        out.append(("Created to end", duration(timedelta(seconds=run["duration_s"]))))
     if isinstance(run.get("instance_type"), str) and run["instance_type"]:
         out.append(("Instance type", mrkdwn(run["instance_type"], 80)))
     if isinstance(run.get("checkpoints"), int):
