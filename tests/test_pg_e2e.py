@@ -1,0 +1,157 @@
+"""Issue 22, "never silent, exactly one poller", end to end on a real PostgreSQL server.
+
+- A third connection holds the lease row (SELECT ... FOR UPDATE) past the holder's expiry: the holder
+  stops polling, the other replica takes over once the row is free, and from then on Baseten hears one
+  replica only, never faster than BASETEN_MAX_RPS.
+- The PostgreSQL server itself stops for 30 seconds while 500 models are watched and some change: a few
+  warning lines, no traceback, and every change made meanwhile is announced once when it is back.
+
+PostgreSQL only (the lock and the server stop are its own); CI runs them in its PostgreSQL pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bot.app.db import make_sync_engine
+from bot.store import tables as t
+from tests.conftest import MODEL, POSTGRES, PROD, BotProcess, bot_env
+from tests.fakes import FakeBaseten, FakeSlack, Seen, deployment, wait_until
+from tests.test_notices_e2e import posts_to
+from tests.world import Clock, World
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES.startswith(("postgresql", "postgres:")), reason="needs TEST_DATABASE_URL (a PostgreSQL server)"
+)
+
+LEASE = 6.0  # renewed every 2 s, given up after 1.5 s: room for a loaded machine, short enough to wait out
+MAX_RPS = 5
+EXTRA = 9  # models watched besides MODEL: more than the budget polls in a second, so it is spent in full
+# How late a request may arrive at the loopback fake, against its start in the bot, on a loaded machine: a
+# one-second window of arrivals may hold a request that started just outside it (see `busiest`)
+JITTER = 0.1
+
+
+def role(bot: BotProcess) -> str:
+    try:
+        return str(httpx.get(bot.url + "/healthz", timeout=2).json().get("role"))
+    except httpx.HTTPError:
+        return "dead"
+
+
+def by(bot: BotProcess, requests: list[Seen]) -> list[Seen]:
+    """The requests this replica sent (its User-Agent names its process: host:pid:nonce)."""
+    return [r for r in requests if f":{bot.proc.pid}:" in r.headers.get("User-Agent", "")]
+
+
+def busiest(requests: list[Seen], seconds: float = 1.0) -> int:
+    """The most requests that arrived within any window of `seconds`."""
+    times = sorted(r.at for r in requests)
+    best, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= seconds:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+async def watch(baseten: FakeBaseten, slack: FakeSlack, db_url: str, models: list[str]) -> None:
+    """Each model subscribed in a channel of its own, through the command the bot answers."""
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    world = World(baseten, slack, db_url, clock)
+    try:
+        for i, m in enumerate(models):
+            _, visibility = await world.command(f"subscribe {m}", channel=f"C{i:03d}")
+            assert visibility == "in_channel", m
+    finally:
+        await world.close()
+
+
+def named(db_url: str, name: str) -> str:
+    """The database URL with an application_name: PostgreSQL then names this replica's sessions."""
+    return str(sa.make_url(db_url).update_query_dict({"application_name": name}))
+
+
+# the session holding the lease row's tuple lock is the first in line for it (the others queue behind)
+FIRST_IN_LINE = """
+SELECT a.application_name, extract(epoch FROM clock_timestamp() - a.query_start)
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'tuple' AND l.granted AND l.relation = 'leases'::regclass
+"""
+
+
+@pytest.fixture
+def pair(baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[list[BotProcess]]:
+    """Two `serve` replicas on one database, each naming its sessions; the first leads."""
+    extra = [f"mdl{i:03d}pair" for i in range(EXTRA)]
+    for i, m in enumerate(extra):
+        baseten.add_model(m, f"pair-{i}", [deployment(f"dep{i:03d}pair", m, name="v1", is_production=True)])
+    asyncio.run(watch(baseten, slack, db_url, [MODEL, *extra]))
+    knobs = {"POLL_INTERVAL_SECONDS": "1", "LEASE_SECONDS": str(LEASE), "BASETEN_MAX_RPS": str(MAX_RPS)}
+    bots: list[BotProcess] = []
+    try:
+        for name in ("holder", "other"):  # the holder starts first, and leads before the other starts
+            bots.append(BotProcess(bot_env(baseten, slack, named(db_url, name), **knobs), tmp_path / f"{name}.log"))
+            bots[-1].wait_healthy()
+            wait_until(lambda: role(bots[0]) == "poller", 20, what="the holder to lead")
+        yield bots
+    finally:
+        for bot in bots:
+            bot.stop()
+
+
+def test_a_lease_row_locked_past_its_expiry_moves_polling_to_one_other_replica(
+    pair: list[BotProcess], baseten: FakeBaseten, slack: FakeSlack, db_url: str
+) -> None:
+    holder, other = pair
+    wait_until(lambda: len(by(holder, baseten.requests)) >= 10, 20, what="the holder to poll")
+    assert (role(holder), role(other)) == ("poller", "standby")
+    engine = make_sync_engine(db_url)
+    try:
+        with engine.connect() as locker, locker.begin(), engine.connect() as watcher:
+            watcher.execution_options(isolation_level="AUTOCOMMIT")  # pg_stat_activity afresh at each look
+            locked_at = time.monotonic()
+            lease_row = sa.select(t.Lease.expires_at).where(t.Lease.name == "poller").with_for_update()
+            expires = locker.execute(lease_row).scalar_one()  # the holder's renewals wait behind this lock now
+            # the holder stops believing it leads long before its row expires (a renewal gives up after LEASE / 4)
+            wait_until(lambda: role(holder) == "standby", LEASE, what="the holder to let go")
+            baseten.set_status(MODEL, PROD, "UNHEALTHY")  # while nobody leads: heard after the takeover
+            wait_until(lambda: datetime.now(UTC) > expires, 2 * LEASE, what="the lease to expire")
+            # Both replicas now try the expired lease and queue behind the lock; PostgreSQL hands the row to
+            # the first in line. Released when that is the other replica (with time left before its renewal
+            # gives up), so that the takeover is the other's: the holder taking it back would be as correct.
+            wait_until(lambda: first_in_line(watcher) == "other", 10 * LEASE, what="the other's turn", every=0.05)
+            released = len(baseten.requests)
+        wait_until(lambda: role(other) == "poller", LEASE, what="the other replica to take over")
+    finally:
+        engine.dispose()
+    wait_until(lambda: posts_to(slack, "C000"), 6 * LEASE, what="the change made while the row was locked")
+    other.wait_cycles(3)  # a few more rounds (10 models at 5 requests a second: about 3 s each)
+    assert (role(holder), role(other)) == ("standby", "poller")
+    assert posts_to(slack, "C000") == ["llama-3-8b / v3: ACTIVE → UNHEALTHY"]  # once
+
+    # the holder sent nothing once its row had expired, nor after a grace of one lease period
+    assert [r.path for r in by(holder, baseten.requests) if r.wall >= expires.timestamp()] == []
+    assert [r.path for r in by(holder, baseten.requests) if r.at >= locked_at + LEASE] == []
+    # from the takeover on, one replica asks Baseten, and within BASETEN_MAX_RPS
+    after = baseten.requests[released:]
+    assert len(after) >= 20 and by(other, after) == after
+    assert busiest(after, 1.0 - JITTER) <= MAX_RPS, busiest(after, 1.0 - JITTER)
+    span = after[-1].at - after[0].at
+    assert len(after) <= MAX_RPS * span + 1, (len(after), span)
+    assert "Traceback" not in holder.output() + other.output()
+
+
+def first_in_line(conn: sa.Connection) -> str | None:
+    """The replica whose renewal waits first for the lease row, when it has time left to land."""
+    row = conn.execute(sa.text(FIRST_IN_LINE)).one_or_none()
+    return str(row[0]) if row is not None and float(row[1]) < LEASE / 4 - 0.5 else None
