@@ -12,6 +12,9 @@ PostgreSQL only (the lock and the server stop are its own); CI runs them in its 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,9 +24,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.app.db import make_sync_engine
+from bot.app.db import make_sync_engine, upgrade
 from bot.store import tables as t
-from tests.conftest import MODEL, POSTGRES, PROD, BotProcess, bot_env
+from tests.conftest import MODEL, POSTGRES, PROD, BotProcess, bot_env, free_port
 from tests.fakes import FakeBaseten, FakeSlack, Seen, deployment, wait_until
 from tests.test_notices_e2e import posts_to
 from tests.world import Clock, World
@@ -64,14 +67,20 @@ def busiest(requests: list[Seen], seconds: float = 1.0) -> int:
 
 
 async def watch(baseten: FakeBaseten, slack: FakeSlack, db_url: str, models: list[str]) -> None:
-    """Each model subscribed in a channel of its own, through the command the bot answers."""
+    """Each model subscribed in a channel of its own, through the command the bot answers (16 at once,
+    as a busy workspace sends them)."""
     clock = Clock()
     clock.now = datetime.now(UTC)
     world = World(baseten, slack, db_url, clock)
-    try:
-        for i, m in enumerate(models):
+    turns = asyncio.Semaphore(16)
+
+    async def subscribe(i: int, m: str) -> None:
+        async with turns:
             _, visibility = await world.command(f"subscribe {m}", channel=f"C{i:03d}")
-            assert visibility == "in_channel", m
+        assert visibility == "in_channel", m
+
+    try:
+        await asyncio.gather(*(subscribe(i, m) for i, m in enumerate(models)))
     finally:
         await world.close()
 
@@ -155,3 +164,104 @@ def first_in_line(conn: sa.Connection) -> str | None:
     """The replica whose renewal waits first for the lease row, when it has time left to land."""
     row = conn.execute(sa.text(FIRST_IN_LINE)).one_or_none()
     return str(row[0]) if row is not None and float(row[1]) < LEASE / 4 - 0.5 else None
+
+
+# -- the server stops for 30 seconds ---------------------------------------------------------------
+
+CI_POSTGRES = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
+MODELS = 500
+CHANGED = range(0, MODELS, MODELS // 5)  # five models whose production deployment fails while the server is down
+OUTAGE = 30.0
+HOT_POLL = 5  # HOT_POLL_SECONDS (its default): an outage is one warning line this often
+
+
+class OwnPostgres:
+    """A throwaway PostgreSQL server of this test's own (.ci/postgres), so that it can be stopped."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="baseten-bot-pg-outage.", dir="/tmp")  # reachable by `postgres`
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([str(CI_POSTGRES), *args], capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            log = Path(self.dir, "server.log")
+            said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise AssertionError(f".ci/postgres {args[0]} failed: {done.stdout}{done.stderr}{said}")
+
+    def start(self) -> None:
+        self._run("start", self.dir, str(self.port))
+
+    def stop(self) -> None:
+        self._run("stop", self.dir)
+
+    def restart(self) -> None:
+        self._run("restart", self.dir, str(self.port))
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def model_id(i: int) -> str:
+    return f"mdl{i:03d}many"
+
+
+def prod_id(i: int) -> str:
+    return f"dep{i:03d}many"
+
+
+def healthz(bot: BotProcess) -> dict[str, object]:
+    return dict(httpx.get(bot.url + "/healthz", timeout=10).json())
+
+
+def test_a_30_second_database_outage_is_a_few_lines_and_every_change_made_during_it_is_posted_once(
+    baseten: FakeBaseten, slack: FakeSlack, tmp_path: Path
+) -> None:
+    server = OwnPostgres()
+    bot: BotProcess | None = None
+    try:
+        server.start()
+        upgrade(server.url)
+        models = [model_id(i) for i in range(MODELS)]
+        for i, m in enumerate(models):
+            baseten.add_model(m, f"many-{i}", [deployment(prod_id(i), m, name="v1", is_production=True)])
+        asyncio.run(watch(baseten, slack, server.url, models))
+        knobs = {"POLL_INTERVAL_SECONDS": "5", "HOT_POLL_SECONDS": str(HOT_POLL), "BASETEN_MAX_RPS": "100"}
+        env = bot_env(baseten, slack, server.url, **knobs)  # a round of 500 polls takes about 5 s
+        bot = BotProcess(env, tmp_path / "bot.log")
+        bot.wait_healthy()
+        wait_until(lambda: polled(bot, baseten) >= set(models), 60, what="every model polled", every=0.2)
+        wait_until(lambda: bot.cycles() >= 1, 30, what="a round of polls to end")
+
+        server.stop()
+        stopped = time.monotonic()
+        for i in CHANGED:
+            baseten.set_status(model_id(i), prod_id(i), "UNHEALTHY")
+        detail = wait_until(lambda: (h := healthz(bot)).get("database") != "ok" and h, 10, what="/healthz to tell")
+        assert detail["database"] in ("failing", "unreachable")
+        time.sleep(max(0.0, stopped + OUTAGE - time.monotonic()))
+        assert slack.posts() == []  # nothing while the database was away
+        server.restart()
+
+        expected = {f"C{i:03d}": [f"many-{i} / v1: ACTIVE → UNHEALTHY"] for i in CHANGED}
+        wait_until(lambda: len(slack.posts()) >= len(expected), 120, what="every change made during the outage")
+        bot.wait_cycles(2)  # two more rounds: nothing is posted twice
+        assert {p["channel"]: posts_to(slack, p["channel"]) for p in slack.posts()} == expected
+        assert healthz(bot)["database"] == "ok"
+        log = bot.output()
+        warnings = [line for line in log.splitlines() if " WARNING " in line]
+        assert len(warnings) <= 20, warnings  # a few: not one per model, poll or delivery pass
+        assert 1 <= log.count("the database is failing") <= OUTAGE / HOT_POLL + 2  # one a HOT_POLL_SECONDS
+        assert log.count("the database answers again") == 1
+        assert "Traceback" not in log and " ERROR " not in log
+    finally:
+        if bot is not None:
+            bot.stop()
+        server.remove()
+
+
+def polled(bot: BotProcess, baseten: FakeBaseten) -> set[str]:
+    """The models this process has polled (asked for their deployments)."""
+    return {r.path.split("/")[3] for r in by(bot, baseten.requests) if r.path.endswith("/deployments")}
