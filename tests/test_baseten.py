@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -240,6 +241,28 @@ async def test_rate_limiter_spaces_requests() -> None:
     for s in starts:
         assert sum(1 for x in starts if s <= x < s + 1.0) <= 10
     assert starts[-1] == pytest.approx(24 / 9.5)
+
+
+async def test_rate_limiter_spaces_the_first_requests_after_a_quiet_spell() -> None:
+    """Issue 22: the first two starts after a quiet second went out together (a takeover's first poll and
+    the fleet detector), and with the window rule six reached Baseten within a second at max_rps=5."""
+    now = [5000.0]  # a monotonic clock long past zero, as a process has
+    starts: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
+    for quiet in (0.0, 30.0):  # at the first request ever, and again after a quiet spell
+        now[0] += quiet
+        began = len(starts)
+        for _ in range(12):
+            await limiter.acquire()
+            starts.append(now[0])
+        gaps = [b - a for a, b in itertools.pairwise(starts[began:])]
+        assert min(gaps) == pytest.approx(1 / (5 * 0.95))
+        # no window a little over a second holds more than max_rps: a request may arrive 50 ms late
+        assert max(sum(1 for x in starts if s <= x <= s + 1.05) for s in starts[began:]) <= 5
 
 
 async def test_rate_limiter_pause_holds_everyone() -> None:

@@ -86,6 +86,10 @@ class RateLimiter:
             return wait
         self._starts.append(now)
         # keep to the schedule: a start that woke a little late does not push every later
-        # one back (the window rule above still caps any one second)
-        self._next_slot = max(self._next_slot, now - self._interval) + self._interval
+        # one back (the window rule above still caps any one second). The first start after a
+        # quiet second has no schedule to keep: the next one waits a whole interval, not none
+        # (two at once spent the headroom meant for arrival jitter: a poller taking over sent
+        # six requests within a second at BASETEN_MAX_RPS=5)
+        kept = self._next_slot if len(self._starts) > 1 else now
+        self._next_slot = max(kept, now - self._interval) + self._interval
         return 0.0
