@@ -178,13 +178,17 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
         model, deployment = parse_dashboard_url(positional[0])
     else:
         model, deployment = _model_target(positional, "subscribe")
+    _stuck_fits(model, stuck)
+    return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
+
+
+def _stuck_fits(model: str, stuck: timedelta | None) -> None:
     if stuck is not None and split_typed(model)[0] is Kind.TRAINING:
         raise UsageError(
             "`--stuck` is for deployments in motion; a training job pending 10 minutes gets a line of its own "
             "on why it waits, and a running one is not stuck.",
             usage=USAGE["subscribe"],
         )
-    return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
 
 
 def _is_kind(word: str, statuses: frozenset[str]) -> bool:
