@@ -32,6 +32,7 @@ PURE = {
     "bot.commands.parse",
     "bot.commands.typed",
     "bot.baseten.models",
+    "bot.baseten.metrics",
     "bot.baseten.errors",
 }
 PURE_MAY_USE = {"pydantic"}  # Baseten's domain types are pydantic models: validation, no I/O

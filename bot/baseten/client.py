@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
 from bot.baseten.judge import env_owned, judged, owned, unusable
+from bot.baseten.metrics_api import MetricsApi
 from bot.baseten.models import (
     AuditLogEntry,
     AuditLogPage,
@@ -36,7 +37,7 @@ from bot.baseten.models import (
     ModelList,
     Skipped,
 )
-from bot.baseten.paths import log_params
+from bot.baseten.paths import Query, log_params
 from bot.baseten.paths import segment as _segment
 from bot.baseten.ratelimit import RateLimiter
 from bot.baseten.runs_api import RunsApi
@@ -51,7 +52,7 @@ T = TypeVar("T", bound=BaseModel)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class BasetenClient(RunsApi):
+class BasetenClient(RunsApi, MetricsApi):
     """Async client for the read endpoints the bot uses.
 
     Retries 429 (honouring `retry_after`), 5xx, timeouts and connection errors with
@@ -252,7 +253,7 @@ class BasetenClient(RunsApi):
         path: str,
         shape: type[T],
         *,
-        params: dict[str, str] | None = None,
+        params: Query | None = None,
         interactive: bool,
         judge: bool = True,
     ) -> T:
@@ -267,7 +268,7 @@ class BasetenClient(RunsApi):
             raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
         return judged(body, path) if judge else body
 
-    async def _send(self, path: str, params: dict[str, str] | None, *, interactive: bool) -> httpx.Response:
+    async def _send(self, path: str, params: Query | None, *, interactive: bool) -> httpx.Response:
         deadline = time.monotonic() + self._max_seconds
         failure: BasetenError = Unavailable("Baseten did not answer")
         for attempt in range(self._max_attempts):

@@ -16,7 +16,7 @@ from bot.baseten import adapt
 from bot.baseten.errors import BadResponse, NotFound
 from bot.baseten.judge import judged, unusable
 from bot.baseten.models import Deployment, Environment, Listed, LogLine, LogPage, Model, Skipped
-from bot.baseten.paths import log_params, segment
+from bot.baseten.paths import Query, log_params, segment
 from bot.baseten.runs import (
     Chain,
     ChainDeployment,
@@ -49,7 +49,7 @@ class RunsApi:
         path: str,
         shape: type[T],
         *,
-        params: dict[str, str] | None = None,
+        params: Query | None = None,
         interactive: bool,
         judge: bool = True,
     ) -> T:
