@@ -10,7 +10,7 @@ give the order of the values within it; a series with no data is null (None here
 the descriptors as the spec promises, one metric or series given twice, another mode than asked,
 a summary that is not one value set. The client refuses those (BadResponse). What one metric
 alone does not give (no such metric, a null, a unit the bot does not know) is not a refusal:
-the metric is unavailable, and the guard says so (bot.baseten.guard_window).
+the metric is unavailable, and the guard says so (`to_window`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Annotated
 from pydantic import AllowInfNan, Strict
 
 from bot.baseten.models import _Lenient
+from bot.domain.guard import Window
 
 REQUESTS = "baseten_inference_requests_total"  # a COUNTER, by status class
 LATENCY = "baseten_end_to_end_response_time_seconds"  # a HISTOGRAM: quantiles and an average
@@ -92,3 +93,68 @@ def unreadable(answer: DeploymentMetrics, mode: str) -> str | None:
         if [len(v) for v in step.values] != widths:
             return "values not aligned to the metric descriptors"
     return None
+
+
+def to_window(answer: DeploymentMetrics) -> Window:
+    """A SUMMARY answer as the guard's window: requests and 5xx from the requests counter (by status
+    class), p95 from the response-time quantiles. A value Baseten did not give is None, and `note`
+    says why (the first reason found)."""
+    if answer.mode != "SUMMARY":
+        raise ValueError("a guard window is read from a SUMMARY answer")
+    requests, errors, why_requests = _requests(answer)
+    p95, why_p95 = _p95(answer)
+    return Window(requests=requests, errors_5xx=errors, p95_seconds=p95, note=why_requests or why_p95)
+
+
+def _requests(answer: DeploymentMetrics) -> tuple[float | None, float | None, str | None]:
+    """Requests and 5xx in the window, and why either is missing."""
+    desc = answer.descriptor(REQUESTS)
+    if desc is None:
+        return None, None, "Baseten gave no request counts"
+    if desc.unit_hint not in ("COUNT", "PER_SECOND"):
+        return None, None, f"request counts in {desc.unit_hint[:20]!r}"
+    scale = answer.seconds if desc.unit_hint == "PER_SECOND" else 1.0  # a rate over the window, as a count
+    series = answer.series(REQUESTS)
+    known = [(labels, value * scale) for labels, value in series if value is not None]
+    if not known:
+        return None, None, "no request data in the window"
+    if any(value < 0 for _, value in known):
+        return None, None, "a negative request count"
+    total = sum(value for _, value in known)
+    if [labels for labels, _ in series] == [{}]:
+        return total, None, "request counts without status classes"
+    if not all("status" in labels for labels, _ in series):
+        return None, None, "request counts split in a way the bot does not read"
+    # a status with no data had no requests of it; one that is not in the list did not occur
+    errors = sum(value for labels, value in known if _server_error(labels["status"]))
+    return total, errors, None
+
+
+def _server_error(status: str) -> bool:
+    """`5xx`, or one 5xx code (`503`)."""
+    status = status.strip().lower()
+    return status == "5xx" or (len(status) == 3 and status[0] == "5" and status[1:].isdigit())
+
+
+def _p95(answer: DeploymentMetrics) -> tuple[float | None, str | None]:
+    """The window's p95 response time in seconds, and why it is missing."""
+    desc = answer.descriptor(LATENCY)
+    if desc is None:
+        return None, "Baseten gave no response times"
+    if desc.unit_hint != "SECONDS":
+        return None, f"response times in {desc.unit_hint[:20]!r}"
+    found = [value for labels, value in answer.series(LATENCY) if set(labels) == {"quantile"} and _p95_label(labels)]
+    if len(found) != 1:
+        return None, "no single p95 among the response times"
+    if found[0] is None:
+        return None, "no response times in the window"
+    if found[0] < 0:
+        return None, "a negative response time"
+    return found[0], None
+
+
+def _p95_label(labels: dict[str, str]) -> bool:
+    try:
+        return float(labels["quantile"]) == 0.95
+    except ValueError:
+        return False
