@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes_metrics import MetricsFake
 from tests.fakes_runs import RunsFake
 from tests.spec import PUBLISHED, SPEC
 
@@ -266,10 +267,11 @@ class _Fake:
         raise NotImplementedError
 
 
-class FakeBaseten(RunsFake, _Fake):
+class FakeBaseten(MetricsFake, RunsFake, _Fake):
     """Answers like Baseten's published spec, and checks every request and answer against it.
 
-    Models here; chains and training projects in tests.fakes_runs (the same server and checks).
+    Models here; chains and training projects in tests.fakes_runs, deployment metrics in
+    tests.fakes_metrics (the same server and checks).
 
     A request for an operation the spec lacks, or with a query parameter the operation does
     not declare, is a violation; so is any answer (routed or scripted, 200 or fault) whose
@@ -556,6 +558,8 @@ class FakeBaseten(RunsFake, _Fake):
                 return (200, self._environment(model_id, segs[4])) if segs[4] in names else not_found
             if segs[3] != "deployments":
                 return not_found
+            if len(segs) == 6 and segs[5] == "metrics":
+                return self._metrics(model_id, segs[4], seen.query) if segs[4] in deps else not_found
             if len(segs) == 6 and segs[5] == "logs":
                 if segs[4] not in deps:
                     return not_found

@@ -54,6 +54,10 @@ _strings = st.integers(0, 9).flatmap(lambda n: _plain if n < 9 else _odd)
 _integers = st.integers(0, 9).flatmap(
     lambda n: st.integers(0, 5) if n < 8 else st.one_of(st.integers(), st.sampled_from([-1, 2**31, 2**63]))
 )
+# numbers: mostly small, else any finite one (JSON has no NaN), integers among them as JSON allows
+_numbers = st.integers(0, 9).flatmap(
+    lambda n: st.floats(0, 5) if n < 6 else st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+)
 _offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
 _date_times = st.datetimes(timezones=_offsets).map(lambda d: d.isoformat())  # RFC 3339, years 1 to 9999
 _json = st.recursive(
@@ -76,8 +80,11 @@ def instances(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        if not props and isinstance(extra, dict):  # a map whose values the spec types (a metric's label set)
+            return st.dictionaries(_strings, instances(extra), max_size=2)
         if not props:
-            return st.dictionaries(_strings, _json, max_size=2) if schema.get("additionalProperties") else st.just({})
+            return st.dictionaries(_strings, _json, max_size=2) if extra else st.just({})
         required = set(schema.get("required", ()))
         return st.fixed_dictionaries(
             {k: instances(v) for k, v in props.items() if k in required},
@@ -89,6 +96,8 @@ def instances(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         return _date_times if schema.get("format") == "date-time" else _strings
     if kind == "integer":
         return _integers
+    if kind == "number":
+        return _numbers
     if kind == "boolean":
         return st.booleans()
     if kind == "null":
