@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -280,7 +281,25 @@ def _baseten_like(draw: st.DrawFn) -> dict[str, Any]:
     return answer
 
 
-DRAWN = st.one_of(_spec_body, _baseten_like())
+@st.composite
+def _baseten_own(draw: st.DrawFn) -> dict[str, Any]:
+    """Baseten's default set as it describes it, with values drawn (nulls, zeros, huge, negative ones)."""
+    start = draw(st.integers(0, 2**41))
+    names = draw(st.permutations([REQUESTS, LATENCY, REPLICAS]))
+    descs = [{"name": n, "unit_hint": _SHAPES[n][0][0], "kind": "GAUGE", "label_sets": _SHAPES[n][1][0]} for n in names]
+    return {
+        "start_epoch_millis": start,
+        "end_epoch_millis": start + draw(st.integers(0, 7 * 24 * 3600 * 1000)),
+        "mode": "SUMMARY",
+        "step_seconds": None,
+        "metric_descriptors": descs,
+        "metric_values": [
+            {"start_epoch_millis": start, "values": [[draw(_values) for _ in d["label_sets"]] for d in descs]}
+        ],
+    }
+
+
+DRAWN = st.one_of(_spec_body, _baseten_like(), _baseten_own())
 
 
 class SpecMetrics(_Fake):
@@ -350,3 +369,15 @@ def test_spec_answers_are_read_or_refused_never_anything_else(spec_metrics: Spec
         finally:
             runner.run(client.aclose())
     assert outcomes == {"refused", "read, with requests", "read, without requests", "read, with p95"}, outcomes
+
+
+def test_the_fake_checks_the_metrics_query_against_the_spec(metrics: FakeBaseten) -> None:
+    """A parameter the spec does not name (`window`, `step_seconds`: the training metrics' own) is a violation."""
+    path = f"{metrics.url}/v1/models/{MODEL}/deployments/{PROD}/metrics"
+    headers = {"Authorization": f"Api-Key {API_KEY}"}
+    ok = httpx.get(path, params={"mode": "SERIES", "metrics": [REQUESTS, LATENCY]}, headers=headers)
+    assert ok.status_code == 200 and metrics.violations == []
+    for extra in ({"window": "10m"}, {"step_seconds": "60"}, {"mode": "HOURLY"}):
+        httpx.get(path, params=extra, headers=headers)
+    found, metrics.violations[:] = list(metrics.violations), []
+    assert len(found) == 3 and "'window' is not in the spec" in found[0] and "HOURLY" in found[2], found
