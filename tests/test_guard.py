@@ -379,6 +379,7 @@ def test_a_summary_answer_as_a_window(answer: DeploymentMetrics, window: Window 
         (summary(requests_([], labels=[]), latency([0.2, 0.8, 1.5, 0.3])), "no request data in the window"),
         (summary(requests_([1, 2, 3], unit="BYTES"), latency([0.2, 0.8, 1.5, 0.3])), "request counts in 'BYTES'"),
         (summary(requests_([1, -2, 3]), latency([0.2, 0.8, 1.5, 0.3])), "a negative request count"),
+        (summary(requests_([1e308, 0, 0], unit="PER_SECOND"), latency([0.2, 0.8, 1.5, 0.3])), "too large"),
         (summary(requests_([1, 2], labels=[{}, {"status": "5xx"}]), latency([0.2, 0.8, 1.5, 0.3])), "split in a way"),
         (summary(requests_([980, 15, 5])), "Baseten gave no response times"),
         (summary(requests_([980, 15, 5]), latency([0.2, None, 1.5, 0.3])), "no response times in the window"),
@@ -402,6 +403,14 @@ def test_what_a_summary_does_not_give_is_none_with_the_reason(answer: Deployment
     got = to_window(answer)
     assert got.note is not None and note in got.note, got
     assert verdict(DEFAULT, got, CURRENT).level == "watch"
+
+
+def test_every_reason_a_value_is_missing_is_said() -> None:
+    got = to_window(summary(requests_([1000], labels=[{}])))
+    assert got == Window(1000, None, None, "request counts without status classes; Baseten gave no response times")
+    reasons = verdict(DEFAULT, got, CURRENT).reasons
+    assert all("(request counts without status classes; Baseten gave no response times)" in r for r in reasons)
+    assert len(reasons) == 2  # the 5xx rate and the p95, each unavailable
 
 
 def test_only_a_summary_is_read_as_a_window() -> None:

@@ -97,7 +97,7 @@ async def test_nulls_are_values_unavailable(client: BasetenClient, metrics: Fake
     """A deployment with no data in the window: every series null, every value None, and the guard watches."""
     window = to_window(await summary(client))  # nothing scripted: no data at all
     assert (window.requests, window.errors_5xx, window.p95_seconds) == (None, None, None)
-    assert window.note == "no request data in the window"
+    assert window.note == "no request data in the window; no response times in the window"
     metrics.set_metrics(MODEL, PROD, requests=500, errors_5xx=5, p95=None)
     window = to_window(await summary(client))
     assert window == Window(500, 5, None, "no response times in the window")

@@ -15,6 +15,7 @@ the metric is unavailable, and the guard says so (`to_window`).
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import AllowInfNan, Strict
@@ -98,12 +99,13 @@ def unreadable(answer: DeploymentMetrics, mode: str) -> str | None:
 def to_window(answer: DeploymentMetrics) -> Window:
     """A SUMMARY answer as the guard's window: requests and 5xx from the requests counter (by status
     class), p95 from the response-time quantiles. A value Baseten did not give is None, and `note`
-    says why (the first reason found)."""
+    says why."""
     if answer.mode != "SUMMARY":
         raise ValueError("a guard window is read from a SUMMARY answer")
     requests, errors, why_requests = _requests(answer)
     p95, why_p95 = _p95(answer)
-    return Window(requests=requests, errors_5xx=errors, p95_seconds=p95, note=why_requests or why_p95)
+    note = "; ".join(why for why in (why_requests, why_p95) if why) or None
+    return Window(requests=requests, errors_5xx=errors, p95_seconds=p95, note=note)
 
 
 def _requests(answer: DeploymentMetrics) -> tuple[float | None, float | None, str | None]:
@@ -121,6 +123,8 @@ def _requests(answer: DeploymentMetrics) -> tuple[float | None, float | None, st
     if any(value < 0 for _, value in known):
         return None, None, "a negative request count"
     total = sum(value for _, value in known)
+    if not math.isfinite(total):  # a rate per second so large that as a count it is no number
+        return None, None, "request counts too large to read"
     if [labels for labels, _ in series] == [{}]:
         return total, None, "request counts without status classes"
     if not all("status" in labels for labels, _ in series):
