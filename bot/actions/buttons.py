@@ -162,7 +162,7 @@ def instead(why: str, fresh: Message | None) -> Message:
     text = f"Nothing was sent to Baseten: {why}."
     more = " Here it is as it is now." if fresh and any(b.get("type") == "actions" for b in fresh.blocks) else ""
     blocks = [section_block(f":hourglass: {mrkdwn(text + more, 2900)}"), *(fresh.blocks if fresh else [])]
-    return Message(text=plain(text, 2900), blocks=blocks)
+    return Message(text=plain(text, 1000), blocks=blocks)
 
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:
