@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from bot.baseten.errors import BadResponse, NotFound
 from bot.baseten.metrics import DeploymentMetrics, unreadable
-from bot.baseten.paths import Query, metric_params, segment
+from bot.baseten.paths import metric_params, segment
+from bot.baseten.transport import Transport
 from bot.domain.subjects import Kind, kind_of
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", bound=BaseModel)
 
 
-class MetricsApi:
+class MetricsApi(Transport):
     """A model deployment's metrics: requests by status class, latency quantiles, active replicas."""
-
-    async def _get(
-        self,
-        path: str,
-        shape: type[T],
-        *,
-        params: Query | None = None,
-        interactive: bool,
-        judge: bool = True,
-    ) -> T:
-        raise NotImplementedError  # BasetenClient's
 
     async def deployment_metrics(
         self,

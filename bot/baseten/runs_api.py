@@ -8,15 +8,13 @@ methods answer for a model id; the client dispatches to them (bot.baseten.client
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from bot.baseten import adapt
 from bot.baseten.errors import BadResponse, NotFound
 from bot.baseten.judge import judged, unusable
 from bot.baseten.models import Deployment, Environment, Listed, LogLine, LogPage, Model, Skipped
-from bot.baseten.paths import Query, log_params, segment
+from bot.baseten.paths import log_params, segment
 from bot.baseten.runs import (
     Chain,
     ChainDeployment,
@@ -34,26 +32,15 @@ from bot.baseten.runs import (
     TrainingProjectAnswer,
     TrainingProjectList,
 )
+from bot.baseten.transport import Transport
 from bot.domain.ids import is_plain_id
 from bot.domain.subjects import Kind, kind_of, own_id
 
-T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 
-class RunsApi:
+class RunsApi(Transport):
     """Chains (`/v1/chains…`) and training projects (`/v1/training_projects…`)."""
-
-    async def _get(
-        self,
-        path: str,
-        shape: type[T],
-        *,
-        params: Query | None = None,
-        interactive: bool,
-        judge: bool = True,
-    ) -> T:
-        raise NotImplementedError  # BasetenClient's
 
     def _log_skipped(self, model_id: str, item: str, problem: str) -> None:
         raise NotImplementedError  # BasetenClient's
