@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.commands.parse import parse
 from bot.commands.typed import Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe, UsageError
+from bot.domain.guard import OFF, GuardSpec
 from bot.domain.ids import is_plain_id
 from bot.domain.status import KNOWN
 
@@ -159,3 +160,58 @@ def test_an_em_or_en_dash_before_an_option_reads_as_two_hyphens(dash: str) -> No
     """Issue 22: macOS and Slack turn a typed `--` into a dash; `—on failures` was "Too many arguments"."""
     typed = parse(f"subscribe llama production {dash}on failures {dash}no-thread", statuses=KNOWN)
     assert typed == parse("subscribe llama production --on failures --no-thread", statuses=KNOWN)
+
+
+# -- `--guard SPEC` (issue 24, the promotion guard) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "guard", "target"),
+    [
+        ("subscribe mdl1 production --guard 5xx:1%", GuardSpec(max_5xx_percent=1.0), "production"),
+        ("subscribe mdl1 env:staging --guard=auto-pause", GuardSpec(auto_pause=True), "env:staging"),
+        ("subscribe mdl1 env:production --guard off", OFF, "production"),  # the same target as `production`
+        ("subscribe mdl1 --guard OFF production", OFF, "production"),
+        ("subscribe mdl1 production --guard 5xx:2%,p95:2x,min:50", None, "production"),  # the default: None
+        ("subscribe mdl1 production --guard min:10, p95:3x --no-thread", GuardSpec(2.0, 3.0, 10), "production"),
+        (
+            "subscribe mdl1 production --guard min:10 ,auto-pause",
+            GuardSpec(min_requests=10, auto_pause=True),
+            "production",
+        ),
+        ("subscribe mdl1 production", None, "production"),
+    ],
+)
+def test_guard_is_a_subscribe_option_on_environments_and_production(
+    text: str, guard: GuardSpec | None, target: str
+) -> None:
+    cmd = parse(text, statuses=KNOWN)
+    assert isinstance(cmd, Subscribe)
+    assert (cmd.guard, cmd.target) == (guard, target)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("subscribe mdl1 --guard 5xx:1%", "use it on an environment (`env:NAME`) or `production`"),
+        ("subscribe mdl1 dep1 --guard off", "use it on an environment"),
+        ("subscribe mdl1 development --guard off", "use it on an environment"),
+        ("subscribe https://app.baseten.co/models/mdl1/logs/dep1 --guard off", "use it on an environment"),
+        ("subscribe chain:rag env:staging --guard off", "only for models"),
+        ("subscribe mdl1 production --guard", "`--guard` needs a value, e.g. `--guard 5xx:2%,p95:2x,min:50`"),
+        ("subscribe mdl1 production --guard=", "`--guard` needs a value"),
+        ("subscribe mdl1 production --guard 5xx:2", "give the 5xx rate in percent"),
+        ("subscribe mdl1 production --guard p95:0.5x", "at least 1"),
+        ("subscribe mdl1 production --guard min:-5", "whole number of requests"),
+        ("subscribe mdl1 production --guard off,auto-pause", "stands alone"),
+        ("subscribe mdl1 production --guard 5xx:1%,5xx:2%", "twice"),
+        ("subscribe mdl1 production --guard loud", "does not know `loud`"),
+        ("subscribe mdl1 production --guard 5xx:1% p95:2x", "Too many arguments"),  # a list joins at commas only
+        ("subscribe mdl1 production --loud", "`--guard SPEC`"),
+    ],
+)
+def test_a_bad_guard_is_a_usage_error_with_the_usage(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text, statuses=KNOWN)
+    assert says in str(caught.value), str(caught.value)
+    assert caught.value.usage is not None and "--guard SPEC" in caught.value.usage

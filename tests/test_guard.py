@@ -193,6 +193,31 @@ def test_the_p95_threshold_at_its_edges(candidate_p95: float, current_p95: float
 
 
 @pytest.mark.parametrize(
+    ("current_requests", "minimum", "level", "reason"),
+    [
+        (49, 50, "watch", "too little traffic on the current deployment to compare p95 (49 of min 50)"),
+        (50, 50, "failing", "p95 3 s is above 2x the current's 1 s (2 s)"),  # exactly the minimum: compared
+        (0, 0, "watch", "too little traffic on the current deployment to compare p95 (0 of min 0)"),
+        (None, 50, "watch", "metrics unavailable: the current deployment's requests"),
+    ],
+)
+def test_p95_is_compared_only_with_a_baseline_that_served_the_minimum(
+    current_requests: float | None, minimum: int, level: str, reason: str
+) -> None:
+    """A p95 over a handful of requests (the current near the end of a rollout) is no reference."""
+    candidate = Window(requests=500, errors_5xx=0, p95_seconds=3.0)
+    current = Window(requests=current_requests, errors_5xx=0, p95_seconds=1.0)
+    got = verdict(GuardSpec(min_requests=minimum), candidate, current)
+    assert (got.level, got.reasons) == (level, [reason])
+
+
+def test_after_a_promotion_the_reasons_name_the_replaced_deployment() -> None:
+    candidate = Window(requests=500, errors_5xx=50, p95_seconds=3.0)
+    got = verdict(DEFAULT, candidate, Window(400, 4, 1.0), baseline="replaced")
+    assert got.reasons == ["5xx rate 10% is above 2%; replaced 1%", "p95 3 s is above 2x the replaced's 1 s (2 s)"]
+
+
+@pytest.mark.parametrize(
     ("requests", "minimum", "level", "reason"),
     [
         (0, 50, "watch", "too little traffic (0 of min 50 requests)"),

@@ -265,3 +265,78 @@ async def test_action_rows_of_replicas_before_0010_and_after_live_side_by_side(e
         cards = conn.execute(sa.text("SELECT card_id FROM actions ORDER BY id")).scalars().all()
     assert cards == [None, None, None, "0123456789abcdef"]
     engine.dispose()
+
+
+def test_0013_adds_the_guard_column_and_back_without_copying_the_table(empty_db_url: str) -> None:
+    """Up to head, down to 0012 and up again, with a subscription and a delivery of it in the table:
+    only the nullable `guard` column comes and goes (NULL, the default guard, for what was there), and
+    no copy of `subscriptions` sets a delivery's subscription_id to NULL on SQLite."""
+    url = empty_db_url
+    upgrade(url, "0012")
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO subscriptions (id, team_id, channel_id, model_id, model_name, target, target_name,"
+                " kinds, thread, created_by, created_at) VALUES (7, 'T1', 'C1', 'm1', 'llama', 'production', '',"
+                " '', TRUE, 'U1', '2026-12-01 09:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO transitions (id, kind, model_id, model_name, deployment_id, deployment_name,"
+                " new_status, detected_at, detail) VALUES (1, 'status', 'm1', 'llama', 'd1', 'v3', 'UNHEALTHY',"
+                " '2026-12-01 09:30:00', '{}')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO deliveries (transition_id, subscription_id, team_id, channel_id, thread, state,"
+                " attempts, next_attempt_at, created_at, sent_at) VALUES (1, 7, 'T1', 'C1', TRUE, 'sent', 1,"
+                " '2026-12-01 09:30:00', '2026-12-01 09:30:00', '2026-12-01 09:30:01')"
+            )
+        )
+
+    def rows() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            subs = conn.execute(sa.text("SELECT id, team_id, channel_id, model_id, target FROM subscriptions"))
+            deliveries = conn.execute(sa.text("SELECT subscription_id, state FROM deliveries"))
+            return [tuple(r) for r in subs] + [tuple(r) for r in deliveries]
+
+    before = rows()
+    assert before == [(7, "T1", "C1", "m1", "production"), (7, "sent")]
+    try:
+        for _ in range(2):
+            upgrade(url)
+            assert _subscription_columns(engine)["guard"] is True and rows() == before
+            with engine.begin() as conn:
+                assert conn.execute(sa.text("SELECT guard FROM subscriptions")).scalar() is None
+                conn.execute(sa.text("UPDATE subscriptions SET guard = 'off'"))
+            with engine.connect() as conn:
+                diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            assert diff == []
+            downgrade(url, "0012")
+            assert "guard" not in _subscription_columns(engine) and rows() == before
+    finally:
+        engine.dispose()
+
+
+def test_a_replica_of_the_previous_release_runs_on_through_0013(empty_db_url: str) -> None:
+    """The rolling upgrade to 0013: the release at 0012 never names `guard`, so it subscribes, reads,
+    pauses and unsubscribes as before beside the new one (its subscriptions get the default guard)."""
+    upgrade(empty_db_url, "0012")
+    previous = _previous_release_subscription(maps_unused=False)
+    engine = make_sync_engine(empty_db_url)
+    try:
+        for _ in range(6):
+            _old_replica_round(engine, previous)
+        upgrade(empty_db_url)
+        for _ in range(2):
+            _old_replica_round(engine, previous)
+        at = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+        with Session(engine) as session, session.begin():
+            session.add(previous(team_id="T8", channel_id="C8", model_id="m8", target="production", created_at=at))
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT target, guard FROM subscriptions")).all() == [("production", None)]
+    finally:
+        engine.dispose()

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from bot.actions.answers import Outcome
 from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
 from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, encode, fitting, promotion_controls
-from bot.domain.changes import NEW, SETTLED, STATUS, Change
+from bot.domain.changes import GUARD, NEW, SETTLED, STATUS, Change
+from bot.domain.guard import AFTER
 from bot.domain.ids import USER_ID
 from bot.domain.status import FAILURES, emoji
 from bot.domain.subjects import Kind, kind_of
 from bot.render.cards import Block, Message, context_block, section_block
+from bot.render.guard import PAUSED
 from bot.render.text import escape, mrkdwn, plain
 
 ASK = "act_ask_"  # + verb: opens the confirmation card
@@ -167,6 +169,8 @@ def instead(why: str, fresh: Message | None) -> Message:
 
 def notice_buttons(change: Change, model_name: str) -> list[Block]:
     """The buttons a failure notice carries: what fits the status it failed into."""
+    if change.kind == GUARD:
+        return guard_buttons(change, model_name)
     if change.kind not in (STATUS, NEW, SETTLED) or change.new_status not in FAILURES:
         return []
     target = Target(change.model_id, change.deployment_id, PRODUCTION, model_name, change.deployment_name)
@@ -183,3 +187,17 @@ def promotion_buttons(change: Change, model_name: str) -> list[Block]:
         return []
     target = Target(change.model_id, change.deployment_id, environment, model_name, change.deployment_name)
     return [ask_button(VERBS[verb], target) for verb in promotion_controls(change.new_status)]
+
+
+def guard_buttons(change: Change, model_name: str) -> list[Block]:
+    """The promotion guard's failing message: Pause (Resume, once the guard paused it) and Cancel for a
+    promotion under way; Roll back for a new current deployment failing since its promotion."""
+    environment = str(change.detail.get("environment") or "")
+    if not environment or not change.deployment_id or kind_of(change.model_id) is not Kind.MODEL:
+        return []
+    target = Target(change.model_id, change.deployment_id, environment, model_name, change.deployment_name)
+    if change.detail.get("phase") == AFTER:
+        return [ask_button(VERBS["rollback"], target)]
+    paused = change.detail.get("paused") == PAUSED or change.detail.get("promotion_status") == "PAUSED"
+    first = "resume_promotion" if paused else "pause_promotion"
+    return [ask_button(VERBS[verb], target) for verb in (first, "cancel_promotion")]

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
+from bot.guard.job import GuardJob
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
 
@@ -41,6 +42,15 @@ class Service:
         self._running: set[asyncio.Task[Any]] = set()  # ticks and delivery passes, awaited at shutdown
         self._delivering: asyncio.Task[Any] | None = None
         self._deliver_after = 0.0  # while the database fails: no delivery pass before then
+        settings = runtime.settings
+        self.guard_job = GuardJob(
+            store=runtime.store,
+            client=runtime.baseten,
+            slack=runtime.slack,
+            now=runtime.now,
+            after=timedelta(minutes=settings.guard_after_minutes),
+            acting=any(settings.operator_ids),
+        )
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -65,6 +75,9 @@ class Service:
             seconds=max(1.0, settings.lease_seconds / 3),  # standbys too: a try is an UPDATE
             coalesce=True,
             max_instances=1,
+        )
+        scheduler.add_job(
+            self.guard, "interval", id="guard", seconds=settings.guard_seconds, coalesce=True, max_instances=1
         )
         scheduler.add_job(
             self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
@@ -183,6 +196,22 @@ class Service:
             self.runtime.outage.failed("the lease", exc)
         except Exception:
             log.exception("renewing the poller lease failed; not held until a renewal succeeds")
+
+    async def guard(self) -> None:
+        """On the lease holder: the promotion guard's pass (bot.guard.job)."""
+        if not self.runtime.lease.held:
+            return
+        try:
+            await self.guard_job.run()
+        except asyncio.CancelledError:
+            return  # shutdown: the next leader's pass reads again
+        except SQLAlchemyError as exc:
+            self.runtime.outage.failed("the promotion guard", exc)
+            return
+        except Exception:
+            log.exception("the promotion guard's pass failed; the next one reads again")
+            return
+        self.runtime.outage.ok("the promotion guard")
 
     async def prune(self) -> None:
         """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""

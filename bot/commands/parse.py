@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from bot.commands.typed import (
     ACT_VERBS,
@@ -25,6 +24,9 @@ from bot.commands.typed import (
     Unsubscribe,
     UsageError,
 )
+from bot.commands.urls import looks_like_url, parse_dashboard_url
+from bot.domain.guard import DEFAULT as DEFAULT_GUARD
+from bot.domain.guard import GuardSpec, parse_guard
 from bot.domain.ids import is_plain_id
 from bot.domain.subjects import Kind, split_typed
 from bot.render.help import USAGE
@@ -115,7 +117,7 @@ def _wrong_kind(verb: str, kind: Kind) -> str:
 
 
 def _status(args: list[str]) -> Status:
-    if len(args) == 1 and _looks_like_url(args[0]):
+    if len(args) == 1 and looks_like_url(args[0]):
         model, deployment = parse_dashboard_url(args[0])
         return Status(model, deployment)
     model, target = _model_target(args, "status")
@@ -123,63 +125,104 @@ def _status(args: list[str]) -> Status:
 
 
 def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
+    usage = USAGE["subscribe"]
     positional: list[str] = []
     kinds: set[str] = set()
     thread = True
     stuck: timedelta | None = None
+    guard: GuardSpec | None = None
     on_ended, on_value = -2, ""  # the last word an `--on` read, and the list it made
     i = 0
     while i < len(args):
         word = args[i]
-        if word.startswith("--on=") or word == "--on":
-            if word == "--on":
-                if i + 1 >= len(args):
-                    raise UsageError("`--on` needs a value, e.g. `--on failures,recoveries`.")
-                value = args[i + 1]
-                i += 1
+        flag = word.split("=", 1)[0]
+        if flag in OPTION_VALUES:
+            value, i = _option_value(args, i, flag)
+            if flag == "--on":
+                kinds |= parse_kinds(value, statuses)
+                on_ended, on_value = i, value
+            elif flag == "--stuck":
+                stuck = parse_duration(value, usage=usage)
             else:
-                value = word[len("--on=") :]
-            # `--on failures, recoveries`: a list split by spaces around its commas is still one list
-            while (
-                i + 1 < len(args)
-                and not args[i + 1].startswith("-")
-                and (value.endswith(",") or args[i + 1].startswith(","))
-            ):
-                value += args[i + 1]
-                i += 1
-            kinds |= parse_kinds(value, statuses)
-            on_ended, on_value = i, value
+                guard = _guard(value)
         elif word == "--no-thread":
             thread = False
-        elif word == "--stuck" or word.startswith("--stuck="):
-            if word == "--stuck":
-                if i + 1 >= len(args):
-                    raise UsageError("`--stuck` needs a duration, e.g. `--stuck 45m`.", usage=USAGE["subscribe"])
-                value = args[i + 1]
-                i += 1
-            else:
-                value = word[len("--stuck=") :]
-            stuck = parse_duration(value, usage=USAGE["subscribe"])
         elif word.startswith("-"):
             raise UsageError(
-                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread` or `--stuck DURATION`.",
-                usage=USAGE["subscribe"],
+                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread`, `--stuck DURATION` "
+                "or `--guard SPEC`.",
+                usage=usage,
             )
         elif i == on_ended + 1 and _is_kind(word, statuses):
             raise UsageError(  # `--on failures recoveries`: not a deployment named `recoveries`
                 f"`{_quote(word)}` right after `--on {_quote(on_value)}` would be read as a deployment: "
                 f"join the kinds with commas, e.g. `--on {_quote(on_value.rstrip(','))},{_quote(word)}`.",
-                usage=USAGE["subscribe"],
+                usage=usage,
             )
         else:
             positional.append(word)
         i += 1
-    if len(positional) == 1 and _looks_like_url(positional[0]):
+    if len(positional) == 1 and looks_like_url(positional[0]):
         model, deployment = parse_dashboard_url(positional[0])
     else:
         model, deployment = _model_target(positional, "subscribe")
     _stuck_fits(model, stuck)
-    return Subscribe(model, deployment, frozenset(kinds), thread, stuck)
+    if guard is not None:
+        _guarded(model, deployment)
+    return Subscribe(model, deployment, frozenset(kinds), thread, stuck, None if guard == DEFAULT_GUARD else guard)
+
+
+# the options of `subscribe` that take a value: what it is called when missing, an example, and
+# whether it is a comma-separated list (which may be split by spaces around its commas)
+OPTION_VALUES = {
+    "--on": ("a value", "--on failures,recoveries", True),
+    "--stuck": ("a duration", "--stuck 45m", False),
+    "--guard": ("a value", "--guard 5xx:2%,p95:2x,min:50", True),
+}
+
+
+def _option_value(args: list[str], i: int, flag: str) -> tuple[str, int]:
+    """The value of the option at `args[i]` (`--on X` or `--on=X`), and the index of its last word."""
+    what, example, listed = OPTION_VALUES[flag]
+    if args[i] == flag:
+        if i + 1 >= len(args):
+            raise UsageError(f"`{flag}` needs {what}, e.g. `{example}`.", usage=USAGE["subscribe"])
+        value = args[i + 1]
+        i += 1
+    else:
+        value = args[i][len(flag) + 1 :]
+    # `--on failures, recoveries`: a list split by spaces around its commas is still one list
+    while (
+        listed
+        and i + 1 < len(args)
+        and not args[i + 1].startswith("-")
+        and (value.endswith(",") or args[i + 1].startswith(","))
+    ):
+        value += args[i + 1]
+        i += 1
+    return value, i
+
+
+def _guard(value: str) -> GuardSpec:
+    try:
+        return parse_guard(value)
+    except ValueError as exc:
+        raise UsageError(str(exc), usage=USAGE["subscribe"]) from None
+
+
+def _guarded(model: str, target: TargetWord) -> None:
+    """`--guard` guards promotions, of a model: only on an environment or `production`."""
+    if split_typed(model)[0] is not Kind.MODEL:
+        raise UsageError(
+            "`--guard` compares a model's deployments by their metrics, which Baseten's API has only for models.",
+            usage=USAGE["subscribe"],
+        )
+    if target != "production" and not target.startswith(ENV):
+        raise UsageError(
+            "`--guard` guards promotions: use it on an environment (`env:NAME`) or `production`, "
+            f"e.g. `subscribe {_quote(model)} production --guard 5xx:1%`.",
+            usage=USAGE["subscribe"],
+        )
 
 
 def _stuck_fits(model: str, stuck: timedelta | None) -> None:
@@ -320,39 +363,6 @@ def _plain(word: str, what: str) -> str:
 def _no_extra(args: list[str], verb: str) -> None:
     if args:
         raise UsageError(f"`{verb}` takes no arguments.", usage=USAGE[verb])
-
-
-def _looks_like_url(word: str) -> bool:
-    bare = word.strip("<>")
-    return "://" in bare or bare.startswith("app.baseten.co")
-
-
-def parse_dashboard_url(word: str) -> tuple[str, TargetWord]:
-    """`<https://app.baseten.co/models/M/logs/D|label>` -> ("M", "D")."""
-    bare = word
-    if bare.startswith("<") and bare.endswith(">"):
-        bare = bare[1:-1].split("|", 1)[0]
-    if not bare.startswith(("http://", "https://")):
-        bare = "https://" + bare
-    bad = UsageError(
-        "That is not a Baseten dashboard link. Paste one like `https://app.baseten.co/models/MODEL/logs/DEPLOYMENT`."
-    )
-    try:
-        parts = urlsplit(bare)
-    except ValueError:
-        raise bad from None
-    if parts.scheme != "https" or (parts.hostname or "") != "app.baseten.co" or parts.port:
-        raise bad
-    segments = [s for s in parts.path.split("/") if s]
-    if len(segments) < 2 or segments[0] != "models":
-        raise bad
-    model = segments[1]
-    deployment: str = WHOLE_MODEL
-    if len(segments) >= 4 and segments[2] in ("logs", "deployments", "metrics"):
-        deployment = segments[3]
-    if not is_plain_id(model) or (deployment != WHOLE_MODEL and not is_plain_id(deployment)):
-        raise bad
-    return model, deployment
 
 
 def _quote(text: str) -> str:

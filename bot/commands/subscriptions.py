@@ -97,6 +97,7 @@ class Subscriptions:
             thread=cmd.thread,
             user_id=actor.user_id,
             stuck_after=cmd.stuck_after,
+            guard=cmd.guard,
             baseline=[snap_of(d, self._now()) for d in deployments],
             model_row=model_row,
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.domain.guard import GuardSpec
+
 # what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
 TargetWord = str
 WHOLE_MODEL: TargetWord = "*"
@@ -47,6 +49,7 @@ class Subscribe:
     kinds: frozenset[str] = field(default_factory=frozenset)
     thread: bool = True
     stuck_after: timedelta | None = None  # None: the default, 30 minutes
+    guard: GuardSpec | None = None  # `--guard`, on an environment or production; None: the default spec
 
 
 @dataclass(frozen=True)

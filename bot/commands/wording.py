@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from bot.baseten.models import Deployment
 from bot.commands.typed import ENV, WHOLE_MODEL, Subscribe
 from bot.domain.changes import DEFAULT_STUCK
+from bot.domain.guard import DEFAULT as DEFAULT_GUARD
+from bot.domain.guard import describe as guard_text
 from bot.domain.status import emoji
-from bot.domain.subjects import kind_of
+from bot.domain.subjects import Kind, kind_of
 from bot.render import cards
 from bot.render.dates import stamp
 from bot.render.text import escape, mrkdwn
@@ -29,6 +31,16 @@ def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
 def describe_stuck(stuck_after: timedelta) -> str:
     """A subscription's own `--stuck` threshold (the default, 30 minutes, goes unsaid)."""
     return f"stuck after {cards.duration(stuck_after)}"
+
+
+def guarded(model_id: str, target: str) -> bool:
+    """Whether the promotion guard applies to this subscription: a model's environment or production."""
+    return kind_of(model_id) is Kind.MODEL and (target == "production" or target.startswith(ENV))
+
+
+def describe_guard(guard: str | None) -> str:
+    """A subscription's `--guard`, stored as describe() says it (None: the default)."""
+    return f"promotion guard `{mrkdwn(guard or guard_text(DEFAULT_GUARD), 100)}`"
 
 
 def describe_target(target: str, target_name: str, model_id: str = "") -> str:
@@ -57,6 +69,10 @@ def option_changes(before: Options, cmd: Subscribe) -> str:
             cards.duration(timedelta(seconds=s or DEFAULT_STUCK.total_seconds())) for s in (before.stuck_after, stuck)
         )
         changes.append(f"stuck after {old} → {new}")
+    guard = None if cmd.guard is None else guard_text(cmd.guard)
+    if before.guard != guard:
+        shown = (f"`{mrkdwn(g or guard_text(DEFAULT_GUARD), 100)}`" for g in (before.guard, guard))
+        changes.append("promotion guard {} → {}".format(*shown))
     return "; ".join(changes)
 
 
@@ -81,6 +97,8 @@ def list_line(view: SubscriptionView, now: datetime) -> str:
     extras = [describe_kinds(view.kinds)]
     if view.stuck_after:
         extras.append(describe_stuck(timedelta(seconds=view.stuck_after)))
+    if guarded(view.model_id, view.target):
+        extras.append(describe_guard(view.guard))
     if not view.thread:
         extras.append("no threads")
     if view.muted_until is not None and view.muted_until > now:
@@ -104,7 +122,8 @@ def mute_line(model_name: str, mute: MuteView) -> str:
 def subscribed_lines(
     cmd: Subscribe, user_id: str, what: str, watched: Deployment | None, deployments: Sequence[Deployment]
 ) -> list[str]:
-    """The lines that announce a new subscription in the channel."""
+    """The lines that announce a new subscription in the channel (and its promotion guard, if it has one)."""
+    guard = guarded(cmd.model, cmd.target)
     if watched is not None:
         current = f"It is {emoji(watched.status)} `{mrkdwn(watched.status, 40)}` now."
     else:
@@ -116,4 +135,5 @@ def subscribed_lines(
         f"Notices: {describe_kinds(cmd.kinds)}"
         + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
         + ("; one thread per deployment." if cmd.thread else "; one message per change."),
+        *([f"Promotion guard: `{mrkdwn(guard_text(cmd.guard or DEFAULT_GUARD), 100)}`."] if guard else []),
     ]

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import promotions
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
-from bot.domain.changes import PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
+from bot.domain.changes import GUARD, PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
 from bot.store import Store
@@ -143,7 +143,7 @@ class Notifier:
         buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
         message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
         thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
-        if p.thread and thread is None:
+        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
             thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
         try:
             try:
@@ -206,8 +206,8 @@ class Notifier:
         await self._store.outbox.mark_sent(p, ts=ts, thread_ts=thread.ts if thread else None)
         if self._on_recorded is not None:
             self._on_recorded(time.perf_counter() - answered)
-        if thread is None and p.thread and ts is not None:
-            change = p.transition
+        change = p.transition
+        if thread is None and p.thread and ts is not None and change.kind != GUARD:  # the guard's alarm starts none
             await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:

@@ -18,6 +18,8 @@ Slack's errors propagate to the notifier, which retries, pauses or gives up as f
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
 from bot.domain.changes import QUIET, Change
 from bot.render.cards import Block, Message
+from bot.render.guard import live_blocks
 from bot.render.promotions import live_message, step_reply
 from bot.store import Store
 from bot.store.outbox import Pending
@@ -45,27 +48,50 @@ class Sent:
     quiet: bool = False  # a quiet end: at most an edit, nothing posted
 
 
+_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def live_lock(team_id: str, channel_id: str, key: str) -> asyncio.Lock:
+    """One promotion's live message in one channel is edited by one writer at a time in this process:
+    a step's delivery here, or the promotion guard's refresh (bot.guard.job), which reads the
+    environment again under the lock, so it never paints an older state over a newer step."""
+    lock = _LOCKS.get((team_id, channel_id, key))
+    if lock is None:
+        lock = _LOCKS[(team_id, channel_id, key)] = asyncio.Lock()
+    return lock
+
+
 async def send(
     slack: AsyncWebClient, store: Store, p: Pending, *, buttons: Callable[[Change, str], list[Block]] | None = None
 ) -> Sent:
     """The Slack side of one step; raises SlackApiError (or a network error) as Slack answered.
     `buttons`: draws the promotion's controls the message carries (OPERATOR_USER_IDS is set)."""
+    key = str(p.transition.detail.get("key") or "")
+    async with live_lock(p.team_id, p.channel_id, key):
+        return await _send(slack, store, p, key, buttons)
+
+
+async def _send(
+    slack: AsyncWebClient, store: Store, p: Pending, key: str, buttons: Callable[[Change, str], list[Block]] | None
+) -> Sent:
     change = p.transition
     controls = buttons(change, p.model_name) if buttons else []
-    key = str(change.detail.get("key") or "")
     live = await store.promotions.find(p.team_id, p.channel_id, key) if key else None
     if change.detail.get(QUIET):
-        return await _end_quietly(slack, p, live)
+        return await _end_quietly(slack, p, live, await guard_blocks(store, p))
     if live is None:
         actor = change.detail.get("actor")
-        return await _post_live(slack, p, None if actor is None else str(actor), controls)
-    message = live_message(change, model_name=p.model_name, started_by=live.started_by, actions=controls)
+        return await _post_live(slack, p, None if actor is None else str(actor), controls, await guard_blocks(store, p))
+    guard = await guard_blocks(store, p)
+    message = live_message(change, model_name=p.model_name, started_by=live.started_by, actions=controls, guard=guard)
     try:
-        await _edit(slack, p.channel_id, live.ts, message)
+        await edit(slack, p.channel_id, live.ts, message)
     except SlackApiError as exc:
         if slack_error(exc) not in GONE:
             raise
-        return await _post_live(slack, p, live.started_by, controls)  # deleted in Slack: a new one takes its place
+        return await _post_live(
+            slack, p, live.started_by, controls, guard
+        )  # deleted in Slack: a new one takes its place
     reply = step_reply(change, model_name=p.model_name)
     response = await slack.chat_postMessage(
         channel=p.channel_id,
@@ -78,17 +104,31 @@ async def send(
     return Sent(_ts(response.data), live.ts, live.started_by)
 
 
-async def _end_quietly(slack: AsyncWebClient, p: Pending, live: LiveMessage | None) -> Sent:
+async def _end_quietly(slack: AsyncWebClient, p: Pending, live: LiveMessage | None, guard: list[Block]) -> Sent:
     """A muted or filtered end: the channel's live message, if any, shows the end state without
     controls; no reply, nothing new in the channel. A message Slack no longer has stays gone."""
     if live is not None:
-        message = live_message(p.transition, model_name=p.model_name, started_by=live.started_by, actions=[])
+        message = live_message(p.transition, model_name=p.model_name, started_by=live.started_by, guard=guard)
         try:
-            await _edit(slack, p.channel_id, live.ts, message)
+            await edit(slack, p.channel_id, live.ts, message)
         except SlackApiError as exc:
             if slack_error(exc) not in GONE:
                 raise
     return Sent(None, None, None, quiet=True)
+
+
+async def guard_blocks(store: Store, p: Pending) -> list[Block]:
+    """The promotion guard's part of the channel's live message: its latest reading of this promotion,
+    judged by the channel's own guard; nothing when the guard is off or has not compared it."""
+    change = p.transition
+    key, environment = str(change.detail.get("key") or ""), str(change.detail.get("environment") or "")
+    if not key or not environment or p.subscription_id is None:
+        return []
+    spec = await store.subscriptions.guard_of(p.subscription_id)
+    if spec is None or spec.off:
+        return []
+    check = await store.guard.find(change.model_id, environment, key)
+    return [] if check is None else live_blocks(check, spec)
 
 
 async def record(store: Store, p: Pending, sent: Sent) -> None:
@@ -102,8 +142,10 @@ async def record(store: Store, p: Pending, sent: Sent) -> None:
         await store.outbox.mark_sent(p, ts=sent.ts, thread_ts=sent.parent)
 
 
-async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None, controls: list[Block]) -> Sent:
-    message = live_message(p.transition, model_name=p.model_name, started_by=started_by, actions=controls)
+async def _post_live(
+    slack: AsyncWebClient, p: Pending, started_by: str | None, controls: list[Block], guard: list[Block]
+) -> Sent:
+    message = live_message(p.transition, model_name=p.model_name, started_by=started_by, actions=controls, guard=guard)
     try:
         response = await slack.chat_postMessage(
             channel=p.channel_id, unfurl_links=False, unfurl_media=False, **message.as_kwargs()
@@ -115,7 +157,8 @@ async def _post_live(slack: AsyncWebClient, p: Pending, started_by: str | None, 
     return Sent(_ts(response.data), None, started_by)
 
 
-async def _edit(slack: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+async def edit(slack: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    """Edits a live message in place; blocks Slack refuses leave it plain text (as a post would)."""
     try:
         await slack.chat_update(channel=channel, ts=ts, **message.as_kwargs())
     except SlackApiError as exc:

@@ -21,6 +21,7 @@ FLAPPING = "flapping"  # changing back and forth: its changes are held back
 SETTLED = "settled"  # stable again after flapping: one summary
 QUEUED = "queued"  # a training job pending (waiting for GPUs) longer than QUEUE_NOTE: one thread line
 PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
+GUARD = "guard"  # the promotion guard found a candidate (or a new current) failing (bot.guard.job)
 # a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
 # their live message is edited to the end state, without controls, and nothing is posted
 QUIET = "quiet"
@@ -69,7 +70,7 @@ class Change:
 
 def is_alarm(change: Change) -> bool:
     """Failures and recoveries: broadcast to the channel even when they reply in a thread."""
-    if change.kind in (STUCK, FLAPPING):
+    if change.kind in (STUCK, FLAPPING, GUARD):
         return True
     if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
         return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 Level = Literal["healthy", "watch", "failing"]
@@ -65,6 +66,17 @@ def parse_guard(text: str) -> GuardSpec:
         min_requests=int(fields.get("min", DEFAULT.min_requests)),
         auto_pause=bool(fields.get("auto-pause", False)),
     )
+
+
+def stored(text: str | None) -> GuardSpec:
+    """A subscription's guard as stored (None: the default); a value this release cannot read is the
+    default, not an error."""
+    if text is None:
+        return DEFAULT
+    try:
+        return parse_guard(text)
+    except ValueError:
+        return DEFAULT
 
 
 def _item(item: str) -> tuple[str, float | int | bool]:
@@ -161,11 +173,14 @@ class Verdict:
         return [m for m in self.measures if m.failing]
 
 
-def verdict(spec: GuardSpec, candidate: Window, current: Window) -> Verdict:
+def verdict(spec: GuardSpec, candidate: Window, current: Window, *, baseline: str = "current") -> Verdict:
     """The candidate judged against the current deployment over the same window.
 
     No verdict before `min_requests` (watch: too little traffic); a threshold only fails on values
-    Baseten gave (a missing one is watch, with the reason); `failing` names each crossed threshold."""
+    Baseten gave (a missing one is watch, with the reason); `failing` names each crossed threshold.
+    p95 is compared only when the baseline served `min_requests` too: a p95 of a few requests (the
+    current near the end of a rollout) is noise, not a reference. `baseline` names it in the reasons:
+    `current`, or `replaced` after a promotion."""
     if spec.off:
         raise ValueError("the guard is off: there is nothing to judge")
     if candidate.requests is None:
@@ -173,11 +188,11 @@ def verdict(spec: GuardSpec, candidate: Window, current: Window) -> Verdict:
     if candidate.requests < spec.min_requests or candidate.requests <= 0:
         got = _count(candidate.requests)
         return Verdict("watch", [f"too little traffic ({got} of min {spec.min_requests} requests)"])
-    measures = [_errors(spec, candidate, current), _latency(spec, candidate, current)]
-    reasons = [_crossed(m) for m in measures if m.failing]
+    measures = [_errors(spec, candidate, current), _latency(spec, candidate, current, baseline)]
+    reasons = [_crossed(m, baseline) for m in measures if m.failing]
     if reasons:
         return Verdict("failing", reasons, measures)
-    gaps = [_gap(m, candidate, current) for m in measures]
+    gaps = [_gap(m, spec, candidate, current, baseline) for m in measures]
     reasons = [g for g in gaps if g is not None]
     return Verdict("watch" if reasons else "healthy", reasons, measures)
 
@@ -196,21 +211,27 @@ def _errors(spec: GuardSpec, candidate: Window, current: Window) -> Measure:
     return Measure("5xx rate", rate, current.error_percent, threshold, limit, failing)
 
 
-def _latency(spec: GuardSpec, candidate: Window, current: Window) -> Measure:
+def _latency(spec: GuardSpec, candidate: Window, current: Window, baseline: str) -> Measure:
     mine, theirs = candidate.p95_seconds, current.p95_seconds
-    limit = spec.max_p95_ratio * theirs if theirs is not None and theirs > 0 else None
+    usable = theirs is not None and theirs > 0 and not _too_few(spec, current)
+    limit = spec.max_p95_ratio * theirs if usable and theirs is not None else None
     failing = mine is not None and limit is not None and mine > limit
-    return Measure("p95", mine, theirs, f"{_number(spec.max_p95_ratio)}x the current's", limit, failing)
+    return Measure("p95", mine, theirs, f"{_number(spec.max_p95_ratio)}x the {baseline}'s", limit, failing)
 
 
-def _crossed(m: Measure) -> str:
+def _too_few(spec: GuardSpec, w: Window) -> bool:
+    """The baseline served fewer than `min_requests`, none, or an unknown number: its p95 is no reference."""
+    return w.requests is None or w.requests < spec.min_requests or w.requests <= 0
+
+
+def _crossed(m: Measure, baseline: str) -> str:
     if m.metric == "5xx rate":
-        current = f"; current {percent(m.current)}" if m.current is not None else ""
+        current = f"; {baseline} {percent(m.current)}" if m.current is not None else ""
         return f"5xx rate {percent(m.candidate)} is above {m.threshold}{current}"
     return f"p95 {seconds(m.candidate)} is above {m.threshold} {seconds(m.current)} ({seconds(m.limit)})"
 
 
-def _gap(m: Measure, candidate: Window, current: Window) -> str | None:
+def _gap(m: Measure, spec: GuardSpec, candidate: Window, current: Window, baseline: str) -> str | None:
     """Why this threshold could not be judged, or None."""
     if m.metric == "5xx rate":
         if m.candidate is not None:
@@ -221,9 +242,14 @@ def _gap(m: Measure, candidate: Window, current: Window) -> str | None:
     if m.candidate is None:
         return _missing("p95", "candidate", candidate)
     if m.current is None:
-        return _missing("p95", "current deployment", current)
+        return _missing("p95", f"{baseline} deployment", current)
+    if current.requests is None:
+        return _missing("requests", f"{baseline} deployment", current)
+    if _too_few(spec, current):
+        got = _count(current.requests)
+        return f"too little traffic on the {baseline} deployment to compare p95 ({got} of min {spec.min_requests})"
     if m.limit is None:
-        return "the current deployment's p95 is 0: nothing to compare the candidate's with"
+        return f"the {baseline} deployment's p95 is 0: nothing to compare the candidate's with"
     return None
 
 
@@ -252,3 +278,42 @@ def seconds(value: float | None) -> str:
     if value < 0.9995:
         return f"{value * 1000:.0f} ms"
     return f"{value:.2f}".rstrip("0").rstrip(".") + " s"
+
+
+ROLLOUT, AFTER = "rollout", "after"  # a comparison while a promotion runs, and after it succeeded
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison: `candidate` (the promotion's candidate, or the new current) against `baseline`
+    (the environment's current deployment, or the one the promotion replaced)."""
+
+    model_id: str
+    environment: str
+    key: str
+    phase: str
+    candidate_id: str
+    candidate_name: str
+    baseline_id: str
+    baseline_name: str
+    started_at: datetime
+    ends_at: datetime | None = None
+    checked_at: datetime | None = None
+    candidate: Window | None = None
+    current: Window | None = None
+    announced: frozenset[str] = frozenset()
+    paused_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """A `promoted` change as recorded: `new_id` became current in `environment`, replacing `previous_id`."""
+
+    transition_id: int
+    model_id: str
+    environment: str
+    new_id: str
+    new_name: str
+    previous_id: str | None
+    previous_name: str
+    at: datetime

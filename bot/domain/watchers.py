@@ -33,6 +33,7 @@ class Watcher:
     # paused after a permanent Slack error: its model is still polled, so its snapshots stay
     # current and nothing made while paused is announced on resume, but it hears nothing
     paused: bool = False
+    guard: str | None = None  # `--guard` as bot.domain.guard.describe says it; None: the default
 
 
 def parse_kinds(text: str) -> frozenset[str]:

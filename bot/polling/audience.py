@@ -12,6 +12,7 @@ from typing import Any
 from bot.domain.changes import (
     FLAPPING,
     GONE,
+    GUARD,
     NEW,
     PROMOTED,
     PROMOTION,
@@ -53,6 +54,8 @@ def _matches(kind: str, change: Change) -> bool:
         return kind == "deploys" or (kind == "failures" and change.new_status == "FAILED")
     if change.kind in (FLAPPING, SETTLED):
         return kind == "failures"
+    if change.kind == GUARD:  # a rollout (or a new current) failing its guard: a failure of a deploy
+        return kind in ("failures", "deploys")
     if change.kind == STUCK:
         return kind in ("failures", "deploys")
     if change.kind == QUEUED:
@@ -77,8 +80,9 @@ def _matches(kind: str, change: Change) -> bool:
 
 
 def env_kind(change: Change) -> str | None:
-    """The environment of a promotion step, or of a promotion into an environment other than production."""
-    env = change.detail.get("environment") if change.kind in (PROMOTION, PROMOTED) else None
+    """The environment of a promotion step, of a promotion into an environment other than production, or of
+    the promotion guard's notice."""
+    env = change.detail.get("environment") if change.kind in (PROMOTION, PROMOTED, GUARD) else None
     return str(env) if env else None
 
 

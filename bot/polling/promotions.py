@@ -91,6 +91,11 @@ def diff_environment(
     return after, changes
 
 
+def live_change(state: EnvState, now: datetime) -> Change:
+    """The environment's promotion as its live message shows it now (the promotion guard's edits)."""
+    return _step(None, state, state.since or now)
+
+
 def _same_state(a: EnvState, b: EnvState) -> bool:
     return replace(a, since=None) == replace(b, since=None)
 

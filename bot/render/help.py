@@ -10,7 +10,7 @@ USAGE = {
     "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
     "subscribe": (
         "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
-        "[--stuck DURATION]"
+        "[--stuck DURATION] [--guard SPEC]"
     ),
     "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
     "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
@@ -79,6 +79,9 @@ def help_message() -> Message:
         "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
         "updating or waking up for longer than this (default `30m`).",
         "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`--guard SPEC` (on `env:NAME` or `production`): the promotion guard's thresholds, comma-separated: "
+        "`5xx:N%` (the candidate's 5xx rate), `p95:Nx` (its p95 against the current deployment's), `min:N` "
+        "(requests before any verdict), `auto-pause`; or `off`. Default: `5xx:2%,p95:2x,min:50`.",
         "`env:NAME`: an environment (`production`, `staging` or a custom one): its current deployment, "
         "and each promotion as one message edited as it moves.",
         "`chain:CHAIN`, `training:PROJECT`: a chain (by id or name; then a chain deployment or `env:NAME`) or a "

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.domain.changes import (
     FLAPPING,
     GONE,
+    GUARD,
     NEW,
     PARTS,
     PROMOTED,
@@ -22,7 +23,7 @@ from bot.domain.changes import (
 )
 from bot.domain.status import FAILURES, emoji
 from bot.domain.subjects import kind_of
-from bot.render import excerpt
+from bot.render import excerpt, guard
 from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
 from bot.render.dates import stamp
 from bot.render.text import NAME, mrkdwn, plain
@@ -122,6 +123,8 @@ def _verdict(change: Change) -> tuple[str, str]:
 def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[Block] = ()) -> Message:
     """A status-change notice: plain text with old → new, blocks for the rich view; `actions` are
     buttons after the dashboard link (bot.actions.buttons.notice_buttons)."""
+    if change.kind == GUARD:
+        return guard.notice(change, model_name=model_name, actions=actions)
     text, rich = _headline(change, model_name)
     icon, verdict = _verdict(change)
     fields: list[tuple[str, str]] = []

@@ -86,9 +86,17 @@ def _outcome(change: Change) -> str:
     return now_current.strip()
 
 
-def live_message(change: Change, *, model_name: str, started_by: str | None, actions: Sequence[Block] = ()) -> Message:
+def live_message(
+    change: Change,
+    *,
+    model_name: str,
+    started_by: str | None,
+    actions: Sequence[Block] = (),
+    guard: Sequence[Block] = (),
+) -> Message:
     """The promotion's one message in a channel, showing its latest state; `actions`: its controls
-    (bot.actions.buttons.promotion_buttons), shown while it runs and gone from the edit that ends it."""
+    (bot.actions.buttons.promotion_buttons), shown while it runs and gone from the edit that ends it;
+    `guard`: the promotion guard's verdict and readings (bot.render.guard.live_blocks)."""
     model, candidate, env = _names(change, model_name, mrkdwn)
     icon, what = look(change.new_status)
     head = f"{icon} *{what}*: *{candidate}* → *{env}* of *{model}*"
@@ -109,6 +117,7 @@ def live_message(change: Change, *, model_name: str, started_by: str | None, act
     if outcome:
         blocks.append(section_block(outcome))
     blocks.extend(baseten_says(detail.get("error_message")))
+    blocks.extend(guard)
     blocks.append(
         context_block(
             f"Updated {stamp(change.at)} · every step is in the thread · states between two polls may be missed"

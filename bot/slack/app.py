@@ -54,6 +54,11 @@ NOT_ADMIN = (
     "`status`, `list` and `help` are open to everyone."
 )
 
+NOT_OPERATOR = (
+    "`--guard auto-pause` lets the bot pause promotions itself: only operators (`OPERATOR_USER_IDS`) "
+    "may turn it on. Nothing changed. The guard without `auto-pause` is open to anyone who may subscribe."
+)
+
 
 class Counted(Protocol):
     """Where commands are counted (bot.app.metrics.Metrics)."""
@@ -138,6 +143,10 @@ async def _command(
         _log_refusal(cmd, user)
         await _answer(respond, _refusal)
         return
+    if _auto_pause(cmd) and (deps.ops is None or not await deps.ops.operators.allows(user)):
+        log.info("refused --guard auto-pause from %s: not an operator", user)  # it makes the bot act
+        await _answer(respond, _not_operator)
+        return
     actor = Actor(
         team_id=str(command.get("team_id") or ""),
         channel_id=str(command.get("channel_id") or ""),
@@ -201,6 +210,15 @@ def _register_events(app: AsyncApp, deps: Deps) -> None:
 
 def _log_refusal(cmd: Command, user: str) -> None:
     log.info("refused %s from %s: not in ADMIN_USER_IDS", type(cmd).__name__.lower(), user)
+
+
+def _auto_pause(cmd: object) -> bool:
+    """A subscribe that turns on `--guard auto-pause`: the bot would then act, an operator's call."""
+    return isinstance(cmd, Subscribe) and cmd.guard is not None and cmd.guard.auto_pause
+
+
+async def _not_operator() -> tuple[cards.Message, str]:
+    return cards.error(NOT_OPERATOR), "ephemeral"
 
 
 async def _refusal() -> tuple[cards.Message, str]:

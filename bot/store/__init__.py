@@ -12,7 +12,8 @@
 - `outage`: a database outage as one line a period and a back-off (no SQL of its own);
 - `leases`: the poller lease that elects one replica;
 - `actions`: actions on deployments asked from Slack, one per click.
-- `env_states` and `promotion_messages`: environments and the live message of each promotion.
+- `env_states` and `promotion_messages`: environments and the live message of each promotion;
+- `guard_checks`: the promotion guard's comparisons, what it announced, its own pause.
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -32,6 +33,7 @@ from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
+from bot.store.guard_checks import GuardChecks
 from bot.store.history import read_change_times
 from bot.store.mutes import Mutes
 from bot.store.outbox import Outbox
@@ -53,6 +55,7 @@ class Store:
         self.actions = ActionLog(sessions, now=now)
         self.environments = EnvStates(sessions)
         self.promotions = PromotionMessages(sessions, now=now)
+        self.guard = GuardChecks(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]

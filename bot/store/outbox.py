@@ -71,25 +71,7 @@ class Outbox:
         async with self._sessions.begin() as session:
             if (changed := await _write_states(session, snaps, models, environments, now)) is not None:
                 raise Conflict(f"{changed} changed under this cycle")
-            rows = []
-            for item in outgoing:
-                c = item.change
-                transition = t.Transition(
-                    kind=c.kind,
-                    model_id=c.model_id,
-                    model_name=item.model_name,
-                    deployment_id=c.deployment_id,
-                    deployment_name=c.deployment_name,
-                    old_status=c.old_status,
-                    new_status=c.new_status,
-                    old_since=c.old_since,
-                    detected_at=c.at,
-                    detail=dict(c.detail),
-                )
-                session.add(transition)
-                rows.append((transition, item))
-            await session.flush()  # one round trip assigns every transition its id
-            return await _add_deliveries(session, rows, now)
+            return await add_outgoing(session, outgoing, now)
 
     async def due(self, *, limit: int = 500) -> list[Pending]:
         """Rows to send now, oldest first, keeping each channel in the order its changes happened.
@@ -205,6 +187,30 @@ class Outbox:
         async with self._sessions() as session:
             rows = (await session.execute(select(t.Delivery.state, func.count()).group_by(t.Delivery.state))).all()
         return {state: int(n) for state, n in rows}
+
+
+async def add_outgoing(session: AsyncSession, outgoing: Sequence[Outgoing], now: datetime) -> int:
+    """Inside the caller's transaction: each change as a transition, and a pending delivery for each
+    of its channels. Returns the number of deliveries created."""
+    rows = []
+    for item in outgoing:
+        c = item.change
+        transition = t.Transition(
+            kind=c.kind,
+            model_id=c.model_id,
+            model_name=item.model_name,
+            deployment_id=c.deployment_id,
+            deployment_name=c.deployment_name,
+            old_status=c.old_status,
+            new_status=c.new_status,
+            old_since=c.old_since,
+            detected_at=c.at,
+            detail=dict(c.detail),
+        )
+        session.add(transition)
+        rows.append((transition, item))
+    await session.flush()  # one round trip assigns every transition its id
+    return await _add_deliveries(session, rows, now)
 
 
 async def _add_deliveries(session: AsyncSession, rows: list[tuple[t.Transition, Outgoing]], now: datetime) -> int:

@@ -5,7 +5,8 @@ still needs (of the `promoted` ones, all but the newest two of each model's envi
 `rollback` reads those, bot.store.actions), finished actions, the live messages of promotions
 no environment shows any more, what the bot last saw of environments nobody watches, the
 snapshots of deployments deleted that long ago, and notice threads that old (a thread takes
-replies for THREAD_AGE, a day at most, so none of them would take one again). Each batch is
+replies for THREAD_AGE, a day at most, so none of them would take one again), and the promotion
+guard's comparisons not read since (their promotions ended long before). Each batch is
 one short transaction of at most `batch` rows, so the lease holder's other writers never wait
 long behind it; the service runs it off the poll loop's path (bot.app.service).
 """
@@ -68,6 +69,8 @@ class Retention:
         snap = t.Snapshot
         pruned.rows["snapshots"] = await self._where(snap, and_(snap.gone, snap.status_since < before), batch)
         pruned.rows["threads"] = await self._where(t.Thread, t.Thread.created_at < before, batch)
+        g = t.GuardCheck  # a comparison not read since `before`: its promotion ended long ago
+        pruned.rows["guard_checks"] = await self._where(g, func.coalesce(g.checked_at, g.started_at) < before, batch)
         return pruned
 
     async def _by_id(self, key: InstrumentedAttribute[object], where: ColumnElement[bool], batch: int) -> int:

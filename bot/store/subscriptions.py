@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy import true as sa_true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.changes import DEFAULT_STUCK, Snap
+from bot.domain.guard import DEFAULT as DEFAULT_GUARD
+from bot.domain.guard import GuardSpec
+from bot.domain.guard import describe as describe_guard
+from bot.domain.guard import stored as stored_guard
 from bot.domain.memory import ModelRow
 from bot.domain.watchers import Watcher, parse_kinds
 from bot.store import tables as t
@@ -45,15 +50,18 @@ class SubscriptionView:
     last_delivered_at: datetime | None
     statuses: tuple[tuple[str, str], ...]  # (deployment name, status) known for the target
     stuck_after: int | None = None
+    guard: str | None = None  # `--guard` as describe() says it; None: the default
 
 
 @dataclass(frozen=True)
 class Options:
-    """What a subscription hears and how: `--on` kinds, threads, the stuck threshold (seconds; None: 30 min)."""
+    """What a subscription hears and how: `--on` kinds, threads, the stuck threshold (seconds; None: 30 min),
+    the promotion guard (`--guard` as bot.domain.guard.describe says it; None: the default)."""
 
     kinds: frozenset[str]
     thread: bool
     stuck_after: int | None
+    guard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class SubscriptionStore:
         thread: bool,
         user_id: str,
         stuck_after: timedelta | None = None,
+        guard: GuardSpec | None = None,
         baseline: Sequence[Snap] = (),
         model_row: ModelRow | None = None,
     ) -> tuple[int, Options | None]:
@@ -94,7 +103,12 @@ class SubscriptionStore:
         One transaction, and one statement each when new: a command holds its connection briefly.
         """
         now = self._now()
-        wanted = Options(frozenset(kinds), thread, None if stuck_after is None else int(stuck_after.total_seconds()))
+        wanted = Options(
+            frozenset(kinds),
+            thread,
+            None if stuck_after is None else int(stuck_after.total_seconds()),
+            None if guard is None or guard == DEFAULT_GUARD else describe_guard(guard),
+        )
         row = {
             "team_id": team_id,
             "channel_id": channel_id,
@@ -105,6 +119,7 @@ class SubscriptionStore:
             "kinds": ",".join(sorted(wanted.kinds)),
             "thread": thread,
             "stuck_after": wanted.stuck_after,
+            "guard": wanted.guard,
             "created_by": user_id,
             "created_at": now,
         }
@@ -192,6 +207,7 @@ class SubscriptionStore:
                     ),
                     last_delivered_at=delivered.get(sub.id),
                     stuck_after=sub.stuck_after,
+                    guard=sub.guard,
                     statuses=tuple(sorted((s.name or s.deployment_id, s.status) for s in chosen if not s.gone)),
                 )
             )
@@ -240,8 +256,19 @@ class SubscriptionStore:
         """Moves with every change to subscriptions and mutes (None: no revision row, read watchers anyway)."""
         return await self._revisions.current()
 
-    async def watchers(self) -> list[Watcher]:
-        """Every subscription, paused ones flagged: the poller keeps their snapshots current."""
+    async def guard_of(self, subscription_id: int) -> GuardSpec | None:
+        """A subscription's promotion guard; None when there is no such subscription."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(t.Subscription.guard).where(t.Subscription.id == subscription_id))
+            ).first()
+        return None if row is None else stored_guard(row.guard)
+
+    async def watchers(self, *, environments_only: bool = False) -> list[Watcher]:
+        """Every subscription, paused ones flagged: the poller keeps their snapshots current.
+        `environments_only`: those of an environment or production (what the promotion guard reads)."""
+        s = t.Subscription
+        only = (s.target == "production") | s.target.startswith("env:") if environments_only else sa_true()
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -256,7 +283,8 @@ class SubscriptionStore:
                         t.Subscription.stuck_after,
                         t.Subscription.model_name,
                         t.Subscription.paused_reason,
-                    )
+                        t.Subscription.guard,
+                    ).where(only)
                 )
             ).all()
             mutes = await holding(session, self._now())
@@ -273,6 +301,7 @@ class SubscriptionStore:
                 timedelta(seconds=r.stuck_after) if r.stuck_after else DEFAULT_STUCK,
                 r.model_name,
                 paused=r.paused_reason is not None,
+                guard=r.guard,
             )
             for r in rows
         ]
@@ -293,9 +322,10 @@ async def _set_options(
     )
     if row is None:
         return None
-    before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after)
+    before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after, row.guard)
     if before != wanted:
         row.kinds = ",".join(sorted(wanted.kinds))
         row.thread = wanted.thread
         row.stuck_after = wanted.stuck_after
+        row.guard = wanted.guard
     return row.id, before

@@ -80,6 +80,8 @@ class Subscription(Base):
     kinds: Mapped[str] = mapped_column(String(500), default="")  # comma list; "" = default
     thread: Mapped[bool] = mapped_column(Boolean, default=True)
     stuck_after: Mapped[int | None] = mapped_column(Integer, default=None)  # seconds; None: 30 min
+    # `--guard` as bot.domain.guard.describe says it (an environment's or production's); None: the default
+    guard: Mapped[str | None] = mapped_column(String(100), default=None)
     created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -303,3 +305,30 @@ class PromotionMessage(Base):
     ts: Mapped[str] = mapped_column(String(32))
     started_by: Mapped[str | None] = mapped_column(NAME, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GuardCheck(Base):
+    """The promotion guard's latest reading of one comparison: a promotion's candidate against the
+    environment's current deployment while it runs (phase `rollout`), or a promotion's new current
+    against the one it replaced for GUARD_AFTER_MINUTES after it (phase `after`)."""
+
+    __tablename__ = "guard_checks"
+
+    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    environment: Mapped[str] = mapped_column(ID, primary_key=True)
+    # the promotion's key (environment_states.promotion_key), or `after/…` for the comparison after one
+    check_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    candidate_id: Mapped[str] = mapped_column(ID)
+    candidate_name: Mapped[str] = mapped_column(NAME, default="")
+    baseline_id: Mapped[str] = mapped_column(ID)
+    baseline_name: Mapped[str] = mapped_column(NAME, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # the two windows as last read: {"requests", "errors_5xx", "p95_seconds", "note"}
+    candidate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    current: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # the specs (`--guard` as described) whose failing verdict was announced: once each
+    announced: Mapped[str] = mapped_column(Text, default="")  # "|" between them
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # the guard's own pause, once
