@@ -193,6 +193,9 @@ class _Fake:
             def do_POST(self) -> None:
                 owner._dispatch(self, "POST")
 
+            def do_PATCH(self) -> None:
+                owner._dispatch(self, "PATCH")
+
         self._handler = Handler
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -472,6 +475,38 @@ class FakeBaseten(MetricsFake, RunsFake, _Fake):
         with self.lock:
             return [r for r in self.requests if r.method == "POST" and r.path.endswith(suffix)]
 
+    def patches(self, suffix: str = "") -> list[Seen]:
+        """The PATCHes received (a deployment's autoscaling settings), whose path ends with `suffix`."""
+        with self.lock:
+            return [r for r in self.requests if r.method == "PATCH" and r.path.endswith(suffix)]
+
+    def changes(self) -> list[Seen]:
+        """Every request that could change something on Baseten: anything but a GET."""
+        with self.lock:
+            return [r for r in self.requests if r.method != "GET"]
+
+    def _autoscale(self, segs: list[str], body: Any) -> tuple[int, Any]:
+        """PATCH …/deployments/{id|production|development}/autoscaling_settings, as Baseten answers it:
+        only the fields passed (and not null) are set; ACCEPTED when one changed, UNCHANGED when none did."""
+        deps = self.deployments.get(segs[2])
+        if deps is None:
+            return 404, {"error": "Not found"}
+        key = segs[4]
+        flag = {"production": "is_production", "development": "is_development"}.get(key)
+        dep = next((d for d in deps.values() if d[flag]), None) if flag else deps.get(key)
+        if dep is None:
+            return 404, {"error": "Not found"}
+        if not isinstance(body, dict):
+            return 400, {"error": "The request body must be a JSON object"}
+        settings = dep.get("autoscaling_settings")
+        if settings is None:  # DeploymentV1: null while the model has not finished deploying
+            return 400, {"error": "The deployment has no autoscaling settings yet"}
+        given = {k: v for k, v in body.items() if v is not None}
+        if all(settings.get(k) == v for k, v in given.items()):
+            return 200, {"status": "UNCHANGED", "message": "Autoscaling settings are unchanged"}
+        settings.update(given)
+        return 200, {"status": "ACCEPTED", "message": "Autoscaling settings updated"}
+
     def _act(self, segs: list[str], body: Any) -> tuple[int, Any]:
         """The action endpoints, as Baseten answers them: a retry of a deployment that did not fail is
         `retried: false` with a reason; the others take effect at once (the next poll sees it)."""
@@ -536,6 +571,11 @@ class FakeBaseten(MetricsFake, RunsFake, _Fake):
         if segs[:2] == ["v1", "models"] and seen.method == "POST" and len(segs) >= 6:
             with self.lock:
                 return self._act(segs, seen.body)
+        if segs[:2] == ["v1", "models"] and seen.method == "PATCH":
+            if len(segs) != 6 or segs[3] != "deployments" or segs[5] != "autoscaling_settings":
+                return not_found
+            with self.lock:
+                return self._autoscale(segs, seen.body)
         if segs[:2] != ["v1", "models"] or seen.method != "GET":
             return not_found
         with self.lock:

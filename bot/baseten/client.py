@@ -50,6 +50,7 @@ T = TypeVar("T", bound=BaseModel)
 
 
 Sleep = Callable[[float], Awaitable[None]]
+ACT_METHODS = ("POST", "PATCH")  # what an action may send; everything else the client does is a GET
 
 
 class BasetenClient(RunsApi, MetricsApi):
@@ -198,18 +199,21 @@ class BasetenClient(RunsApi, MetricsApi):
         )
         return (await self._get(path, LogPage, params=params, interactive=interactive)).logs
 
-    async def act(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        """One POST that changes something (retry, activate, deactivate, promote): sent once, never
-        retried (a retried POST could act twice), inside the shared limiter, ahead of the poller.
+    async def act(self, path: str, body: dict[str, Any], *, method: str = "POST") -> tuple[int, Any]:
+        """One POST (retry, activate, deactivate, promote) or PATCH (scale to zero) that changes something:
+        sent once, never retried (a retried request could act twice), inside the shared limiter, ahead
+        of the poller.
 
         Returns Baseten's status code and JSON body as given, refusals included, for the caller to
         show; raises Unavailable when no answer came, when it cannot tell whether it happened."""
+        if method not in ACT_METHODS:
+            raise ValueError(f"not a method that acts: {method[:20]!r}")
         if not path.startswith("/v1/") or any(not is_plain_id(seg) for seg in path.strip("/").split("/")):
             raise ValueError(f"not a plain API path: {path[:120]!r}")
         await self._limiter.acquire(interactive=True)
         self.requests_sent += 1
         try:
-            response = await self._http.post(path, json=body)
+            response = await self._http.request(method, path, json=body)
         except httpx.TimeoutException:
             self._count(path, None)
             raise Unavailable("Baseten did not answer in time") from None
