@@ -50,6 +50,19 @@ def read_cancel(body: Any) -> tuple[bool, str]:
     return True, f"{ACCEPTED}{said}"
 
 
+def read_autoscaling(body: Any) -> tuple[bool, str]:
+    """UpdateAutoscalingSettingsResponseV1: ACCEPTED, QUEUED (it takes effect later) or UNCHANGED (the
+    settings already were so), with Baseten's message."""
+    status = body.get("status") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    said = f": {clean(str(message))}" if message else ""
+    if status == "QUEUED":
+        return True, f"Baseten queued it{said}"
+    if status == "UNCHANGED":
+        return True, f"Baseten changed nothing, it was already so{said}"
+    return True, f"{ACCEPTED}{said}"
+
+
 def read_deployment(body: Any) -> tuple[bool, str]:
     """A promotion answers with the deployment: Baseten took it on (the poller reports what follows)."""
     return True, ACCEPTED

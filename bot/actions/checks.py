@@ -2,8 +2,8 @@
 
 A card acts at most once and only on what it showed. Its do button carries, besides the verb
 and the target (bot.actions.verbs), a `Shown`: the card's own id, when it was drawn, and what
-it showed of the target (a deployment's status and role; a promotion's status, its candidate
-being the target's deployment and its environment the target's). The click path
+it showed of the target (a deployment's status and role, and for Scale to zero its minimum replicas;
+a promotion's status, its candidate being the target's deployment and its environment the target's). The click path
 (bot.actions.clicks) asks this table, in order:
 
 1. `on_claim`: the card claimed in the database (the first click), already spent (any later
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.actions.verbs import Target, Verb, decode, encode
+from bot.actions.verbs import SCALE_TO_ZERO, Target, Verb, decode, encode
 from bot.baseten.models import Deployment
 from bot.domain.promotions import ENDS
 from bot.render.cards import role
@@ -31,6 +31,7 @@ MAX_AGE = timedelta(minutes=10)  # a card older than this acts on nothing
 SKEW = timedelta(minutes=2)  # a card "drawn" further in the future than this is not one the bot drew
 CARD_ID = re.compile(r"[0-9a-f]{16,32}")
 MAX_SHOWN = 80  # a status or a role, as carried in the button
+MAX_REPLICAS = 1_000_000  # a minimum of replicas carried in the button: anything larger, the bot did not write
 
 # what the table decides
 GO = "go"  # send the one request
@@ -52,6 +53,7 @@ class Shown:
     drawn: datetime  # when it was drawn (whole seconds)
     status: str  # the deployment's status; for a promotion's control, the promotion's
     role: str = ""  # the deployment's role (`role_of`); "" for a promotion's control
+    min_replica: int | None = None  # Scale to zero's card: the deployment's minimum replicas; None on the others
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Seen:
     name: str = ""  # for a promotion, its candidate's name
     current: str | None = None  # for a rollback, the environment's current deployment
     current_name: str = ""
+    min_replica: int | None = None  # a deployment's minimum replicas (`min_replica_of`), None when unknown
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,11 @@ class Verdict:
 def role_of(dep: Deployment) -> str:
     """A deployment's role as a card shows it: `production`, `development`, an environment's name, or `-`."""
     return role(dep)
+
+
+def min_replica_of(dep: Deployment) -> int | None:
+    """A deployment's minimum replicas as its autoscaling settings give it; None when Baseten leaves it out."""
+    return dep.autoscaling_settings.min_replica if dep.autoscaling_settings is not None else None
 
 
 def role_words(value: str) -> str:
@@ -116,7 +124,22 @@ def on_read(verb: Verb, target: Target, shown: Shown, seen: Seen) -> Verdict:
     if seen.role != shown.role:
         was, now = role_words(shown.role), role_words(seen.role)
         changes.append(f"{label} was {was} when this card was shown and is {now} now")
+    if verb.name == SCALE_TO_ZERO:
+        changes += _min_replica(label, shown, seen)
     return Verdict(STALE, "; ".join(changes)) if changes else Verdict(GO)
+
+
+def _min_replica(label: str, shown: Shown, seen: Seen) -> list[str]:
+    """Scale to zero acts only on the minimum the card showed, and only while it is above 0: a card
+    drawn before someone (or another card) set it to 0, or changed it, sends nothing."""
+    now = "unknown" if seen.min_replica is None else str(seen.min_replica)
+    if shown.min_replica is None:
+        return [f"this card does not say what minimum replicas of {label} it showed, so the bot cannot check it"]
+    if seen.min_replica != shown.min_replica:
+        return [f"{label} had min replicas {shown.min_replica} when this card was shown and has {now} now"]
+    if shown.min_replica <= 0:  # never drawn with a do button by the bot: nothing to scale down
+        return [f"{label} has min replicas {now} already"]
+    return []
 
 
 def _promotion(target: Target, shown: Shown, seen: Seen) -> Verdict:
@@ -146,6 +169,8 @@ def encode_card(verb: str, target: Target, shown: Shown) -> str:
     }
     if shown.role:
         extra["r"] = shown.role[:MAX_SHOWN]
+    if shown.min_replica is not None:
+        extra["n"] = shown.min_replica
     return encode(verb, target, extra)
 
 
@@ -171,8 +196,13 @@ def _shown(value: str) -> Shown | None:
         return None
     if not isinstance(role_, str) or len(status) > MAX_SHOWN or len(role_) > MAX_SHOWN:
         return None
+    replicas = raw.get("n")
+    if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool)):
+        return None
+    if replicas is not None and not 0 <= replicas <= MAX_REPLICAS:
+        return None
     try:
         at = datetime.fromtimestamp(drawn, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return Shown(card, at, status, role_)
+    return Shown(card, at, status, role_, replicas)

@@ -32,6 +32,7 @@ from bot.actions.checks import (
     Seen,
     Shown,
     Verdict,
+    min_replica_of,
     on_claim,
     on_read,
     role_of,
@@ -124,6 +125,7 @@ class Clicks:
             role_of(dep) if dep is not None else "",
             current=current.id if current is not None else None,
             current_name=current.display_name if current is not None else "",
+            min_replica=min_replica_of(dep) if dep is not None else None,
         )
 
     async def _deployment(self, target: Target) -> Deployment | None:
@@ -161,7 +163,7 @@ class Clicks:
             return await self._not_sent(action_id, verb, target, click, Verdict("unsent", why), fresh=False)
         status_code, body = None, None
         try:
-            status_code, body = await self.client.act(path, payload)
+            status_code, body = await self.client.act(path, payload, method=verb.method)
         except ValueError:  # the client refused the path before sending anything
             why = "the bot could not build the request for it"
             return await self._not_sent(action_id, verb, target, click, Verdict("unsent", why), fresh=False)

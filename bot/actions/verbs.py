@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bot.actions.answers import read_cancel, read_deployment, read_recreate, read_retry, read_stop, read_success
+from bot.actions.answers import (
+    read_autoscaling,
+    read_cancel,
+    read_deployment,
+    read_recreate,
+    read_retry,
+    read_stop,
+    read_success,
+)
 from bot.domain.ids import is_plain_id
 from bot.domain.status import FAILURES, JOB_ACTIVE, JOB_FAILURES, JOB_STOPPED
 from bot.domain.subjects import Kind, is_key, kind_of, own_id
@@ -26,6 +34,7 @@ PRODUCTION = "production"
 # a deployment that is up, or on its way up, or scaled to zero: Deactivate fits it
 RUNNING = frozenset({"ACTIVE", "SCALED_TO_ZERO", "WAKING_UP", "UNHEALTHY"})
 RETRYABLE = frozenset({"BUILD_FAILED", "DEPLOY_FAILED"})
+SCALE_TO_ZERO = "scale_to_zero"  # not by status alone: it fits a running deployment kept up (`scales_to_zero`)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Verb:
     read: Callable[[Any], tuple[bool, str]]  # a 200 body -> (accepted, words)
     danger: bool = False  # red button: it takes something down or changes what serves traffic
     needs_deployment: bool = True  # False for an environment's own actions (a promotion's Pause, Cancel, …)
+    method: str = "POST"  # PATCH for a change of the deployment's settings (scale to zero)
 
 
 def segment(value: str, what: str) -> str:
@@ -122,6 +132,18 @@ VERBS: dict[str, Verb] = {
             lambda t: (_deployment_path(t, "deactivate"), {}),
             read_success("deactivate"),
             danger=True,
+        ),
+        Verb(
+            SCALE_TO_ZERO,
+            "Scale to zero",
+            "set min replicas to 0 on",
+            lambda t: (
+                f"Baseten will set the minimum replicas of {t.label} to 0: with no traffic it scales down to "
+                "none and stops billing, and the next request waits for a replica to start."
+            ),
+            lambda t: (_deployment_path(t, "autoscaling_settings"), {"min_replica": 0}),
+            read_autoscaling,
+            method="PATCH",
         ),
         Verb(
             "promote",
@@ -253,13 +275,22 @@ def fitting(status: str, *, production: bool, kind: Kind = Kind.MODEL) -> list[s
     return verbs
 
 
+def scales_to_zero(status: str, min_replica: int | None, *, kind: Kind = Kind.MODEL) -> bool:
+    """Whether Scale to zero is offered: a model's deployment that runs (RUNNING) and keeps replicas up
+    however idle it is (`min_replica` above 0; unknown is not offered)."""
+    return kind is Kind.MODEL and status in RUNNING and min_replica is not None and min_replica > 0
+
+
 def fits(verb: str, status: str, *, production: bool, kind: Kind = Kind.MODEL) -> bool:
-    """Whether the verb fits the status (promote fits any deployment that is not failing; a promotion's
-    controls are checked against the promotion's status instead, see `promotion_controls`)."""
+    """Whether the verb fits the status (promote fits any deployment that is not failing; scale to zero
+    any model's deployment that runs, its minimum replicas checked apart, see `scales_to_zero`; a
+    promotion's controls are checked against the promotion's status instead, see `promotion_controls`)."""
     if not VERBS[verb].needs_deployment:
         return verb in promotion_controls(status)
     if verb == "promote":
         return kind is Kind.MODEL and status not in FAILURES
+    if verb == SCALE_TO_ZERO:
+        return kind is Kind.MODEL and status in RUNNING
     return verb in fitting(status, production=production, kind=kind)
 
 
