@@ -12,12 +12,22 @@ from collections.abc import Sequence
 
 from bot.actions.answers import Outcome
 from bot.actions.checks import MAX_AGE, Shown, encode_card, role_words
-from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, encode, fitting, promotion_controls
+from bot.actions.verbs import (
+    PRODUCTION,
+    SCALE_TO_ZERO,
+    VERBS,
+    Target,
+    Verb,
+    encode,
+    fitting,
+    promotion_controls,
+    scales_to_zero,
+)
 from bot.domain.changes import GUARD, NEW, SETTLED, STATUS, Change
 from bot.domain.guard import AFTER
-from bot.domain.ids import USER_ID
+from bot.domain.ids import USER_ID, is_plain_id
 from bot.domain.status import FAILURES, emoji
-from bot.domain.subjects import Kind, kind_of
+from bot.domain.subjects import Kind, is_key, kind_of
 from bot.render.cards import Block, Message, context_block, section_block
 from bot.render.guard import PAUSED
 from bot.render.text import escape, mrkdwn, plain
@@ -25,17 +35,43 @@ from bot.render.text import escape, mrkdwn, plain
 ASK = "act_ask_"  # + verb: opens the confirmation card
 DO = "act_do_"  # + verb: acts, after Slack's confirm dialog
 NOT_OPERATOR = (
-    "Only the bot's operators may act on deployments (retry, activate, deactivate, promote, roll back) "
+    "Only the bot's operators may act on deployments (retry, activate, deactivate, scale to zero, promote, "
+    "roll back) "
     "or training jobs (stop, recreate). "
     "Ask one of them, or whoever runs the bot to add you to OPERATOR_USER_IDS."
 )
 NOBODY = "Nobody may act on deployments from Slack here: OPERATOR_USER_IDS is not set."
 
 
-def ask_buttons(status: str, target: Target, *, production: bool) -> list[Block]:
-    """The buttons that fit a deployment's status, each opening the confirmation card."""
+def ask_buttons(status: str, target: Target, *, production: bool, min_replica: int | None = None) -> list[Block]:
+    """The buttons that fit a deployment's status, each opening the confirmation card; Scale to zero
+    too when its minimum replicas (None: not known, or not the caller's to say) keeps replicas up."""
     kind = kind_of(target.model_id)
-    return [ask_button(VERBS[verb], target) for verb in fitting(status, production=production, kind=kind)]
+    shown = [ask_button(VERBS[verb], target) for verb in fitting(status, production=production, kind=kind)]
+    if scales_to_zero(status, min_replica, kind=kind):
+        shown.append(ask_button(VERBS[SCALE_TO_ZERO], target))
+    return shown
+
+
+def scale_to_zero_button(
+    model_id: str,
+    deployment_id: str,
+    *,
+    status: str,
+    min_replica: int | None,
+    model_name: str = "",
+    deployment_name: str = "",
+) -> Block | None:
+    """The "Scale to zero…" button for any message about a deployment (an idle notice, a card), from its
+    status and minimum replicas as that message saw them; None where it does not fit: not a model's
+    running deployment, a minimum of 0 or unknown, or ids the bot cannot send back. Like every ask
+    button it changes nothing: it brings up the confirmation card, drawn from Baseten then."""
+    if not is_key(model_id) or not is_plain_id(deployment_id):
+        return None
+    if not scales_to_zero(status, min_replica, kind=kind_of(model_id)):
+        return None
+    target = Target(model_id, deployment_id, PRODUCTION, model_name, deployment_name)
+    return ask_button(VERBS[SCALE_TO_ZERO], target)
 
 
 def ask_button(verb: Verb, target: Target) -> Block:
@@ -87,6 +123,8 @@ def confirmation(verb: Verb, target: Target, shown: Shown, *, notes: Sequence[st
     now = f"Status now: {emoji(status)} `{mrkdwn(status, 40)}`"
     if verb.needs_deployment:
         now += f" · {escape(role_words(shown.role))}"
+    if shown.min_replica is not None:  # Scale to zero's: the minimum it acts on, carried like the status
+        now += f" · min replicas `{shown.min_replica}`"
     lines = [_does(verb, target), now]
     lines += list(notes)  # already mrkdwn
     blocks: list[Block] = [

@@ -22,9 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import buttons
 from bot.actions.answers import Outcome
-from bot.actions.checks import Shown, role_of
+from bot.actions.checks import Shown, min_replica_of, role_of
 from bot.actions.clicks import Clicks, Done
-from bot.actions.verbs import PRODUCTION, VERBS, Target, Verb, fits
+from bot.actions.verbs import PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
@@ -112,9 +112,9 @@ class Operations:
             return await self._promotion_card(verb, model, target.environment)
         return await self._card(verb, model, target.deployment_id, target.environment)
 
-    def _shown(self, status: str, role: str = "") -> Shown:
+    def _shown(self, status: str, role: str = "", min_replica: int | None = None) -> Shown:
         """A new card: its own id, drawn now (whole seconds, as its button carries it)."""
-        return Shown(secrets.token_hex(8), self._now().replace(microsecond=0), status, role)
+        return Shown(secrets.token_hex(8), self._now().replace(microsecond=0), status, role, min_replica)
 
     async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
         """A promotion's control, from its message: built from the environment as Baseten shows it now."""
@@ -140,13 +140,20 @@ class Operations:
         dep = await resolve_deployment(self.client, model, typed)
         check_plain_id("deployment", dep.display_name, dep.id, "it can't act on it from Slack.")
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
+        low = min_replica_of(dep) if verb.name == SCALE_TO_ZERO else None
+        if verb.name == SCALE_TO_ZERO and (low is None or low <= 0):
+            said = "not given by Baseten" if low is None else f"{low} already"
+            return buttons.note(
+                f"The minimum replicas of {inline(dep.display_name)} of {inline(model.display_name)} is {said}, "
+                "so there is nothing to scale to zero. Nothing was changed."
+            )
         notes = []
         if not fits(verb.name, dep.status, production=bool(dep.is_production), kind=kind_of(model.id)):
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
                 f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
             )
-        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep)), notes=notes)
+        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep), low), notes=notes)
 
     async def _rollback_card(self, model: Model, environment: str, *, source: str = "") -> Message:
         """Rolls back only what the latest promotion the bot saw put there, while it is still current:

@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncResp
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import buttons
+from bot.actions.checks import min_replica_of
 from bot.actions.operations import Operations, deployment_target
 from bot.baseten.client import BasetenClient
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
@@ -284,7 +285,8 @@ async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | 
     shown: list[cards.Block] = []
     if deps.ops is not None and deps.ops.buttons:  # only when somebody may use them
         target = deployment_target(dep, view.model.display_name)
-        shown = buttons.ask_buttons(dep.status, target, production=bool(dep.is_production))
+        low = min_replica_of(dep)  # Scale to zero… while it keeps replicas up
+        shown = buttons.ask_buttons(dep.status, target, production=bool(dep.is_production), min_replica=low)
     return cards.deployment_card(
         dep,
         model_name=view.model.display_name,
