@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes_billing import PRICES, USAGE, BillingFake
 from tests.fakes_metrics import MetricsFake
 from tests.fakes_runs import RunsFake
 from tests.spec import PUBLISHED, SPEC
@@ -270,11 +271,11 @@ class _Fake:
         raise NotImplementedError
 
 
-class FakeBaseten(MetricsFake, RunsFake, _Fake):
+class FakeBaseten(BillingFake, MetricsFake, RunsFake, _Fake):
     """Answers like Baseten's published spec, and checks every request and answer against it.
 
     Models here; chains and training projects in tests.fakes_runs, deployment metrics in
-    tests.fakes_metrics (the same server and checks).
+    tests.fakes_metrics, usage and prices in tests.fakes_billing (the same server and checks).
 
     A request for an operation the spec lacks, or with a query parameter the operation does
     not declare, is a violation; so is any answer (routed or scripted, 200 or fault) whose
@@ -568,6 +569,9 @@ class FakeBaseten(MetricsFake, RunsFake, _Fake):
         if segs[:1] == ["v1"] and segs[1:2] in (["chains"], ["training_projects"], ["training"]):
             with self.lock:
                 return self._route_runs(seen.method, segs, seen.query, seen.body)
+        if seen.path in (USAGE, PRICES) and seen.method == "GET":
+            with self.lock:
+                return self._billing(seen.path, seen.query)
         if segs[:2] == ["v1", "models"] and seen.method == "POST" and len(segs) >= 6:
             with self.lock:
                 return self._act(segs, seen.body)

@@ -21,17 +21,31 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 
 DATA = Path(__file__).parent / "data"
 PUBLISHED = DATA / "management.json"
 SUBSET = DATA / "baseten-openapi.yaml"
 AUDIT_LOGS = "/v1/models/{model_id}/audit_logs"
 CHAIN_ENVIRONMENTS = "/v1/chains/{chain_id}/environments"
+
+# the formats a query parameter names that are checked (jsonschema checks none by itself without extras)
+FORMATS = FormatChecker(formats=())
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    """RFC 3339's date-time (JSON Schema's `date-time`): a date, a time and an offset, each valid."""
+    if not isinstance(value, str):
+        return True
+    return bool(_DATE_TIME.fullmatch(value)) and bool(datetime.fromisoformat(value.upper().replace("Z", "+00:00")))
+
 
 RATE_LIMITED = Draft202012Validator(
     {
@@ -76,7 +90,7 @@ class Operation:
                 if len(values) > 1:
                     problems.append(f"query parameter {name!r} sent {len(values)} times")
                 value = _coerce(schema, values[-1])
-            errors = Draft202012Validator(schema).iter_errors(value)
+            errors = Draft202012Validator(schema, format_checker=FORMATS).iter_errors(value)
             problems += [f"query parameter {name!r}: {e.message}" for e in errors]
         for name, param in self.query.items():
             if param.get("required") and name not in query:

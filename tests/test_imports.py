@@ -35,6 +35,7 @@ PURE = {
     "bot.commands.typed",
     "bot.baseten.models",
     "bot.baseten.metrics",
+    "bot.baseten.billing",
     "bot.baseten.errors",
 }
 PURE_MAY_USE = {"pydantic"}  # Baseten's domain types are pydantic models: validation, no I/O

@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -92,6 +93,8 @@ def instances(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         )
     if kind == "array":
         return st.lists(instances(schema["items"]), max_size=3)
+    if kind == "string" and "pattern" in schema:  # JSON Schema's `\d` is ASCII (ECMA 262), not Python's
+        return st.from_regex(re.compile(schema["pattern"], re.ASCII), fullmatch=True)
     if kind == "string":
         return _date_times if schema.get("format") == "date-time" else _strings
     if kind == "integer":

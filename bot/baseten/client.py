@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.baseten.billing_api import BillingApi
 from bot.baseten.errors import AuthError, BadResponse, BasetenError, NotFound, RateLimited, Unavailable
 from bot.baseten.judge import env_owned, judged, owned, unusable
 from bot.baseten.metrics_api import MetricsApi
@@ -53,7 +54,7 @@ Sleep = Callable[[float], Awaitable[None]]
 ACT_METHODS = ("POST", "PATCH")  # what an action may send; everything else the client does is a GET
 
 
-class BasetenClient(RunsApi, MetricsApi):
+class BasetenClient(RunsApi, MetricsApi, BillingApi):
     """Async client for the read endpoints the bot uses.
 
     Retries 429 (honouring `retry_after`), 5xx, timeouts and connection errors with
@@ -261,16 +262,21 @@ class BasetenClient(RunsApi, MetricsApi):
         interactive: bool,
         judge: bool = True,
     ) -> T:
+        content = await self._get_bytes(path, params=params, interactive=interactive)
+        try:
+            body = shape.model_validate_json(content)
+        except ValidationError:
+            raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
+        return judged(body, path) if judge else body
+
+    async def _get_bytes(self, path: str, *, params: Query | None = None, interactive: bool) -> bytes:
+        """A 2xx answer's body as sent, for a reader that parses it itself (bot.baseten.billing)."""
         if interactive:
             response = await self._send(path, params, interactive=True)
         else:
             async with self._background:
                 response = await self._send(path, params, interactive=False)
-        try:
-            body = shape.model_validate_json(response.content)
-        except ValidationError:
-            raise BadResponse(f"Baseten sent an answer this bot cannot read ({path})") from None
-        return judged(body, path) if judge else body
+        return response.content
 
     async def _send(self, path: str, params: Query | None, *, interactive: bool) -> httpx.Response:
         deadline = time.monotonic() + self._max_seconds

@@ -1,5 +1,6 @@
-"""What the API mixins (bot.baseten.runs_api, bot.baseten.metrics_api) use of BasetenClient: its GET,
-with retries, the shared limiter and judging. BasetenClient defines it; the mixins inherit the stub."""
+"""What the API mixins (bot.baseten.runs_api, bot.baseten.metrics_api, bot.baseten.billing_api) use of
+BasetenClient: its GET, with retries, the shared limiter and judging, or the same GET's body as bytes
+for a mixin that reads it itself. BasetenClient defines both; the mixins inherit the stubs."""
 
 from __future__ import annotations
 
@@ -22,4 +23,7 @@ class Transport:
         interactive: bool,
         judge: bool = True,
     ) -> T:
+        raise NotImplementedError  # BasetenClient's
+
+    async def _get_bytes(self, path: str, *, params: Query | None = None, interactive: bool) -> bytes:
         raise NotImplementedError  # BasetenClient's
