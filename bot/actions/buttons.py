@@ -23,7 +23,7 @@ from bot.actions.verbs import (
     promotion_controls,
     scales_to_zero,
 )
-from bot.domain.changes import GUARD, NEW, SETTLED, STATUS, Change
+from bot.domain.changes import GUARD, IDLE, NEW, SETTLED, STATUS, Change
 from bot.domain.guard import AFTER
 from bot.domain.ids import USER_ID, is_plain_id
 from bot.domain.status import FAILURES, emoji
@@ -209,6 +209,17 @@ def notice_buttons(change: Change, model_name: str) -> list[Block]:
     """The buttons a failure notice carries: what fits the status it failed into."""
     if change.kind == GUARD:
         return guard_buttons(change, model_name)
+    if change.kind == IDLE:  # idle warm replicas: Scale to zero, when its minimum keeps them up
+        minimum = change.detail.get("min_replica")
+        button = scale_to_zero_button(
+            change.model_id,
+            change.deployment_id,
+            status=change.new_status,
+            min_replica=minimum if isinstance(minimum, int) else None,
+            model_name=model_name,
+            deployment_name=change.deployment_name,
+        )
+        return [] if button is None else [button]
     if change.kind not in (STATUS, NEW, SETTLED) or change.new_status not in FAILURES:
         return []
     target = Target(change.model_id, change.deployment_id, PRODUCTION, model_name, change.deployment_name)

@@ -33,7 +33,7 @@ from bot.render.help import USAGE
 
 MAX_TEXT = 1000
 SHORTCUTS = ("production", "development")
-KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "all")
+KIND_GROUPS = ("failures", "recoveries", "deploys", "scaling", "idle", "all")
 
 
 _DURATION = re.compile(r"([0-9]+)([mhd])")

@@ -22,6 +22,7 @@ SETTLED = "settled"  # stable again after flapping: one summary
 QUEUED = "queued"  # a training job pending (waiting for GPUs) longer than QUEUE_NOTE: one thread line
 PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
 GUARD = "guard"  # the promotion guard found a candidate (or a new current) failing (bot.guard.job)
+IDLE = "idle"  # replicas up with (almost) no requests for IDLE_AFTER_MINUTES: once per idle spell (bot.idle.job)
 # a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
 # their live message is edited to the end state, without controls, and nothing is posted
 QUIET = "quiet"

@@ -13,6 +13,7 @@ from bot.domain.changes import (
     FLAPPING,
     GONE,
     GUARD,
+    IDLE,
     NEW,
     PROMOTED,
     PROMOTION,
@@ -35,7 +36,7 @@ CHURN_ONLY = frozenset({"SCALED_TO_ZERO", "WAKING_UP"})
 
 
 def passes(kinds: Iterable[str], change: Change) -> bool:
-    """The `--on` filter. No kinds: everything but scale-to-zero churn.
+    """The `--on` filter. No kinds: everything but scale-to-zero churn and idle replicas.
 
     Churn is heard only when asked for: `scaling`, `all`, or the status names that
     exist for scaling, SCALED_TO_ZERO and WAKING_UP. `ACTIVE` means "came up" from
@@ -43,13 +44,15 @@ def passes(kinds: Iterable[str], change: Change) -> bool:
     """
     wanted = frozenset(kinds)
     if not wanted:
-        return not is_churn(change)
+        return not is_churn(change) and change.kind != IDLE  # idle replicas: heard only when asked for
     if "all" in wanted:
         return True
     return any(_matches(kind, change) for kind in wanted)
 
 
 def _matches(kind: str, change: Change) -> bool:
+    if change.kind == IDLE or kind == "idle":
+        return change.kind == IDLE and kind == "idle"
     if change.kind == PROMOTION:
         return kind == "deploys" or (kind == "failures" and change.new_status == "FAILED")
     if change.kind in (FLAPPING, SETTLED):

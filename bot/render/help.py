@@ -74,8 +74,8 @@ def help_message() -> Message:
         example = "" if EXAMPLES[verb] == USAGE[verb] else f"\n    e.g. `{EXAMPLES[verb]}`"
         blocks.append(section_block(escape(f"`{USAGE[verb]}`\n    {does}{example}")))
     options = [
-        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `all` or status names, "
-        "comma-separated. Default: every change except scale-to-zero churn.",
+        "`--on KINDS`: `failures`, `recoveries`, `deploys`, `scaling`, `idle`, `all` or status names, "
+        "comma-separated. Default: every change except scale-to-zero churn and idle warm replicas.",
         "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
         "updating or waking up for longer than this (default `30m`).",
         "`--no-thread`: one message per change instead of one thread per deployment.",

@@ -10,6 +10,7 @@ from bot.domain.changes import (
     FLAPPING,
     GONE,
     GUARD,
+    IDLE,
     NEW,
     PARTS,
     PROMOTED,
@@ -23,7 +24,7 @@ from bot.domain.changes import (
 )
 from bot.domain.status import FAILURES, emoji
 from bot.domain.subjects import kind_of
-from bot.render import excerpt, guard
+from bot.render import excerpt, guard, idle
 from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
 from bot.render.dates import stamp
 from bot.render.text import NAME, mrkdwn, plain
@@ -125,6 +126,8 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
     buttons after the dashboard link (bot.actions.buttons.notice_buttons)."""
     if change.kind == GUARD:
         return guard.notice(change, model_name=model_name, actions=actions)
+    if change.kind == IDLE:
+        return idle.notice(change, model_name=model_name, actions=actions)
     text, rich = _headline(change, model_name)
     icon, verdict = _verdict(change)
     fields: list[tuple[str, str]] = []

@@ -35,6 +35,7 @@ from bot.store.actions import ActionLog
 from bot.store.env_states import EnvStates
 from bot.store.guard_checks import GuardChecks
 from bot.store.history import read_change_times
+from bot.store.idle_spells import IdleSpells
 from bot.store.mutes import Mutes
 from bot.store.outbox import Outbox
 from bot.store.promotion_messages import PromotionMessages
@@ -56,6 +57,7 @@ class Store:
         self.environments = EnvStates(sessions)
         self.promotions = PromotionMessages(sessions, now=now)
         self.guard = GuardChecks(sessions, now=now)
+        self.idle = IdleSpells(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]

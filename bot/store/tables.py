@@ -332,3 +332,16 @@ class GuardCheck(Base):
     # the specs (`--guard` as described) whose failing verdict was announced: once each
     announced: Mapped[str] = mapped_column(Text, default="")  # "|" between them
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # the guard's own pause, once
+
+
+class IdleSpell(Base):
+    """A deployment announced idle (issue 25): replicas up with (almost) no requests. The row is the
+    claim that its spell was announced, once in all replicas; it goes when the spell ends (requests
+    again, no replicas up, another status), so the next spell is announced again."""
+
+    __tablename__ = "idle_spells"
+
+    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())  # the start of the idle window first read
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime())
