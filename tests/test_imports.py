@@ -31,6 +31,7 @@ PURE = {
     "bot.guard.plan",
     "bot.polling.watching",
     "bot.commands.parse",
+    "bot.commands.parse_digest",
     "bot.commands.urls",
     "bot.commands.typed",
     "bot.baseten.models",

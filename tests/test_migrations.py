@@ -340,3 +340,42 @@ def test_a_replica_of_the_previous_release_runs_on_through_0013(empty_db_url: st
             assert conn.execute(sa.text("SELECT target, guard FROM subscriptions")).all() == [("production", None)]
     finally:
         engine.dispose()
+
+
+def test_0015_adds_the_digests_table_and_back(empty_db_url: str) -> None:
+    """Up to head and down to 0014 twice, with a subscription in place: `digests` alone comes and goes,
+    a digest set in it round-trips, and what was there before is untouched."""
+    url = empty_db_url
+    upgrade(url, "0014")
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO subscriptions (id, team_id, channel_id, model_id, model_name, target, target_name,"
+                " kinds, thread, created_by, created_at) VALUES (7, 'T1', 'C1', 'm1', 'llama', '*', '',"
+                " '', TRUE, 'U1', '2026-12-01 09:00:00')"
+            )
+        )
+    try:
+        for _ in range(2):
+            upgrade(url)
+            assert "digests" in sa.inspect(engine).get_table_names()
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO digests (team_id, channel_id, schedule, tz, created_by, updated_at, last_due)"
+                        " VALUES ('T1', 'C1', 'weekly mon 09:00', 'Europe/Berlin', 'U1', '2026-12-06 10:00:00',"
+                        " '2026-11-30 08:00:00')"
+                    )
+                )
+            with engine.connect() as conn:
+                row = conn.execute(sa.text("SELECT schedule, tz, claimed_due FROM digests")).one()
+                assert tuple(row) == ("weekly mon 09:00", "Europe/Berlin", None)
+                diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            assert diff == []
+            downgrade(url, "0014")
+            assert "digests" not in sa.inspect(engine).get_table_names()
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT id, target FROM subscriptions")).all() == [(7, "*")]
+    finally:
+        engine.dispose()

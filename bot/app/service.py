@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
+from bot.delivery.digests import DigestJob
 from bot.guard.job import GuardJob
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
@@ -33,6 +34,8 @@ SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
 # Between cycles the lease holder looks for notices due again this often: a notice Slack refused
 # is retried seconds later, not after the next poll (a minute, or longer while Baseten is slow).
 DELIVERY_CHECK_SECONDS = 1.0
+# A digest is due at a minute of a local time: looking this often sends it within seconds of it
+DIGEST_CHECK_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
@@ -50,6 +53,14 @@ class Service:
             now=runtime.now,
             after=timedelta(minutes=settings.guard_after_minutes),
             acting=any(settings.operator_ids),
+        )
+        self.digest_job = DigestJob(
+            store=runtime.store,
+            slack=runtime.slack,
+            now=runtime.now,
+            holder=runtime.lease.holder,
+            # a dead leader's claim expires with its lease: the next leader sends the period
+            claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
         )
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
@@ -78,6 +89,9 @@ class Service:
         )
         scheduler.add_job(
             self.guard, "interval", id="guard", seconds=settings.guard_seconds, coalesce=True, max_instances=1
+        )
+        scheduler.add_job(
+            self.digests, "interval", id="digest", seconds=DIGEST_CHECK_SECONDS, coalesce=True, max_instances=1
         )
         scheduler.add_job(
             self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
@@ -212,6 +226,22 @@ class Service:
             log.exception("the promotion guard's pass failed; the next one reads again")
             return
         self.runtime.outage.ok("the promotion guard")
+
+    async def digests(self) -> None:
+        """On the lease holder: each channel's digest that is due and not sent yet (bot.delivery.digests)."""
+        if not self.runtime.lease.held:
+            return
+        try:
+            await self.digest_job.run()
+        except asyncio.CancelledError:
+            return  # shutdown: a claimed period is sent by the next leader once its claim expires
+        except SQLAlchemyError as exc:
+            self.runtime.outage.failed("the digests", exc)
+            return
+        except Exception:
+            log.exception("the digests' pass failed; the next one looks again")
+            return
+        self.runtime.outage.ok("the digests")
 
     async def prune(self) -> None:
         """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.commands.parse_digest import parse_digest
 from bot.commands.typed import (
     ACT_VERBS,
     ENV,
@@ -24,6 +25,7 @@ from bot.commands.typed import (
     Unsubscribe,
     UsageError,
 )
+from bot.commands.typed import quote as _quote
 from bot.commands.urls import looks_like_url, parse_dashboard_url
 from bot.domain.guard import DEFAULT as DEFAULT_GUARD
 from bot.domain.guard import GuardSpec, parse_guard
@@ -67,10 +69,12 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
         return _mute(args)
     if verb in ACT_VERBS:
         return _act(verb, args)
+    if verb == "digest":
+        return parse_digest(args)
     raise UsageError(
         f"I don't know the command `{_quote(words[0])}`. "
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
-        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `list` or `help`."
+        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `digest`, `list` or `help`."
     )
 
 
@@ -363,9 +367,3 @@ def _plain(word: str, what: str) -> str:
 def _no_extra(args: list[str], verb: str) -> None:
     if args:
         raise UsageError(f"`{verb}` takes no arguments.", usage=USAGE[verb])
-
-
-def _quote(text: str) -> str:
-    """User text made safe to show inside backticks: short, one line, no backticks."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text).replace("`", "'")
-    return clean if len(clean) <= 40 else clean[:39] + "…"

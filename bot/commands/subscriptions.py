@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.baseten.models import Deployment, Model
+from bot.commands.digests import digest_line
 from bot.commands.lookup import (
     LookupFailed,
     check_plain_id,
@@ -75,7 +76,7 @@ class Subscriptions:
         self._slack = slack  # asked whether the bot can post in the channel; None: not asked
 
     async def subscribe(self, cmd: Subscribe, actor: Actor) -> Answer:
-        await self._check_channel(actor.channel_id)
+        await self.check_channel(actor.channel_id)
         model = await resolve_model(self._client, cmd.model)
         if cmd.target.startswith(ENV):  # follows the environment: no one deployment is its target
             env = await resolve_environment(self._client, model, cmd.target[len(ENV) :])
@@ -146,7 +147,7 @@ class Subscriptions:
         dev = next((d.id for d in deployments if d.is_development), None)
         return deployments, (model.id, model.display_name, prod, dev)
 
-    async def _check_channel(self, channel_id: str) -> None:
+    async def check_channel(self, channel_id: str) -> None:
         """Refuses a channel the bot can't post in: a private one it is not in (or can't even see).
 
         A public channel needs no invitation (chat:write.public). When Slack can't say, the
@@ -188,10 +189,13 @@ class Subscriptions:
 
     async def list_channel(self, actor: Actor) -> Message:
         views = await self._store.subscriptions.channel_subscriptions(actor.team_id, actor.channel_id)
-        if not views:
-            return cards.info("This channel has no subscriptions. Add one with `/baseten subscribe MODEL`.")
+        digest = await self._store.digests.get(actor.team_id, actor.channel_id)
         now = self._now()
-        lines = [f"*This channel's subscriptions ({len(views)})*"]
+        shown = [digest_line(digest, now)] if digest is not None else []
+        if not views:
+            none = "This channel has no subscriptions. Add one with `/baseten subscribe MODEL`."
+            return cards.lines_message([none, *shown], none) if shown else cards.info(none)
+        lines = [f"*This channel's subscriptions ({len(views)})*", *shown]
         for view in views[:MAX_LIST_LINES]:
             lines.append(list_line(view, now))
         if len(views) > MAX_LIST_LINES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.domain.digests import Schedule
 from bot.domain.guard import GuardSpec
 
 # what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
@@ -91,4 +92,17 @@ class Act:
     environment: str = "production"
 
 
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
+@dataclass(frozen=True)
+class Digest:
+    """`digest daily|weekly …` sets the channel's one digest (replacing any); `digest off` (None) ends it."""
+
+    schedule: Schedule | None
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act | Digest
+
+
+def quote(text: str) -> str:
+    """User text made safe to show inside backticks: short, one line, no backticks."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text).replace("`", "'")
+    return clean if len(clean) <= 40 else clean[:39] + "…"

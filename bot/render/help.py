@@ -20,6 +20,7 @@ USAGE = {
     "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
     "rollback": "/baseten rollback MODEL [env:NAME]",
     **{verb: f"/baseten {verb} training:PROJECT JOB" for verb in ("stop", "recreate")},
+    "digest": "/baseten digest daily HH:MM [TZ] | weekly DAY HH:MM [TZ] | off",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -40,6 +41,7 @@ EXAMPLES = {
     "rollback": "/baseten rollback llama-3-8b",
     "stop": "/baseten stop training:ft-llama job-7q2",
     "recreate": "/baseten recreate training:ft-llama job-7q2",
+    "digest": "/baseten digest weekly mon 09:00 Europe/Berlin",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -63,7 +65,13 @@ HELP = (
     ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
     ("stop", "stop a training job that runs or waits (operators; you confirm first)"),
     ("recreate", "start a training job again with the same spec, as a new job (operators; you confirm first)"),
-    ("list", "this channel's subscriptions"),
+    (
+        "digest",
+        "a summary of what this channel watches, daily or weekly at a local time (`TZ`: an IANA zone such as "
+        "`Europe/Berlin`, default UTC): deploys, failures, recoveries, promotions, time spent failing, the "
+        "largest movers; `off` ends it",
+    ),
+    ("list", "this channel's subscriptions and its digest"),
 )
 
 

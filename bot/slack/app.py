@@ -22,12 +22,14 @@ from bot.actions import buttons
 from bot.actions.checks import min_replica_of
 from bot.actions.operations import Operations, deployment_target
 from bot.baseten.client import BasetenClient
+from bot.commands.digests import change_digest
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
 from bot.commands.parse import parse
 from bot.commands.subscriptions import Actor, Subscriptions
 from bot.commands.typed import (
     Act,
     Command,
+    Digest,
     Help,
     ListSubs,
     Mute,
@@ -47,11 +49,11 @@ from bot.slack.admins import Admins
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume)
+CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume, Digest)  # ADMIN_USER_IDS's to make
 OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
 STORE_DOWN = "The bot's database did not answer in time, so this was not done. Please try again in a minute."
 NOT_ADMIN = (
-    "Only the bot's admins may change subscriptions in this workspace. "
+    "Only the bot's admins may change subscriptions and digests in this workspace. "
     "`status`, `list` and `help` are open to everyone."
 )
 
@@ -267,6 +269,16 @@ async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> t
         return await subs.unmute(cmd, actor)
     if isinstance(cmd, Resume):
         return await subs.resume(cmd, actor)
+    if isinstance(cmd, Digest):
+        return await change_digest(
+            cmd,
+            store=deps.store,
+            team_id=actor.team_id,
+            channel_id=actor.channel_id,
+            user_id=actor.user_id,
+            now=deps.now,
+            check_channel=subs.check_channel,
+        )
     return help_message(), "ephemeral"
 
 

@@ -6,14 +6,16 @@
   subscription, and by the outbox);
 - `outbox`: transitions and their pending deliveries, and a poll's one recording transaction;
 - `threads`: which message a deployment's notices reply to in each channel;
-- `history`: when each deployment changed recently, for the noise rules;
+- `history`: when each deployment changed recently, for the noise rules, and what changed over a
+  digest's period;
 - `retention`: pruning what is done and older than RETENTION_DAYS;
 - `revisions`: the watchers revision, moved after each change to who watches what;
 - `outage`: a database outage as one line a period and a back-off (no SQL of its own);
 - `leases`: the poller lease that elects one replica;
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion;
-- `guard_checks`: the promotion guard's comparisons, what it announced, its own pause.
+- `guard_checks`: the promotion guard's comparisons, what it announced, its own pause;
+- `digests`: each channel's digest schedule, and which period was sent (claimed like a notice).
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -32,9 +34,10 @@ from bot.domain.changes import Snap
 from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
+from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
 from bot.store.guard_checks import GuardChecks
-from bot.store.history import read_change_times
+from bot.store.history import PeriodHistory, read_change_times
 from bot.store.idle_spells import IdleSpells
 from bot.store.mutes import Mutes
 from bot.store.outbox import Outbox
@@ -57,6 +60,8 @@ class Store:
         self.environments = EnvStates(sessions)
         self.promotions = PromotionMessages(sessions, now=now)
         self.guard = GuardChecks(sessions, now=now)
+        self.digests = Digests(sessions, now=now)
+        self.history = PeriodHistory(sessions)
         self.idle = IdleSpells(sessions, now=now)
 
     async def memory(

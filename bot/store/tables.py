@@ -1,6 +1,6 @@
 """SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads,
 leases, actions,
-environment states and promotion messages."""
+environment states, promotion messages, guard checks and digests."""
 
 from __future__ import annotations
 
@@ -332,6 +332,30 @@ class GuardCheck(Base):
     # the specs (`--guard` as described) whose failing verdict was announced: once each
     announced: Mapped[str] = mapped_column(Text, default="")  # "|" between them
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # the guard's own pause, once
+
+
+class Digest(Base):
+    """A channel's one digest: its schedule, the last period sent (named by its due time), and the claim
+    of the replica sending one, so that each period goes out once across restarts and hand-overs."""
+
+    __tablename__ = "digests"
+
+    team_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(32))  # `daily 09:00`, `weekly mon 09:00`
+    tz: Mapped[str] = mapped_column(String(64))  # an IANA zone name
+    created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the due time of the last period settled: sent, or given up on (a channel Slack refuses for good);
+    # a new schedule starts at its latest due time, so a period before the digest existed is not sent
+    last_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(100), default=None)
+    # a replica claims a period before sending it; a claim that outlives its holder expires
+    claimed_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class IdleSpell(Base):
