@@ -29,6 +29,7 @@ PURE = {
     "bot.polling.schedule",
     "bot.polling.promotions",
     "bot.guard.plan",
+    "bot.idle.plan",
     "bot.polling.watching",
     "bot.commands.parse",
     "bot.commands.parse_digest",

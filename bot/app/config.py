@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=20.0, ge=2, le=300)
     guard_seconds: float = Field(default=30.0, ge=1, le=3600)  # the promotion guard's period (bot.guard.job)
     guard_after_minutes: float = Field(default=15.0, ge=0, le=1440)  # a promotion's new current, compared after
+    # replicas up with (almost) no requests this long are idle (bot.idle.job); Baseten's metrics reach 7 days
+    idle_after_minutes: float = Field(default=120.0, gt=0, le=10080)
     retention_days: int = Field(default=30, ge=1, le=3650)  # older done rows are pruned (bot.store.retention)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
 from bot.delivery.digests import DigestJob
 from bot.guard.job import GuardJob
+from bot.idle.job import IdleJob
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
 
@@ -36,6 +38,7 @@ SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
 DELIVERY_CHECK_SECONDS = 1.0
 # A digest is due at a minute of a local time: looking this often sends it within seconds of it
 DIGEST_CHECK_SECONDS = 5.0
+IDLE_CHECK_SECONDS = 60.0  # the idle check's pass, at most; each deployment is read at most every 10 minutes
 PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
@@ -62,6 +65,8 @@ class Service:
             # a dead leader's claim expires with its lease: the next leader sends the period
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
         )
+        self.idle_after = timedelta(minutes=settings.idle_after_minutes)
+        self.idle_job = IdleJob(store=runtime.store, client=runtime.baseten, now=runtime.now, after=self.idle_after)
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -92,6 +97,15 @@ class Service:
         )
         scheduler.add_job(
             self.digests, "interval", id="digest", seconds=DIGEST_CHECK_SECONDS, coalesce=True, max_instances=1
+        )
+        scheduler.add_job(
+            self.idle,
+            "interval",
+            id="idle",
+            # a tenth of IDLE_AFTER_MINUTES, at most a minute: a spell is heard within a tenth of its length
+            seconds=min(IDLE_CHECK_SECONDS, max(1.0, self.idle_after.total_seconds() / 10)),
+            coalesce=True,
+            max_instances=1,
         )
         scheduler.add_job(
             self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
@@ -213,35 +227,33 @@ class Service:
 
     async def guard(self) -> None:
         """On the lease holder: the promotion guard's pass (bot.guard.job)."""
-        if not self.runtime.lease.held:
-            return
-        try:
-            await self.guard_job.run()
-        except asyncio.CancelledError:
-            return  # shutdown: the next leader's pass reads again
-        except SQLAlchemyError as exc:
-            self.runtime.outage.failed("the promotion guard", exc)
-            return
-        except Exception:
-            log.exception("the promotion guard's pass failed; the next one reads again")
-            return
-        self.runtime.outage.ok("the promotion guard")
+        await self._leader_pass("the promotion guard", self.guard_job.run)
 
     async def digests(self) -> None:
-        """On the lease holder: each channel's digest that is due and not sent yet (bot.delivery.digests)."""
+        """On the lease holder: each channel's digest that is due and not sent yet (bot.delivery.digests).
+        A period claimed by a leader stopped mid-pass is sent by the next once its claim expires."""
+        await self._leader_pass("the digests", self.digest_job.run)
+
+    async def idle(self) -> None:
+        """On the lease holder: idle warm replicas (bot.idle.job)."""
+        await self._leader_pass("the idle check", self.idle_job.run)
+
+    async def _leader_pass(self, what: str, run: Callable[[], Awaitable[object]]) -> None:
+        """One periodic pass that only the lease holder makes; a failing database is one line a period
+        for the whole outage, any other failure is logged and the next pass tries again."""
         if not self.runtime.lease.held:
             return
         try:
-            await self.digest_job.run()
+            await run()
         except asyncio.CancelledError:
-            return  # shutdown: a claimed period is sent by the next leader once its claim expires
+            return  # shutdown: the next leader's pass starts again
         except SQLAlchemyError as exc:
-            self.runtime.outage.failed("the digests", exc)
+            self.runtime.outage.failed(what, exc)
             return
         except Exception:
-            log.exception("the digests' pass failed; the next one looks again")
+            log.exception("%s: a pass failed; the next one tries again", what)
             return
-        self.runtime.outage.ok("the digests")
+        self.runtime.outage.ok(what)
 
     async def prune(self) -> None:
         """On the lease holder: what is done and older than RETENTION_DAYS goes, in small batches."""

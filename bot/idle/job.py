@@ -70,7 +70,7 @@ class IdleJob:
         up = {(c.model_id, c.deployment_id) for c in found}
         await self._store.idle.end(k for k in announced if k not in up)
         self._checked = {k: v for k, v in self._checked.items() if k in up}
-        due = [c for c in found if self._checked.get(_key(c), datetime.min) <= now - self._every]
+        due = [c for c in found if self._checked.get(_key(c), now - self._every) <= now - self._every]
         read = await asyncio.gather(*(self._requests(c, now) for c in due))
         for candidate, requests in zip(due, read, strict=True):
             self._checked[_key(candidate)] = now
