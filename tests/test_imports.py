@@ -32,6 +32,8 @@ PURE = {
     "bot.polling.watching",
     "bot.commands.parse",
     "bot.commands.urls",
+    "bot.commands.words",
+    "bot.commands.cost",
     "bot.commands.typed",
     "bot.baseten.models",
     "bot.baseten.metrics",

@@ -91,4 +91,13 @@ class Act:
     environment: str = "production"
 
 
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act
+@dataclass(frozen=True)
+class Cost:
+    """What GPUs cost (CONTRACT.md "Cost"): the spend of the last `days` days, today included, of one model,
+    `chain:CHAIN` or `training:PROJECT` (`subject`, as typed), or of the whole workspace (None)."""
+
+    subject: str | None = None
+    days: int = 7
+
+
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act | Cost
