@@ -40,7 +40,10 @@ def parse_cost(args: list[str]) -> Cost:
             "training project, or none for the whole workspace.",
             usage=usage,
         )
-    named = subject(targets[0])[1] if targets else None
+    try:
+        named = subject(targets[0])[1] if targets else None
+    except UsageError as exc:
+        raise UsageError(str(exc), usage=usage) from None
     return Cost(named, DEFAULT_DAYS if days is None else days)
 
 
