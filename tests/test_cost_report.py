@@ -119,13 +119,13 @@ def test_decimal_strings_stay_exact_through_sums() -> None:
 def test_the_burn_rate_is_replicas_times_the_price_a_minute_per_hour_and_day() -> None:
     prices = Prices({L4: Decimal("0.01414")})
     running = [Running("v3", 2, L4), Running("v2", 0, L4), Running("big", 1, "1x B200"), Running("dev", 1, None)]
-    burn = burn_now(running, prices, unread="1 that Baseten did not list just now")
+    burn = burn_now(running, prices, unread="the replicas of 1 model or chain Baseten did not list just now")
     assert (burn.rate.per_hour, burn.rate.per_day, burn.replicas) == (Decimal("1.6968"), Decimal("40.7232"), 2)
     assert burn.unpriced == ("1x B200", "an unnamed instance type")
     text = shown(cost_message(report(LLAMA, usage(), None, burn=burn)))
     assert "Burn rate now: $1.70 an hour, $40.72 a day (2 replicas up)." in text
     assert "Not counted: replicas on 1x B200, an unnamed instance type" in text
-    assert "Not counted: 1 that Baseten did not list just now." in text
+    assert "Not counted: the replicas of 1 model or chain Baseten did not list just now." in text
     unknown = shown(cost_message(report(LLAMA, usage(), None, burn_note="no prices")))
     assert "Burn rate now: not measured (no prices)." in unknown
 

@@ -123,9 +123,10 @@ async def _workspace(client: BasetenClient, usage: Usage) -> tuple[list[Running]
 def _unread(left: int, failed: int) -> str | None:
     parts = []
     if left:
-        parts.append(f"{left} more models and chains that spent less (at most {MAX_LISTED} are read)")
+        parts.append(f"the replicas of {left} more models and chains that spent less (at most {MAX_LISTED} are read)")
     if failed:
-        parts.append(f"{failed} that Baseten did not list just now")
+        noun = "model or chain" if failed == 1 else "models and chains"
+        parts.append(f"the replicas of {failed} {noun} Baseten did not list just now")
     return "; ".join(parts) or None
 
 
