@@ -34,6 +34,8 @@ PURE = {
     "bot.commands.parse",
     "bot.commands.parse_digest",
     "bot.commands.urls",
+    "bot.commands.words",
+    "bot.commands.cost",
     "bot.commands.typed",
     "bot.baseten.models",
     "bot.baseten.metrics",

@@ -13,7 +13,7 @@ import yaml
 
 from bot.baseten.models import Deployment, Model
 from bot.commands.parse import parse
-from bot.commands.typed import Act, Digest, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe
+from bot.commands.typed import Act, Cost, Digest, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change
 from bot.domain.status import KNOWN, Family, family
 from bot.render import cards, notices, text
@@ -213,6 +213,7 @@ EXAMPLE_OF = {
     "rollback": Act,
     "stop": Act,
     "recreate": Act,
+    "cost": Cost,
     "digest": Digest,
     "list": ListSubs,
     "help": Help,

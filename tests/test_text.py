@@ -8,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -23,10 +24,14 @@ from bot.commands.lookup import LookupFailed, check_plain_id
 from bot.commands.typed import ENV, Subscribe
 from bot.commands.wording import describe_target
 from bot.domain.changes import FLAPPING, GONE, NEW, PROMOTED, PROMOTION, SETTLED, STATUS, STUCK, Change
+from bot.domain.cost import Prices, Usage, UsageLine
 from bot.domain.promotions import ENDED, REPLACED, EnvState
+from bot.domain.spend import Running, Scope, burn_now, report
+from bot.domain.subjects import Kind
 from bot.polling.promotions import diff_environment
 from bot.render import cards, dates, excerpt, notices, promotions, text
 from bot.render.cards import Message
+from bot.render.cost import cost_message
 from bot.store.mutes import MuteView
 from bot.store.subscriptions import SubscriptionView
 from tests.fakes import deployment
@@ -296,7 +301,20 @@ def why(v: Baseten) -> Any:
 
 def every_message(v: Baseten) -> list[Message]:
     """Every builder that shows Baseten's text, fed `v`."""
-    return [*cards_and_notices(v), *promotion_messages(v), *acting_messages(v), *listings(v)]
+    return [*cards_and_notices(v), *promotion_messages(v), *acting_messages(v), *listings(v), *cost_reports(v)]
+
+
+def cost_reports(v: Baseten) -> list[Message]:
+    """A cost report naming Baseten's deployments, models, chains and instance types (issue 25)."""
+    lines = [
+        UsageLine(v.dep_id, "MODEL_DEPLOYMENT", v.dep_name, v.model_name, Decimal(i), 60, i, is_deleted=i == 1)
+        for i in range(12)
+    ]
+    lines.append(UsageLine(v.dep_id, "CHAINLET", v.dep_name, None, Decimal(3), 1, 0, chain_name=v.current_name))
+    usage = Usage(NOW.date(), NOW.date(), tuple(lines))
+    burn = burn_now([Running(v.dep_name, 2, v.instance)], Prices({}), unread=v.reason[:40])
+    scopes = [Scope(Kind.MODEL, v.model_id, v.model_name), Scope(Kind.CHAIN, v.model_id, v.current_name), Scope()]
+    return [cost_message(report(scope, usage, usage, burn=burn)) for scope in scopes]
 
 
 def cards_and_notices(v: Baseten) -> list[Message]:

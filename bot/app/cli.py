@@ -17,7 +17,7 @@ from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.runtime import Runtime, baseten_client, utcnow
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, look_up
 from bot.commands.parse import parse
-from bot.commands.typed import Status, UsageError
+from bot.commands.typed import Cost, Status, UsageError
 from bot.render import cards
 from bot.render.promotions import terminal_environment
 from bot.render.text import printable
@@ -36,9 +36,10 @@ EXAMPLES = """\
 examples:
   BASETEN_API_KEY=... SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... baseten-bot serve
   BASETEN_API_KEY=... baseten-bot status my-model production
+  BASETEN_API_KEY=... baseten-bot cost my-model --days 30
   DATABASE_URL=postgresql://user:pass@host/db baseten-bot migrate
 
-exit status: 0 success; 1 `status` found nothing or Baseten failed;
+exit status: 0 success; 1 `status` or `cost` found nothing or Baseten failed;
              2 a missing or malformed setting, or a usage error.
 Run `baseten-bot COMMAND --help` for one command."""
 
@@ -85,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "deployment", nargs="?", help="deployment name or id, or production or development (default: the whole model)"
     )
+    cost = _command(
+        sub,
+        "cost",
+        "what GPUs cost: spend per deployment, the change, the burn rate now",
+        does="Prints the spend of the last N days (default 7, at most 31) per deployment, the change against "
+        "the days before and the burn rate now, of a model, chain:CHAIN, training:PROJECT or the whole "
+        "workspace. Needs only BASETEN_API_KEY, with billing access. Exit status 1 when nothing matches, "
+        "Baseten fails or the key may not read billing.",
+        example="BASETEN_API_KEY=... baseten-bot cost my-model --days 30",
+    )
+    cost.add_argument("target", nargs="?", help="model name or id, chain:CHAIN or training:PROJECT (default: all)")
+    cost.add_argument("--days", default="7", metavar="N", help="the last N days, today included (1 to 31)")
     poll = _command(
         sub,
         "poll",
@@ -111,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "status":
             return _status(args.model, args.deployment)
+        if args.command == "cost":
+            return _cost(args.target, args.days)
         settings = load_settings()
         _logging(settings.log_level)
         if args.command == "migrate":
@@ -222,6 +237,42 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
         print(terminal_environment(view.model, view.environment))
     else:
         print(cards.terminal_overview(view.model, view.deployments, view.skipped))
+    return 0
+
+
+# -- cost ------------------------------------------------------------------------
+
+
+def _cost(target: str | None, days: str) -> int:
+    try:
+        cmd = parse(f"cost {target or ''} --days {days}")
+    except UsageError as exc:
+        print(_terminal(f"baseten-bot cost: {exc}"), file=sys.stderr)
+        return 2
+    assert isinstance(cmd, Cost)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"baseten-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    return asyncio.run(_cost_async(settings, cmd))
+
+
+async def _cost_async(settings: Settings, cmd: Cost) -> int:
+    from bot.cost.cache import CostCache
+    from bot.cost.report import cost_report
+    from bot.render.cost import terminal_cost
+
+    client = baseten_client(settings)
+    try:
+        report = await cost_report(client, CostCache(client, now=utcnow), cmd, today=utcnow().date())
+    except LookupFailed as exc:
+        print(_terminal(f"baseten-bot cost: {exc}"), file=sys.stderr)
+        return 1
+    finally:
+        await client.aclose()
+    print(terminal_cost(report))
     return 0
 
 

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.actions.operations import Operations
 from bot.app.runtime import Runtime
 from bot.app.web import Health, build
+from bot.cost.cache import CostCache
 from bot.slack.admins import Admins, operators
 from bot.slack.app import Deps, register
 from bot.slack.requests import Gate
@@ -48,8 +49,9 @@ class _Uvicorn:
         return out
 
 
-def bolt_app(runtime: Runtime) -> AsyncApp:
-    """The Slack app: slash commands, buttons and events, wired to the runtime's parts."""
+def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
+    """The Slack app: slash commands, buttons and events, wired to the runtime's parts; `cost` is the
+    service's billing cache (None: each `cost` command reads Baseten afresh)."""
     settings = runtime.settings
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     bolt = AsyncApp(client=runtime.slack, signing_secret=signing, process_before_response=False)
@@ -68,6 +70,7 @@ def bolt_app(runtime: Runtime) -> AsyncApp:
                 slack=runtime.slack,
                 now=runtime.now,
             ),
+            cost=cost,
         ),
     )
     return bolt
@@ -76,10 +79,10 @@ def bolt_app(runtime: Runtime) -> AsyncApp:
 class Server:
     """HTTP (Slack events unless in Socket Mode, health, metrics) plus the Socket Mode link."""
 
-    def __init__(self, runtime: Runtime, health: Health) -> None:
+    def __init__(self, runtime: Runtime, health: Health, *, cost: CostCache | None = None) -> None:
         settings = runtime.settings
         self.socket_mode = settings.socket_mode
-        self._bolt = bolt_app(runtime)
+        self._bolt = bolt_app(runtime, cost)
         signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         web = build(
             bolt=None if self.socket_mode else self._bolt,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
+from bot.cost.cache import CostCache
 from bot.delivery.digests import DigestJob
 from bot.guard.job import GuardJob
 from bot.idle.job import IdleJob
@@ -70,7 +71,10 @@ class Service:
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
-        self.server = Server(runtime, self.health) if listen else None
+        # Baseten's billing, kept (prices a day, usage an hour, a 403 an hour): `cost`, the digest and
+        # idle notices read it through this one cache
+        self.cost = CostCache(runtime.baseten, now=runtime.now)
+        self.server = Server(runtime, self.health, cost=self.cost) if listen else None
 
     def _schedule(self) -> AsyncIOScheduler:
         """Delivery between polls and the lease renewal; the polls themselves run in bot.polling.loop."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.commands.cost import parse_cost
 from bot.commands.parse_digest import parse_digest
 from bot.commands.typed import (
     ACT_VERBS,
@@ -25,8 +26,10 @@ from bot.commands.typed import (
     Unsubscribe,
     UsageError,
 )
-from bot.commands.typed import quote as _quote
 from bot.commands.urls import looks_like_url, parse_dashboard_url
+from bot.commands.words import plain as _plain
+from bot.commands.words import quote as _quote
+from bot.commands.words import subject
 from bot.domain.guard import DEFAULT as DEFAULT_GUARD
 from bot.domain.guard import GuardSpec, parse_guard
 from bot.domain.ids import is_plain_id
@@ -71,10 +74,12 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
         return _act(verb, args)
     if verb == "digest":
         return parse_digest(args)
+    if verb == "cost":
+        return parse_cost(args)
     raise UsageError(
         f"I don't know the command `{_quote(words[0])}`. "
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
-        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `digest`, `list` or `help`."
+        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `cost`, `digest`, `list` or `help`."
     )
 
 
@@ -326,18 +331,6 @@ def _model_target(args: list[str], verb: str) -> tuple[str, TargetWord]:
     return model, _plain(second, "deployment")
 
 
-def subject(word: str) -> tuple[Kind, str]:
-    """The first word of a target: a model id or name, `chain:CHAIN` or `training:PROJECT` (the prefix in
-    any case, kept lower case), validated like any id."""
-    kind, rest = split_typed(word)
-    if kind is Kind.MODEL:
-        return kind, _plain(word, "model")
-    if not rest:
-        example = "my-chain" if kind is Kind.CHAIN else "my-project"
-        raise UsageError(f"`{kind.prefix}` needs a {kind.noun} id or name, e.g. `{kind.prefix}{example}`.")
-    return kind, kind.prefix + _plain(rest, kind.noun)
-
-
 def env_target(name: str, *, synonym: bool = True) -> TargetWord:
     """`staging` -> `env:staging`; `production` -> `production`, the synonym, so that a subscription,
     mute or resume of either is one target (`synonym=False` keeps `env:production`)."""
@@ -354,14 +347,6 @@ def env_name(target: TargetWord) -> str | None:
     if target == "production":
         return "production"
     return target[len(ENV) :] if target.startswith(ENV) else None
-
-
-def _plain(word: str, what: str) -> str:
-    if not is_plain_id(word):
-        raise UsageError(
-            f"`{_quote(word)}` is not a valid {what} id or name: use letters, digits, `-` and `_` only (at most 64)."
-        )
-    return word
 
 
 def _no_extra(args: list[str], verb: str) -> None:

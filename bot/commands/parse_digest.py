@@ -7,7 +7,8 @@ import re
 import zoneinfo
 from functools import lru_cache
 
-from bot.commands.typed import Digest, UsageError, quote
+from bot.commands.typed import Digest, UsageError
+from bot.commands.words import quote
 from bot.domain.digests import DAILY, DAY_NAMES, DAYS, WEEKLY, Schedule
 from bot.render.help import USAGE
 

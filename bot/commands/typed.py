@@ -93,16 +93,19 @@ class Act:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What GPUs cost (CONTRACT.md "Cost"): the spend of the last `days` days, today included, of one model,
+    `chain:CHAIN` or `training:PROJECT` (`subject`, as typed), or of the whole workspace (None)."""
+
+    subject: str | None = None
+    days: int = 7
+
+
+@dataclass(frozen=True)
 class Digest:
     """`digest daily|weekly …` sets the channel's one digest (replacing any); `digest off` (None) ends it."""
 
     schedule: Schedule | None
 
 
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act | Digest
-
-
-def quote(text: str) -> str:
-    """User text made safe to show inside backticks: short, one line, no backticks."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text).replace("`", "'")
-    return clean if len(clean) <= 40 else clean[:39] + "…"
+Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act | Digest | Cost

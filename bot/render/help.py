@@ -20,6 +20,7 @@ USAGE = {
     "promote": "/baseten promote MODEL DEPLOYMENT [env:NAME]",
     "rollback": "/baseten rollback MODEL [env:NAME]",
     **{verb: f"/baseten {verb} training:PROJECT JOB" for verb in ("stop", "recreate")},
+    "cost": "/baseten cost [MODEL | chain:CHAIN | training:PROJECT] [--days N]",
     "digest": "/baseten digest daily HH:MM [TZ] | weekly DAY HH:MM [TZ] | off",
     "list": "/baseten list",
     "help": "/baseten help",
@@ -41,6 +42,7 @@ EXAMPLES = {
     "rollback": "/baseten rollback llama-3-8b",
     "stop": "/baseten stop training:ft-llama job-7q2",
     "recreate": "/baseten recreate training:ft-llama job-7q2",
+    "cost": "/baseten cost llama-3-8b --days 30",
     "digest": "/baseten digest weekly mon 09:00 Europe/Berlin",
     "list": "/baseten list",
     "help": "/baseten help",
@@ -65,6 +67,11 @@ HELP = (
     ("rollback", "promote again what was current before the latest promotion the bot saw (operators)"),
     ("stop", "stop a training job that runs or waits (operators; you confirm first)"),
     ("recreate", "start a training job again with the same spec, as a new job (operators; you confirm first)"),
+    (
+        "cost",
+        "what GPUs cost in the last N days (default 7, at most 31), of a model, chain, training project or "
+        "the whole workspace: spend per deployment, the change against the days before, the burn rate now",
+    ),
     (
         "digest",
         "a summary of what this channel watches, daily or weekly at a local time (`TZ`: an IANA zone such as "

@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from prometheus_client import Counter
@@ -29,6 +29,7 @@ from bot.commands.subscriptions import Actor, Subscriptions
 from bot.commands.typed import (
     Act,
     Command,
+    Cost,
     Digest,
     Help,
     ListSubs,
@@ -40,9 +41,12 @@ from bot.commands.typed import (
     Unsubscribe,
     UsageError,
 )
+from bot.cost.cache import CostCache
+from bot.cost.report import cost_report
 from bot.domain.status import KNOWN
 from bot.polling import why
 from bot.render import cards, excerpt, promotions
+from bot.render.cost import cost_message
 from bot.render.help import help_message
 from bot.slack.actions import act_command, register_acting
 from bot.slack.admins import Admins
@@ -78,6 +82,7 @@ class Deps:
     now: Callable[[], datetime]
     admins: Admins = field(default_factory=Admins)
     ops: Operations | None = None  # acting on deployments; None: the commands say it is not set up
+    cost: CostCache | None = None  # the process's billing cache (bot.app.service); None: one per command
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -269,6 +274,10 @@ async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> t
         return await subs.unmute(cmd, actor)
     if isinstance(cmd, Resume):
         return await subs.resume(cmd, actor)
+    if isinstance(cmd, Cost):
+        cache = deps.cost or CostCache(deps.client, now=deps.now)
+        today = deps.now().astimezone(UTC).date()
+        return cost_message(await cost_report(deps.client, cache, cmd, today=today)), "ephemeral"
     if isinstance(cmd, Digest):
         return await change_digest(
             cmd,
