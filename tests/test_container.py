@@ -138,6 +138,16 @@ def test_the_package_ships_its_migrations() -> None:
     assert (ROOT / "migrations" / "versions" / "0001_initial.py").exists()
 
 
+def test_the_package_ships_every_package_of_the_bot() -> None:
+    """`pip install .` (the container, the black-box check) installs only the packages listed: one
+    left out (bot.guard was) imports fine from a checkout and fails in the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "bot").rglob("__init__.py")}
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+
+
 def test_compose_runs_postgres_and_two_replicas() -> None:
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
