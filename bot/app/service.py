@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
 from bot.cost.cache import CostCache
+from bot.cost.digest_spend import DigestSpend
 from bot.delivery.digests import DigestJob
 from bot.guard.job import GuardJob
 from bot.idle.job import IdleJob
@@ -58,6 +59,7 @@ class Service:
             after=timedelta(minutes=settings.guard_after_minutes),
             acting=any(settings.operator_ids),
         )
+        self.cost = CostCache(runtime.baseten, now=runtime.now)  # commands, the digest and idle notices share it
         self.digest_job = DigestJob(
             store=runtime.store,
             slack=runtime.slack,
@@ -65,15 +67,17 @@ class Service:
             holder=runtime.lease.holder,
             # a dead leader's claim expires with its lease: the next leader sends the period
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
+            spend=DigestSpend(store=runtime.store, cache=self.cost),
         )
         self.idle_after = timedelta(minutes=settings.idle_after_minutes)
-        self.idle_job = IdleJob(store=runtime.store, client=runtime.baseten, now=runtime.now, after=self.idle_after)
+        self.idle_job = IdleJob(
+            store=runtime.store, client=runtime.baseten, now=runtime.now, after=self.idle_after, prices=self.cost.prices
+        )
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
         # Baseten's billing, kept (prices a day, usage an hour, a 403 an hour): `cost`, the digest and
         # idle notices read it through this one cache
-        self.cost = CostCache(runtime.baseten, now=runtime.now)
         self.server = Server(runtime, self.health, cost=self.cost) if listen else None
 
     def _schedule(self) -> AsyncIOScheduler:

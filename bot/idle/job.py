@@ -9,21 +9,22 @@
    no verdict: never a false idle notice, and the next check reads again;
 4. an idle candidate not yet announced is announced once (bot.store.idle_spells claims it in the
    outbox's transaction), with its replicas, requests, instance type, what it costs a day (prices
-   from Baseten, read at most once a day) and its minimum replicas (one deployment read, for Scale
-   to zero); a candidate that is busy again ends its spell.
+   through the service's cost cache: read at most once a day) and its minimum replicas (one
+   deployment read, for Scale to zero); a candidate that is busy again ends its spell.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import AuthError, BasetenError
 from bot.baseten.metrics import REPLICAS, REQUESTS, DeploymentMetrics, to_window
+from bot.cost.cache import NoBilling
 from bot.domain.cost import Prices, burn
 from bot.domain.memory import Outgoing
 from bot.idle.plan import Candidate, candidates, idle_change, is_idle, listening
@@ -32,7 +33,6 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 CHECK = timedelta(minutes=10)  # a candidate's requests are read at most this often
-PRICES_FOR = timedelta(days=1)  # Baseten's prices are read at most once a day
 READING = 4  # candidates read at once
 
 
@@ -44,14 +44,16 @@ class IdleJob:
         client: BasetenClient,
         now: Callable[[], datetime],
         after: timedelta,
+        prices: Callable[[], Awaitable[Prices]],
     ) -> None:
+        """`prices`: Baseten's instance type prices, cached (bot.cost.cache: a day; a 403 an hour)."""
         self._store = store
         self._client = client
         self._now = now
         self._after = after
         self._every = min(CHECK, after)
         self._checked: dict[tuple[str, str], datetime] = {}
-        self._prices: tuple[datetime, Prices | None, str | None] | None = None
+        self._read_prices = prices
         self._reading = asyncio.Semaphore(READING)
 
     async def run(self) -> int:
@@ -138,19 +140,13 @@ class IdleJob:
         return detail
 
     async def _price_list(self) -> tuple[Prices | None, str | None]:
-        """Baseten's prices, read at most once a PRICES_FOR (a refusal too: asked again a day later)."""
-        now = self._now()
-        if self._prices is not None and now - self._prices[0] < PRICES_FOR:
-            return self._prices[1], self._prices[2]
+        """Baseten's prices (cached by the caller), or why there are none."""
         try:
-            prices: Prices | None = await self._client.instance_type_prices()
-            note = None
-        except AuthError:
-            prices, note = None, "this API key may not read Baseten's prices"
+            return await self._read_prices(), None
+        except (AuthError, NoBilling):
+            return None, "this API key may not read Baseten's prices"
         except BasetenError:
-            return None, "Baseten's prices could not be read"  # not remembered: the next notice asks again
-        self._prices = (now, prices, note)
-        return prices, note
+            return None, "Baseten's prices could not be read"
 
 
 def requests_of(answer: DeploymentMetrics) -> float | None:
