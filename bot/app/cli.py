@@ -11,13 +11,14 @@ import logging
 import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.runtime import Runtime, baseten_client, utcnow
 from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, look_up
 from bot.commands.parse import parse
-from bot.commands.typed import Cost, Status, UsageError
+from bot.commands.typed import Command, Cost, Status, UsageError
 from bot.render import cards
 from bot.render.promotions import terminal_environment
 from bot.render.text import printable
@@ -204,24 +205,29 @@ def _terminal(answer: str) -> str:
     return printable(answer).replace("`", "'")
 
 
-def _status(model: str, deployment: str | None) -> int:
-    text = f"status {model} {deployment or ''}".strip()
+def _typed(verb: str, text: str, run: Callable[[Settings, Command], Coroutine[Any, Any, int]]) -> int:
+    """A terminal command typed as in Slack: a usage error or bad configuration exits 2, before
+    anything is asked of Baseten; `run` answers (0, or 1 when not found or the API fails)."""
     try:
         cmd = parse(text)
     except UsageError as exc:
-        print(_terminal(f"baseten-bot status: {exc}"), file=sys.stderr)
+        print(_terminal(f"baseten-bot {verb}: {exc}"), file=sys.stderr)
         return 2
-    assert isinstance(cmd, Status)
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"baseten-bot: configuration error: {exc}", file=sys.stderr)
         return 2
     _logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
-    return asyncio.run(_status_async(settings, cmd))
+    return asyncio.run(run(settings, cmd))
 
 
-async def _status_async(settings: Settings, cmd: Status) -> int:
+def _status(model: str, deployment: str | None) -> int:
+    return _typed("status", f"status {model} {deployment or ''}".strip(), _status_async)
+
+
+async def _status_async(settings: Settings, cmd: Command) -> int:
+    assert isinstance(cmd, Status)
     client = baseten_client(settings)
     try:
         view = await look_up(client, cmd.model, cmd.target)
@@ -244,22 +250,11 @@ async def _status_async(settings: Settings, cmd: Status) -> int:
 
 
 def _cost(target: str | None, days: str) -> int:
-    try:
-        cmd = parse(f"cost {target or ''} --days {days}")
-    except UsageError as exc:
-        print(_terminal(f"baseten-bot cost: {exc}"), file=sys.stderr)
-        return 2
+    return _typed("cost", f"cost {target or ''} --days {days}", _cost_async)
+
+
+async def _cost_async(settings: Settings, cmd: Command) -> int:
     assert isinstance(cmd, Cost)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"baseten-bot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    _logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
-    return asyncio.run(_cost_async(settings, cmd))
-
-
-async def _cost_async(settings: Settings, cmd: Cost) -> int:
     from bot.cost.cache import CostCache
     from bot.cost.report import cost_report
     from bot.render.cost import terminal_cost
