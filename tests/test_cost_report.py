@@ -3,6 +3,7 @@ the change, the burn rate, money rounded once; `cost` parsed; the billing cache'
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -224,6 +225,21 @@ async def test_usage_is_kept_an_hour_per_window_and_prices_a_day() -> None:
     clock.now += timedelta(hours=23)
     await cache.prices()
     assert billing.asked.count("prices") == 2
+
+
+async def test_callers_at_once_share_one_request() -> None:
+    """A morning's digests and a `cost` asking for the same window together: Baseten is asked once."""
+
+    class Slow(Billing):
+        async def usage_summary(self, start: date, end: date, *, interactive: bool = False) -> Usage:
+            await asyncio.sleep(0.05)  # the others arrive while this one is still asking
+            return await super().usage_summary(start, end, interactive=interactive)
+
+    billing = Slow()
+    cache = CostCache(billing, now=Clock())
+    answers = await asyncio.gather(*(cache.usage(START, END) for _ in range(5)))
+    assert billing.asked == ["usage 2026-03-01 2026-03-07"]
+    assert all(a is answers[0] for a in answers)
 
 
 async def test_a_403_is_remembered_an_hour_and_other_failures_are_not() -> None:

@@ -123,6 +123,7 @@ def test_the_notice_says_replicas_requests_and_cost_a_day_in_decimals_with_scale
     assert message.text == "llama / v3: idle for 2h, 2 replicas up, 0 requests; about $36.00 a day"
     shown = json.dumps(message.blocks)
     assert "USD, rounded half up to the cent" in shown and "*Min replicas*\\n1" in shown
+    assert "*Price a minute*\\n$0.0125 a replica" in shown  # a sub-cent price as Baseten gives it, not $0.01
     assert [b["action_id"] for b in actions] == ["act_ask_scale_to_zero"]
     assert notice_buttons(idle_notice(min_replica=0), "llama") == []  # scales to zero already
     assert notice_buttons(idle_notice(min_replica=None), "llama") == []  # not known: never offered on a guess

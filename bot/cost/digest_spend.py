@@ -16,6 +16,7 @@ from bot.cost.cache import CostCache, NoBilling
 from bot.domain.cost import CURRENCY, Usage, change, money, total, window_before, window_problem
 from bot.domain.spend import Scope
 from bot.domain.subjects import Kind as Subject
+from bot.domain.subjects import kind_of
 from bot.render.text import NAME, line
 from bot.store import Store
 
@@ -37,7 +38,7 @@ class DigestSpend:
         days = max(1, round((end - start) / timedelta(days=1)))
         last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
         first = last - timedelta(days=days - 1)
-        models = [m for m in model_ids if not m.startswith(("chain:", "training:"))]
+        models = [m for m in model_ids if kind_of(m) is Subject.MODEL]
         if not models or window_problem(first, last) is not None:
             return None
         try:
@@ -45,7 +46,7 @@ class DigestSpend:
             before = await self._before(first, last)
         except NoBilling:
             return ["This API key may not read Baseten's billing, so the digest says nothing of spend."]
-        snaps, memory = await self._store.idle.seen(models)
+        snaps, memory = await self._store.seen(models)
         rows: list[tuple[str, Decimal, Decimal | None]] = []
         for model_id in models:
             name = memory[model_id].name if model_id in memory else ""

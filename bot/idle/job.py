@@ -65,7 +65,7 @@ class IdleJob:
             self._checked.clear()
             await self._store.idle.end(announced)
             return 0
-        snaps, models = await self._store.idle.seen(listeners)
+        snaps, models = await self._store.seen(listeners)
         states = await self._store.environments.memory(list(listeners))
         envs = {m: {name: s.current_id for name, s in by_env.items()} for m, by_env in states.items()}
         found = candidates(listeners, snaps, models, envs, now=now, after=self._after)
@@ -130,7 +130,6 @@ class IdleJob:
             "minutes": round(self._after.total_seconds() / 60, 2),
             "instance_type": instance_type,
             "min_replica": minimum,
-            "production": c.production,
         }
         if per_minute is not None:
             detail["per_minute"] = str(per_minute)

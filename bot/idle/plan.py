@@ -36,7 +36,6 @@ class Candidate:
     instance_type: str | None
     model_name: str
     watchers: tuple[Watcher, ...]  # one per channel that would hear it, as audience() chose them
-    production: bool = False
 
 
 def listening(watchers: Iterable[Watcher]) -> dict[str, list[Watcher]]:
@@ -100,7 +99,6 @@ def candidates(
                         snap.instance_type,
                         name,
                         tuple(told),
-                        production=bool(memory and memory.production_id == snap.deployment_id),
                     )
                 )
     return out

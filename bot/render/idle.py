@@ -55,11 +55,19 @@ def _fields(d: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("Instance type", mrkdwn(str(get("instance_type")), 80)))
     price = _decimal(get("per_minute"))
     if price is not None:
-        out.append(("Price a minute", f"{money(price)} a replica" if price >= Decimal("0.01") else f"${price}"))
+        out.append(("Price a minute", f"{exact(price)} a replica"))
     minimum = get("min_replica")
     if minimum is not None:
         out.append(("Min replicas", str(_int(minimum))))
     return out
+
+
+def exact(price: Decimal) -> str:
+    """A price as Baseten gives it, unrounded ($0.0125, $1.50): a minute of a GPU often costs less
+    than a cent, and rounding that to the cent would misstate it."""
+    exponent = price.normalize().as_tuple().exponent
+    digits = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"${price:,.{digits}f}"
 
 
 def _int(value: object) -> int:

@@ -24,7 +24,7 @@ reads what the poller knows of some models in one session, through the owning mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import text
@@ -74,6 +74,12 @@ class Store:
             keys = {(m, d) for m, deps in snaps.items() for d in deps}
             history = await read_change_times(session, keys, since=history_since(snaps))
         return snaps, states, history
+
+    async def seen(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
+        """What the poller last saw of these models' deployments (status, since when, replicas) and the
+        models themselves (name, production and development), without the noise rules' history."""
+        async with self._sessions() as session:
+            return await read_memory(session, model_ids)
 
     async def ping(self) -> None:
         async with self._sessions() as session:

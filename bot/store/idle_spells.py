@@ -13,12 +13,10 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.changes import Snap
-from bot.domain.memory import ModelMemory, Outgoing
+from bot.domain.memory import Outgoing
 from bot.store import tables as t
 from bot.store._sql import Now, chunks, insert_ignore, rowcount, utcnow
 from bot.store.outbox import add_outgoing
-from bot.store.snapshots import read_memory
 
 Key = tuple[str, str]  # (model id, deployment id)
 
@@ -27,11 +25,6 @@ class IdleSpells:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, now: Now = utcnow) -> None:
         self._sessions = sessions
         self._now = now
-
-    async def seen(self, model_ids: Iterable[str]) -> tuple[dict[str, dict[str, Snap]], dict[str, ModelMemory]]:
-        """What the poller last saw of these models' deployments (replicas, status and since when)."""
-        async with self._sessions() as session:
-            return await read_memory(session, model_ids)
 
     async def announced(self) -> dict[Key, datetime]:
         """Every spell announced and not ended, with the start of its idle window."""
@@ -54,10 +47,13 @@ class IdleSpells:
 
     async def end(self, keys: Iterable[Key]) -> int:
         """These spells are over: the next one is announced again."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return 0
         ended = 0
         s = t.IdleSpell
         async with self._sessions.begin() as session:
-            for chunk in chunks(sorted(set(keys)), 500):
+            for chunk in chunks(wanted, 500):
                 result = await session.execute(delete(s).where(tuple_(s.model_id, s.deployment_id).in_(chunk)))
                 ended += rowcount(result)
         return ended
