@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     guard_after_minutes: float = Field(default=15.0, ge=0, le=1440)  # a promotion's new current, compared after
     # replicas up with (almost) no requests this long are idle (bot.idle.job); Baseten's metrics reach 7 days
     idle_after_minutes: float = Field(default=120.0, gt=0, le=10080)
+    # issue 26: who may acknowledge a failure, and a burst of notices to one channel sent as one message
+    ack_operators_only: bool = False
+    group_over: int = Field(default=5, ge=1, le=1000)
+    group_wait_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # issue 27: `verb:environment` pairs needing a second operator's approval, and how long a request lives
+    approval_required: str | None = None
+    approval_ttl_minutes: float = Field(default=30.0, gt=0, le=10080)
     retention_days: int = Field(default=30, ge=1, le=3650)  # older done rows are pruned (bot.store.retention)
     host: str = "0.0.0.0"  # noqa: S104 - a server inside a container listens on every interface
     port: int = Field(default=3000, ge=0, le=65535)

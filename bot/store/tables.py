@@ -1,63 +1,50 @@
 """SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads,
-leases, actions,
-environment states, promotion messages, guard checks and digests."""
+leases, revisions, actions, environment states and promotion messages; the later jobs' tables (guard
+checks, digests, idle spells, alarms, notice groups) are in bot.store.tables_jobs and named here too,
+so that `t.X` reaches every table and Base.metadata holds them all."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
-    text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from bot.store.columns import ID, NAME, OPEN_ROWS, SLACK_ID, Base, UTCDateTime
+from bot.store.tables_jobs import Alarm, Digest, GuardCheck, IdleSpell, NoticeGroup
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns aware UTC, on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-
-OPEN_ROWS = text("state IN ('pending', 'sending')")  # deliveries still owed
-ID = String(64)
-SLACK_ID = String(32)
-NAME = String(255)
+__all__ = [
+    "OPEN_ROWS",
+    "Action",
+    "Alarm",
+    "Base",
+    "Delivery",
+    "Digest",
+    "EnvironmentState",
+    "GuardCheck",
+    "IdleSpell",
+    "Lease",
+    "ModelState",
+    "Mute",
+    "NoticeGroup",
+    "PromotionMessage",
+    "Revision",
+    "Snapshot",
+    "Subscription",
+    "Thread",
+    "Transition",
+    "UTCDateTime",
+]
 
 
 class Subscription(Base):
@@ -82,6 +69,9 @@ class Subscription(Base):
     stuck_after: Mapped[int | None] = mapped_column(Integer, default=None)  # seconds; None: 30 min
     # `--guard` as bot.domain.guard.describe says it (an environment's or production's); None: the default
     guard: Mapped[str | None] = mapped_column(String(100), default=None)
+    # `--remind DURATION [--remind-max N]` (issue 26): seconds between reminders; None: no reminders
+    remind_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    remind_max: Mapped[int | None] = mapped_column(Integer, default=None)  # None: the default, 8
     created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_reason: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -196,6 +186,8 @@ class Delivery(Base):
     # a replica claims a row before sending it; a claim that outlives its holder expires
     claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # the burst this row went out in (notice_groups.id), its line posted in its thread; None: on its own
+    group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
 
 
 class Thread(Base):
@@ -305,67 +297,3 @@ class PromotionMessage(Base):
     ts: Mapped[str] = mapped_column(String(32))
     started_by: Mapped[str | None] = mapped_column(NAME, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class GuardCheck(Base):
-    """The promotion guard's latest reading of one comparison: a promotion's candidate against the
-    environment's current deployment while it runs (phase `rollout`), or a promotion's new current
-    against the one it replaced for GUARD_AFTER_MINUTES after it (phase `after`)."""
-
-    __tablename__ = "guard_checks"
-
-    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    environment: Mapped[str] = mapped_column(ID, primary_key=True)
-    # the promotion's key (environment_states.promotion_key), or `after/…` for the comparison after one
-    check_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    phase: Mapped[str] = mapped_column(String(16))
-    candidate_id: Mapped[str] = mapped_column(ID)
-    candidate_name: Mapped[str] = mapped_column(NAME, default="")
-    baseline_id: Mapped[str] = mapped_column(ID)
-    baseline_name: Mapped[str] = mapped_column(NAME, default="")
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # the two windows as last read: {"requests", "errors_5xx", "p95_seconds", "note"}
-    candidate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    current: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    # the specs (`--guard` as described) whose failing verdict was announced: once each
-    announced: Mapped[str] = mapped_column(Text, default="")  # "|" between them
-    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # the guard's own pause, once
-
-
-class Digest(Base):
-    """A channel's one digest: its schedule, the last period sent (named by its due time), and the claim
-    of the replica sending one, so that each period goes out once across restarts and hand-overs."""
-
-    __tablename__ = "digests"
-
-    team_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
-    channel_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True)
-    schedule: Mapped[str] = mapped_column(String(32))  # `daily 09:00`, `weekly mon 09:00`
-    tz: Mapped[str] = mapped_column(String(64))  # an IANA zone name
-    created_by: Mapped[str] = mapped_column(SLACK_ID, default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # the due time of the last period settled: sent, or given up on (a channel Slack refuses for good);
-    # a new schedule starts at its latest due time, so a period before the digest existed is not sent
-    last_due: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    ts: Mapped[str | None] = mapped_column(String(32), default=None)
-    last_error: Mapped[str | None] = mapped_column(String(100), default=None)
-    # a replica claims a period before sending it; a claim that outlives its holder expires
-    claimed_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
-    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-
-class IdleSpell(Base):
-    """A deployment announced idle (issue 25): replicas up with (almost) no requests. The row is the
-    claim that its spell was announced, once in all replicas; it goes when the spell ends (requests
-    again, no replicas up, another status), so the next spell is announced again."""
-
-    __tablename__ = "idle_spells"
-
-    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    since: Mapped[datetime] = mapped_column(UTCDateTime())  # the start of the idle window first read
-    announced_at: Mapped[datetime] = mapped_column(UTCDateTime())
