@@ -23,6 +23,9 @@ QUEUED = "queued"  # a training job pending (waiting for GPUs) longer than QUEUE
 PROMOTION = "promotion"  # a step of a promotion into an environment (bot.polling.promotions)
 GUARD = "guard"  # the promotion guard found a candidate (or a new current) failing (bot.guard.job)
 IDLE = "idle"  # replicas up with (almost) no requests for IDLE_AFTER_MINUTES: once per idle spell (bot.idle.job)
+# a reminder that a failure lasts unacknowledged (issue 26, bot.oncall): made by the on-call pass, not the
+# poller; its detail says which alarm (the failure notice's delivery id), which reminder of how many
+REMIND = "remind"
 # a promotion's end in a detail, for channels that follow it but do not hear its end (muted, filtered):
 # their live message is edited to the end state, without controls, and nothing is posted
 QUIET = "quiet"
@@ -76,6 +79,11 @@ def is_alarm(change: Change) -> bool:
     if change.kind in (STATUS, NEW) and change.new_status in FAILURES:
         return True
     return change.old_status in FAILURES and change.new_status == "ACTIVE"
+
+
+def is_failure(change: Change) -> bool:
+    """A notice that a deployment (or job) failed: it carries Acknowledge, and opens an alarm (issue 26)."""
+    return change.kind in (STATUS, NEW) and change.new_status in FAILURES
 
 
 def is_churn(change: Change) -> bool:
