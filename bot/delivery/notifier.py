@@ -6,6 +6,8 @@ A notice Slack refused for a while holds back the later ones of its channel unti
 goes: the outbox leaves them out of `due()` meanwhile, across passes, restarts and replicas.
 A permanent channel error pauses the channel's subscriptions; a workspace error
 stops delivery to that workspace (rows stay pending) and is logged once.
+A burst for one channel (more than GROUP_OVER notices within GROUP_WAIT_SECONDS) goes out as one
+message, each notice a line in its deployment's thread or in that message's (bot.delivery.groups).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import promotions
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
+from bot.delivery.groups import Bursts
 from bot.domain.changes import GUARD, PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
@@ -77,8 +80,22 @@ class Notifier:
         holder: str = "local",
         claim_for: timedelta = CLAIM,
         buttons: Buttons | None = None,
+        group_over: int | None = None,
+        group_wait: timedelta = timedelta(seconds=10),
     ) -> None:
         self.holder = holder
+        # GROUP_OVER, GROUP_WAIT_SECONDS; None (tests of single notices): every notice goes on its own
+        self._bursts = None
+        if group_over is not None:
+            self._bursts = Bursts(
+                store,
+                now=now,
+                over=group_over,
+                wait=group_wait,
+                holder=holder,
+                claim_for=claim_for,
+                on_result=on_result,
+            )
         self._buttons = buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
         self._claim_for = claim_for
         self._slack = slack
@@ -115,14 +132,28 @@ class Notifier:
 
     async def _channel(self, rows: list[Pending], report: Report) -> None:
         async with self._channels:
-            for i, row in enumerate(rows):
-                if i and self._pace:
-                    await asyncio.sleep(self._pace)
-                if row.team_id in self._disabled or self._stopping:
+            i = 0
+            while i < len(rows):
+                if not await self.paced(rows[i], wait=i > 0):
                     return
-                outcome = await self._one(row, report)
+                bursts = self._bursts
+                take = None if bursts is None else await bursts.take(rows[i:], fresh=i == 0)
+                if take is not None and not take.rows:
+                    return  # a burst gathers (or this list no longer shows all of it): the next pass sends it
+                if take is not None and bursts is not None:
+                    outcome = await bursts.send(self, take, report)
+                    i += len(take.rows)
+                else:
+                    outcome = await self._one(rows[i], report)
+                    i += 1
                 if outcome == "stop":
                     return
+
+    async def paced(self, p: Pending, *, wait: bool = True) -> bool:
+        """Waits the channel's pace before its next message; False when sending to it stopped meanwhile."""
+        if wait and self._pace:
+            await asyncio.sleep(self._pace)
+        return p.team_id not in self._disabled and not self._stopping
 
     async def _cut_releases(self, p: Pending, post: Awaitable[dict[str, object]]) -> dict[str, object]:
         """A send cut by shutdown gives its claimed row back at once: kept, it held its channel's later
@@ -134,24 +165,30 @@ class Notifier:
             await asyncio.shield(self._store.outbox.release(p, error="the send was cut by a shutdown"))
             raise
 
-    async def _one(self, p: Pending, report: Report) -> str:
+    def draw(self, p: Pending) -> Message:
+        """A row's notice, alone or as a line of a group, with its buttons drawn at send time."""
+        buttons = self._buttons.notice_buttons(p.transition, p.model_name) if self._buttons else []
+        return notice(p.transition, model_name=p.model_name, now=self._now(), actions=buttons)
+
+    async def line(self, p: Pending, report: Report, *, group_ts: str | None) -> str:
+        """A row of a group: its notice in its deployment's open thread, else under the group's message."""
+        return await self._one(p, report, group_ts=group_ts)
+
+    async def _one(self, p: Pending, report: Report, *, group_ts: str | None = None) -> str:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
-        change = p.transition
-        if change.kind == PROMOTION:
+        if p.transition.kind == PROMOTION:
             return await self._promotion(p, report)
-        buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
-        message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
-        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
-        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
-            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        message = self.draw(p)
+        thread = await self._thread(p, group_ts)
         try:
             try:
                 response = await self._cut_releases(p, self._post(p, message, thread))
             except SlackApiError as exc:
                 if thread is not None and slack_error(exc) in THREAD_GONE:
-                    thread = None  # the parent was deleted: start a new thread
-                    response = await self._post(p, message, None)
+                    # the parent was deleted: a line goes under its group's message, a notice starts a new thread
+                    thread = _under(group_ts) if group_ts != thread.ts else None
+                    response = await self._post(p, message, thread)
                 elif slack_error(exc) in BLOCK_ERRORS:
                     response = await self._post(p, Message(text=message.text), thread)
                 else:
@@ -170,6 +207,14 @@ class Notifier:
         if thread is not None and thread.replies >= 0:
             await self._edit_parent(p, thread)
         return "ok"
+
+    async def _thread(self, p: Pending, group_ts: str | None) -> ThreadInfo | None:
+        """Where a notice replies: a promotion's live message, the deployment's open thread, a group's message."""
+        change = p.transition
+        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
+        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
+            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        return thread if thread is not None else _under(group_ts)
 
     async def _promotion_thread(self, p: Pending) -> ThreadInfo | None:
         """A `promoted` notice replies under the live message of the promotion that led to it, if any."""
@@ -213,7 +258,8 @@ class Notifier:
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}
         if thread is not None:
-            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition)}
+            # a group's line: its group's message is the channel-level one
+            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition) and p.group_id is None}
         response = await self._slack.chat_postMessage(
             channel=p.channel_id,
             unfurl_links=False,
@@ -235,6 +281,21 @@ class Notifier:
             await self._slack.chat_update(channel=p.channel_id, ts=thread.ts, **parent.as_kwargs())
         except Exception as exc:  # noqa: BLE001 - the notice itself is delivered; the edit is cosmetic
             log.info("could not update the thread parent in %s: %s", p.channel_id, type(exc).__name__)
+
+    async def say(self, p: Pending, message: Message) -> dict[str, object]:
+        """Posts a message of its own in p's channel (a group's)."""
+        return await self._post(p, message, None)
+
+    def permanent(self, exc: SlackApiError) -> bool:
+        """Refused for good, and not for the channel's or the workspace's sake (see `failed`)."""
+        return slack_error(exc) not in CHANNEL_ERRORS | WORKSPACE_ERRORS and not _transient(exc)
+
+    async def failed(self, p: Pending, exc: BaseException, report: Report) -> str:
+        """A send for p's row that did not go: retried, paused, or given up, as for a notice of its own."""
+        if isinstance(exc, SlackApiError):
+            return await self._failed(p, exc, report)
+        await self._retry(p, f"{type(exc).__name__}", None, report)
+        return "stop"
 
     async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
         error = slack_error(exc)
@@ -264,7 +325,7 @@ class Notifier:
             await self._store.outbox.release(p, error=error)
             self._result("workspace_disabled")
             return "stop"
-        if status == 429 or status >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
+        if _transient(exc):
             retry_after = _retry_after(exc)
             await self._retry(p, f"{status} {error}".strip(), retry_after, report)
             return "stop"
@@ -291,9 +352,20 @@ class Notifier:
             self._on_result(outcome)
 
 
+def _under(group_ts: str | None) -> ThreadInfo | None:
+    """The thread of a group's message (replies -1: its parent is not a deployment's, and is not edited)."""
+    return None if group_ts is None else ThreadInfo(group_ts, None, -1)
+
+
 def backoff(attempts: int) -> float:
     """Seconds before a row that failed `attempts` times before is tried again: 2, 4, 8, … 60."""
     return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** min(attempts, 16))
+
+
+def _transient(exc: SlackApiError) -> bool:
+    """Refused for a while (rate limited, Slack failing): retried later."""
+    status = _status(exc)
+    return status == 429 or status >= 500 or slack_error(exc) in ("ratelimited", "internal_error", "fatal_error")
 
 
 def _status(exc: SlackApiError) -> int:

@@ -6,6 +6,7 @@
   subscription, and by the outbox);
 - `outbox`: transitions and their pending deliveries, and a poll's one recording transaction;
 - `threads`: which message a deployment's notices reply to in each channel;
+- `groups`: bursts of notices for one channel sent as one message, and the burst rule's reading;
 - `history`: when each deployment changed recently, for the noise rules, and what changed over a
   digest's period;
 - `retention`: pruning what is done and older than RETENTION_DAYS;
@@ -36,6 +37,7 @@ from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
+from bot.store.groups import Groups
 from bot.store.guard_checks import GuardChecks
 from bot.store.history import PeriodHistory, read_change_times
 from bot.store.idle_spells import IdleSpells
@@ -55,6 +57,7 @@ class Store:
         self.mutes = Mutes(sessions, now=now)
         self.outbox = Outbox(sessions, now=now)
         self.threads = Threads(sessions, now=now)
+        self.groups = Groups(sessions, now=now)
         self.retention = Retention(sessions)
         self.actions = ActionLog(sessions, now=now)
         self.environments = EnvStates(sessions)

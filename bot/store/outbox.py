@@ -44,6 +44,7 @@ class Pending:
     attempts: int
     transition: Change
     model_name: str
+    group_id: int | None = None  # the burst it goes out in, as a line (bot.store.groups)
 
 
 class Outbox:
@@ -125,6 +126,7 @@ class Outbox:
                 attempts=d.attempts,
                 transition=change_of(tr),
                 model_name=tr.model_name,
+                group_id=d.group_id,
             )
             for d, tr in rows
         ]

@@ -5,8 +5,9 @@ still needs (of the `promoted` ones, all but the newest two of each model's envi
 `rollback` reads those, bot.store.actions), finished actions, the live messages of promotions
 no environment shows any more, what the bot last saw of environments nobody watches, the
 snapshots of deployments deleted that long ago, and notice threads that old (a thread takes
-replies for THREAD_AGE, a day at most, so none of them would take one again), and the promotion
-guard's comparisons not read since (their promotions ended long before). Each batch is
+replies for THREAD_AGE, a day at most, so none of them would take one again), the promotion
+guard's comparisons not read since (their promotions ended long before), and the messages of
+notice groups none of whose deliveries is left. Each batch is
 one short transaction of at most `batch` rows, so the lease holder's other writers never wait
 long behind it; the service runs it off the poll loop's path (bot.app.service).
 """
@@ -63,6 +64,10 @@ class Retention:
         for name, key, where in steps:
             pruned.rows[name] = await self._by_id(key, where, batch)
         pruned.rows["transitions"] += pruned.rows.pop("promotions")
+        grouped = exists().where(d.group_id == t.NoticeGroup.id)  # a group goes after its last delivery
+        pruned.rows["notice_groups"] = await self._by_id(
+            t.NoticeGroup.id, and_(t.NoticeGroup.created_at < before, ~grouped), batch
+        )
         pruned.rows["promotion_messages"] = await self._where(msg, and_(msg.created_at < before, ~shown), batch)
         stale = and_(~watched, or_(env.since.is_(None), env.since < before))
         pruned.rows["environment_states"] = await self._where(env, stale, batch)
