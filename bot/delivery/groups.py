@@ -22,19 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import takewhile
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
+from bot.delivery.report import Report
 from bot.domain.groups import MIN_GROUP, burst_until, groupable
 from bot.render.cards import Message
 from bot.render.groups import group_message
 from bot.store import Store
 from bot.store.outbox import Pending
-
-if TYPE_CHECKING:
-    from bot.delivery.notifier import Report
 
 log = logging.getLogger(__name__)
 

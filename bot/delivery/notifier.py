@@ -17,7 +17,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import promotions
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
 from bot.delivery.groups import Bursts
+from bot.delivery.report import Report
 from bot.domain.changes import GUARD, PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
@@ -47,14 +47,6 @@ THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "invalid_threa
 FIRST_BACKOFF = 2.0
 MAX_BACKOFF = 60.0
 CLAIM = timedelta(minutes=1)  # a claim outlives one send with its retries; serve uses the lease period
-
-
-@dataclass
-class Report:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    paused_channels: int = 0
 
 
 class Buttons(Protocol):
