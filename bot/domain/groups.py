@@ -3,9 +3,10 @@ channel is in a burst, and how a group counts its notices by kind. No I/O.
 
 More than GROUP_OVER notices for a channel within GROUP_WAIT_SECONDS are a burst. A lone notice is
 never delayed: a channel is in a burst only once its open notices (created within GROUP_WAIT_SECONDS
-of the oldest one), plus those sent to it on their own in the last GROUP_WAIT_SECONDS, number more
-than GROUP_OVER; its open notices then wait until GROUP_WAIT_SECONDS after the oldest one, so that
-stragglers join, and go as one group.
+of the oldest one), plus those sent to it on their own in the GROUP_WAIT_SECONDS before it, number
+more than GROUP_OVER; its open notices then wait until GROUP_WAIT_SECONDS after the oldest one, so
+that stragglers join, and go as one group. Every count is anchored on the oldest open notice, not on
+the clock: a burst found stays one while it waits.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Tally:
 @dataclass(frozen=True)
 class Window:
     """A channel's groupable notices as the database has them: its oldest open one (None: none), how many
-    open ones were created within GROUP_WAIT_SECONDS of it, how many went alone in the last GROUP_WAIT_SECONDS."""
+    open ones were created within GROUP_WAIT_SECONDS of it, how many went alone in the GROUP_WAIT_SECONDS before it."""
 
     oldest: datetime | None
     open: int

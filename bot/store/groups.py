@@ -43,7 +43,6 @@ class Groups:
     async def window(self, team_id: str, channel_id: str, *, wait: timedelta) -> Window:
         """What the burst rule reads of a channel's groupable notices (bot.domain.groups.Window)."""
         d, tr = t.Delivery, t.Transition
-        now = self._now()
         mine = (d.team_id == team_id, d.channel_id == channel_id, d.group_id.is_(None), tr.kind.not_in(ALONE))
 
         def count(*where: ColumnElement[bool]) -> Select[int]:
@@ -56,7 +55,8 @@ class Groups:
             if oldest is None:
                 return Window(None, 0, 0)
             opened = await session.scalar(count(d.state.in_(OPEN), d.created_at <= oldest + wait))
-            alone = await session.scalar(count(d.state == "sent", d.sent_at >= now - wait))
+            # counted from the oldest open one, not from now: the verdict stays while the burst waits
+            alone = await session.scalar(count(d.state == "sent", d.sent_at >= oldest - wait))
         return Window(oldest, int(opened or 0), int(alone or 0))
 
     async def form(self, team_id: str, channel_id: str, ids: Sequence[int]) -> int | None:
