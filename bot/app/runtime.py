@@ -159,6 +159,8 @@ class Runtime:
             # a dead leader's claims expire when its lease does: the next leader resends them
             claim_for=timedelta(seconds=max(settings.lease_seconds, 30.0)),
             buttons=buttons if any(settings.operator_ids) else None,  # drawn at send time
+            # Acknowledge, unless only operators may and there are none
+            ack=not (settings.ack_operators_only and not any(settings.operator_ids)),
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=now)
         lease = Lease(sessions(engine), holder=instance, now=now, ttl=timedelta(seconds=settings.lease_seconds))

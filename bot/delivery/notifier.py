@@ -24,9 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import promotions
 from bot.delivery.errors import BLOCK_ERRORS, slack_error
-from bot.domain.changes import GUARD, PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
+from bot.domain.changes import GUARD, PROMOTED, PROMOTION, REMIND, THREAD_AGE, Change, is_alarm, is_failure
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
+from bot.render.oncall import THREAD, ack_button, reminder
 from bot.store import Store
 from bot.store.outbox import Pending
 from bot.store.threads import ThreadInfo
@@ -77,8 +78,12 @@ class Notifier:
         holder: str = "local",
         claim_for: timedelta = CLAIM,
         buttons: Buttons | None = None,
+        ack: bool = True,
     ) -> None:
         self.holder = holder
+        # failure notices and reminders carry Acknowledge (issue 26); False only when ACK_OPERATORS_ONLY
+        # is set and there are no operators, so that nobody could use it
+        self._ack = ack
         self._buttons = buttons  # OPERATOR_USER_IDS is set: failure notices carry Retry, Roll back, …
         self._claim_for = claim_for
         self._slack = slack
@@ -137,14 +142,10 @@ class Notifier:
     async def _one(self, p: Pending, report: Report) -> str:
         if not await self._store.outbox.claim(p, holder=self.holder, for_=self._claim_for):
             return "stop"  # another replica has it: the channel's later rows wait their turn
-        change = p.transition
-        if change.kind == PROMOTION:
+        if p.transition.kind == PROMOTION:
             return await self._promotion(p, report)
-        buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
-        message = notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
-        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
-        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
-            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        message = self._message(p)
+        thread = await self._thread(p)
         try:
             try:
                 response = await self._cut_releases(p, self._post(p, message, thread))
@@ -170,6 +171,33 @@ class Notifier:
         if thread is not None and thread.replies >= 0:
             await self._edit_parent(p, thread)
         return "ok"
+
+    def _message(self, p: Pending) -> Message:
+        """One row's message as drawn now: the notice (or reminder) with the buttons it carries, Acknowledge
+        on a failure notice. A notice is drawn again from its row the same way (`draw`)."""
+        change = p.transition
+        if change.kind == REMIND:
+            return reminder(change, model_name=p.model_name, now=self._now(), ack=self._ack)
+        buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
+        if self._ack and is_failure(change):
+            buttons = [ack_button(p.id), *buttons]
+        return notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
+
+    def draw(self, p: Pending) -> Message:
+        """A sent notice drawn again (bot.oncall edits it once acknowledged or recovered)."""
+        return self._message(p)
+
+    async def _thread(self, p: Pending) -> ThreadInfo | None:
+        """Where a row goes: the deployment's thread, a promotion's live message, a reminder's failure notice
+        (its thread, or the notice itself when it started none); None: the channel itself."""
+        change = p.transition
+        if change.kind == REMIND:  # replies -1: the parent is not edited to show the reminder
+            ts = change.detail.get(THREAD)
+            return ThreadInfo(ts, None, -1) if p.thread and isinstance(ts, str) and ts else None
+        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
+        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
+            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        return thread
 
     async def _promotion_thread(self, p: Pending) -> ThreadInfo | None:
         """A `promoted` notice replies under the live message of the promotion that led to it, if any."""
@@ -207,13 +235,14 @@ class Notifier:
         if self._on_recorded is not None:
             self._on_recorded(time.perf_counter() - answered)
         change = p.transition
-        if thread is None and p.thread and ts is not None and change.kind != GUARD:  # the guard's alarm starts none
+        if thread is None and p.thread and ts is not None and change.kind not in (GUARD, REMIND):  # they start none
             await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}
         if thread is not None:
-            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition)}
+            # a reminder is sent to the channel too: it is there to be seen
+            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition) or p.transition.kind == REMIND}
         response = await self._slack.chat_postMessage(
             channel=p.channel_id,
             unfurl_links=False,

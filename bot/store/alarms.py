@@ -17,7 +17,7 @@ from bot.domain.alarms import DELETED, RECOVERED, Alarm
 from bot.domain.memory import Outgoing
 from bot.store import tables as t
 from bot.store._sql import Now, rowcount, utcnow
-from bot.store.outbox import Pending, add_outgoing, change_of
+from bot.store.outbox import Pending, add_outgoing, change_of, drop_reminders
 
 End = tuple[int, str, str | None]  # (delivery id, why, the status now)
 
@@ -49,7 +49,10 @@ class Alarms:
                 .where(a.delivery_id == delivery_id, a.acked_by.is_(None), a.ended_at.is_(None))
                 .values(acked_by=user_id, acked_at=self._now())
             )
-            return rowcount(result) == 1
+            if rowcount(result) != 1:
+                return False
+            await drop_reminders(session, [delivery_id], "acknowledged")
+            return True
 
     async def end(self, ends: Sequence[End]) -> int:
         """Ends open alarms (recovered, deleted, unsubscribed); one already ended keeps its first reason."""
@@ -64,6 +67,7 @@ class Alarms:
                     .values(ended_at=now, ended_why=why, now_status=status)
                 )
                 ended += rowcount(result)
+            await drop_reminders(session, [e[0] for e in ends], "the alarm ended")
         return ended
 
     async def remind(self, alarm: Alarm, outgoing: Outgoing) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.changes import Change, Snap, is_failure
+from bot.domain.changes import REMIND, Change, Snap, is_failure
 from bot.domain.memory import ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
 from bot.store import tables as t
@@ -280,6 +280,24 @@ async def drop_pending(
     if channel is not None:
         query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
     await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def drop_reminders(session: AsyncSession, alarm_ids: Sequence[int], reason: str) -> None:
+    """Drops the reminders of these alarms not sent yet (acknowledged or ended meanwhile: issue 26)."""
+    if not alarm_ids:
+        return
+    d, tr = t.Delivery, t.Transition
+    ids = (
+        await session.scalars(
+            select(d.id)
+            .join(tr, d.transition_id == tr.id)
+            .where(_OPEN_ROW, d.state == "pending", tr.kind == REMIND, tr.detail["alarm"].as_integer().in_(alarm_ids))
+        )
+    ).all()
+    if ids:
+        await session.execute(
+            update(d).where(d.id.in_(ids), d.state == "pending").values(state="dropped", last_error=reason)
+        )
 
 
 async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:

@@ -114,8 +114,7 @@ class SubscriptionStore:
             thread,
             None if stuck_after is None else int(stuck_after.total_seconds()),
             None if guard is None or guard == DEFAULT_GUARD else describe_guard(guard),
-            None if remind is None else remind[0],
-            None if remind is None else remind[1],
+            *(remind or (None, None)),
         )
         row = {
             "team_id": team_id,
