@@ -104,7 +104,8 @@ def closed(
     drawn = without_ack(notice)
     if not parts:
         return drawn
-    return replace(drawn, blocks=[*drawn.blocks, context_block(" · ".join(parts))])
+    line = " · ".join(parts)
+    return replace(drawn, blocks=[*drawn.blocks, context_block(line[:1].upper() + line[1:])])
 
 
 def ack_line(user: str, *, reminded: bool) -> Message:
