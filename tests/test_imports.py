@@ -30,6 +30,8 @@ PURE = {
     "bot.polling.promotions",
     "bot.guard.plan",
     "bot.idle.plan",
+    "bot.oncall.plan",
+    "bot.commands.parse_remind",
     "bot.polling.watching",
     "bot.commands.parse",
     "bot.commands.parse_digest",

@@ -161,6 +161,8 @@ class Runtime:
             buttons=buttons if any(settings.operator_ids) else None,  # drawn at send time
             group_over=settings.group_over,
             group_wait=timedelta(seconds=settings.group_wait_seconds),
+            # Acknowledge, unless only operators may and there are none
+            ack=not (settings.ack_operators_only and not any(settings.operator_ids)),
         )
         poller = Poller(client=baseten, store=store, notifier=notifier, now=now)
         lease = Lease(sessions(engine), holder=instance, now=now, ttl=timedelta(seconds=settings.lease_seconds))

@@ -16,6 +16,7 @@ from bot.actions.operations import Operations
 from bot.app.runtime import Runtime
 from bot.app.web import Health, build
 from bot.cost.cache import CostCache
+from bot.oncall.acks import Acknowledger
 from bot.slack.admins import Admins, operators
 from bot.slack.app import Deps, register
 from bot.slack.requests import Gate
@@ -55,6 +56,7 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
     settings = runtime.settings
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     bolt = AsyncApp(client=runtime.slack, signing_secret=signing, process_before_response=False)
+    acting = operators(*settings.operator_ids, runtime.slack)
     register(
         bolt,
         Deps(
@@ -66,11 +68,18 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
             ops=Operations(
                 client=runtime.baseten,
                 store=runtime.store,
-                operators=operators(*settings.operator_ids, runtime.slack),
+                operators=acting,
                 slack=runtime.slack,
                 now=runtime.now,
             ),
             cost=cost,
+            acks=Acknowledger(
+                store=runtime.store,
+                slack=runtime.slack,
+                draw=runtime.notifier.draw,
+                operators=acting,
+                operators_only=settings.ack_operators_only,
+            ),
         ),
     )
     return bolt

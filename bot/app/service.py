@@ -30,6 +30,7 @@ from bot.cost.digest_spend import DigestSpend
 from bot.delivery.digests import DigestJob
 from bot.guard.job import GuardJob
 from bot.idle.job import IdleJob
+from bot.oncall.job import OnCallJob
 from bot.polling.loop import PollLoop
 from bot.polling.poller import CycleReport, describe
 
@@ -40,6 +41,7 @@ SHUTDOWN_BUDGET = 8.0  # seconds; the contract allows 10
 DELIVERY_CHECK_SECONDS = 1.0
 # A digest is due at a minute of a local time: looking this often sends it within seconds of it
 DIGEST_CHECK_SECONDS = 5.0
+ONCALL_CHECK_SECONDS = 5.0  # on call's pass: a reminder goes out within seconds of its time, a recovery is seen
 IDLE_CHECK_SECONDS = 60.0  # the idle check's pass, at most; each deployment is read at most every 10 minutes
 PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
@@ -72,6 +74,9 @@ class Service:
         self.idle_after = timedelta(minutes=settings.idle_after_minutes)
         self.idle_job = IdleJob(
             store=runtime.store, client=runtime.baseten, now=runtime.now, after=self.idle_after, prices=self.cost.prices
+        )
+        self.oncall_job = OnCallJob(
+            store=runtime.store, slack=runtime.slack, now=runtime.now, draw=runtime.notifier.draw
         )
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
@@ -114,6 +119,9 @@ class Service:
             seconds=min(IDLE_CHECK_SECONDS, max(1.0, self.idle_after.total_seconds() / 10)),
             coalesce=True,
             max_instances=1,
+        )
+        scheduler.add_job(
+            self.oncall, "interval", id="oncall", seconds=ONCALL_CHECK_SECONDS, coalesce=True, max_instances=1
         )
         scheduler.add_job(
             self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
@@ -245,6 +253,10 @@ class Service:
     async def idle(self) -> None:
         """On the lease holder: idle warm replicas (bot.idle.job)."""
         await self._leader_pass("the idle check", self.idle_job.run)
+
+    async def oncall(self) -> None:
+        """On the lease holder: alarms ended, reminders due, acknowledged notices that recovered (bot.oncall.job)."""
+        await self._leader_pass("on call", self.oncall_job.run)
 
     async def _leader_pass(self, what: str, run: Callable[[], Awaitable[object]]) -> None:
         """One periodic pass that only the lease holder makes; a failing database is one line a period

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.commands.cost import parse_cost
 from bot.commands.parse_digest import parse_digest
+from bot.commands.parse_remind import remind_every, remind_times, reminders
 from bot.commands.typed import (
     ACT_VERBS,
     ENV,
@@ -140,6 +141,7 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
     thread = True
     stuck: timedelta | None = None
     guard: GuardSpec | None = None
+    remind: dict[str, str] = {}  # `--remind` and `--remind-max` as typed
     on_ended, on_value = -2, ""  # the last word an `--on` read, and the list it made
     i = 0
     while i < len(args):
@@ -152,14 +154,16 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
                 on_ended, on_value = i, value
             elif flag == "--stuck":
                 stuck = parse_duration(value, usage=usage)
+            elif flag in ("--remind", "--remind-max"):
+                remind[flag] = value
             else:
                 guard = _guard(value)
         elif word == "--no-thread":
             thread = False
         elif word.startswith("-"):
             raise UsageError(
-                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread`, `--stuck DURATION` "
-                "or `--guard SPEC`.",
+                f"Unknown option `{_quote(word)}`: use `--on KINDS`, `--no-thread`, `--stuck DURATION`, "
+                "`--remind DURATION`, `--remind-max N` or `--guard SPEC`.",
                 usage=usage,
             )
         elif i == on_ended + 1 and _is_kind(word, statuses):
@@ -178,7 +182,17 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
     _stuck_fits(model, stuck)
     if guard is not None:
         _guarded(model, deployment)
-    return Subscribe(model, deployment, frozenset(kinds), thread, stuck, None if guard == DEFAULT_GUARD else guard)
+    every = remind_every(remind["--remind"]) if "--remind" in remind else None
+    times = remind_times(remind["--remind-max"]) if "--remind-max" in remind else None
+    return Subscribe(
+        model,
+        deployment,
+        frozenset(kinds),
+        thread,
+        stuck,
+        None if guard == DEFAULT_GUARD else guard,
+        reminders(every, times, asked="--remind" in remind),
+    )
 
 
 # the options of `subscribe` that take a value: what it is called when missing, an example, and
@@ -186,6 +200,8 @@ def _subscribe(args: list[str], statuses: frozenset[str]) -> Subscribe:
 OPTION_VALUES = {
     "--on": ("a value", "--on failures,recoveries", True),
     "--stuck": ("a duration", "--stuck 45m", False),
+    "--remind": ("a duration", "--remind 30m", False),
+    "--remind-max": ("a number", "--remind-max 8", False),
     "--guard": ("a value", "--guard 5xx:2%,p95:2x,min:50", True),
 }
 

@@ -99,6 +99,7 @@ class Subscriptions:
             user_id=actor.user_id,
             stuck_after=cmd.stuck_after,
             guard=cmd.guard,
+            remind=None if cmd.remind is None else (int(cmd.remind[0].total_seconds()), cmd.remind[1]),
             baseline=[snap_of(d, self._now()) for d in deployments],
             model_row=model_row,
         )

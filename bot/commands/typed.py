@@ -51,6 +51,8 @@ class Subscribe:
     thread: bool = True
     stuck_after: timedelta | None = None  # None: the default, 30 minutes
     guard: GuardSpec | None = None  # `--guard`, on an environment or production; None: the default spec
+    # `--remind DURATION [--remind-max N]` (issue 26): how often, and how many at most (None: the default)
+    remind: tuple[timedelta, int | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.baseten.models import Deployment
 from bot.commands.typed import ENV, WHOLE_MODEL, Subscribe
+from bot.domain.alarms import remind_limit
 from bot.domain.changes import DEFAULT_STUCK
 from bot.domain.guard import DEFAULT as DEFAULT_GUARD
 from bot.domain.guard import describe as guard_text
@@ -31,6 +32,13 @@ def describe_kinds(kinds: frozenset[str] | Sequence[str]) -> str:
 def describe_stuck(stuck_after: timedelta) -> str:
     """A subscription's own `--stuck` threshold (the default, 30 minutes, goes unsaid)."""
     return f"stuck after {cards.duration(stuck_after)}"
+
+
+def describe_remind(seconds: int | None, times: int | None) -> str:
+    """A subscription's reminders: `reminds every 30m, at most 8 times`, or `no reminders`."""
+    if not seconds:
+        return "no reminders"
+    return f"reminds every {cards.duration(timedelta(seconds=seconds))}, at most {remind_limit(times)} times"
 
 
 def guarded(model_id: str, target: str) -> bool:
@@ -73,6 +81,9 @@ def option_changes(before: Options, cmd: Subscribe) -> str:
     if before.guard != guard:
         shown = (f"`{mrkdwn(g or guard_text(DEFAULT_GUARD), 100)}`" for g in (before.guard, guard))
         changes.append("promotion guard {} → {}".format(*shown))
+    remind = (None, None) if cmd.remind is None else (int(cmd.remind[0].total_seconds()), cmd.remind[1])
+    if (before.remind_seconds, before.remind_max) != remind:
+        changes.append(f"{describe_remind(before.remind_seconds, before.remind_max)} → {describe_remind(*remind)}")
     return "; ".join(changes)
 
 
@@ -99,6 +110,8 @@ def list_line(view: SubscriptionView, now: datetime) -> str:
         extras.append(describe_stuck(timedelta(seconds=view.stuck_after)))
     if guarded(view.model_id, view.target):
         extras.append(describe_guard(view.guard))
+    if view.remind_seconds:
+        extras.append(describe_remind(view.remind_seconds, view.remind_max))
     if not view.thread:
         extras.append("no threads")
     if view.muted_until is not None and view.muted_until > now:
@@ -134,6 +147,7 @@ def subscribed_lines(
         f":bell: <@{escape(user_id)}> subscribed this channel to {what}. {current}",
         f"Notices: {describe_kinds(cmd.kinds)}"
         + (f"; {describe_stuck(cmd.stuck_after)}" if cmd.stuck_after else "")
+        + (f"; {describe_remind(int(cmd.remind[0].total_seconds()), cmd.remind[1])}" if cmd.remind else "")
         + ("; one thread per deployment." if cmd.thread else "; one message per change."),
         *([f"Promotion guard: `{mrkdwn(guard_text(cmd.guard or DEFAULT_GUARD), 100)}`."] if guard else []),
     ]

@@ -24,12 +24,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import promotions
-from bot.delivery.errors import BLOCK_ERRORS, slack_error
+from bot.delivery.errors import BLOCK_ERRORS, http_status, retry_after_of, slack_error
 from bot.delivery.groups import Bursts
 from bot.delivery.report import Report
-from bot.domain.changes import GUARD, PROMOTED, PROMOTION, THREAD_AGE, Change, is_alarm
+from bot.domain.changes import GUARD, PROMOTED, PROMOTION, REMIND, THREAD_AGE, Change, is_alarm, is_failure
 from bot.render.cards import Block, Message
 from bot.render.notices import notice, thread_parent
+from bot.render.oncall import THREAD, ack_button, reminder
 from bot.store import Store
 from bot.store.outbox import Pending
 from bot.store.threads import ThreadInfo
@@ -74,8 +75,12 @@ class Notifier:
         buttons: Buttons | None = None,
         group_over: int | None = None,
         group_wait: timedelta = timedelta(seconds=10),
+        ack: bool = True,
     ) -> None:
         self.holder = holder
+        # failure notices and reminders carry Acknowledge (issue 26); False only when ACK_OPERATORS_ONLY
+        # is set and there are no operators, so that nobody could use it
+        self._ack = ack
         # GROUP_OVER, GROUP_WAIT_SECONDS; None (tests of single notices): every notice goes on its own
         self._bursts = None
         if group_over is not None:
@@ -157,11 +162,6 @@ class Notifier:
             await asyncio.shield(self._store.outbox.release(p, error="the send was cut by a shutdown"))
             raise
 
-    def draw(self, p: Pending) -> Message:
-        """A row's notice, alone or as a line of a group, with its buttons drawn at send time."""
-        buttons = self._buttons.notice_buttons(p.transition, p.model_name) if self._buttons else []
-        return notice(p.transition, model_name=p.model_name, now=self._now(), actions=buttons)
-
     async def line(self, p: Pending, report: Report, *, group_ts: str | None) -> str:
         """A row of a group: its notice in its deployment's open thread, else under the group's message."""
         return await self._one(p, report, group_ts=group_ts)
@@ -200,12 +200,33 @@ class Notifier:
             await self._edit_parent(p, thread)
         return "ok"
 
-    async def _thread(self, p: Pending, group_ts: str | None) -> ThreadInfo | None:
-        """Where a notice replies: a promotion's live message, the deployment's open thread, a group's message."""
+    def draw(self, p: Pending) -> Message:
+        """One row's message as drawn now, alone or as a line of a group: the notice (or reminder) with the
+        buttons it carries, Acknowledge on a failure notice. bot.oncall draws a sent notice again the same way
+        when it is acknowledged or recovered."""
         change = p.transition
-        thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
-        if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
-            thread = await self._store.threads.thread(p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE)
+        if change.kind == REMIND:
+            return reminder(change, model_name=p.model_name, now=self._now(), ack=self._ack)
+        buttons = self._buttons.notice_buttons(change, p.model_name) if self._buttons else []
+        if self._ack and is_failure(change):
+            buttons = [ack_button(p.id), *buttons]
+        return notice(change, model_name=p.model_name, now=self._now(), actions=buttons)
+
+    async def _thread(self, p: Pending, group_ts: str | None) -> ThreadInfo | None:
+        """Where a row goes: the deployment's thread, a promotion's live message, a reminder's failure notice
+        (its thread, or the notice itself when it started none), else a group's message; None: the channel."""
+        change = p.transition
+        thread: ThreadInfo | None = None
+        if change.kind == REMIND:  # replies -1: the parent is not edited to show the reminder
+            ts = change.detail.get(THREAD)
+            if p.thread and isinstance(ts, str) and ts:
+                thread = ThreadInfo(ts, None, -1)
+        else:
+            thread = await self._promotion_thread(p)  # a promotion this channel watched: its end goes there
+            if p.thread and thread is None and change.kind != GUARD:  # the guard's alarm: in the channel itself
+                thread = await self._store.threads.thread(
+                    p.team_id, p.channel_id, change.deployment_id, max_age=THREAD_AGE
+                )
         return thread if thread is not None else _under(group_ts)
 
     async def _promotion_thread(self, p: Pending) -> ThreadInfo | None:
@@ -244,14 +265,15 @@ class Notifier:
         if self._on_recorded is not None:
             self._on_recorded(time.perf_counter() - answered)
         change = p.transition
-        if thread is None and p.thread and ts is not None and change.kind != GUARD:  # the guard's alarm starts none
+        if thread is None and p.thread and ts is not None and change.kind not in (GUARD, REMIND):  # they start none
             await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
     async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
         extra: dict[str, object] = {}
         if thread is not None:
-            # a group's line: its group's message is the channel-level one
-            extra = {"thread_ts": thread.ts, "reply_broadcast": is_alarm(p.transition) and p.group_id is None}
+            # a reminder is sent to the channel too; a group's line is not: its group's message is
+            broadcast = (is_alarm(p.transition) or p.transition.kind == REMIND) and p.group_id is None
+            extra = {"thread_ts": thread.ts, "reply_broadcast": broadcast}
         response = await self._slack.chat_postMessage(
             channel=p.channel_id,
             unfurl_links=False,
@@ -291,7 +313,7 @@ class Notifier:
 
     async def _failed(self, p: Pending, exc: SlackApiError, report: Report) -> str:
         error = slack_error(exc)
-        status = _status(exc)
+        status = http_status(exc)
         if error in CHANNEL_ERRORS:
             await self._store.outbox.mark_failed(p, error=error)
             paused = await self._store.subscriptions.pause_channel(p.team_id, p.channel_id, error)
@@ -318,7 +340,7 @@ class Notifier:
             self._result("workspace_disabled")
             return "stop"
         if _transient(exc):
-            retry_after = _retry_after(exc)
+            retry_after = retry_after_of(exc)
             await self._retry(p, f"{status} {error}".strip(), retry_after, report)
             return "stop"
         await self._store.outbox.mark_failed(p, error=error or f"http {status}")
@@ -356,25 +378,5 @@ def backoff(attempts: int) -> float:
 
 def _transient(exc: SlackApiError) -> bool:
     """Refused for a while (rate limited, Slack failing): retried later."""
-    status = _status(exc)
+    status = http_status(exc)
     return status == 429 or status >= 500 or slack_error(exc) in ("ratelimited", "internal_error", "fatal_error")
-
-
-def _status(exc: SlackApiError) -> int:
-    """HTTP status of a failed call: a SlackResponse has `status_code`; when Slack's body is not JSON
-    (a 5xx page from a proxy), the SDK raises with the raw aiohttp response, which has `status`."""
-    response = exc.response
-    value = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
-    return int(value)
-
-
-def _retry_after(exc: SlackApiError) -> float | None:
-    headers = getattr(exc.response, "headers", None) or {}
-    for key, value in dict(headers).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(1.0, float(raw))
-            except (TypeError, ValueError):
-                return None
-    return None

@@ -34,6 +34,8 @@ class Watcher:
     # current and nothing made while paused is announced on resume, but it hears nothing
     paused: bool = False
     guard: str | None = None  # `--guard` as bot.domain.guard.describe says it; None: the default
+    remind_seconds: int | None = None  # `--remind` (issue 26); None: no reminders
+    remind_max: int | None = None  # `--remind-max`; None: the default (bot.domain.alarms)
 
 
 def parse_kinds(text: str) -> frozenset[str]:

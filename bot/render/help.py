@@ -10,7 +10,7 @@ USAGE = {
     "status": "/baseten status MODEL [DEPLOYMENT | production | development | env:NAME]",
     "subscribe": (
         "/baseten subscribe MODEL [DEPLOYMENT | production | development | env:NAME] [--on KINDS] [--no-thread] "
-        "[--stuck DURATION] [--guard SPEC]"
+        "[--stuck DURATION] [--remind DURATION [--remind-max N]] [--guard SPEC]"
     ),
     "unsubscribe": "/baseten unsubscribe MODEL [DEPLOYMENT | production | development | env:NAME]",
     "mute": "/baseten mute MODEL [DEPLOYMENT | production | development | env:NAME] DURATION",
@@ -94,6 +94,13 @@ def help_message() -> Message:
         "`--stuck DURATION`: announce a deployment as stuck when it is building, deploying, loading, "
         "updating or waking up for longer than this (default `30m`).",
         "`--no-thread`: one message per change instead of one thread per deployment.",
+        "`--remind DURATION` (at least `1m`, at most `1d`; `off` for none) and `--remind-max N` (1 to 100, "
+        "default 8): while a failure lasts and nobody acknowledged it, a reminder in its thread, also sent to "
+        "the channel, every DURATION, at most N times. A recovery or an acknowledgement ends them; a mute "
+        "pauses them.",
+        "Acknowledge: the button on every failure notice (and reminder) says who is on it: the notice is "
+        "edited to say who and when, a line goes in its thread, and reminders stop. With "
+        "`ACK_OPERATORS_ONLY=true`, only operators may.",
         "`--guard SPEC` (on `env:NAME` or `production`): the promotion guard's thresholds, comma-separated: "
         "`5xx:N%` (the candidate's 5xx rate), `p95:Nx` (its p95 against the current deployment's), `min:N` "
         "(requests before any verdict), `auto-pause`; or `off`. Default: `5xx:2%,p95:2x,min:50`.",

@@ -44,12 +44,14 @@ from bot.commands.typed import (
 from bot.cost.cache import CostCache
 from bot.cost.report import cost_report
 from bot.domain.status import KNOWN
+from bot.oncall.acks import Acknowledger
 from bot.polling import why
 from bot.render import cards, excerpt, promotions
 from bot.render.cost import cost_message
 from bot.render.help import help_message
 from bot.slack.actions import act_command, register_acting
 from bot.slack.admins import Admins
+from bot.slack.oncall import register_ack
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class Deps:
     admins: Admins = field(default_factory=Admins)
     ops: Operations | None = None  # acting on deployments; None: the commands say it is not set up
     cost: CostCache | None = None  # the process's billing cache (bot.app.service); None: one per command
+    acks: Acknowledger | None = None  # the Acknowledge button (issue 26); None: not listened to
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -92,6 +95,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     _register_actions(app, deps)
     if deps.ops is not None:
         register_acting(app, deps.ops)
+    if deps.acks is not None:
+        register_ack(app, deps.acks)
     _register_events(app, deps)
 
 

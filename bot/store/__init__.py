@@ -16,7 +16,9 @@
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion;
 - `guard_checks`: the promotion guard's comparisons, what it announced, its own pause;
-- `digests`: each channel's digest schedule, and which period was sent (claimed like a notice).
+- `digests`: each channel's digest schedule, and which period was sent (claimed like a notice);
+- `alarms` (and `alarm_rows`, which opens one as its notice is marked sent): failure notices
+  acknowledged and reminded (issue 26).
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -35,6 +37,7 @@ from bot.domain.changes import Snap
 from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
+from bot.store.alarms import Alarms
 from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
 from bot.store.groups import Groups
@@ -66,6 +69,7 @@ class Store:
         self.digests = Digests(sessions, now=now)
         self.history = PeriodHistory(sessions)
         self.idle = IdleSpells(sessions, now=now)
+        self.alarms = Alarms(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.changes import Change, Snap
+from bot.domain.changes import REMIND, Change, Snap, is_failure
 from bot.domain.memory import ModelMemory, ModelRow, Outgoing
 from bot.domain.promotions import EnvState
 from bot.store import tables as t
 from bot.store._sql import Now, chunks, rowcount, utcnow
+from bot.store.alarm_rows import open_alarm
 from bot.store.env_states import write_environment
 from bot.store.snapshots import write_model, write_snapshot
 
@@ -246,12 +247,25 @@ async def _add_deliveries(session: AsyncSession, rows: list[tuple[t.Transition, 
 async def mark_sent_in(
     session: AsyncSession, pending: Pending, *, ts: str | None, thread_ts: str | None, now: datetime
 ) -> None:
-    """Marks a delivery sent inside the caller's transaction (a promotion message records its ts with it)."""
+    """Marks a delivery sent inside the caller's transaction (a promotion message records its ts with it).
+    A failure notice opens its alarm in the same transaction (issue 26: Acknowledge, reminders)."""
     await session.execute(
         update(t.Delivery)
         .where(t.Delivery.id == pending.id)
         .values(state="sent", sent_at=now, ts=ts, thread_ts=thread_ts, attempts=pending.attempts + 1)
     )
+    if is_failure(pending.transition):
+        await open_alarm(
+            session,
+            delivery_id=pending.id,
+            team_id=pending.team_id,
+            channel_id=pending.channel_id,
+            subscription_id=pending.subscription_id,
+            change=pending.transition,
+            ts=ts,
+            thread_ts=thread_ts,
+            now=now,
+        )
 
 
 async def drop_pending(
@@ -268,6 +282,24 @@ async def drop_pending(
     if channel is not None:
         query = query.where(t.Delivery.team_id == channel[0], t.Delivery.channel_id == channel[1])
     await session.execute(query.values(state="dropped", last_error=reason))
+
+
+async def drop_reminders(session: AsyncSession, alarm_ids: Sequence[int], reason: str) -> None:
+    """Drops the reminders of these alarms not sent yet (acknowledged or ended meanwhile: issue 26)."""
+    if not alarm_ids:
+        return
+    d, tr = t.Delivery, t.Transition
+    ids = (
+        await session.scalars(
+            select(d.id)
+            .join(tr, d.transition_id == tr.id)
+            .where(_OPEN_ROW, d.state == "pending", tr.kind == REMIND, tr.detail["alarm"].as_integer().in_(alarm_ids))
+        )
+    ).all()
+    if ids:
+        await session.execute(
+            update(d).where(d.id.in_(ids), d.state == "pending").values(state="dropped", last_error=reason)
+        )
 
 
 async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, datetime]:

@@ -7,7 +7,8 @@ no environment shows any more, what the bot last saw of environments nobody watc
 snapshots of deployments deleted that long ago, and notice threads that old (a thread takes
 replies for THREAD_AGE, a day at most, so none of them would take one again), the promotion
 guard's comparisons not read since (their promotions ended long before), and the messages of
-notice groups none of whose deliveries is left. Each batch is
+notice groups none of whose deliveries is left. A failure notice's alarm (issue 26) goes with its
+notice. Each batch is
 one short transaction of at most `batch` rows, so the lease holder's other writers never wait
 long behind it; the service runs it off the poll loop's path (bot.app.service).
 """
@@ -55,8 +56,12 @@ class Retention:
         watched = exists().where(t.Subscription.model_id == env.model_id)
         old_transition = and_(tr.detected_at < before, ~open_delivery)
         pruned = Pruned()
+        done = and_(d.state.in_(DONE), d.created_at < before)
+        alarm_done = exists().where(d.id == t.Alarm.delivery_id, done)
         steps: list[tuple[str, InstrumentedAttribute[object], ColumnElement[bool]]] = [
-            ("deliveries", d.id, and_(d.state.in_(DONE), d.created_at < before)),
+            # a notice's alarm goes with it, first: not left to the foreign key's cascade
+            ("alarms", t.Alarm.delivery_id, alarm_done),
+            ("deliveries", d.id, done),
             ("transitions", tr.id, and_(old_transition, tr.kind != PROMOTED)),
             ("promotions", tr.id, and_(old_transition, tr.kind == PROMOTED, _superseded())),
             ("actions", a.id, and_(a.finished_at.is_not(None), a.finished_at < before)),

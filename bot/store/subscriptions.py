@@ -51,17 +51,22 @@ class SubscriptionView:
     statuses: tuple[tuple[str, str], ...]  # (deployment name, status) known for the target
     stuck_after: int | None = None
     guard: str | None = None  # `--guard` as describe() says it; None: the default
+    remind_seconds: int | None = None  # `--remind`; None: no reminders
+    remind_max: int | None = None  # `--remind-max`; None: the default
 
 
 @dataclass(frozen=True)
 class Options:
     """What a subscription hears and how: `--on` kinds, threads, the stuck threshold (seconds; None: 30 min),
-    the promotion guard (`--guard` as bot.domain.guard.describe says it; None: the default)."""
+    the promotion guard (`--guard` as bot.domain.guard.describe says it; None: the default), reminders
+    (`--remind` in seconds and `--remind-max`; None: none, the default count)."""
 
     kinds: frozenset[str]
     thread: bool
     stuck_after: int | None
     guard: str | None = None
+    remind_seconds: int | None = None
+    remind_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class SubscriptionStore:
         user_id: str,
         stuck_after: timedelta | None = None,
         guard: GuardSpec | None = None,
+        remind: tuple[int, int | None] | None = None,
         baseline: Sequence[Snap] = (),
         model_row: ModelRow | None = None,
     ) -> tuple[int, Options | None]:
@@ -108,6 +114,7 @@ class SubscriptionStore:
             thread,
             None if stuck_after is None else int(stuck_after.total_seconds()),
             None if guard is None or guard == DEFAULT_GUARD else describe_guard(guard),
+            *(remind or (None, None)),
         )
         row = {
             "team_id": team_id,
@@ -120,6 +127,8 @@ class SubscriptionStore:
             "thread": thread,
             "stuck_after": wanted.stuck_after,
             "guard": wanted.guard,
+            "remind_seconds": wanted.remind_seconds,
+            "remind_max": wanted.remind_max,
             "created_by": user_id,
             "created_at": now,
         }
@@ -208,6 +217,8 @@ class SubscriptionStore:
                     last_delivered_at=delivered.get(sub.id),
                     stuck_after=sub.stuck_after,
                     guard=sub.guard,
+                    remind_seconds=sub.remind_seconds,
+                    remind_max=sub.remind_max,
                     statuses=tuple(sorted((s.name or s.deployment_id, s.status) for s in chosen if not s.gone)),
                 )
             )
@@ -284,6 +295,8 @@ class SubscriptionStore:
                         t.Subscription.model_name,
                         t.Subscription.paused_reason,
                         t.Subscription.guard,
+                        t.Subscription.remind_seconds,
+                        t.Subscription.remind_max,
                     ).where(only)
                 )
             ).all()
@@ -302,6 +315,8 @@ class SubscriptionStore:
                 r.model_name,
                 paused=r.paused_reason is not None,
                 guard=r.guard,
+                remind_seconds=r.remind_seconds,
+                remind_max=r.remind_max,
             )
             for r in rows
         ]
@@ -322,10 +337,12 @@ async def _set_options(
     )
     if row is None:
         return None
-    before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after, row.guard)
+    before = Options(parse_kinds(row.kinds), row.thread, row.stuck_after, row.guard, row.remind_seconds, row.remind_max)
     if before != wanted:
         row.kinds = ",".join(sorted(wanted.kinds))
         row.thread = wanted.thread
         row.stuck_after = wanted.stuck_after
         row.guard = wanted.guard
+        row.remind_seconds = wanted.remind_seconds
+        row.remind_max = wanted.remind_max
     return row.id, before

@@ -79,10 +79,11 @@ class IdleSpell(Base):
 class Alarm(Base):
     """A failure notice sent to a channel (issue 26): acknowledged from Slack, reminded while it lasts.
 
-    Keyed by the notice's delivery: pruned with it. It ends (ended_at, ended_why) when the deployment
-    is no longer failing (`recovered`, now_status saying what it is now), when acknowledged
-    (`acknowledged`), when a newer failure notice of the deployment in the channel replaces it
-    (`superseded`), when its subscription goes (`unsubscribed`), or after its last reminder (`limit`)."""
+    Keyed by the notice's delivery: pruned with it (bot.store.retention). Acknowledging it stops its
+    reminders but does not end it, so that its notice can still be edited to say it recovered. It ends
+    (ended_at, ended_why: bot.domain.alarms) when the deployment is no longer failing (`recovered`,
+    now_status saying what it is now) or is gone (`deleted`), when a newer failure notice of the
+    deployment in the channel replaces it (`superseded`), or when its subscription goes (`unsubscribed`)."""
 
     __tablename__ = "alarms"
     __table_args__ = (Index(None, "team_id", "channel_id", "deployment_id"),)

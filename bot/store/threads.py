@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.changes import Change
+from bot.domain.changes import REMIND, Change
 from bot.store import tables as t
 from bot.store._sql import Now, utcnow
 from bot.store.outbox import change_of
@@ -56,11 +56,13 @@ class Threads:
             replies = await session.scalar(
                 select(func.count())
                 .select_from(t.Delivery)
+                .join(t.Transition, t.Delivery.transition_id == t.Transition.id)
                 .where(
                     t.Delivery.team_id == team_id,
                     t.Delivery.channel_id == channel_id,
                     t.Delivery.thread_ts == row.ts,
                     t.Delivery.state == "sent",
+                    t.Transition.kind != REMIND,  # a reminder is not a change of the deployment
                 )
             )
         return ThreadInfo(row.ts, None if first is None else change_of(first), int(replies or 0))
