@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot.app.db import make_sync_engine
+from bot.render.oncall import ACK_ACTION
 from bot.store import tables as t
 from tests.conftest import BotProcess, any_database, bot_env
 from tests.fakes import FakeBaseten, FakeSlack, deployment, wait_until
@@ -76,11 +77,16 @@ def test_a_burst_of_twenty_failures_is_one_message_and_twenty_lines_across_a_res
     assert by_dep["dep00"]["thread_ts"] == thread_ts  # its own thread
     assert all(by_dep[d]["thread_ts"] == group_ts for d in DEPS[1:])  # under the group's message
     assert not any(p.get("reply_broadcast") for p in lines)  # the group's message is the channel's
+    assert all(ACK_ACTION in str(p["blocks"]) for p in lines)  # each failure line can be acknowledged
     engine = make_sync_engine(db_url)
     with engine.connect() as conn:
         states = conn.execute(sa.select(t.Delivery.state, sa.func.count()).group_by(t.Delivery.state)).all()
         grouped = conn.scalar(sa.select(sa.func.count()).where(t.Delivery.group_id.is_not(None)))
         group_rows = conn.execute(sa.select(t.NoticeGroup.ts, t.NoticeGroup.sent_at)).all()
+        alarms = conn.execute(sa.select(t.Alarm.ts, t.Alarm.thread_ts, t.Alarm.ended_at)).all()
     engine.dispose()
     assert dict(states) == {"sent": 21} and grouped == 20
     assert [ts for ts, _ in group_rows] == [group_ts]
+    # every line opened its alarm where it went: acknowledging or reminding reaches that line and its thread
+    assert sorted((ts, th) for ts, th, _ in alarms) == sorted((slack.ts_of(p), p["thread_ts"]) for p in lines)
+    assert all(ended is None for _, _, ended in alarms)
