@@ -12,7 +12,7 @@ import pytest
 
 from bot.delivery.notifier import Notifier
 from bot.polling.poller import Poller
-from tests.fakes import FakeBaseten, FakeSlack, deployment
+from tests.fakes import Canned, FakeBaseten, FakeSlack, deployment
 from tests.test_order import refused
 from tests.world import World
 
@@ -77,3 +77,42 @@ async def test_a_group_message_refused_for_a_while_goes_later_once_with_every_li
     ]
     assert all(p["thread_ts"] == slack.ts_of(posts[0]) for p in posts[1:])
     assert await world.store.outbox.counts() == {"sent": 8}
+
+
+async def test_a_group_message_refused_for_good_leaves_its_lines_seen_in_the_channel(
+    world: World, baseten: FakeBaseten, slack: FakeSlack
+) -> None:
+    """With no group message to stand for them, lines are not hidden in threads: a failure line in its
+    deployment's own thread is broadcast to the channel, the others go to the channel itself."""
+    baseten.set_status(FLEET, "f0", "UPDATING")
+    await world.poller.cycle()  # f0's thread opens
+    (opened,) = slack.posts()
+    fail(baseten, DEPS)
+    await world.poller.cycle()
+    world.clock.advance(seconds=10)
+    slack.script("chat.postMessage", Canned(200, {"ok": False, "error": "msg_too_long"}))  # refused for good
+    await world.notifier.deliver_due()
+    world.clock.advance(seconds=2)
+    await world.notifier.deliver_due()
+    lines = slack.posts()[1:]
+    assert sorted(str(p["text"]) for p in lines) == sorted(
+        f"fleet / {d}: {'UPDATING' if d == 'f0' else 'ACTIVE'} → UNHEALTHY" for d in DEPS
+    )
+    by_dep = {str(p["text"]).split(" ")[2].rstrip(":"): p for p in lines}
+    assert by_dep["f0"]["thread_ts"] == slack.ts_of(opened) and by_dep["f0"]["reply_broadcast"] is True
+    assert all("thread_ts" not in by_dep[d] for d in DEPS[1:])
+    assert await world.store.outbox.counts() == {"sent": 9}
+
+
+async def test_a_row_another_replica_put_in_a_group_is_not_claimed_alone(world: World, baseten: FakeBaseten) -> None:
+    """A replica that read a row before another formed a group of it does not send it alone: its claim
+    names the group it read (none), and the row now has one."""
+    fail(baseten, DEPS)
+    await world.poller.cycle()
+    read_alone = await world.store.outbox.due()
+    assert read_alone and all(p.group_id is None for p in read_alone)
+    group = await world.store.groups.form(read_alone[0].team_id, "C1", [p.id for p in read_alone])
+    assert group is not None
+    assert await world.store.outbox.claim(read_alone[0], holder="other", for_=timedelta(seconds=30)) is False
+    (fresh, *_) = await world.store.outbox.due()
+    assert fresh.group_id == group and await world.store.outbox.claim(fresh, holder="me", for_=timedelta(seconds=30))

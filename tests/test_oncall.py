@@ -159,9 +159,28 @@ async def _failure_sent(store: Store, channel: str = "C1", ts: str = "1.1") -> i
     w = watcher(subscription_id=sub_id, channel_id=channel)
     change = Change(STATUS, "m1", "d1", "v3", "ACTIVE", "UNHEALTHY", NOW)
     await store.outbox.record(snaps=[], models=[], outgoing=[Outgoing(change, "llama", [w])])
-    (pending,) = [p for p in await store.outbox.due() if p.channel_id == channel]
+    (pending,) = [p for p in await store.outbox.due() if p.channel_id == channel and p.transition.kind != REMIND]
     await store.outbox.mark_sent(pending, ts=ts, thread_ts=None)
     return pending.id
+
+
+async def test_a_newer_failure_notice_drops_the_reminder_its_replaced_alarm_had_queued(db_url: str) -> None:
+    """A reminder queued for an alarm that a newer failure notice then replaces would say "not
+    acknowledged" of a notice nobody can act on any more: it is dropped with the alarm it was for."""
+    engine = make_async_engine(db_url)
+    store = Store(sessions(engine), now=lambda: NOW)
+    try:
+        await _failure_sent(store)
+        live = (await store.alarms.live())[0]
+        (plan,) = due([live], {live.subscription_id or 0: watcher(subscription_id=live.subscription_id)}, snap(),
+                      MODELS, {}, now=NOW + timedelta(minutes=1))  # fmt: skip
+        assert await store.alarms.remind(*plan) is True
+        assert [p.transition.kind for p in await store.outbox.due()] == [REMIND]  # queued, not sent yet
+        await _failure_sent(store, ts="1.2")
+        assert [p for p in await store.outbox.due() if p.transition.kind == REMIND] == []
+        assert (await store.outbox.counts()).get("dropped") == 1
+    finally:
+        await engine.dispose()
 
 
 async def test_the_store_opens_supersedes_acknowledges_once_and_reminds_once(db_url: str) -> None:

@@ -26,10 +26,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import promotions
 from bot.delivery.errors import BLOCK_ERRORS, http_status, retry_after_of, slack_error
 from bot.delivery.groups import Bursts
+from bot.delivery.parents import edit_parent
 from bot.delivery.report import Report
 from bot.domain.changes import GUARD, PROMOTED, PROMOTION, REMIND, THREAD_AGE, Change, is_alarm, is_failure
 from bot.render.cards import Block, Message
-from bot.render.notices import notice, thread_parent
+from bot.render.notices import notice
 from bot.render.oncall import THREAD, ack_button, reminder
 from bot.store import Store
 from bot.store.outbox import Pending
@@ -173,16 +174,17 @@ class Notifier:
             return await self._promotion(p, report)
         message = self.draw(p)
         thread = await self._thread(p, group_ts)
+        grouped = group_ts is not None  # under a group's message, which is the channel's: no broadcast
         try:
             try:
-                response = await self._cut_releases(p, self._post(p, message, thread))
+                response = await self._cut_releases(p, self._post(p, message, thread, grouped=grouped))
             except SlackApiError as exc:
                 if thread is not None and slack_error(exc) in THREAD_GONE:
                     # the parent was deleted: a line goes under its group's message, a notice starts a new thread
                     thread = _under(group_ts) if group_ts != thread.ts else None
-                    response = await self._post(p, message, thread)
+                    response = await self._post(p, message, thread, grouped=grouped)
                 elif slack_error(exc) in BLOCK_ERRORS:
-                    response = await self._post(p, Message(text=message.text), thread)
+                    response = await self._post(p, Message(text=message.text), thread, grouped=grouped)
                 else:
                     raise
         except SlackApiError as exc:
@@ -197,7 +199,7 @@ class Notifier:
         report.sent += 1
         self._result("sent")
         if thread is not None and thread.replies >= 0:
-            await self._edit_parent(p, thread)
+            await edit_parent(self._slack, self._store, p, thread, ack=self._ack)
         return "ok"
 
     def draw(self, p: Pending) -> Message:
@@ -268,11 +270,13 @@ class Notifier:
         if thread is None and p.thread and ts is not None and change.kind not in (GUARD, REMIND):  # they start none
             await self._store.threads.set_thread(p.team_id, p.channel_id, change.model_id, change.deployment_id, ts)
 
-    async def _post(self, p: Pending, message: Message, thread: ThreadInfo | None) -> dict[str, object]:
+    async def _post(
+        self, p: Pending, message: Message, thread: ThreadInfo | None, *, grouped: bool = False
+    ) -> dict[str, object]:
         extra: dict[str, object] = {}
         if thread is not None:
             # a reminder is sent to the channel too; a group's line is not: its group's message is
-            broadcast = (is_alarm(p.transition) or p.transition.kind == REMIND) and p.group_id is None
+            broadcast = (is_alarm(p.transition) or p.transition.kind == REMIND) and not grouped
             extra = {"thread_ts": thread.ts, "reply_broadcast": broadcast}
         response = await self._slack.chat_postMessage(
             channel=p.channel_id,
@@ -282,19 +286,6 @@ class Notifier:
             **extra,  # type: ignore[arg-type]
         )
         return dict(response.data) if isinstance(response.data, dict) else {}
-
-    async def _edit_parent(self, p: Pending, thread: ThreadInfo) -> None:
-        """Keeps the thread's parent showing the latest status; a failed edit loses nothing."""
-        parent = thread_parent(
-            first=thread.first,
-            latest=p.transition,
-            model_name=p.model_name,
-            replies=thread.replies + 1,
-        )
-        try:
-            await self._slack.chat_update(channel=p.channel_id, ts=thread.ts, **parent.as_kwargs())
-        except Exception as exc:  # noqa: BLE001 - the notice itself is delivered; the edit is cosmetic
-            log.info("could not update the thread parent in %s: %s", p.channel_id, type(exc).__name__)
 
     async def say(self, p: Pending, message: Message) -> dict[str, object]:
         """Posts a message of its own in p's channel (a group's)."""

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.parents import now_showing
 from bot.domain.alarms import DELETED, RECOVERED, Alarm
 from bot.oncall.job import edit_notice
 from bot.render.cards import Message
@@ -53,16 +54,17 @@ class Acknowledger:
         self._operators = operators
         self._operators_only = operators_only
 
-    async def click(self, user: str, alarm_id: int | None) -> str | None:
+    async def click(self, user: str, alarm_id: int | None, *, channel: str | None = None) -> str | None:
         """Acknowledges the alarm for `user`; returns what only the clicker is told (None: the edited notice
-        and its thread line say it all)."""
+        and its thread line say it all). `channel`: where the button was clicked; an alarm of another
+        channel is not acknowledged from it."""
         if alarm_id is None:
             return GONE
         if self._operators_only and not await self._operators.allows(user):
             log.info("refused to acknowledge alarm %d for %s: not an operator (ACK_OPERATORS_ONLY)", alarm_id, user)
             return NOT_OPERATOR
         alarm = await self._store.alarms.get(alarm_id)
-        if alarm is None:
+        if alarm is None or (channel is not None and channel != alarm.channel_id):
             return GONE
         won = alarm.acked_by is None and alarm.ended_at is None and await self._store.alarms.acknowledge(alarm_id, user)
         alarm = await self._store.alarms.get(alarm_id) or alarm
@@ -71,6 +73,10 @@ class Acknowledger:
         log.info("alarm %d (%s/%s) acknowledged by %s", alarm_id, alarm.model_id, alarm.deployment_id, user)
         edited = await self._edit(alarm)
         await self._thread_line(alarm, user)
+        later = await self._store.alarms.get(alarm_id)
+        if later is not None and later.ended_why in (RECOVERED, DELETED):
+            # it recovered while this click edited the notice: the on-call pass's edit may be under ours
+            edited = await self._edit(later)
         return None if edited else UNEDITED
 
     async def _not_now(self, alarm: Alarm) -> str:
@@ -85,7 +91,9 @@ class Acknowledger:
         notice = await self._store.alarms.notice(alarm.delivery_id)
         if notice is None or alarm.ts is None:
             return False
-        return await edit_notice(self._slack, alarm, self._draw(notice))
+        # a notice that started a thread with replies shows the thread's latest change: kept, not drawn over
+        drawn = await now_showing(self._store, notice, alarm.ts if alarm.thread_ts is None else None, self._draw)
+        return await edit_notice(self._slack, alarm, drawn)
 
     async def _thread_line(self, alarm: Alarm, user: str) -> None:
         line = ack_line(user, reminded=alarm.remind_seconds is not None)

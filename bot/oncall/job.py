@@ -17,6 +17,7 @@ from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.parents import now_showing
 from bot.domain.alarms import DELETED, RECOVERED, Alarm
 from bot.oncall.plan import due, endings
 from bot.render.cards import Message
@@ -85,7 +86,9 @@ class OnCallJob:
         notice = await self._store.alarms.notice(alarm.delivery_id)
         if notice is None or alarm.ts is None:
             return True  # nothing to edit any more
-        return await edit_notice(self._slack, alarm, self._draw(notice))
+        # a notice that started a thread with replies shows the thread's latest change: kept, not drawn over
+        drawn = await now_showing(self._store, notice, alarm.ts if alarm.thread_ts is None else None, self._draw)
+        return await edit_notice(self._slack, alarm, drawn)
 
 
 async def edit_notice(slack: AsyncWebClient, alarm: Alarm, drawn: Message) -> bool:

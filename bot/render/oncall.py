@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from bot.domain.alarms import DELETED, RECOVERED, Alarm
 from bot.domain.changes import Change
 from bot.domain.ids import USER_ID
 from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
@@ -129,3 +130,25 @@ def ended(why: str | None, status: str | None, at: datetime | None) -> str:
     if why == "superseded":
         return "A newer failure notice replaced this one; acknowledge that one."
     return "This channel no longer follows it; there is nothing to acknowledge."
+
+
+def with_alarm(message: Message, alarm: Alarm | None, *, ack: bool) -> Message:
+    """A failure notice's message with its alarm's state: Acknowledge while open and unacknowledged (`ack`:
+    the button is shown at all); who acknowledged it, and whether it recovered or went, once so."""
+    if alarm is None:
+        return message
+    ending = None
+    if alarm.ended_why in (RECOVERED, DELETED) and alarm.ended_at is not None:
+        ending = (alarm.ended_why, alarm.now_status or "?", alarm.ended_at)
+    if alarm.acked_by is not None or ending is not None:
+        return closed(message, acked_by=alarm.acked_by, acked_at=alarm.acked_at, ended=ending)
+    drawn = without_ack(message)
+    if alarm.ended_at is not None or not ack:
+        return drawn
+    button = ack_button(alarm.delivery_id)
+    blocks = list(drawn.blocks)
+    for i, block in enumerate(blocks):
+        if block.get("type") == "actions":
+            blocks[i] = {**block, "elements": [button, *block.get("elements", [])]}
+            return replace(drawn, blocks=blocks)
+    return replace(drawn, blocks=[*blocks, {"type": "actions", "elements": [button]}])

@@ -21,7 +21,8 @@ def register_ack(app: AsyncApp, acks: Acknowledger) -> None:
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
         try:
-            answer = await acks.click(user, alarm_of(action.get("value")))
+            channel = (body.get("channel") or {}).get("id")
+            answer = await acks.click(user, alarm_of(action.get("value")), channel=str(channel) if channel else None)
         except Exception:
             log.exception("acknowledging a failure failed")
             answer = OOPS

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.alarms import SUPERSEDED
@@ -27,24 +27,29 @@ async def open_alarm(
     ts: str | None,
     thread_ts: str | None,
     now: datetime,
-) -> None:
+) -> list[int]:
     """A failure notice went out: its alarm opens, and older open ones of the deployment in the channel
-    end (`superseded`): only the newest failure notice is reminded and acknowledged."""
+    end (`superseded`): only the newest failure notice is reminded and acknowledged. Returns the alarms
+    it superseded (the caller drops their queued reminders)."""
     a = t.Alarm
-    await session.execute(
-        update(a)
-        .where(
-            a.team_id == team_id,
-            a.channel_id == channel_id,
-            a.deployment_id == change.deployment_id,
-            a.model_id == change.model_id,
-            a.ended_at.is_(None),
-            a.delivery_id != delivery_id,
+    older = (
+        await session.scalars(
+            select(a.delivery_id).where(
+                a.team_id == team_id,
+                a.channel_id == channel_id,
+                a.deployment_id == change.deployment_id,
+                a.model_id == change.model_id,
+                a.ended_at.is_(None),
+                a.delivery_id != delivery_id,
+            )
         )
-        .values(ended_at=now, ended_why=SUPERSEDED)
-    )
+    ).all()
+    if older:
+        await session.execute(
+            update(a).where(a.delivery_id.in_(older), a.ended_at.is_(None)).values(ended_at=now, ended_why=SUPERSEDED)
+        )
     if await session.get(a, delivery_id) is not None:  # marked sent twice (a redelivery): opened once
-        return
+        return list(older)
     session.add(
         t.Alarm(
             delivery_id=delivery_id,
@@ -61,3 +66,4 @@ async def open_alarm(
             edited=False,
         )
     )
+    return list(older)

@@ -144,6 +144,10 @@ class Outbox:
                         t.Delivery.state == "pending",
                         and_(t.Delivery.state == "sending", t.Delivery.claim_until < now),
                     ),
+                    # a row read alone that another replica has since put in a group goes with its group
+                    t.Delivery.group_id.is_(None)
+                    if pending.group_id is None
+                    else t.Delivery.group_id == pending.group_id,
                 )
                 .values(state="sending", claimed_by=holder, claim_until=now + for_)
             )
@@ -255,7 +259,7 @@ async def mark_sent_in(
         .values(state="sent", sent_at=now, ts=ts, thread_ts=thread_ts, attempts=pending.attempts + 1)
     )
     if is_failure(pending.transition):
-        await open_alarm(
+        superseded = await open_alarm(
             session,
             delivery_id=pending.id,
             team_id=pending.team_id,
@@ -266,6 +270,8 @@ async def mark_sent_in(
             thread_ts=thread_ts,
             now=now,
         )
+        # an older failure notice's reminder still queued would say "not acknowledged" of a replaced alarm
+        await drop_reminders(session, superseded, "a newer failure notice replaced its alarm")
 
 
 async def drop_pending(

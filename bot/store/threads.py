@@ -26,6 +26,7 @@ class ThreadInfo:
     ts: str
     first: Change | None
     replies: int
+    first_id: int | None = None  # the parent's delivery: a failure notice's alarm is keyed by it (issue 26)
 
 
 class Threads:
@@ -43,7 +44,7 @@ class Threads:
                 return None
             first = (
                 await session.execute(
-                    select(t.Transition)
+                    select(t.Transition, t.Delivery.id)
                     .join(t.Delivery, t.Delivery.transition_id == t.Transition.id)
                     .where(
                         t.Delivery.team_id == team_id,
@@ -52,7 +53,7 @@ class Threads:
                     )
                     .limit(1)
                 )
-            ).scalar_one_or_none()
+            ).first()
             replies = await session.scalar(
                 select(func.count())
                 .select_from(t.Delivery)
@@ -65,7 +66,29 @@ class Threads:
                     t.Transition.kind != REMIND,  # a reminder is not a change of the deployment
                 )
             )
-        return ThreadInfo(row.ts, None if first is None else change_of(first), int(replies or 0))
+        if first is None:
+            return ThreadInfo(row.ts, None, int(replies or 0))
+        return ThreadInfo(row.ts, change_of(first[0]), int(replies or 0), int(first[1]))
+
+    async def latest_reply(self, team_id: str, channel_id: str, ts: str) -> tuple[int, Change | None]:
+        """How many notices replied to the message `ts` in a channel (reminders aside), and the newest one:
+        what a thread's parent shows (bot.delivery.parents)."""
+        d, tr = t.Delivery, t.Transition
+        where = (d.team_id == team_id, d.channel_id == channel_id, d.thread_ts == ts, d.state == "sent")
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(d).join(tr, d.transition_id == tr.id).where(*where, tr.kind != REMIND)
+            )
+            newest = (
+                await session.execute(
+                    select(tr)
+                    .join(d, d.transition_id == tr.id)
+                    .where(*where, tr.kind != REMIND)
+                    .order_by(d.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return int(count or 0), None if newest is None else change_of(newest)
 
     async def set_thread(
         self, team_id: str, channel_id: str, model_id: str, deployment_id: str, ts: str | None
