@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     # issue 26: who may acknowledge a failure, and a burst of notices to one channel sent as one message
     ack_operators_only: bool = False
     group_over: int = Field(default=5, ge=1, le=1000)
-    group_wait_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # at most 5 minutes: a burst waiting holds its channel's later notices (promotion controls among them)
+    group_wait_seconds: float = Field(default=10.0, ge=0, le=300)
     # issue 27: `verb:environment` pairs needing a second operator's approval, and how long a request lives
     approval_required: str | None = None
     approval_ttl_minutes: float = Field(default=30.0, gt=0, le=10080)
