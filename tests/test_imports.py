@@ -33,6 +33,7 @@ PURE = {
     "bot.polling.watching",
     "bot.commands.parse",
     "bot.commands.parse_digest",
+    "bot.commands.parse_freeze",
     "bot.commands.urls",
     "bot.commands.words",
     "bot.commands.cost",

@@ -31,6 +31,7 @@ MAX_AGE = timedelta(minutes=10)  # a card older than this acts on nothing
 SKEW = timedelta(minutes=2)  # a card "drawn" further in the future than this is not one the bot drew
 CARD_ID = re.compile(r"[0-9a-f]{16,32}")
 MAX_SHOWN = 80  # a status or a role, as carried in the button
+MAX_REASON = 300  # the reason typed with an action, as carried in the button
 MAX_REPLICAS = 1_000_000  # a minimum of replicas carried in the button: anything larger, the bot did not write
 
 # what the table decides
@@ -54,6 +55,8 @@ class Shown:
     status: str  # the deployment's status; for a promotion's control, the promotion's
     role: str = ""  # the deployment's role (`role_of`); "" for a promotion's control
     min_replica: int | None = None  # Scale to zero's card: the deployment's minimum replicas; None on the others
+    override: bool = False  # drawn for an admin's `--override`: it may act through a freeze (checked again)
+    reason: str = ""  # the reason typed with the action (`promote llama v4 "fixes OOM"`)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,10 @@ def encode_card(verb: str, target: Target, shown: Shown) -> str:
         extra["r"] = shown.role[:MAX_SHOWN]
     if shown.min_replica is not None:
         extra["n"] = shown.min_replica
+    if shown.override:
+        extra["o"] = 1
+    if shown.reason:
+        extra["w"] = shown.reason[:MAX_REASON]
     return encode(verb, target, extra)
 
 
@@ -201,8 +208,11 @@ def _shown(value: str) -> Shown | None:
         return None
     if replicas is not None and not 0 <= replicas <= MAX_REPLICAS:
         return None
+    override, reason = raw.get("o", 0) == 1, raw.get("w", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        return None
     try:
         at = datetime.fromtimestamp(drawn, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return Shown(card, at, status, role_, replicas)
+    return Shown(card, at, status, role_, replicas, override, reason)

@@ -58,6 +58,7 @@ class Done:
     message: Message
     replace: bool  # it replaces the confirmation card (the card is spent), else it goes beside it
     outcome: Outcome | None = None  # Baseten's answer: the channel hears it too
+    override: str = ""  # mrkdwn: the freeze an admin's card acted through, for the channel's line
 
 
 class Clicks:
@@ -74,7 +75,11 @@ class Clicks:
         self._now = now
         self._fresh = fresh
 
-    async def act(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
+    async def act(
+        self, verb: Verb, target: Target, shown: Shown, click: Click, *, held: tuple[str, Message] | None = None
+    ) -> Done:
+        """`held`: a freeze holds it (its words for the record, and the answer): the card is spent on it,
+        recorded as `frozen`, and nothing is sent."""
         claim, action_id = await self._claim(click, shown)
         verdict = on_claim(claim, shown, self._now())
         if verdict.kind == UNRECORDED:
@@ -88,6 +93,10 @@ class Clicks:
                 shown.card,
             )
             return Done(buttons.note(USED), replace=False)
+        if verdict.go and held is not None:
+            await self._finish(action_id, status_code=None, outcome="frozen", reason=held[0], answer="")
+            log.info("action %s on %s by %s not sent: %s", verb.name, _of(target), click.user_id, held[0])
+            return Done(held[1], replace=True)
         if verdict.go:
             seen = await self._seen(verb, target)
             if seen is None:

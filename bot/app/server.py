@@ -55,6 +55,7 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
     settings = runtime.settings
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     bolt = AsyncApp(client=runtime.slack, signing_secret=signing, process_before_response=False)
+    admins = Admins(*settings.admin_ids, runtime.slack)
     register(
         bolt,
         Deps(
@@ -62,13 +63,14 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
             store=runtime.store,
             metrics=runtime.metrics,
             now=runtime.now,
-            admins=Admins(*settings.admin_ids, runtime.slack),
+            admins=admins,
             ops=Operations(
                 client=runtime.baseten,
                 store=runtime.store,
                 operators=operators(*settings.operator_ids, runtime.slack),
                 slack=runtime.slack,
                 now=runtime.now,
+                admins=admins,
             ),
             cost=cost,
         ),

@@ -32,6 +32,7 @@ UNSURE = (
     "Slack could not say just now whether you are in an operator group, so nothing was sent. Try again in a moment."
 )
 OLD_CARD = "this card is from before cards carried what they showed, so the bot cannot check it"
+NOT_ADMIN = "Only the bot's admins (ADMIN_USER_IDS) may act through a freeze with `--override`. Nothing was changed."
 OOPS = "Something went wrong on the bot's side; it has been logged. Nothing was changed unless it says so."
 
 
@@ -67,6 +68,10 @@ async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond:
     if allowed is None and not await ops.operators.allows(user):  # a user group: asked after the ack
         _refused(cmd.verb, user, ops)
         await _reply(respond, buttons.refusal(anyone=True))
+        return
+    if cmd.override and (ops.admins is None or not await ops.admins.allows(user)):
+        log.info("refused --override of %s from %s: not in ADMIN_USER_IDS", cmd.verb, user)
+        await _reply(respond, buttons.note(NOT_ADMIN))
         return
     await _reply(respond, await _safe(lambda: ops.confirm_command(cmd)))
 
@@ -110,7 +115,7 @@ async def _do(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespon
     done = await ops.perform(verb, target, shown, click)
     await _reply(respond, done.message, replace_original=done.replace)
     if done.outcome is not None:
-        await ops.announce(click, verb, target, done.outcome)
+        await ops.announce(click, verb, target, done.outcome, override=done.override)
 
 
 def _refused(verb: str, user: str, ops: Operations, *, unsure: bool = False) -> None:

@@ -15,7 +15,8 @@
 - `actions`: actions on deployments asked from Slack, one per click.
 - `env_states` and `promotion_messages`: environments and the live message of each promotion;
 - `guard_checks`: the promotion guard's comparisons, what it announced, its own pause;
-- `digests`: each channel's digest schedule, and which period was sent (claimed like a notice).
+- `digests`: each channel's digest schedule, and which period was sent (claimed like a notice);
+- `freezes`: change freezes (issue 27), kept when lifted.
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -36,6 +37,7 @@ from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
+from bot.store.freezes import Freezes
 from bot.store.guard_checks import GuardChecks
 from bot.store.history import PeriodHistory, read_change_times
 from bot.store.idle_spells import IdleSpells
@@ -63,6 +65,7 @@ class Store:
         self.digests = Digests(sessions, now=now)
         self.history = PeriodHistory(sessions)
         self.idle = IdleSpells(sessions, now=now)
+        self.freezes = Freezes(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]

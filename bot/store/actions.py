@@ -38,6 +38,8 @@ class Click:
     model_id: str
     deployment_id: str
     environment: str
+    override: str | None = None  # the freeze an admin's `--override` acts through, in words
+    approval_id: int | None = None  # the approval request this action runs for
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class ActionLog:
                     deployment_id=click.deployment_id,
                     environment=click.environment,
                     requested_at=self._now(),
+                    override=click.override,
+                    approval_id=click.approval_id,
                 )
                 session.add(row)
                 await session.flush()
