@@ -124,3 +124,23 @@ def test_a_promotion_and_a_new_deployment_seen_during_a_freeze_are_flagged_and_n
 
 def _post(slack: FakeSlack, text: str) -> dict[str, object] | None:
     return next((p for p in slack.posts() if p["channel"] == "C1" and text in p["text"]), None)
+
+
+def test_until_approvals_exist_a_pair_listed_in_approval_required_is_refused_and_others_act(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    baseten.add_environment(MODEL, "staging", current=OLD)
+    bot = start(baseten, slack, db_url, tmp_path, APPROVAL_REQUIRED="promote:production,stop:*")
+    try:
+        card = card_for(bot, slack, f'promote {MODEL} v2 "fixes OOM"', "prod")
+        click(bot, slack, do_button(card), name="prod-click")
+        assert "needs a second operator's approval (APPROVAL_REQUIRED)" in said(answer(slack, "prod-click"))
+        assert baseten.posts() == []
+        assert [(r["outcome"], r["verb"]) for r in rows(db_url)] == [("unapproved", "promote")]
+
+        card = card_for(bot, slack, f"promote {MODEL} dev env:staging", "staging")
+        click(bot, slack, do_button(card), name="staging-click", message_ts="1700000099.000002")
+        assert "Baseten accepted it" in said(answer(slack, "staging-click"))
+        assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/environments/staging/promote"]
+    finally:
+        bot.stop()

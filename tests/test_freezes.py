@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from bot.actions.rules import needs_approval, parse_required
 from bot.commands.parse import parse
 from bot.commands.typed import Act, Freeze, ListFreezes, Unfreeze, UsageError
 from bot.domain.freezes import ALL, Weekly, holding, refuses, weekly_from_words
@@ -113,3 +114,14 @@ def test_an_action_takes_a_reason_in_quotes_and_override() -> None:
 def test_bad_freeze_input_gets_a_specific_answer(text: str, said: str) -> None:
     with pytest.raises(UsageError, match=said):
         parse(text)
+
+
+def test_approval_required_pairs() -> None:
+    pairs = parse_required(" promote:production, rollback:* ,scale-to-zero:Staging,,")
+    assert pairs == {("promote", "production"), ("rollback", "*"), ("scale_to_zero", "staging")}
+    assert needs_approval(pairs, "promote", "Production") and needs_approval(pairs, "rollback", "qa")
+    assert not needs_approval(pairs, "promote", "staging") and not needs_approval(pairs, "deactivate", "production")
+    assert parse_required("") == frozenset()
+    for bad, said in [("promote", "verb:environment"), ("launch:*", "names no action"), ("promote:a/b", "a name")]:
+        with pytest.raises(ValueError, match=said):
+            parse_required(bad)

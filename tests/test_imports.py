@@ -22,6 +22,7 @@ PURE = {
     "bot.actions.answers",
     "bot.actions.buttons",
     "bot.actions.checks",
+    "bot.actions.rules",
     "bot.polling.decide",
     "bot.polling.transitions",
     "bot.polling.audience",

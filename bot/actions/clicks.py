@@ -76,10 +76,10 @@ class Clicks:
         self._fresh = fresh
 
     async def act(
-        self, verb: Verb, target: Target, shown: Shown, click: Click, *, held: tuple[str, Message] | None = None
+        self, verb: Verb, target: Target, shown: Shown, click: Click, *, held: tuple[str, str, Message] | None = None
     ) -> Done:
-        """`held`: a freeze holds it (its words for the record, and the answer): the card is spent on it,
-        recorded as `frozen`, and nothing is sent."""
+        """`held`: something holds it (the outcome recorded, `frozen` or `unapproved`, the words recorded,
+        and the answer): the card is spent on it, and nothing is sent."""
         claim, action_id = await self._claim(click, shown)
         verdict = on_claim(claim, shown, self._now())
         if verdict.kind == UNRECORDED:
@@ -94,9 +94,9 @@ class Clicks:
             )
             return Done(buttons.note(USED), replace=False)
         if verdict.go and held is not None:
-            await self._finish(action_id, status_code=None, outcome="frozen", reason=held[0], answer="")
-            log.info("action %s on %s by %s not sent: %s", verb.name, _of(target), click.user_id, held[0])
-            return Done(held[1], replace=True)
+            await self._finish(action_id, status_code=None, outcome=held[0], reason=held[1], answer="")
+            log.info("action %s on %s by %s not sent: %s", verb.name, _of(target), click.user_id, held[1])
+            return Done(held[2], replace=True)
         if verdict.go:
             seen = await self._seen(verb, target)
             if seen is None:

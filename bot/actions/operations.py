@@ -25,7 +25,8 @@ from bot.actions import buttons
 from bot.actions.answers import Outcome
 from bot.actions.checks import Shown, min_replica_of, role_of
 from bot.actions.clicks import Clicks, Done
-from bot.actions.verbs import PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
+from bot.actions.rules import Pairs, needs_approval
+from bot.actions.verbs import JOB_VERBS, PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
@@ -66,12 +67,14 @@ class Operations:
         slack: AsyncWebClient | None,
         now: Callable[[], datetime],
         admins: Operators | None = None,
+        approvals: Pairs = frozenset(),
     ) -> None:
         self.client = client
         self.store = store
         self.actions = store.actions
         self.operators = operators
         self.admins = admins  # ADMIN_USER_IDS: who may `--override` a freeze; None: nobody
+        self.approvals = approvals  # APPROVAL_REQUIRED
         self._slack = slack
         self._now = now
         self._clicks = Clicks(client=client, actions=store.actions, now=now, fresh=self.fresh_card)
@@ -240,6 +243,9 @@ class Operations:
     async def perform(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
         """The do button: claims the card, checks it still shows the truth and that no freeze holds it
         (or that an admin's card overrides it, the admin read again now), sends once, records."""
+        if needs_approval(self.approvals, verb.name, _environment_of(verb, target)):
+            held = ("unapproved", UNAPPROVED, buttons.note(f"{UNAPPROVED}. Nothing was sent."))
+            return await self._clicks.act(verb, target, shown, click, held=held)
         hold = await self.frozen(verb, target.model_id, target.environment)
         if hold is None:
             return await self._clicks.act(verb, target, shown, click)
@@ -247,7 +253,7 @@ class Operations:
             click = replace(click, override=freezes.recorded(*hold))
             done = await self._clicks.act(verb, target, shown, click)
             return replace(done, override=freezes.overriding(*hold))
-        held = (freezes.recorded(*hold), buttons.frozen(freezes.refusal(*hold, verb.label)))
+        held = ("frozen", freezes.recorded(*hold), buttons.frozen(freezes.refusal(*hold, verb.label)))
         return await self._clicks.act(verb, target, shown, click, held=held)
 
     async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome, *, override: str = "") -> None:
@@ -293,6 +299,22 @@ class Ask:
     override: bool = False
     reason: str = ""
     notes: tuple[str, ...] = ()
+
+
+# APPROVAL_REQUIRED's pairs are refused outright until approval requests exist (issue 27's second half):
+# the safe side of a setting that asks for a second pair of eyes is that nobody acts alone
+UNAPPROVED = (
+    "This action needs a second operator's approval (APPROVAL_REQUIRED), and this version of the bot cannot "
+    "take approvals yet, so it is refused"
+)
+
+
+def _environment_of(verb: Verb, target: Target) -> str:
+    """The environment APPROVAL_REQUIRED matches: a promotion's or a control's own; a deployment's action,
+    production's; a training job's, none (only `*` lists it)."""
+    if verb.name in JOB_VERBS:
+        return ""
+    return target.environment if verb.name in ("promote", "rollback") or not verb.needs_deployment else PRODUCTION
 
 
 def deployment_target(dep: Deployment, model_name: str) -> Target:

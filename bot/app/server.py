@@ -71,6 +71,7 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
                 slack=runtime.slack,
                 now=runtime.now,
                 admins=admins,
+                approvals=settings.approvals,
             ),
             cost=cost,
         ),
