@@ -126,7 +126,7 @@ def _post(slack: FakeSlack, text: str) -> dict[str, object] | None:
     return next((p for p in slack.posts() if p["channel"] == "C1" and text in p["text"]), None)
 
 
-def test_until_approvals_exist_a_pair_listed_in_approval_required_is_refused_and_others_act(
+def test_a_pair_listed_in_approval_required_becomes_a_request_and_others_act_at_once(
     baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     baseten.add_environment(MODEL, "staging", current=OLD)
@@ -134,9 +134,9 @@ def test_until_approvals_exist_a_pair_listed_in_approval_required_is_refused_and
     try:
         card = card_for(bot, slack, f'promote {MODEL} v2 "fixes OOM"', "prod")
         click(bot, slack, do_button(card), name="prod-click")
-        assert "needs a second operator's approval (APPROVAL_REQUIRED)" in said(answer(slack, "prod-click"))
+        assert "Sent for approval (request #1)" in said(answer(slack, "prod-click"))
         assert baseten.posts() == []
-        assert [(r["outcome"], r["verb"]) for r in rows(db_url)] == [("unapproved", "promote")]
+        assert [(r["outcome"], r["verb"], r["approval_id"]) for r in rows(db_url)] == [("requested", "promote", 1)]
 
         card = card_for(bot, slack, f"promote {MODEL} dev env:staging", "staging")
         click(bot, slack, do_button(card), name="staging-click", message_ts="1700000099.000002")

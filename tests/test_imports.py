@@ -23,6 +23,7 @@ PURE = {
     "bot.actions.buttons",
     "bot.actions.checks",
     "bot.actions.rules",
+    "bot.actions.approval_messages",
     "bot.polling.decide",
     "bot.polling.transitions",
     "bot.polling.audience",

@@ -96,12 +96,15 @@ def role_words(value: str) -> str:
     return "in no environment" if value in ("", "-") else value
 
 
-def on_claim(claim: str, shown: Shown, now: datetime) -> Verdict:
-    """Before anything is read: the claim as the store answered it, then the card's age."""
+def on_claim(claim: str, shown: Shown, now: datetime, *, aged: bool = True) -> Verdict:
+    """Before anything is read: the claim as the store answered it, then the card's age (not with
+    `aged` False: an approved request's card, whose own limit, APPROVAL_TTL_MINUTES, was checked)."""
     if claim == FAILED:
         return Verdict(UNRECORDED, "the bot could not record it")
     if claim == TAKEN:
         return Verdict(SPENT, "this card was already used")
+    if not aged:
+        return Verdict(GO)
     age = now - shown.drawn
     if age > MAX_AGE or age < -SKEW:
         minutes = int(MAX_AGE.total_seconds() // 60)
@@ -192,6 +195,16 @@ def read_button(action: Mapping[str, Any], prefix: str) -> tuple[Verb, Target, S
         return None
     verb, target = decoded
     return verb, target, _shown(value)
+
+
+def read_card(value: str) -> tuple[Verb, Target, Shown] | None:
+    """A do button's value kept in the database (an approval request's card) back to what it was; None
+    when it does not read as one the bot wrote."""
+    decoded = decode(value)
+    if decoded is None or not decoded[1].deployment_id:
+        return None
+    shown = _shown(value)
+    return None if shown is None else (decoded[0], decoded[1], shown)
 
 
 def _shown(value: str) -> Shown | None:

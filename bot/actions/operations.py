@@ -3,6 +3,7 @@
     card = await ops.confirm_command(act)              # a typed command: looks the deployment up
     card = await ops.confirm_button(verb, target)       # an ask button on a card or a notice
     done = await ops.perform(verb, target, shown, click)  # the do button (bot.actions.clicks)
+    decided = await ops.requests.approve(approval_id, user)  # an APPROVAL_REQUIRED pair's Approve
     await ops.announce(click, verb, target, out)        # one line in the channel, in the thread
 
 Every card has its own id and carries what it showed (bot.actions.checks.Shown), so the click
@@ -14,15 +15,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import buttons
 from bot.actions.answers import Outcome
+from bot.actions.approvals import ApprovalFlow
 from bot.actions.checks import Shown, min_replica_of, role_of
 from bot.actions.clicks import Clicks, Done
 from bot.actions.rules import Pairs, needs_approval
@@ -68,16 +70,18 @@ class Operations:
         now: Callable[[], datetime],
         admins: Operators | None = None,
         approvals: Pairs = frozenset(),
+        approval_ttl: timedelta = timedelta(minutes=30),
     ) -> None:
         self.client = client
         self.store = store
         self.actions = store.actions
         self.operators = operators
         self.admins = admins  # ADMIN_USER_IDS: who may `--override` a freeze; None: nobody
-        self.approvals = approvals  # APPROVAL_REQUIRED
+        self.required = approvals  # APPROVAL_REQUIRED
         self._slack = slack
         self._now = now
         self._clicks = Clicks(client=client, actions=store.actions, now=now, fresh=self.fresh_card)
+        self.requests = ApprovalFlow(store=store, slack=slack, now=now, ttl=approval_ttl, gate=self.gated)
 
     @property
     def buttons(self) -> bool:
@@ -242,19 +246,39 @@ class Operations:
 
     async def perform(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
         """The do button: claims the card, checks it still shows the truth and that no freeze holds it
-        (or that an admin's card overrides it, the admin read again now), sends once, records."""
-        if needs_approval(self.approvals, verb.name, _environment_of(verb, target)):
-            held = ("unapproved", UNAPPROVED, buttons.note(f"{UNAPPROVED}. Nothing was sent."))
-            return await self._clicks.act(verb, target, shown, click, held=held)
+        (or that an admin's card overrides it, the admin read again now), sends once, records. On an
+        APPROVAL_REQUIRED pair, the checked card becomes a request in the channel instead of a request
+        to Baseten (bot.actions.approvals); its approval comes back through `gated`."""
+        then: Callable[[int], Awaitable[Done]] | None = None
+        if needs_approval(self.required, verb.name, _environment_of(verb, target)):
+
+            async def then(action_id: int) -> Done:
+                return await self.requests.made(action_id, verb, target, shown, click)
+
+        return await self.gated(verb, target, shown, click, admin=click.user_id, then=then)
+
+    async def gated(
+        self,
+        verb: Verb,
+        target: Target,
+        shown: Shown,
+        click: Click,
+        *,
+        admin: str,
+        then: Callable[[int], Awaitable[Done]] | None = None,
+        key: str = "",
+    ) -> Done:
+        """Freezes, then the click path (bot.actions.clicks): `admin` is whose `--override` on the card
+        counts (the clicker; for an approved request, its requester), read again now."""
         hold = await self.frozen(verb, target.model_id, target.environment)
         if hold is None:
-            return await self._clicks.act(verb, target, shown, click)
-        if shown.override and self.admins is not None and await self.admins.confirms(click.user_id):
+            return await self._clicks.act(verb, target, shown, click, then=then, key=key)
+        if shown.override and self.admins is not None and await self.admins.confirms(admin):
             click = replace(click, override=freezes.recorded(*hold))
-            done = await self._clicks.act(verb, target, shown, click)
+            done = await self._clicks.act(verb, target, shown, click, then=then, key=key)
             return replace(done, override=freezes.overriding(*hold))
         held = ("frozen", freezes.recorded(*hold), buttons.frozen(freezes.refusal(*hold, verb.label)))
-        return await self._clicks.act(verb, target, shown, click, held=held)
+        return await self._clicks.act(verb, target, shown, click, held=held, key=key)
 
     async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome, *, override: str = "") -> None:
         """One line in the channel, in the deployment's notice thread when it has one there (and, for an
@@ -299,14 +323,6 @@ class Ask:
     override: bool = False
     reason: str = ""
     notes: tuple[str, ...] = ()
-
-
-# APPROVAL_REQUIRED's pairs are refused outright until approval requests exist (issue 27's second half):
-# the safe side of a setting that asks for a second pair of eyes is that nobody acts alone
-UNAPPROVED = (
-    "This action needs a second operator's approval (APPROVAL_REQUIRED), and this version of the bot cannot "
-    "take approvals yet, so it is refused"
-)
 
 
 def _environment_of(verb: Verb, target: Target) -> str:

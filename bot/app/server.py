@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
@@ -72,6 +73,7 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
                 now=runtime.now,
                 admins=admins,
                 approvals=settings.approvals,
+                approval_ttl=timedelta(minutes=settings.approval_ttl_minutes),
             ),
             cost=cost,
         ),

@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.actions.approvals import Expiry
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
 from bot.cost.cache import CostCache
@@ -41,6 +42,9 @@ DELIVERY_CHECK_SECONDS = 1.0
 # A digest is due at a minute of a local time: looking this often sends it within seconds of it
 DIGEST_CHECK_SECONDS = 5.0
 IDLE_CHECK_SECONDS = 60.0  # the idle check's pass, at most; each deployment is read at most every 10 minutes
+# an approval request past APPROVAL_TTL_MINUTES is edited to say it expired within this (a click on it
+# finds it expired at once, whatever this pass has done)
+APPROVAL_CHECK_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
@@ -73,6 +77,7 @@ class Service:
         self.idle_job = IdleJob(
             store=runtime.store, client=runtime.baseten, now=runtime.now, after=self.idle_after, prices=self.cost.prices
         )
+        self.approval_expiry = Expiry(store=runtime.store, slack=runtime.slack, now=runtime.now)
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -112,6 +117,14 @@ class Service:
             id="idle",
             # a tenth of IDLE_AFTER_MINUTES, at most a minute: a spell is heard within a tenth of its length
             seconds=min(IDLE_CHECK_SECONDS, max(1.0, self.idle_after.total_seconds() / 10)),
+            coalesce=True,
+            max_instances=1,
+        )
+        scheduler.add_job(
+            self.approvals,
+            "interval",
+            id="approvals",
+            seconds=APPROVAL_CHECK_SECONDS,
             coalesce=True,
             max_instances=1,
         )
@@ -245,6 +258,10 @@ class Service:
     async def idle(self) -> None:
         """On the lease holder: idle warm replicas (bot.idle.job)."""
         await self._leader_pass("the idle check", self.idle_job.run)
+
+    async def approvals(self) -> None:
+        """On the lease holder: approval requests past their end, expired and edited to say so."""
+        await self._leader_pass("the approval requests", self.approval_expiry.run)
 
     async def _leader_pass(self, what: str, run: Callable[[], Awaitable[object]]) -> None:
         """One periodic pass that only the lease holder makes; a failing database is one line a period

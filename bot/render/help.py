@@ -119,6 +119,10 @@ def help_message() -> Message:
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
         '`"reason"`: an action or a freeze may end with a reason in double quotes, e.g. '
         '`/baseten promote llama-3-8b v4 "fixes OOM"`.',
+        "Approvals: with APPROVAL_REQUIRED (e.g. `promote:production`), a confirmed action on a listed pair "
+        "is posted in the channel as a request with Approve and Reject; another operator, not the one who "
+        "asked, approves it within APPROVAL_TTL_MINUTES, and it then runs once, only if nothing it showed "
+        "has changed. Reject ends it (the one who asked may withdraw it); an expired one does nothing.",
     ]
     blocks.append(section_block(escape("\n".join(options))))
     return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)

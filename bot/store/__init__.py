@@ -16,7 +16,8 @@
 - `env_states` and `promotion_messages`: environments and the live message of each promotion;
 - `guard_checks`: the promotion guard's comparisons, what it announced, its own pause;
 - `digests`: each channel's digest schedule, and which period was sent (claimed like a notice);
-- `freezes`: change freezes (issue 27), kept when lifted.
+- `freezes`: change freezes (issue 27), kept when lifted;
+- `approvals`: requests for a second operator's approval (APPROVAL_REQUIRED), kept when decided.
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -35,6 +36,7 @@ from bot.domain.changes import Snap
 from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
+from bot.store.approvals import Approvals
 from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
 from bot.store.freezes import Freezes
@@ -66,6 +68,7 @@ class Store:
         self.history = PeriodHistory(sessions)
         self.idle = IdleSpells(sessions, now=now)
         self.freezes = Freezes(sessions, now=now)
+        self.approvals = Approvals(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]
