@@ -167,6 +167,12 @@ async def test_a_request_is_decided_once_by_another_operator_in_time(store: Stor
     assert states == [("rejected", "U0OPS"), ("expired", None), ("unposted", None)]
     assert await store.approvals.get(999) is None
 
+    clock.at = NOW + timedelta(days=31)  # RETENTION_DAYS later: decided ones go, a pending one stays
+    pending = await store.approvals.add(new(minutes=60 * 24 * 40))
+    pruned = await store.retention.prune(before=NOW + timedelta(days=1))
+    assert pruned.rows["approvals"] == 4
+    assert await store.approvals.get(first) is None and await store.approvals.get(pending) is not None
+
 
 async def test_the_expiry_pass_expires_then_edits_and_a_failed_edit_keeps_it_expired(
     store: Store, clock: Clock, fake_slack: FakeSlack

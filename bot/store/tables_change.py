@@ -39,7 +39,8 @@ class FreezeRow(Base):
 class ApprovalRow(Base):
     """A confirmed action on an APPROVAL_REQUIRED pair, waiting for a second operator: the request's
     message in the channel, what the card showed (`shown`, checked again at the approval), and how it
-    ended (`state`: pending, approved, rejected, expired), by whom. `action_id` is the action it ran."""
+    ended (`state`: pending, approved, rejected, expired, or unposted when its message could not be posted),
+    by whom. `action_id` is the action it ran (bot.store.approvals)."""
 
     __tablename__ = "approvals"
     __table_args__ = (Index(None, "state", "expires_at"),)
