@@ -139,16 +139,19 @@ def test_an_expired_request_sends_nothing_and_says_it_expired(
 ) -> None:
     bot, clock = running(baseten, slack, db_url, tmp_path, APPROVAL_TTL_MINUTES="5")
     try:
-        request = ask(bot, slack, "ask")
-        clock.move(301)  # past the five minutes: the lease holder's pass expires it
-        edited = edit_of(slack, request, timeout=20)
-        assert edited["text"].startswith("Expired") and "without an approval. Nothing was sent" in said(edited)
-        assert buttons(edited) == []
-        decide(bot, slack, request, "approve", BOB, "too-late")
+        waited, clicked = ask(bot, slack, "waited"), ask(bot, slack, "clicked")
+        clock.move(301)  # past the five minutes
+        decide(bot, slack, clicked, "approve", BOB, "too-late")  # at once: the click finds it past its end
         assert "expired without an approval; nothing was sent" in said(answer(slack, "too-late"))
+        for request in (waited, clicked):  # the other: the lease holder's pass expires it within seconds
+            edited = edit_of(slack, request, timeout=20)
+            assert edited["text"].startswith("Expired") and "without an approval. Nothing was sent" in said(edited)
+            assert buttons(edited) == []
+        decide(bot, slack, waited, "approve", BOB, "later")
+        assert "expired without an approval; nothing was sent" in said(answer(slack, "later"))
         assert baseten.posts() == []
-        assert [(a["state"], a["decided_by"]) for a in approvals(db_url)] == [("expired", None)]
-        assert [r["outcome"] for r in rows(db_url)] == ["requested"]
+        assert [(a["state"], a["decided_by"]) for a in approvals(db_url)] == [("expired", None)] * 2
+        assert [r["outcome"] for r in rows(db_url)] == ["requested"] * 2
     finally:
         bot.stop()
 
@@ -181,7 +184,7 @@ def test_a_target_changed_or_frozen_since_the_request_sends_nothing_and_the_requ
         bot.stop()
 
 
-def test_reject_and_withdraw_edit_the_request_and_send_nothing(
+def test_reject_withdraw_and_an_unrecordable_approval_edit_the_request_and_send_nothing(
     baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     bot, _ = running(baseten, slack, db_url, tmp_path)
@@ -199,8 +202,27 @@ def test_reject_and_withdraw_edit_the_request_and_send_nothing(
         decide(bot, slack, withdrawn, "reject", OPS, "withdraw")  # the requester takes it back
         assert edit_of(slack, withdrawn)["text"].startswith(f"Withdrawn by <@{OPS}>")
 
+        unrecorded = ask(bot, slack, "unrecorded")  # then the database refuses the approved run's claim
+        engine = make_sync_engine(db_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER no_runs BEFORE INSERT ON actions WHEN NEW.card_id LIKE 'approval-%' "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        engine.dispose()
+        decide(bot, slack, unrecorded, "approve", BOB, "approve-unrecorded")
+        edited = said(edit_of(slack, unrecorded))
+        assert (
+            f"Approved by <@{BOB}>" in edited and "could not record the approved action, so nothing was sent" in edited
+        )
+        assert "Traceback" not in json.dumps(slack.responses()) + json.dumps(slack.posts())
+
         assert baseten.posts() == []
-        assert [(a["state"], a["decided_by"]) for a in approvals(db_url)] == [("rejected", BOB), ("rejected", OPS)]
-        assert [r["outcome"] for r in rows(db_url)] == ["requested", "requested"]
+        assert [(a["state"], a["decided_by"]) for a in approvals(db_url)] == [
+            ("rejected", BOB),
+            ("rejected", OPS),
+            ("approved", BOB),
+        ]
+        assert [r["outcome"] for r in rows(db_url)] == ["requested"] * 3
     finally:
         bot.stop()

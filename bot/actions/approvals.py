@@ -53,6 +53,7 @@ NOT_RECORDED = (
     "Ask again with the command in a moment."
 )
 NOT_EDITED = "Rejected: nothing was sent. (The bot could not edit the request's message to say so.)"
+NOT_RUN = "The bot could not record the approved action, so nothing was sent. Ask again with the command."
 UNREADABLE = "The bot cannot read what this request was for, so nothing was sent."
 
 # the gate a confirming click goes through (bot.actions.operations.Operations.gated): freezes, then the
@@ -225,6 +226,8 @@ class ApprovalFlow:
         done = await self._gate(verb, target, shown, click, admin=found.requested_by, key=f"approval-{found.id}")
         if done.action_id is not None:
             await self.store.approvals.ran(found.id, done.action_id)
+        else:  # its run could not be claimed (the database refused it): approved, and nothing was sent
+            done = Done(buttons.note(NOT_RUN), replace=True)
         edited = await self.expiry.edit(found, approved_head(user, self._now()), below=list(done.message.blocks))
         announce = None if done.outcome is None else (click, verb, target, done.outcome, done.override)
         return Decided(None if edited else done.message, announce)
