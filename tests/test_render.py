@@ -13,7 +13,22 @@ import yaml
 
 from bot.baseten.models import Deployment, Model
 from bot.commands.parse import parse
-from bot.commands.typed import Act, Cost, Digest, Help, ListSubs, Mute, Resume, Status, Subscribe, Unmute, Unsubscribe
+from bot.commands.typed import (
+    Act,
+    Cost,
+    Digest,
+    Freeze,
+    Help,
+    ListFreezes,
+    ListSubs,
+    Mute,
+    Resume,
+    Status,
+    Subscribe,
+    Unfreeze,
+    Unmute,
+    Unsubscribe,
+)
 from bot.domain.changes import GONE, NEW, PROMOTED, STATUS, Change
 from bot.domain.status import KNOWN, Family, family
 from bot.render import cards, notices, text
@@ -215,6 +230,9 @@ EXAMPLE_OF = {
     "recreate": Act,
     "cost": Cost,
     "digest": Digest,
+    "freeze": Freeze,
+    "unfreeze": Unfreeze,
+    "freezes": ListFreezes,
     "list": ListSubs,
     "help": Help,
 }

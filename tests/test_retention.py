@@ -128,4 +128,5 @@ async def test_pruning_removes_only_what_is_done_and_older(db_url: str) -> None:
         "threads": 1,
         "guard_checks": 0,  # none here: tests/test_guard_store.py prunes them
         "notice_groups": 0,  # none here: tests/test_groups.py prunes them
+        "approvals": 0,  # none here: tests/test_approvals.py prunes them
     }

@@ -178,11 +178,21 @@ def outcome_card(user: str, verb: Verb, target: Target, outcome: Outcome) -> Mes
     return Message(text=text, blocks=[section_block(f"{icon} {rich}")])
 
 
-def channel_line(user: str, verb: Verb, target: Target, outcome: Outcome) -> Message:
-    """The one line the channel (or the deployment's thread there) reads about the action."""
+def channel_line(user: str, verb: Verb, target: Target, outcome: Outcome, *, override: str = "") -> Message:
+    """The one line the channel (or the deployment's thread there) reads about the action; with
+    `override` (mrkdwn), the freeze an admin acted through, said beneath it."""
     text, rich = _lines(user, verb, target, outcome)
     icon = ":hammer_and_wrench:" if outcome.accepted else ":x:"
-    return Message(text=text, blocks=[section_block(f"{icon} {rich}")])
+    blocks = [section_block(f"{icon} {rich}")]
+    if override:
+        blocks.append(section_block(override))
+        text += " (overriding a freeze)"
+    return Message(text=text, blocks=blocks)
+
+
+def frozen(rich: str) -> Message:
+    """An action refused by a freeze (bot.render.freezes.refusal, already mrkdwn)."""
+    return Message(text=rich, blocks=[section_block(rich)])
 
 
 def refusal(*, anyone: bool) -> Message:

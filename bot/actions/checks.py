@@ -31,6 +31,7 @@ MAX_AGE = timedelta(minutes=10)  # a card older than this acts on nothing
 SKEW = timedelta(minutes=2)  # a card "drawn" further in the future than this is not one the bot drew
 CARD_ID = re.compile(r"[0-9a-f]{16,32}")
 MAX_SHOWN = 80  # a status or a role, as carried in the button
+MAX_REASON = 300  # the reason typed with an action, as carried in the button
 MAX_REPLICAS = 1_000_000  # a minimum of replicas carried in the button: anything larger, the bot did not write
 
 # what the table decides
@@ -54,6 +55,8 @@ class Shown:
     status: str  # the deployment's status; for a promotion's control, the promotion's
     role: str = ""  # the deployment's role (`role_of`); "" for a promotion's control
     min_replica: int | None = None  # Scale to zero's card: the deployment's minimum replicas; None on the others
+    override: bool = False  # drawn for an admin's `--override`: it may act through a freeze (checked again)
+    reason: str = ""  # the reason typed with the action (`promote llama v4 "fixes OOM"`)
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,15 @@ def role_words(value: str) -> str:
     return "in no environment" if value in ("", "-") else value
 
 
-def on_claim(claim: str, shown: Shown, now: datetime) -> Verdict:
-    """Before anything is read: the claim as the store answered it, then the card's age."""
+def on_claim(claim: str, shown: Shown, now: datetime, *, aged: bool = True) -> Verdict:
+    """Before anything is read: the claim as the store answered it, then the card's age (not with
+    `aged` False: an approved request's card, whose own limit, APPROVAL_TTL_MINUTES, was checked)."""
     if claim == FAILED:
         return Verdict(UNRECORDED, "the bot could not record it")
     if claim == TAKEN:
         return Verdict(SPENT, "this card was already used")
+    if not aged:
+        return Verdict(GO)
     age = now - shown.drawn
     if age > MAX_AGE or age < -SKEW:
         minutes = int(MAX_AGE.total_seconds() // 60)
@@ -171,6 +177,10 @@ def encode_card(verb: str, target: Target, shown: Shown) -> str:
         extra["r"] = shown.role[:MAX_SHOWN]
     if shown.min_replica is not None:
         extra["n"] = shown.min_replica
+    if shown.override:
+        extra["o"] = 1
+    if shown.reason:
+        extra["w"] = shown.reason[:MAX_REASON]
     return encode(verb, target, extra)
 
 
@@ -187,6 +197,16 @@ def read_button(action: Mapping[str, Any], prefix: str) -> tuple[Verb, Target, S
     return verb, target, _shown(value)
 
 
+def read_card(value: str) -> tuple[Verb, Target, Shown] | None:
+    """A do button's value kept in the database (an approval request's card) back to what it was; None
+    when it does not read as one the bot wrote."""
+    decoded = decode(value)
+    if decoded is None or not decoded[1].deployment_id:
+        return None
+    shown = _shown(value)
+    return None if shown is None else (decoded[0], decoded[1], shown)
+
+
 def _shown(value: str) -> Shown | None:
     raw = json.loads(value)  # decode() has parsed it already
     card, drawn, status, role_ = raw.get("c"), raw.get("t"), raw.get("s"), raw.get("r", "")
@@ -201,8 +221,11 @@ def _shown(value: str) -> Shown | None:
         return None
     if replicas is not None and not 0 <= replicas <= MAX_REPLICAS:
         return None
+    override, reason = raw.get("o", 0) == 1, raw.get("w", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        return None
     try:
         at = datetime.fromtimestamp(drawn, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return Shown(card, at, status, role_, replicas)
+    return Shown(card, at, status, role_, replicas, override, reason)

@@ -58,6 +58,8 @@ class Done:
     message: Message
     replace: bool  # it replaces the confirmation card (the card is spent), else it goes beside it
     outcome: Outcome | None = None  # Baseten's answer: the channel hears it too
+    override: str = ""  # mrkdwn: the freeze an admin's card acted through, for the channel's line
+    action_id: int | None = None  # the action's row, when the click claimed one
 
 
 class Clicks:
@@ -74,9 +76,24 @@ class Clicks:
         self._now = now
         self._fresh = fresh
 
-    async def act(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
-        claim, action_id = await self._claim(click, shown)
-        verdict = on_claim(claim, shown, self._now())
+    async def act(
+        self,
+        verb: Verb,
+        target: Target,
+        shown: Shown,
+        click: Click,
+        *,
+        held: tuple[str, str, Message] | None = None,
+        then: Callable[[int], Awaitable[Done]] | None = None,
+        key: str = "",
+    ) -> Done:
+        """`held`: something holds it (the outcome recorded, `frozen`, the words recorded, and the answer):
+        the card is spent on it, and nothing is sent. `then`: what a checked click does instead of sending
+        (an approval request), given the action's row. `key`: the claim's own key instead of the card's
+        (an approved request's run): then the card's age is not checked (the request's is, before) and
+        no fresh card is offered (the approver did not ask for one)."""
+        claim, action_id = await self._claim(click, key or shown.card)
+        verdict = on_claim(claim, shown, self._now(), aged=not key)
         if verdict.kind == UNRECORDED:
             return Done(buttons.note(NOT_RECORDED), replace=False)
         if verdict.kind == SPENT:
@@ -88,6 +105,10 @@ class Clicks:
                 shown.card,
             )
             return Done(buttons.note(USED), replace=False)
+        if verdict.go and held is not None:
+            await self._finish(action_id, status_code=None, outcome=held[0], reason=held[1], answer="")
+            log.info("action %s on %s by %s not sent: %s", verb.name, _of(target), click.user_id, held[1])
+            return Done(held[2], replace=True, action_id=action_id)
         if verdict.go:
             seen = await self._seen(verb, target)
             if seen is None:
@@ -95,13 +116,16 @@ class Clicks:
                 return await self._not_sent(action_id, verb, target, click, Verdict("unchecked", why), fresh=False)
             verdict = on_read(verb, target, shown, seen)
         if not verdict.go:
-            return await self._not_sent(action_id, verb, target, click, verdict, fresh=verdict.kind != GONE)
+            fresh = verdict.kind != GONE and not key
+            return await self._not_sent(action_id, verb, target, click, verdict, fresh=fresh)
+        if then is not None:
+            return await then(action_id)
         return await self._send(action_id, verb, target, click)
 
-    async def _claim(self, click: Click, shown: Shown) -> tuple[str, int]:
+    async def _claim(self, click: Click, card: str) -> tuple[str, int]:
         """CLAIMED with the row's id, TAKEN (claimed before), or FAILED (the claim could not be written)."""
         try:
-            action_id = await self.actions.claim(click, shown.card)
+            action_id = await self.actions.claim(click, card)
         except Exception as exc:  # noqa: BLE001 - any database failure: nothing is sent, the user is told
             log.warning(
                 "could not record %s by %s, so nothing was sent: %s", click.verb, click.user_id, type(exc).__name__
@@ -152,7 +176,7 @@ class Clicks:
                 card = await self._fresh(verb, target)
             except Exception as exc:  # noqa: BLE001 - the answer stands without a fresh card
                 log.info("no fresh card for %s on %s: %s", verb.name, _of(target), type(exc).__name__)
-        return Done(buttons.instead(verdict.why, card), replace=True)
+        return Done(buttons.instead(verdict.why, card), replace=True, action_id=action_id or None)
 
     async def _send(self, action_id: int, verb: Verb, target: Target, click: Click) -> Done:
         """The one request, and its answer recorded; a request the bot cannot build is not sent."""
@@ -187,7 +211,8 @@ class Clicks:
             status_code if status_code is not None else "nothing",
             out.words,
         )
-        return Done(buttons.outcome_card(click.user_id, verb, target, out), replace=True, outcome=out)
+        message = buttons.outcome_card(click.user_id, verb, target, out)
+        return Done(message, replace=True, outcome=out, action_id=action_id)
 
     async def _finish(self, action_id: int, *, status_code: int | None, outcome: str, reason: str, answer: str) -> bool:
         try:

@@ -3,6 +3,7 @@
     card = await ops.confirm_command(act)              # a typed command: looks the deployment up
     card = await ops.confirm_button(verb, target)       # an ask button on a card or a notice
     done = await ops.perform(verb, target, shown, click)  # the do button (bot.actions.clicks)
+    decided = await ops.requests.approve(approval_id, user)  # an APPROVAL_REQUIRED pair's Approve
     await ops.announce(click, verb, target, out)        # one line in the channel, in the thread
 
 Every card has its own id and carries what it showed (bot.actions.checks.Shown), so the click
@@ -14,24 +15,29 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import buttons
 from bot.actions.answers import Outcome
+from bot.actions.approvals import ApprovalFlow
 from bot.actions.checks import Shown, min_replica_of, role_of
 from bot.actions.clicks import Clicks, Done
-from bot.actions.verbs import PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
+from bot.actions.rules import Pairs, needs_approval
+from bot.actions.verbs import JOB_VERBS, PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
 from bot.commands.typed import Act
 from bot.domain.changes import THREAD_AGE
+from bot.domain.freezes import Freeze, holding, refuses
 from bot.domain.status import FAILURES
 from bot.domain.subjects import kind_of
+from bot.render import freezes
 from bot.render.cards import Message
 from bot.render.text import escape, inline, mrkdwn
 from bot.store import Store
@@ -62,14 +68,20 @@ class Operations:
         operators: Operators,
         slack: AsyncWebClient | None,
         now: Callable[[], datetime],
+        admins: Operators | None = None,
+        approvals: Pairs = frozenset(),
+        approval_ttl: timedelta = timedelta(minutes=30),
     ) -> None:
         self.client = client
         self.store = store
         self.actions = store.actions
         self.operators = operators
+        self.admins = admins  # ADMIN_USER_IDS: who may `--override` a freeze; None: nobody
+        self.required = approvals  # APPROVAL_REQUIRED
         self._slack = slack
         self._now = now
         self._clicks = Clicks(client=client, actions=store.actions, now=now, fresh=self.fresh_card)
+        self.requests = ApprovalFlow(store=store, slack=slack, now=now, ttl=approval_ttl, gate=self.gated)
 
     @property
     def buttons(self) -> bool:
@@ -79,11 +91,26 @@ class Operations:
     # -- the confirmation card ------------------------------------------------------
 
     async def confirm_command(self, act: Act) -> Message:
+        """The card for a typed action; during a freeze, the refusal instead, unless `--override` (whose
+        caller checked the user is an admin: bot.slack.actions)."""
         model = await resolve_model(self.client, act.model)
         environment = await self._environment(model, act.environment)
+        verb = VERBS[act.verb]
+        hold = await self.frozen(verb, model.id, environment)
+        if hold is not None and not act.override:
+            return buttons.frozen(freezes.refusal(*hold, verb.label))
+        ask = Ask(override=act.override and hold is not None, reason=act.reason)
+        if ask.override and hold is not None:
+            ask = replace(ask, notes=(freezes.overriding(*hold),))
         if act.verb == "rollback":
-            return await self._rollback_card(model, environment)
-        return await self._card(VERBS[act.verb], model, act.deployment, environment)
+            return await self._rollback_card(model, environment, ask=ask)
+        return await self._card(verb, model, act.deployment, environment, ask=ask)
+
+    async def frozen(self, verb: Verb, model_id: str, environment: str) -> tuple[Freeze, datetime] | None:
+        """The freeze that holds this action now, if the verb is one a freeze refuses."""
+        if not refuses(verb.name):
+            return None
+        return holding(await self.store.freezes.live(), model_id, environment, self._now())
 
     async def _environment(self, model: Model, name: str) -> str:
         """The environment as Baseten names it, found as `status` finds it (case-insensitive); a name the
@@ -95,8 +122,12 @@ class Operations:
         return env.name
 
     async def confirm_button(self, verb: Verb, target: Target) -> Message:
-        """From a button on a card or a notice, which may be old: built from the status now."""
+        """From a button on a card or a notice, which may be old: built from the status now; during a
+        freeze, the refusal (an override is typed, not clicked)."""
         model = await resolve_model(self.client, target.model_id)
+        hold = await self.frozen(verb, model.id, target.environment)
+        if hold is not None:
+            return buttons.frozen(freezes.refusal(*hold, verb.label))
         if verb.name == "rollback":  # from a failing deployment's notice or card: it must still be current
             return await self._rollback_card(model, target.environment, source=target.deployment_id)
         if not verb.needs_deployment:
@@ -112,9 +143,11 @@ class Operations:
             return await self._promotion_card(verb, model, target.environment)
         return await self._card(verb, model, target.deployment_id, target.environment)
 
-    def _shown(self, status: str, role: str = "", min_replica: int | None = None) -> Shown:
+    def _shown(self, status: str, role: str = "", min_replica: int | None = None, ask: Ask | None = None) -> Shown:
         """A new card: its own id, drawn now (whole seconds, as its button carries it)."""
-        return Shown(secrets.token_hex(8), self._now().replace(microsecond=0), status, role, min_replica)
+        ask = ask or Ask()
+        drawn = self._now().replace(microsecond=0)
+        return Shown(secrets.token_hex(8), drawn, status, role, min_replica, ask.override, ask.reason)
 
     async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
         """A promotion's control, from its message: built from the environment as Baseten shows it now."""
@@ -136,7 +169,7 @@ class Operations:
             )
         return buttons.confirmation(verb, target, self._shown(promotion.status), notes=notes)
 
-    async def _card(self, verb: Verb, model: Model, typed: str, environment: str) -> Message:
+    async def _card(self, verb: Verb, model: Model, typed: str, environment: str, *, ask: Ask | None = None) -> Message:
         dep = await resolve_deployment(self.client, model, typed)
         check_plain_id("deployment", dep.display_name, dep.id, "it can't act on it from Slack.")
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name)
@@ -147,15 +180,17 @@ class Operations:
                 f"The minimum replicas of {inline(dep.display_name)} of {inline(model.display_name)} is {said}, "
                 "so there is nothing to scale to zero. Nothing was changed."
             )
-        notes = []
+        notes = list(ask.notes) if ask else []
         if not fits(verb.name, dep.status, production=bool(dep.is_production), kind=kind_of(model.id)):
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
                 f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
             )
-        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep), low), notes=notes)
+        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep), low, ask), notes=notes)
 
-    async def _rollback_card(self, model: Model, environment: str, *, source: str = "") -> Message:
+    async def _rollback_card(
+        self, model: Model, environment: str, *, source: str = "", ask: Ask | None = None
+    ) -> Message:
         """Rolls back only what the latest promotion the bot saw put there, while it is still current:
         never from a stale notice, nor after the environment moved on, nor to a deployment a rollback
         replaced (rolling back a rollback would put the failing deployment back)."""
@@ -191,14 +226,16 @@ class Operations:
         label = mrkdwn(model.display_name, 60)
         notes = [
             f"It was current in {mrkdwn(environment)} before `{mrkdwn(previous.promoted_name, 60)}` "
-            f"was promoted there (the latest promotion of *{label}* the bot saw)."
+            f"was promoted there (the latest promotion of *{label}* the bot saw).",
+            *(ask.notes if ask else ()),
         ]
         if dep.status in FAILURES:
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}` itself: "
                 f"rolling back puts a failing deployment in {mrkdwn(environment)}."
             )
-        return buttons.confirmation(VERBS["rollback"], target, self._shown(dep.status, role_of(dep)), notes=notes)
+        shown = self._shown(dep.status, role_of(dep), ask=ask)
+        return buttons.confirmation(VERBS["rollback"], target, shown, notes=notes)
 
     async def _current(self, model_id: str, environment: str) -> str | None:
         """The deployment current in the environment, as Baseten shows it now."""
@@ -208,15 +245,48 @@ class Operations:
     # -- the click ------------------------------------------------------------------
 
     async def perform(self, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
-        """The do button: claims the card, checks it still shows the truth, sends once, records."""
-        return await self._clicks.act(verb, target, shown, click)
+        """The do button: claims the card, checks it still shows the truth and that no freeze holds it
+        (or that an admin's card overrides it, the admin read again now), sends once, records. On an
+        APPROVAL_REQUIRED pair, the checked card becomes a request in the channel instead of a request
+        to Baseten (bot.actions.approvals); its approval comes back through `gated`."""
+        then: Callable[[int], Awaitable[Done]] | None = None
+        if needs_approval(self.required, verb.name, _environment_of(verb, target)):
 
-    async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome) -> None:
-        """One line in the channel, in the deployment's notice thread when it has one there."""
+            async def then(action_id: int) -> Done:
+                return await self.requests.made(action_id, verb, target, shown, click)
+
+        return await self.gated(verb, target, shown, click, admin=click.user_id, then=then)
+
+    async def gated(
+        self,
+        verb: Verb,
+        target: Target,
+        shown: Shown,
+        click: Click,
+        *,
+        admin: str,
+        then: Callable[[int], Awaitable[Done]] | None = None,
+        key: str = "",
+    ) -> Done:
+        """Freezes, then the click path (bot.actions.clicks): `admin` is whose `--override` on the card
+        counts (the clicker; for an approved request, its requester), read again now."""
+        hold = await self.frozen(verb, target.model_id, target.environment)
+        if hold is None:
+            return await self._clicks.act(verb, target, shown, click, then=then, key=key)
+        if shown.override and self.admins is not None and await self.admins.confirms(admin):
+            click = replace(click, override=freezes.recorded(*hold))
+            done = await self._clicks.act(verb, target, shown, click, then=then, key=key)
+            return replace(done, override=freezes.overriding(*hold))
+        held = ("frozen", freezes.recorded(*hold), buttons.frozen(freezes.refusal(*hold, verb.label)))
+        return await self._clicks.act(verb, target, shown, click, held=held, key=key)
+
+    async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome, *, override: str = "") -> None:
+        """One line in the channel, in the deployment's notice thread when it has one there (and, for an
+        override of a freeze, in the channel itself: everyone there should know)."""
         if self._slack is None or not click.channel_id:
             return
-        said = buttons.channel_line(click.user_id, verb, target, out)
-        thread_ts = await self._thread(click, verb, target)
+        said = buttons.channel_line(click.user_id, verb, target, out, override=override)
+        thread_ts = None if override else await self._thread(click, verb, target)
         try:
             await self._slack.chat_postMessage(
                 channel=click.channel_id,
@@ -243,6 +313,24 @@ class Operations:
             if thread is not None:
                 return thread.ts
         return None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a typed action adds to its card: `--override` of the freeze holding it, with the notes that
+    say so, and the reason typed with it."""
+
+    override: bool = False
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def _environment_of(verb: Verb, target: Target) -> str:
+    """The environment APPROVAL_REQUIRED matches: a promotion's or a control's own; a deployment's action,
+    production's; a training job's, none (only `*` lists it)."""
+    if verb.name in JOB_VERBS:
+        return ""
+    return target.environment if verb.name in ("promote", "rollback") or not verb.needs_deployment else PRODUCTION
 
 
 def deployment_target(dep: Deployment, model_name: str) -> Target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.actions.rules import Pairs, parse_required
 from bot.app.db import DEFAULT_POOL_SIZE
 from bot.slack.admins import split_ids
 
@@ -98,6 +99,17 @@ class Settings(BaseSettings):
     def _admin_ids_shape(cls, value: str | None) -> str | None:
         split_ids(value or "")
         return value
+
+    @field_validator("approval_required")
+    @classmethod
+    def _approval_pairs(cls, value: str | None) -> str | None:
+        parse_required(value or "")
+        return value
+
+    @property
+    def approvals(self) -> Pairs:
+        """APPROVAL_REQUIRED's `verb:environment` pairs (bot.actions.rules); empty: none needs approval."""
+        return parse_required(self.approval_required or "")
 
     @property
     def admin_ids(self) -> tuple[frozenset[str], frozenset[str]]:

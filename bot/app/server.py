@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
@@ -57,6 +58,7 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     bolt = AsyncApp(client=runtime.slack, signing_secret=signing, process_before_response=False)
     acting = operators(*settings.operator_ids, runtime.slack)
+    admins = Admins(*settings.admin_ids, runtime.slack)
     register(
         bolt,
         Deps(
@@ -64,13 +66,16 @@ def bolt_app(runtime: Runtime, cost: CostCache | None = None) -> AsyncApp:
             store=runtime.store,
             metrics=runtime.metrics,
             now=runtime.now,
-            admins=Admins(*settings.admin_ids, runtime.slack),
+            admins=admins,
             ops=Operations(
                 client=runtime.baseten,
                 store=runtime.store,
                 operators=acting,
                 slack=runtime.slack,
                 now=runtime.now,
+                admins=admins,
+                approvals=settings.approvals,
+                approval_ttl=timedelta(minutes=settings.approval_ttl_minutes),
             ),
             cost=cost,
             acks=Acknowledger(

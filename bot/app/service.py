@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.actions.approvals import Expiry
 from bot.app.runtime import Runtime, check_health
 from bot.app.server import Server
 from bot.cost.cache import CostCache
@@ -43,6 +44,9 @@ DELIVERY_CHECK_SECONDS = 1.0
 DIGEST_CHECK_SECONDS = 5.0
 ONCALL_CHECK_SECONDS = 5.0  # on call's pass: a reminder goes out within seconds of its time, a recovery is seen
 IDLE_CHECK_SECONDS = 60.0  # the idle check's pass, at most; each deployment is read at most every 10 minutes
+# an approval request past APPROVAL_TTL_MINUTES is edited to say it expired within this (a click on it
+# finds it expired at once, whatever this pass has done)
+APPROVAL_CHECK_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 600.0  # RETENTION_DAYS is days: pruning a few times an hour keeps each pass small
 
 
@@ -78,6 +82,7 @@ class Service:
         self.oncall_job = OnCallJob(
             store=runtime.store, slack=runtime.slack, now=runtime.now, draw=runtime.notifier.draw
         )
+        self.approval_expiry = Expiry(store=runtime.store, slack=runtime.slack, now=runtime.now)
         self._scheduler = self._schedule()
         self.loop = PollLoop(runtime, on_queued=self._start_delivery, on_round=self._record)
         self._polling: asyncio.Task[None] | None = None
@@ -122,6 +127,14 @@ class Service:
         )
         scheduler.add_job(
             self.oncall, "interval", id="oncall", seconds=ONCALL_CHECK_SECONDS, coalesce=True, max_instances=1
+        )
+        scheduler.add_job(
+            self.approvals,
+            "interval",
+            id="approvals",
+            seconds=APPROVAL_CHECK_SECONDS,
+            coalesce=True,
+            max_instances=1,
         )
         scheduler.add_job(
             self.prune, "interval", id="prune", seconds=PRUNE_EVERY_SECONDS, coalesce=True, max_instances=1
@@ -257,6 +270,10 @@ class Service:
     async def oncall(self) -> None:
         """On the lease holder: alarms ended, reminders due, acknowledged notices that recovered (bot.oncall.job)."""
         await self._leader_pass("on call", self.oncall_job.run)
+
+    async def approvals(self) -> None:
+        """On the lease holder: approval requests past their end, expired and edited to say so."""
+        await self._leader_pass("the approval requests", self.approval_expiry.run)
 
     async def _leader_pass(self, what: str, run: Callable[[], Awaitable[object]]) -> None:
         """One periodic pass that only the lease holder makes; a failing database is one line a period

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.commands.cost import parse_cost
 from bot.commands.parse_digest import parse_digest
+from bot.commands.parse_freeze import parse_freeze, parse_freezes, parse_unfreeze, split_reason
 from bot.commands.parse_remind import remind_every, remind_times, reminders
 from bot.commands.typed import (
     ACT_VERBS,
@@ -51,10 +52,13 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     """Parses the text after `/baseten`. `statuses` are the status names `--on` accepts."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_TEXT}).")
-    words = [_dashes(w) for w in text.split()]
+    body, reason = split_reason(text)
+    words = [_dashes(w) for w in body.split()]
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]
+    if reason and verb not in (*ACT_VERBS, "freeze"):
+        raise UsageError(f"`{_quote(words[0])}` takes no reason in quotes; actions and `freeze` do.")
     if verb in ("help", "-h", "--help", "?"):
         return Help()
     if verb == "list":
@@ -72,7 +76,13 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     if verb == "mute":
         return _mute(args)
     if verb in ACT_VERBS:
-        return _act(verb, args)
+        return _act(verb, [w for w in args if w != "--override"], reason=reason, override="--override" in args)
+    if verb == "freeze":
+        return parse_freeze(args, reason, duration=lambda word, usage: parse_duration(word, usage=usage))
+    if verb == "unfreeze":
+        return parse_unfreeze(args)
+    if verb == "freezes":
+        return parse_freezes(args)
     if verb == "digest":
         return parse_digest(args)
     if verb == "cost":
@@ -80,7 +90,8 @@ def parse(text: str, *, statuses: frozenset[str] = frozenset()) -> Command:
     raise UsageError(
         f"I don't know the command `{_quote(words[0])}`. "
         "Try `status`, `subscribe`, `unsubscribe`, `mute`, `unmute`, `resume`, `retry`, `activate`, "
-        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `cost`, `digest`, `list` or `help`."
+        "`deactivate`, `promote`, `rollback`, `stop`, `recreate`, `cost`, `digest`, `freeze`, `unfreeze`, "
+        "`freezes`, `list` or `help`."
     )
 
 
@@ -91,9 +102,10 @@ def _dashes(word: str) -> str:
     return word
 
 
-def _act(verb: str, args: list[str]) -> Act:
+def _act(verb: str, args: list[str], *, reason: str = "", override: bool = False) -> Act:
     """`retry|activate|deactivate MODEL DEPLOYMENT`, `promote MODEL DEPLOYMENT [env:NAME]`,
-    `rollback MODEL [env:NAME]`, `stop|recreate training:PROJECT JOB`."""
+    `rollback MODEL [env:NAME]`, `stop|recreate training:PROJECT JOB`; each may end with a reason in
+    quotes, and take `--override` (an admin acting through a freeze)."""
     usage = USAGE[verb]
     environment = "production"
     rest: list[str] = []
@@ -115,7 +127,7 @@ def _act(verb: str, args: list[str]) -> Act:
     if kind is Kind.CHAIN or (kind is Kind.TRAINING) != (verb in JOB_ACTS):
         raise UsageError(_wrong_kind(verb, kind), usage=usage)
     deployment = _plain(rest[1], kind.part) if wanted == 2 else ""
-    return Act(verb, model, deployment, environment)
+    return Act(verb, model, deployment, environment, reason=reason, override=override)
 
 
 def _wrong_kind(verb: str, kind: Kind) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain.digests import Schedule
+from bot.domain.freezes import Weekly
 from bot.domain.guard import GuardSpec
 
 # what follows MODEL: "*" (whole model), "production", "development", "env:NAME", or a deployment id or name
@@ -92,6 +93,34 @@ class Act:
     model: str
     deployment: str = ""  # "" for `rollback`: the bot knows which deployment was current before
     environment: str = "production"
+    reason: str = ""  # the optional last argument in quotes: `promote llama v4 "fixes OOM"`
+    override: bool = False  # `--override`: an admin acting through a freeze
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """`freeze [MODEL | all] [env:NAME] DURATION ["reason"]`, or weekly (`weekly fri 17:00 - mon 09:00 [TZ]`).
+    `model` and `environment` are bot.domain.freezes.ALL for every model, every environment."""
+
+    model: str
+    environment: str
+    duration: timedelta | None = None
+    weekly: Weekly | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Unfreeze:
+    """`unfreeze [MODEL | all] [env:NAME]`: lifts the freezes of that model (or of every model), in that
+    environment, or in any when none is named (None)."""
+
+    model: str
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class ListFreezes:
+    pass
 
 
 @dataclass(frozen=True)
@@ -110,4 +139,19 @@ class Digest:
     schedule: Schedule | None
 
 
-Command = Help | ListSubs | Status | Subscribe | Unsubscribe | Mute | Unmute | Resume | Act | Digest | Cost
+Command = (
+    Help
+    | ListSubs
+    | Status
+    | Subscribe
+    | Unsubscribe
+    | Mute
+    | Unmute
+    | Resume
+    | Act
+    | Digest
+    | Cost
+    | Freeze
+    | Unfreeze
+    | ListFreezes
+)

@@ -19,6 +19,7 @@ from bot.baseten.errors import AuthError, BasetenError, NotFound
 from bot.baseten.models import AuditLogEntry, Environment
 from bot.delivery.notifier import Notifier
 from bot.domain.changes import NEW, PROMOTED, PROMOTION, Change, Snap
+from bot.domain.freezes import ALL, FLAG, flag, holding
 from bot.domain.memory import History, ModelMemory, Outgoing
 from bot.domain.promotions import EnvState
 from bot.domain.subjects import Kind, kind_of
@@ -128,7 +129,7 @@ class Poller:
             why.for_changes(self._client, decision.outgoing, reading.answers, now=now, wait=self._log_wait),
             runs.for_changes(self._client, decision.outgoing, reading.answers, now=now, wait=self._log_wait),
         )
-        decision.outgoing = runs.attach(why.attach(attributed, reasons), extra)
+        decision.outgoing = await self._flag(runs.attach(why.attach(attributed, reasons), extra), now)
         report = self._report(reading, decision)
         await self.write(decision, report)
         return Polled(report, reading, decision)
@@ -229,6 +230,24 @@ class Poller:
             else o
             for o in outgoing
         ]
+
+    async def _flag(self, outgoing: list[Outgoing], now: datetime) -> list[Outgoing]:
+        """Marks a new deployment or a promotion seen during a freeze of its model (a new deployment: in
+        any environment; a promotion: in its own), so that its notice says so in every channel told."""
+        if not any(_attributed(o.change) for o in outgoing):
+            return outgoing
+        live = await self._store.freezes.live()
+        if not live:
+            return outgoing
+        flagged = []
+        for o in outgoing:
+            change = o.change
+            env = ALL if change.kind == NEW else str(change.detail.get("environment") or "production")
+            hold = holding(live, change.model_id, env, now) if _attributed(change) else None
+            if hold is not None:
+                o = replace(o, change=replace(change, detail={**change.detail, FLAG: flag(*hold)}))
+            flagged.append(o)
+        return flagged
 
     async def _audit(self, model_id: str) -> list[AuditLogEntry]:
         try:

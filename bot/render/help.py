@@ -22,6 +22,9 @@ USAGE = {
     **{verb: f"/baseten {verb} training:PROJECT JOB" for verb in ("stop", "recreate")},
     "cost": "/baseten cost [MODEL | chain:CHAIN | training:PROJECT] [--days N]",
     "digest": "/baseten digest daily HH:MM [TZ] | weekly DAY HH:MM [TZ] | off",
+    "freeze": '/baseten freeze [MODEL | all] [env:NAME] DURATION ["reason"]',
+    "unfreeze": "/baseten unfreeze [MODEL | all] [env:NAME]",
+    "freezes": "/baseten freezes",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -44,6 +47,9 @@ EXAMPLES = {
     "recreate": "/baseten recreate training:ft-llama job-7q2",
     "cost": "/baseten cost llama-3-8b --days 30",
     "digest": "/baseten digest weekly mon 09:00 Europe/Berlin",
+    "freeze": '/baseten freeze all env:production weekly fri 17:00 - mon 09:00 Europe/Berlin "weekend"',
+    "unfreeze": "/baseten unfreeze all env:production",
+    "freezes": "/baseten freezes",
     "list": "/baseten list",
     "help": "/baseten help",
 }
@@ -78,7 +84,15 @@ HELP = (
         "`Europe/Berlin`, default UTC): deploys, failures, recoveries, promotions, time spent failing, the "
         "largest movers; `off` ends it",
     ),
-    ("list", "this channel's subscriptions and its digest"),
+    (
+        "freeze",
+        "refuse promote, activate, rollback, Resume and Force roll forward on a model (or `all`) in an "
+        "environment (default: every one) for a while, or every week (`weekly fri 17:00 - mon 09:00 [TZ]`); "
+        "an admin may add `--override` to an action (admins, when ADMIN_USER_IDS is set)",
+    ),
+    ("unfreeze", "lift the freezes of a model (or `all`), in one environment or every one"),
+    ("freezes", "the freezes set, held now or to come"),
+    ("list", "this channel's subscriptions and its digest, and the freezes holding now"),
 )
 
 
@@ -110,6 +124,12 @@ def help_message() -> Message:
         "training project (then a job) wherever a model goes, e.g. `/baseten subscribe training:llama-ft`: "
         "a job created, running, completed, failed or stopped is a notice.",
         "`DURATION`: minutes, hours or days, from `1m` to `30d`, e.g. `30m`, `2h`, `1d`.",
+        '`"reason"`: an action or a freeze may end with a reason in double quotes, e.g. '
+        '`/baseten promote llama-3-8b v4 "fixes OOM"`.',
+        "Approvals: with APPROVAL_REQUIRED (e.g. `promote:production`), a confirmed action on a listed pair "
+        "is posted in the channel as a request with Approve and Reject; another operator, not the one who "
+        "asked, approves it within APPROVAL_TTL_MINUTES, and it then runs once, only if nothing it showed "
+        "has changed. Reject ends it (the one who asked may withdraw it); an expired one does nothing.",
     ]
     blocks.append(section_block(escape("\n".join(options))))
     return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)

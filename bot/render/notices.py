@@ -22,11 +22,13 @@ from bot.domain.changes import (
     STUCK,
     Change,
 )
+from bot.domain.freezes import FLAG
 from bot.domain.status import FAILURES, emoji
 from bot.domain.subjects import kind_of
 from bot.render import excerpt, guard, idle
 from bot.render.cards import Block, Message, card_actions, context_block, duration, section_block
 from bot.render.dates import stamp
+from bot.render.freezes import flag_line
 from bot.render.text import NAME, mrkdwn, plain
 
 
@@ -163,6 +165,9 @@ def notice(change: Change, *, model_name: str, now: datetime, actions: Sequence[
     if isinstance(queue, str) and queue:
         blocks.append(context_block(f":information_source: {mrkdwn(queue, 600)}"))
     blocks.extend(excerpt.blocks(change.detail.get(excerpt.WHY)))  # a failure's error lines and labels
+    frozen = flag_line(change.detail.get(FLAG))  # a new deployment or promotion seen during a freeze
+    if frozen:
+        blocks.append(section_block(frozen))
     actor = change.detail.get("actor")
     by = f" · by {mrkdwn(str(actor))}" if actor else ""
     blocks.append(

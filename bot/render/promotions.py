@@ -13,11 +13,13 @@ from typing import Any
 
 from bot.baseten.models import AutoscalingSettings, Environment, Model
 from bot.domain.changes import Change
+from bot.domain.freezes import FLAG
 from bot.domain.promotions import ENDED, REPLACED
 from bot.domain.status import emoji
 from bot.domain.subjects import Kind, kind_of
 from bot.render.cards import Block, Message, card_actions, context_block, deployment_card, section_block
 from bot.render.dates import stamp
+from bot.render.freezes import flag_line
 from bot.render.text import NAME, code, escape, mrkdwn, plain, printable
 
 MAX_ERROR = 500  # characters of Baseten's error_message shown, as sent
@@ -117,6 +119,9 @@ def live_message(
     if outcome:
         blocks.append(section_block(outcome))
     blocks.extend(baseten_says(detail.get("error_message")))
+    frozen = flag_line(detail.get(FLAG))  # started during a freeze (the message that starts it says so)
+    if frozen:
+        blocks.append(section_block(frozen))
     blocks.extend(guard)
     blocks.append(
         context_block(

@@ -5,6 +5,8 @@ a user not in OPERATOR_USER_IDS gets a refusal only they see, the refusal is log
 their user id, and Baseten is not called. At the do button, the click that acts, group
 memberships are read from Slack then; when Slack cannot say, nobody acts. Both kinds of
 button are read by one function (bot.actions.checks.read_button), and every click is answered.
+An approval request's Approve and Reject (APPROVAL_REQUIRED, bot.actions.approvals) are operators'
+clicks too, checked alike, group memberships read from Slack then.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.actions import buttons
+from bot.actions.approval_messages import APPROVE, REJECT, read_id
 from bot.actions.checks import read_button
 from bot.actions.operations import Operations
 from bot.actions.verbs import Target, Verb
@@ -32,6 +35,7 @@ UNSURE = (
     "Slack could not say just now whether you are in an operator group, so nothing was sent. Try again in a moment."
 )
 OLD_CARD = "this card is from before cards carried what they showed, so the bot cannot check it"
+NOT_ADMIN = "Only the bot's admins (ADMIN_USER_IDS) may act through a freeze with `--override`. Nothing was changed."
 OOPS = "Something went wrong on the bot's side; it has been logged. Nothing was changed unless it says so."
 
 
@@ -54,6 +58,16 @@ def register_acting(app: AsyncApp, ops: Operations) -> None:
             log.exception("acting on a deployment failed")
             await _reply(respond, cards.error(OOPS), replace_original=False)
 
+    @app.action(APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await _decide(body, action, respond, ops, approving=True)
+
+    @app.action(REJECT)
+    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await _decide(body, action, respond, ops, approving=False)
+
 
 async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond: AsyncRespond, ops: Operations) -> None:
     """`retry`, `activate`, `deactivate`, `promote`, `rollback`: the confirmation card, only for the asker."""
@@ -67,6 +81,10 @@ async def act_command(ack: AsyncAck, cmd: Act, command: dict[str, Any], respond:
     if allowed is None and not await ops.operators.allows(user):  # a user group: asked after the ack
         _refused(cmd.verb, user, ops)
         await _reply(respond, buttons.refusal(anyone=True))
+        return
+    if cmd.override and (ops.admins is None or not await ops.admins.allows(user)):
+        log.info("refused --override of %s from %s: not in ADMIN_USER_IDS", cmd.verb, user)
+        await _reply(respond, buttons.note(NOT_ADMIN))
         return
     await _reply(respond, await _safe(lambda: ops.confirm_command(cmd)))
 
@@ -110,7 +128,36 @@ async def _do(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespon
     done = await ops.perform(verb, target, shown, click)
     await _reply(respond, done.message, replace_original=done.replace)
     if done.outcome is not None:
-        await ops.announce(click, verb, target, done.outcome)
+        await ops.announce(click, verb, target, done.outcome, override=done.override)
+
+
+async def _decide(
+    body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, ops: Operations, *, approving: bool
+) -> None:
+    """Approve or Reject on a request in the channel: an operator's, group memberships read now; the
+    request's message is edited to say what happened, and the clicker told only what it does not say."""
+    user, what = _user(body), "approve" if approving else "reject"
+    try:
+        approval_id = read_id(action.get("value"))
+        if approval_id is None:
+            await _reply(respond, buttons.note(GONE), replace_original=False)
+            return
+        may = await ops.operators.confirms(user)
+        if not may:
+            _refused(what, user, ops, unsure=may is None)
+            answer = buttons.note(UNSURE) if may is None else buttons.refusal(anyone=ops.operators.anyone)
+            await _reply(respond, answer, replace_original=False)
+            return
+        decide = ops.requests.approve if approving else ops.requests.reject
+        decided = await decide(approval_id, user)
+        if decided.answer is not None:
+            await _reply(respond, decided.answer, replace_original=False)
+        if decided.announce is not None:
+            click, verb, target, out, override = decided.announce
+            await ops.announce(click, verb, target, out, override=override)
+    except Exception:
+        log.exception("deciding an approval request failed")
+        await _reply(respond, cards.error(OOPS), replace_original=False)
 
 
 def _refused(verb: str, user: str, ops: Operations, *, unsure: bool = False) -> None:

@@ -23,7 +23,8 @@ from bot.actions.checks import min_replica_of
 from bot.actions.operations import Operations, deployment_target
 from bot.baseten.client import BasetenClient
 from bot.commands.digests import change_digest
-from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, look_up
+from bot.commands.freezes import freeze, list_freezes, unfreeze
+from bot.commands.lookup import DeploymentView, EnvironmentView, LookupFailed, ModelView, View, look_up
 from bot.commands.parse import parse
 from bot.commands.subscriptions import Actor, Subscriptions
 from bot.commands.typed import (
@@ -31,23 +32,28 @@ from bot.commands.typed import (
     Command,
     Cost,
     Digest,
+    Freeze,
     Help,
+    ListFreezes,
     ListSubs,
     Mute,
     Resume,
     Status,
     Subscribe,
+    Unfreeze,
     Unmute,
     Unsubscribe,
     UsageError,
 )
 from bot.cost.cache import CostCache
 from bot.cost.report import cost_report
+from bot.domain.freezes import ALL
 from bot.domain.status import KNOWN
 from bot.oncall.acks import Acknowledger
 from bot.polling import why
 from bot.render import cards, excerpt, promotions
 from bot.render.cost import cost_message
+from bot.render.freezes import with_freezes
 from bot.render.help import help_message
 from bot.slack.actions import act_command, register_acting
 from bot.slack.admins import Admins
@@ -55,12 +61,12 @@ from bot.slack.oncall import register_ack
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume, Digest)  # ADMIN_USER_IDS's to make
+CHANGES = (Subscribe, Unsubscribe, Mute, Unmute, Resume, Digest, Freeze, Unfreeze)  # ADMIN_USER_IDS's to make
 OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
 STORE_DOWN = "The bot's database did not answer in time, so this was not done. Please try again in a minute."
 NOT_ADMIN = (
-    "Only the bot's admins may change subscriptions and digests in this workspace. "
-    "`status`, `list` and `help` are open to everyone."
+    "Only the bot's admins may change subscriptions, digests and freezes in this workspace. "
+    "`status`, `list`, `freezes` and `help` are open to everyone."
 )
 
 NOT_OPERATOR = (
@@ -268,7 +274,8 @@ async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> t
     if isinstance(cmd, Status):
         return await _status(cmd, deps, shareable=True), "ephemeral"
     if isinstance(cmd, ListSubs):
-        return await subs.list_channel(actor), "ephemeral"
+        listed = await subs.list_channel(actor)
+        return with_freezes(listed, await deps.store.freezes.live(), deps.now()), "ephemeral"
     if isinstance(cmd, Subscribe):
         return await subs.subscribe(cmd, actor)
     if isinstance(cmd, Unsubscribe):
@@ -293,11 +300,36 @@ async def _run(cmd: Command, actor: Actor, deps: Deps, subs: Subscriptions) -> t
             now=deps.now,
             check_channel=subs.check_channel,
         )
+    return await _freezes(cmd, actor, deps)
+
+
+async def _freezes(cmd: Command, actor: Actor, deps: Deps) -> tuple[cards.Message, str]:
+    if isinstance(cmd, Freeze):
+        return await freeze(
+            cmd,
+            client=deps.client,
+            store=deps.store,
+            now=deps.now,
+            team_id=actor.team_id,
+            channel_id=actor.channel_id,
+            user_id=actor.user_id,
+        )
+    if isinstance(cmd, Unfreeze):
+        return await unfreeze(cmd, client=deps.client, store=deps.store, user_id=actor.user_id)
+    if isinstance(cmd, ListFreezes):
+        return await list_freezes(store=deps.store, now=deps.now)
     return help_message(), "ephemeral"
 
 
 async def _status(cmd: Status, deps: Deps, *, shareable: bool, shared_by: str | None = None) -> cards.Message:
+    """The card, with the freezes holding its model (its environment, for an environment's) beneath it."""
     view = await look_up(deps.client, cmd.model, cmd.target)
+    env = view.environment.name if isinstance(view, EnvironmentView) else ALL
+    held = [f for f in await deps.store.freezes.live() if f.covers(view.model.id, env)]
+    return with_freezes(await _card(view, deps, shareable=shareable, shared_by=shared_by), held, deps.now())
+
+
+async def _card(view: View, deps: Deps, *, shareable: bool, shared_by: str | None) -> cards.Message:
     now = deps.now()
     if isinstance(view, ModelView):
         return cards.model_overview(

@@ -19,6 +19,8 @@
 - `digests`: each channel's digest schedule, and which period was sent (claimed like a notice);
 - `alarms` (and `alarm_rows`, which opens one as its notice is marked sent): failure notices
   acknowledged and reminded (issue 26).
+- `freezes`: change freezes (issue 27), kept when lifted;
+- `approvals`: requests for a second operator's approval (APPROVAL_REQUIRED), kept when decided.
 
 `Store` bundles all but the lease over one session factory, so the poller,
 the notifier and the commands share them without each building its own; `memory`
@@ -38,8 +40,10 @@ from bot.domain.memory import History, ModelMemory
 from bot.store._sql import Now, utcnow
 from bot.store.actions import ActionLog
 from bot.store.alarms import Alarms
+from bot.store.approvals import Approvals
 from bot.store.digests import Digests
 from bot.store.env_states import EnvStates
+from bot.store.freezes import Freezes
 from bot.store.groups import Groups
 from bot.store.guard_checks import GuardChecks
 from bot.store.history import PeriodHistory, read_change_times
@@ -70,6 +74,8 @@ class Store:
         self.history = PeriodHistory(sessions)
         self.idle = IdleSpells(sessions, now=now)
         self.alarms = Alarms(sessions, now=now)
+        self.freezes = Freezes(sessions, now=now)
+        self.approvals = Approvals(sessions, now=now)
 
     async def memory(
         self, model_ids: list[str], *, history_since: Callable[[Mapping[str, Mapping[str, Snap]]], datetime]

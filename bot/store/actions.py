@@ -38,6 +38,8 @@ class Click:
     model_id: str
     deployment_id: str
     environment: str
+    override: str | None = None  # the freeze an admin's `--override` acts through, in words
+    approval_id: int | None = None  # the approval request this action runs for
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class ActionLog:
                     deployment_id=click.deployment_id,
                     environment=click.environment,
                     requested_at=self._now(),
+                    override=click.override,
+                    approval_id=click.approval_id,
                 )
                 session.add(row)
                 await session.flush()
@@ -96,19 +100,28 @@ class ActionLog:
             found = await session.scalar(select(t.Action.id).where(t.Action.card_id == card).limit(1))
         return found is not None
 
-    async def finish(self, action_id: int, *, status_code: int | None, outcome: str, reason: str, answer: str) -> None:
+    async def finish(
+        self,
+        action_id: int,
+        *,
+        status_code: int | None,
+        outcome: str,
+        reason: str,
+        answer: str,
+        approval_id: int | None = None,
+    ) -> None:
+        """How it ended; `approval_id`: the approval request a confirming click became (outcome `requested`)."""
+        values: dict[str, object] = {
+            "finished_at": self._now(),
+            "status_code": status_code,
+            "outcome": outcome,
+            "reason": reason[:2000],
+            "answer": answer[:2000],
+        }
+        if approval_id is not None:
+            values["approval_id"] = approval_id
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(t.Action)
-                .where(t.Action.id == action_id)
-                .values(
-                    finished_at=self._now(),
-                    status_code=status_code,
-                    outcome=outcome,
-                    reason=reason[:2000],
-                    answer=answer[:2000],
-                )
-            )
+            await session.execute(update(t.Action).where(t.Action.id == action_id).values(**values))
 
     async def previous_of(self, model_id: str, environment: str) -> Previous | None:
         """What `rollback` promotes: from the latest `promoted` transition of that environment

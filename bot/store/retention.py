@@ -6,9 +6,9 @@ still needs (of the `promoted` ones, all but the newest two of each model's envi
 no environment shows any more, what the bot last saw of environments nobody watches, the
 snapshots of deployments deleted that long ago, and notice threads that old (a thread takes
 replies for THREAD_AGE, a day at most, so none of them would take one again), the promotion
-guard's comparisons not read since (their promotions ended long before), and the messages of
-notice groups none of whose deliveries is left. A failure notice's alarm (issue 26) goes with its
-notice. Each batch is
+guard's comparisons not read since (their promotions ended long before), the messages of notice
+groups none of whose deliveries is left, and approval requests decided (or expired) that long ago,
+as their actions go. A failure notice's alarm (issue 26) goes with its notice. Each batch is
 one short transaction of at most `batch` rows, so the lease holder's other writers never wait
 long behind it; the service runs it off the poll loop's path (bot.app.service).
 """
@@ -27,6 +27,7 @@ from bot.store._sql import rowcount
 
 DONE = ("sent", "failed", "dropped")
 BATCH = 500
+PENDING = "pending"  # bot.store.approvals.PENDING: an approval request not decided yet
 PROMOTED = "promoted"  # bot.polling.transitions.PROMOTED, as bot.store.actions names it
 # `promoted` transitions kept per model and environment however old: `rollback` reads the newest
 # (what it rolls back from) and the one before it (since when a rollback counts as that promotion's)
@@ -81,6 +82,9 @@ class Retention:
         pruned.rows["threads"] = await self._where(t.Thread, t.Thread.created_at < before, batch)
         g = t.GuardCheck  # a comparison not read since `before`: its promotion ended long ago
         pruned.rows["guard_checks"] = await self._where(g, func.coalesce(g.checked_at, g.started_at) < before, batch)
+        ap = t.ApprovalRow  # a pending one is never pruned: it expires first (bot.actions.approvals)
+        decided = and_(ap.state != PENDING, func.coalesce(ap.decided_at, ap.expires_at) < before)
+        pruned.rows["approvals"] = await self._by_id(ap.id, decided, batch)
         return pruned
 
     async def _by_id(self, key: InstrumentedAttribute[object], where: ColumnElement[bool], batch: int) -> int:

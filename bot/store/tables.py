@@ -1,6 +1,7 @@
 """SQLAlchemy tables: subscriptions, mutes, snapshots, model states, transitions, deliveries, threads,
 leases, revisions, actions, environment states and promotion messages; the later jobs' tables (guard
-checks, digests, idle spells, alarms, notice groups) are in bot.store.tables_jobs and named here too,
+checks, digests, idle spells, alarms, notice groups) are in bot.store.tables_jobs, change control's (freezes,
+approvals) in bot.store.tables_change, and named here too,
 so that `t.X` reaches every table and Base.metadata holds them all."""
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.columns import ID, NAME, OPEN_ROWS, SLACK_ID, Base, UTCDateTime
+from bot.store.tables_change import ApprovalRow, FreezeRow
 from bot.store.tables_jobs import Alarm, Digest, GuardCheck, IdleSpell, NoticeGroup
 
 __all__ = [
     "OPEN_ROWS",
     "Action",
     "Alarm",
+    "ApprovalRow",
     "Base",
     "Delivery",
     "Digest",
     "EnvironmentState",
+    "FreezeRow",
     "GuardCheck",
     "IdleSpell",
     "Lease",
@@ -259,6 +263,9 @@ class Action(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)  # accepted | refused | unknown
     reason: Mapped[str | None] = mapped_column(Text, default=None)  # what the channel was told
     answer: Mapped[str | None] = mapped_column(Text, default=None)  # Baseten's body, shortened
+    # issue 27: the freeze an admin's `--override` acted through (what, who froze it, why, until when)
+    override: Mapped[str | None] = mapped_column(Text, default=None)
+    approval_id: Mapped[int | None] = mapped_column(Integer, default=None)  # the approval request it ran
 
 
 class EnvironmentState(Base):
