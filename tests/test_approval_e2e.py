@@ -13,7 +13,7 @@ import httpx
 import sqlalchemy as sa
 
 from bot.app.db import make_sync_engine
-from tests.conftest import MODEL, OLD, BotProcess, any_database
+from tests.conftest import MODEL, OLD, PROD, BotProcess, any_database
 from tests.fakes import FakeBaseten, FakeSlack, sign, wait_until
 from tests.test_act_cards_e2e import Clock
 from tests.test_act_e2e import OPS, action_payload, blocks_of, buttons, card_for, click, do_button, rows, start
@@ -224,5 +224,84 @@ def test_reject_withdraw_and_an_unrecordable_approval_edit_the_request_and_send_
             ("approved", BOB),
         ]
         assert [r["outcome"] for r in rows(db_url)] == ["requested"] * 3
+    finally:
+        bot.stop()
+
+
+def test_a_deployments_action_needs_approval_by_its_role_and_never_in_a_dm(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot, _ = running(baseten, slack, db_url, tmp_path, APPROVAL_REQUIRED="deactivate:staging")
+    baseten.set_status(MODEL, OLD, "ACTIVE", environment="staging")  # v2: staging's current deployment
+    try:
+        ask(bot, slack, "staging", f"deactivate {MODEL} v2")  # staging's: listed
+        in_dm = card_for(bot, slack, f"deactivate {MODEL} v2", "dm")
+        click(bot, slack, do_button(in_dm), name="dm-click", channel="D0BOTDM", message_ts="1700000099.000003")
+        assert "approvals need a channel others can see" in said(answer(slack, "dm-click"))
+        production = card_for(bot, slack, f"deactivate {MODEL} v3", "production")  # production's: not listed
+        click(bot, slack, do_button(production), name="prod-click", message_ts="1700000099.000002")
+        assert "Baseten accepted it" in said(answer(slack, "prod-click"))
+        assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/deployments/{PROD}/deactivate"]
+        assert len(requests(slack)) == 1 and [a["channel_id"] for a in approvals(db_url)] == ["C0GENERAL"]
+        assert [(r["outcome"], r["deployment_id"]) for r in rows(db_url)] == [("requested", OLD), ("accepted", PROD)]
+    finally:
+        bot.stop()
+
+
+def test_an_override_request_names_its_freeze_and_acts_through_no_other(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot, _ = running(baseten, slack, db_url, tmp_path, ADMIN_USER_IDS=OPS)
+    try:
+        post_command(bot, slack, f'freeze {MODEL} env:production 1h "launch day"', name="fz", user=OPS)
+        answer(slack, "fz")
+        text = f'promote {MODEL} v2 "hotfix" --override'
+        first, second = ask(bot, slack, "first", text), ask(bot, slack, "second", text)
+        shown = said(first)
+        assert "Overriding a freeze" in shown and "launch day" in shown and f"frozen by <@{OPS}>" in shown
+        post_command(bot, slack, 'freeze all env:production 1h "new one"', name="fz2", user=OPS)
+        answer(slack, "fz2")
+        decide(bot, slack, first, "approve", BOB, "approve-first")  # a freeze set since the request
+        edited = said(edit_of(slack, first))
+        assert "A new freeze holds since this was asked" in edited and "new one" in edited
+        assert baseten.posts() == []
+
+        post_command(bot, slack, "unfreeze all", name="uf", user=OPS)
+        answer(slack, "uf")
+        decide(bot, slack, second, "approve", BOB, "approve-second")  # only the freeze it named: it acts
+        assert "Baseten accepted it" in said(edit_of(slack, second))
+        assert [p.path for p in baseten.posts()] == [PROMOTE]
+        ran = rows(db_url)[-1]
+        assert (ran["user_id"], ran["outcome"]) == (BOB, "accepted")
+        assert "launch day" in ran["override"] and ran["override"].endswith(f"overridden by {OPS}")
+    finally:
+        bot.stop()
+
+
+def test_a_stale_button_and_an_unrecorded_request_decide_nothing(
+    baseten: FakeBaseten, slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    bot, _ = running(baseten, slack, db_url, tmp_path)
+    try:
+        request = ask(bot, slack, "open")
+        (button,) = [b for b in buttons(request) if b["action_id"] == "approval_approve"]
+        click(bot, slack, button, user=BOB, name="stale", message_ts="1600000000.000001")  # another message
+        assert "This request is no longer open; nothing was sent" in said(answer(slack, "stale"))
+        assert [a["state"] for a in approvals(db_url)] == ["pending"]
+
+        engine = make_sync_engine(db_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER no_ts BEFORE UPDATE OF ts ON approvals WHEN NEW.ts IS NOT NULL "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        engine.dispose()
+        click(bot, slack, do_button(card_for(bot, slack, f"promote {MODEL} v2", "lost")), name="lost-click")
+        told = said(answer(slack, "lost-click"))
+        assert "could not record it, so it cannot be approved and nothing will be sent" in told
+        lost = requests(slack)[-1]
+        assert "could not be recorded by the bot" in said(edit_of(slack, lost))
+        assert [a["state"] for a in approvals(db_url)] == ["pending", "unposted"]
+        assert baseten.posts() == []
     finally:
         bot.stop()

@@ -48,6 +48,9 @@ def test_button_values_read_back_only_as_the_bot_wrote_them() -> None:
     assert read_card(json.dumps(json.loads(value))) == (PROMOTE, TARGET, SHOWN)  # as the database keeps it
     assert read_card(value.replace('"c":"0123456789abcdef"', '"c":"nope"')) is None
     assert read_card('{"v":"launch"}') is None and read_card("not json") is None
+    through = Shown("0123456789abcdef", NOW, "ACTIVE", "production", None, True, "", (3, 17))
+    assert read_card(encode_card("promote", TARGET, through)) == (PROMOTE, TARGET, through)  # the freezes it overrides
+    assert read_card(encode_card("promote", TARGET, through).replace('"3,17"', '"3;x"')) is None
 
 
 def test_an_approved_run_is_not_held_to_the_cards_ten_minutes_but_is_claimed_once() -> None:

@@ -144,3 +144,28 @@ def test_a_pair_listed_in_approval_required_becomes_a_request_and_others_act_at_
         assert [p.path for p in baseten.posts()] == [f"/v1/models/{MODEL}/environments/staging/promote"]
     finally:
         bot.stop()
+
+
+def test_a_freeze_names_its_environment_as_baseten_does_and_holds_the_deployments_current_there(
+    admin_bot: BotProcess, slack: FakeSlack, baseten: FakeBaseten, db_url: str
+) -> None:
+    baseten.add_environment(MODEL, "staging", current=OLD)
+    baseten.set_status(MODEL, OLD, "INACTIVE", environment="staging")  # v2: staging's current, inactive
+    post_command(admin_bot, slack, f"freeze {MODEL} env:stagin 2h", name="typo", user=ADMIN)
+    typo = said(answer(slack, "typo"))
+    assert "has no environment `stagin`" in typo and "`staging`" in typo and "Nothing was frozen" in typo
+    post_command(admin_bot, slack, "freezes", name="none")
+    assert "No freezes are set" in said(answer(slack, "none"))
+
+    post_command(admin_bot, slack, f'freeze {MODEL} env:STAGING 2h "qa week"', name="fz", user=ADMIN)
+    assert "llama-3-8b in staging" in said(answer(slack, "fz"))  # as Baseten spells it
+    refused = said(card_for(admin_bot, slack, f"activate {MODEL} v2", "activate"))  # staging's deployment
+    assert "qa week" in refused and "Activate is refused during a freeze" in refused
+    post_command(admin_bot, slack, f"freeze {MODEL} env:production 2h", name="prod", user=ADMIN)
+    answer(slack, "prod")
+    dev = card_for(admin_bot, slack, f"activate {MODEL} dev", "dev")  # in no environment: not production's
+    assert do_button(dev)["action_id"] == "act_do_activate"
+    post_command(admin_bot, slack, f"unfreeze {MODEL} env:Staging", name="uf", user=ADMIN)
+    assert "lifted the freeze of *llama-3-8b in staging*" in said(answer(slack, "uf"))
+    assert do_button(card_for(admin_bot, slack, f"activate {MODEL} v2", "after"))["action_id"] == "act_do_activate"
+    assert baseten.posts() == [] and rows(db_url) == []

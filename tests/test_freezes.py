@@ -7,11 +7,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.actions.rules import needs_approval, parse_required
+from bot.actions.rules import environments_of, needs_approval, parse_required
+from bot.actions.verbs import VERBS
+from bot.app.db import make_async_engine, sessions
 from bot.commands.parse import parse
 from bot.commands.typed import Act, Freeze, ListFreezes, Unfreeze, UsageError
-from bot.domain.freezes import ALL, Weekly, holding, refuses, weekly_from_words
+from bot.domain.freezes import ALL, NOWHERE, Weekly, holding, holding_all, refuses, weekly_from_words
 from bot.domain.freezes import Freeze as Held
+from bot.store import Store
 
 BERLIN_WEEKEND = Weekly(4, time(17, 0), 0, time(9, 0), "Europe/Berlin")
 
@@ -72,6 +75,30 @@ def test_what_a_freeze_covers_and_which_holds() -> None:
     assert not refuses("pause_promotion") and not refuses("cancel_promotion") and not refuses("deactivate")
 
 
+def test_an_actions_environments_come_from_what_it_names_or_its_deployments_role() -> None:
+    deactivate, promote, pause, stop = (VERBS[v] for v in ("deactivate", "promote", "pause_promotion", "stop"))
+    assert environments_of(deactivate, "production", "staging") == ("staging",)  # staging's current
+    assert environments_of(deactivate, "production", "production, staging") == ("production", "staging")
+    assert environments_of(deactivate, "production", "development") == ()  # development: no environment
+    assert environments_of(deactivate, "production", "-") == ()
+    assert environments_of(promote, "staging", "production") == ("staging",)  # where it promotes to
+    assert environments_of(pause, "qa", "") == ("qa",)
+    assert environments_of(stop, "production", "") == ()
+
+
+def test_freezes_match_environments_in_any_case_and_a_deployment_in_none_only_by_a_freeze_of_every_one() -> None:
+    now = at("2026-06-01 12:00")
+    typed = Held(1, "m1", "llama", "Staging", "U1", "", now, now + timedelta(hours=1))
+    every = Held(2, "m1", "llama", ALL, "U1", "", now, now + timedelta(hours=2))
+    assert typed.covers("m1", "staging") and typed.covers("m1", "STAGING") and not typed.covers("m1", "production")
+    assert not typed.covers("m1", NOWHERE) and every.covers("m1", NOWHERE)
+    assert holding_all([typed, every], "m1", ("production", "staging"), now) == [
+        (every, now + timedelta(hours=2)),
+        (typed, now + timedelta(hours=1)),
+    ]
+    assert holding_all([typed], "m1", (), now) == [] and holding_all([every], "m1", (), now) != []
+
+
 def test_freeze_commands_parse() -> None:
     assert parse("freeze 2h") == Freeze(ALL, ALL, duration=timedelta(hours=2))
     assert parse('freeze llama env:Production 30m "release week"') == Freeze(
@@ -119,9 +146,35 @@ def test_bad_freeze_input_gets_a_specific_answer(text: str, said: str) -> None:
 def test_approval_required_pairs() -> None:
     pairs = parse_required(" promote:production, rollback:* ,scale-to-zero:Staging,,")
     assert pairs == {("promote", "production"), ("rollback", "*"), ("scale_to_zero", "staging")}
-    assert needs_approval(pairs, "promote", "Production") and needs_approval(pairs, "rollback", "qa")
-    assert not needs_approval(pairs, "promote", "staging") and not needs_approval(pairs, "deactivate", "production")
+    assert needs_approval(pairs, "promote", ("Production",)) and needs_approval(pairs, "rollback", ("qa",))
+    assert not needs_approval(pairs, "promote", ("staging",)) and not needs_approval(
+        pairs, "deactivate", ("production",)
+    )
+    assert needs_approval(pairs, "scale_to_zero", ("production", "Staging"))
+    assert not needs_approval(pairs, "scale_to_zero", ())  # in no environment: only `*` pairs
     assert parse_required("") == frozenset()
-    for bad, said in [("promote", "verb:environment"), ("launch:*", "names no action"), ("promote:a/b", "a name")]:
+    assert parse_required("stop:*,recreate:*") == {("stop", "*"), ("recreate", "*")}
+    for bad, said in [
+        ("promote", "verb:environment"),
+        ("launch:*", "names no action"),
+        ("promote:a/b", "a name"),
+        ("stop:production", "can never match: a training job is in no environment; use stop:\\*"),
+        ("recreate:staging", "can never match"),
+    ]:
         with pytest.raises(ValueError, match=said):
             parse_required(bad)
+
+
+async def test_unfreeze_lifts_a_freeze_whatever_the_case_of_its_environment(db_url: str) -> None:
+    engine = make_async_engine(db_url)
+    store = Store(sessions(engine))
+    try:
+        now = datetime.now(UTC)
+        typed = Held(0, "m1", "llama", "Staging", "U1", "", now, now + timedelta(hours=1))
+        kept = Held(0, "m1", "llama", "production", "U1", "", now, now + timedelta(hours=1))
+        first = await store.freezes.add(typed, team_id="T1", channel_id="C1")
+        await store.freezes.add(kept, team_id="T1", channel_id="C1")
+        assert [f.id for f in await store.freezes.lift("m1", "staging", by="U2")] == [first]
+        assert [f.environment for f in await store.freezes.live()] == ["production"]
+    finally:
+        await engine.dispose()

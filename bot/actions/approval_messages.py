@@ -64,9 +64,18 @@ def _text(verb: Verb, target: Target, requester: str) -> str:
 
 
 def request(
-    approval_id: int, verb: Verb, target: Target, shown: Shown, *, requester: str, expires_at: datetime
+    approval_id: int,
+    verb: Verb,
+    target: Target,
+    shown: Shown,
+    *,
+    requester: str,
+    expires_at: datetime,
+    override: str = "",
 ) -> Message:
-    """The request as posted in the channel: Approve (after Slack's confirm dialog) and Reject."""
+    """The request as posted in the channel: Approve (after Slack's confirm dialog) and Reject; `override`
+    (mrkdwn): the freezes an admin's `--override` acts through (who froze them, why, until when), said
+    so that the approver knows, and the only ones it acts through."""
     value = str(approval_id)
     approve: Block = {
         "type": "button",
@@ -87,8 +96,10 @@ def request(
         "text": {"type": "plain_text", "text": "Reject"},
         "value": value,
     }
+    through = [section_block(f"{override}\nApproved, it acts through this freeze (and no other).")] if override else []
     blocks = [
         *_asked(verb, target, shown, requester),
+        *through,
         context_block(
             f"Another operator (not {mention(requester)}) may approve it until {stamp(expires_at)}; then it "
             "expires and does nothing. Approved, it runs once, and only if what it shows still holds. "

@@ -55,6 +55,12 @@ NOT_RECORDED = (
 NOT_EDITED = "Rejected: nothing was sent. (The bot could not edit the request's message to say so.)"
 NOT_RUN = "The bot could not record the approved action, so nothing was sent. Ask again with the command."
 UNREADABLE = "The bot cannot read what this request was for, so nothing was sent."
+TS_LOST = (
+    "The bot posted the approval request but could not record it, so it cannot be approved and nothing will be "
+    "sent. Ask again with the command in a moment."
+)
+TS_LOST_HERE = "This approval request could not be recorded by the bot, so nobody can approve it; nothing will be sent."
+NOT_OPEN = "This request is no longer open; nothing was sent."
 
 # the gate a confirming click goes through (bot.actions.operations.Operations.gated): freezes, then the
 # click path; `admin` is whose `--override` counts, `then` what a checked click does instead of sending
@@ -130,8 +136,11 @@ class ApprovalFlow:
 
     # -- the request ----------------------------------------------------------------
 
-    async def made(self, action_id: int, verb: Verb, target: Target, shown: Shown, click: Click) -> Done:
-        """The confirming click, claimed and checked: a pending request, posted in the channel."""
+    async def made(
+        self, action_id: int, verb: Verb, target: Target, shown: Shown, click: Click, *, override: str = ""
+    ) -> Done:
+        """The confirming click, claimed and checked: a pending request, posted in the channel (`override`:
+        mrkdwn naming the freezes an admin's `--override` acts through, said in the request)."""
         expires = self._now().replace(microsecond=0) + self.ttl
         try:
             approval_id = await self.store.approvals.add(
@@ -152,13 +161,19 @@ class ApprovalFlow:
             log.warning("could not record an approval request for %s by %s: %s", verb.name, click.user_id, _error(exc))
             await self._finish(action_id, "unrecorded", "the approval request could not be recorded")
             return Done(buttons.note(NOT_RECORDED), replace=True, action_id=action_id)
-        message = request(approval_id, verb, target, shown, requester=click.user_id, expires_at=expires)
+        message = request(
+            approval_id, verb, target, shown, requester=click.user_id, expires_at=expires, override=override
+        )
         ts, error = await self._post(click.channel_id, message)
         if ts is None:
             await self.store.approvals.unposted(approval_id)
             await self._finish(action_id, "unposted", f"approval request #{approval_id}: {error}", approval_id)
             return Done(unposted(error), replace=True, action_id=action_id)
-        await self.store.approvals.posted(approval_id, ts)
+        if not await self._posted(approval_id, click.channel_id, ts):
+            await self._finish(
+                action_id, "unposted", f"approval request #{approval_id}: its ts not recorded", approval_id
+            )
+            return Done(buttons.note(TS_LOST), replace=True, action_id=action_id)
         await self._finish(
             action_id, "requested", f"approval request #{approval_id}, until {expires:%Y-%m-%d %H:%M} UTC", approval_id
         )
@@ -173,6 +188,25 @@ class ApprovalFlow:
             expires.isoformat(),
         )
         return Done(sent_for_approval(approval_id, expires), replace=True, action_id=action_id)
+
+    async def _posted(self, approval_id: int, channel: str, ts: str) -> bool:
+        """Records the request's message; when that fails, the request is `unposted` (it could never be
+        approved: a click is checked against that message) and its message says so, if Slack lets it."""
+        try:
+            await self.store.approvals.posted(approval_id, ts)
+            return True
+        except Exception as exc:  # noqa: BLE001 - said in the channel and to the requester
+            log.warning("could not record approval request #%s's message: %s", approval_id, _error(exc))
+        try:
+            await self.store.approvals.unposted(approval_id)
+        except Exception as exc:  # noqa: BLE001 - pending without a message: never approvable, it expires
+            log.warning("could not mark approval request #%s unposted: %s", approval_id, _error(exc))
+        try:
+            if self._slack is not None:
+                await self._slack.chat_update(channel=channel, ts=ts, **buttons.note(TS_LOST_HERE).as_kwargs())
+        except Exception as exc:  # noqa: BLE001 - the requester is told; the request cannot be approved anyway
+            log.warning("could not edit approval request #%s in %s: %s", approval_id, channel, _error(exc))
+        return False
 
     async def _post(self, channel: str, message: Message) -> tuple[str | None, str]:
         """The request's ts, or None and what Slack said."""
@@ -198,10 +232,11 @@ class ApprovalFlow:
 
     # -- the decisions --------------------------------------------------------------
 
-    async def approve(self, approval_id: int, user: str) -> Decided:
-        """Another operator's approval: once, in time, then the card runs through the gate once."""
+    async def approve(self, approval_id: int, user: str, *, ts: str) -> Decided:
+        """Another operator's approval on the request's message `ts`: once, in time, then the card runs
+        through the gate once."""
         found = await self.store.approvals.get(approval_id)
-        early = await self._early(found, user, approving=True)
+        early = await self._early(found, user, ts, approving=True)
         if early is not None or found is None:
             return early or Decided(buttons.note(UNKNOWN))
         card = read_card(json.dumps(found.card))
@@ -232,10 +267,11 @@ class ApprovalFlow:
         announce = None if done.outcome is None else (click, verb, target, done.outcome, done.override)
         return Decided(None if edited else done.message, announce)
 
-    async def reject(self, approval_id: int, user: str) -> Decided:
-        """Any operator's rejection; the requester's own withdraws it. Nothing is sent either way."""
+    async def reject(self, approval_id: int, user: str, *, ts: str) -> Decided:
+        """Any operator's rejection (on the request's message `ts`); the requester's own withdraws it.
+        Nothing is sent either way."""
         found = await self.store.approvals.get(approval_id)
-        early = await self._early(found, user, approving=False)
+        early = await self._early(found, user, ts, approving=False)
         if early is not None or found is None:
             return early or Decided(buttons.note(UNKNOWN))
         if not await self.store.approvals.reject(found.id, by=user):
@@ -246,10 +282,15 @@ class ApprovalFlow:
             return Decided()
         return Decided(buttons.note(NOT_EDITED))
 
-    async def _early(self, found: Approval | None, user: str, *, approving: bool) -> Decided | None:
-        """What answers a click before any decision: no such request, decided before, expired, one's own."""
+    async def _early(self, found: Approval | None, user: str, ts: str, *, approving: bool) -> Decided | None:
+        """What answers a click before any decision: no such request, a button on another message than
+        the request's (a stale one, its id reused: on SQLite ids may be once the table is emptied),
+        decided before, expired, one's own."""
         if found is None:
             return Decided(buttons.note(UNKNOWN))
+        if found.ts is not None and found.ts != ts:
+            log.info("ignored a click on approval request #%s by %s: from another message (%s)", found.id, user, ts)
+            return Decided(buttons.note(NOT_OPEN))
         if found.state != PENDING:
             log.info("ignored a click on approval request #%s by %s: already %s", found.id, user, found.state)
             return Decided(_already(found))

@@ -32,6 +32,8 @@ SKEW = timedelta(minutes=2)  # a card "drawn" further in the future than this is
 CARD_ID = re.compile(r"[0-9a-f]{16,32}")
 MAX_SHOWN = 80  # a status or a role, as carried in the button
 MAX_REASON = 300  # the reason typed with an action, as carried in the button
+MAX_FREEZES = 10  # the freezes an override card names, at most
+FREEZE_IDS = re.compile(r"[0-9]{1,12}(,[0-9]{1,12}){0,9}")
 MAX_REPLICAS = 1_000_000  # a minimum of replicas carried in the button: anything larger, the bot did not write
 
 # what the table decides
@@ -57,6 +59,7 @@ class Shown:
     min_replica: int | None = None  # Scale to zero's card: the deployment's minimum replicas; None on the others
     override: bool = False  # drawn for an admin's `--override`: it may act through a freeze (checked again)
     reason: str = ""  # the reason typed with the action (`promote llama v4 "fixes OOM"`)
+    freezes: tuple[int, ...] = ()  # with `override`: the freezes it was drawn to act through, and only those
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def encode_card(verb: str, target: Target, shown: Shown) -> str:
         extra["o"] = 1
     if shown.reason:
         extra["w"] = shown.reason[:MAX_REASON]
+    if shown.freezes:
+        extra["f"] = ",".join(str(i) for i in shown.freezes[:MAX_FREEZES])
     return encode(verb, target, extra)
 
 
@@ -221,11 +226,14 @@ def _shown(value: str) -> Shown | None:
         return None
     if replicas is not None and not 0 <= replicas <= MAX_REPLICAS:
         return None
-    override, reason = raw.get("o", 0) == 1, raw.get("w", "")
+    override, reason, frozen = raw.get("o", 0) == 1, raw.get("w", ""), raw.get("f", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        return None
+    if not isinstance(frozen, str) or (frozen and not FREEZE_IDS.fullmatch(frozen)):
         return None
     try:
         at = datetime.fromtimestamp(drawn, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return Shown(card, at, status, role_, replicas, override, reason)
+    ids = tuple(int(i) for i in frozen.split(",")) if frozen else ()
+    return Shown(card, at, status, role_, replicas, override, reason, ids)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -25,16 +25,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import buttons
 from bot.actions.answers import Outcome
 from bot.actions.approvals import ApprovalFlow
-from bot.actions.checks import Shown, min_replica_of, role_of
+from bot.actions.checks import MAX_FREEZES, Shown, min_replica_of, role_of
 from bot.actions.clicks import Clicks, Done
-from bot.actions.rules import Pairs, needs_approval
-from bot.actions.verbs import JOB_VERBS, PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
+from bot.actions.rules import Pairs, environments_of, needs_approval
+from bot.actions.verbs import PRODUCTION, SCALE_TO_ZERO, VERBS, Target, Verb, fits
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import Deployment, Model
 from bot.commands.lookup import check_plain_id, resolve_deployment, resolve_environment, resolve_model
 from bot.commands.typed import Act
 from bot.domain.changes import THREAD_AGE
-from bot.domain.freezes import Freeze, holding, refuses
+from bot.domain.freezes import Freeze, holding_all, refuses
 from bot.domain.status import FAILURES
 from bot.domain.subjects import kind_of
 from bot.render import freezes
@@ -44,6 +44,11 @@ from bot.store import Store
 from bot.store.actions import Click
 
 log = logging.getLogger(__name__)
+IN_IM = (
+    "This action needs a second operator's approval (APPROVAL_REQUIRED), and approvals need a channel others "
+    "can see: nobody else can approve it in a direct message with the bot. Nothing was sent or requested; "
+    "ask in a channel."
+)
 
 
 class Operators(Protocol):
@@ -95,22 +100,28 @@ class Operations:
         caller checked the user is an admin: bot.slack.actions)."""
         model = await resolve_model(self.client, act.model)
         environment = await self._environment(model, act.environment)
-        verb = VERBS[act.verb]
-        hold = await self.frozen(verb, model.id, environment)
-        if hold is not None and not act.override:
-            return buttons.frozen(freezes.refusal(*hold, verb.label))
-        ask = Ask(override=act.override and hold is not None, reason=act.reason)
-        if ask.override and hold is not None:
-            ask = replace(ask, notes=(freezes.overriding(*hold),))
+        ask = Ask(override=act.override, reason=act.reason)
         if act.verb == "rollback":
             return await self._rollback_card(model, environment, ask=ask)
-        return await self._card(verb, model, act.deployment, environment, ask=ask)
+        return await self._card(VERBS[act.verb], model, act.deployment, environment, ask=ask)
 
-    async def frozen(self, verb: Verb, model_id: str, environment: str) -> tuple[Freeze, datetime] | None:
-        """The freeze that holds this action now, if the verb is one a freeze refuses."""
+    async def frozen(self, verb: Verb, model_id: str, environments: Sequence[str]) -> list[tuple[Freeze, datetime]]:
+        """The freezes that hold this action now (in any of its environments, bot.actions.rules), the one
+        ending last first, if the verb is one a freeze refuses."""
         if not refuses(verb.name):
-            return None
-        return holding(await self.store.freezes.live(), model_id, environment, self._now())
+            return []
+        return holding_all(await self.store.freezes.live(), model_id, environments, self._now())
+
+    async def _held(self, verb: Verb, model_id: str, environments: Sequence[str], ask: Ask) -> Message | Ask:
+        """A card's freeze check: the refusal, or the card's Ask (an admin's `--override`: with the notes
+        that say so and the ids of the freezes it acts through, only those; none holding: no override)."""
+        holds = await self.frozen(verb, model_id, environments)
+        if not holds:
+            return replace(ask, override=False)
+        if not ask.override:
+            return buttons.frozen(freezes.refusal(*holds[0], verb.label))
+        notes = tuple(freezes.overriding(*hold) for hold in holds[:MAX_FREEZES])
+        return replace(ask, notes=(*notes, *ask.notes), freezes=tuple(f.id for f, _ in holds[:MAX_FREEZES]))
 
     async def _environment(self, model: Model, name: str) -> str:
         """The environment as Baseten names it, found as `status` finds it (case-insensitive); a name the
@@ -125,9 +136,6 @@ class Operations:
         """From a button on a card or a notice, which may be old: built from the status now; during a
         freeze, the refusal (an override is typed, not clicked)."""
         model = await resolve_model(self.client, target.model_id)
-        hold = await self.frozen(verb, model.id, target.environment)
-        if hold is not None:
-            return buttons.frozen(freezes.refusal(*hold, verb.label))
         if verb.name == "rollback":  # from a failing deployment's notice or card: it must still be current
             return await self._rollback_card(model, target.environment, source=target.deployment_id)
         if not verb.needs_deployment:
@@ -147,10 +155,13 @@ class Operations:
         """A new card: its own id, drawn now (whole seconds, as its button carries it)."""
         ask = ask or Ask()
         drawn = self._now().replace(microsecond=0)
-        return Shown(secrets.token_hex(8), drawn, status, role, min_replica, ask.override, ask.reason)
+        return Shown(secrets.token_hex(8), drawn, status, role, min_replica, ask.override, ask.reason, ask.freezes)
 
     async def _promotion_card(self, verb: Verb, model: Model, environment: str) -> Message:
         """A promotion's control, from its message: built from the environment as Baseten shows it now."""
+        refused = await self._held(verb, model.id, (environment,), Ask())
+        if isinstance(refused, Message):
+            return refused
         env = await self.client.get_environment(model.id, environment, interactive=True)
         promotion, candidate = env.in_progress_promotion, env.candidate_deployment
         if promotion is None or candidate is None:
@@ -180,13 +191,16 @@ class Operations:
                 f"The minimum replicas of {inline(dep.display_name)} of {inline(model.display_name)} is {said}, "
                 "so there is nothing to scale to zero. Nothing was changed."
             )
-        notes = list(ask.notes) if ask else []
+        held = await self._held(verb, model.id, environments_of(verb, environment, role_of(dep)), ask or Ask())
+        if isinstance(held, Message):
+            return held
+        notes = list(held.notes)
         if not fits(verb.name, dep.status, production=bool(dep.is_production), kind=kind_of(model.id)):
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}`: "
                 f"{escape(verb.label.lower())} is not what usually fits that status; Baseten may refuse."
             )
-        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep), low, ask), notes=notes)
+        return buttons.confirmation(verb, target, self._shown(dep.status, role_of(dep), low, held), notes=notes)
 
     async def _rollback_card(
         self, model: Model, environment: str, *, source: str = "", ask: Ask | None = None
@@ -221,20 +235,23 @@ class Operations:
                 f"back a deployment a rollback replaced. Nothing was changed; `/baseten promote MODEL "
                 f"{previous.deployment_name}` does it if you mean it."
             )
+        held = await self._held(VERBS["rollback"], model.id, (environment,), ask or Ask())
+        if isinstance(held, Message):
+            return held
         dep = await resolve_deployment(self.client, model, previous.deployment_id)
         target = Target(model.id, dep.id, environment, model.display_name, dep.display_name, previous.promoted_id)
         label = mrkdwn(model.display_name, 60)
         notes = [
             f"It was current in {mrkdwn(environment)} before `{mrkdwn(previous.promoted_name, 60)}` "
             f"was promoted there (the latest promotion of *{label}* the bot saw).",
-            *(ask.notes if ask else ()),
+            *held.notes,
         ]
         if dep.status in FAILURES:
             notes.append(
                 f":warning: `{mrkdwn(dep.display_name, 60)}` is `{mrkdwn(dep.status, 40)}` itself: "
                 f"rolling back puts a failing deployment in {mrkdwn(environment)}."
             )
-        shown = self._shown(dep.status, role_of(dep), ask=ask)
+        shown = self._shown(dep.status, role_of(dep), ask=held)
         return buttons.confirmation(VERBS["rollback"], target, shown, notes=notes)
 
     async def _current(self, model_id: str, environment: str) -> str | None:
@@ -248,14 +265,14 @@ class Operations:
         """The do button: claims the card, checks it still shows the truth and that no freeze holds it
         (or that an admin's card overrides it, the admin read again now), sends once, records. On an
         APPROVAL_REQUIRED pair, the checked card becomes a request in the channel instead of a request
-        to Baseten (bot.actions.approvals); its approval comes back through `gated`."""
-        then: Callable[[int], Awaitable[Done]] | None = None
-        if needs_approval(self.required, verb.name, _environment_of(verb, target)):
-
-            async def then(action_id: int) -> Done:
-                return await self.requests.made(action_id, verb, target, shown, click)
-
-        return await self.gated(verb, target, shown, click, admin=click.user_id, then=then)
+        to Baseten (bot.actions.approvals); its approval comes back through `gated`. The pair's
+        environments are the card's (bot.actions.rules.environments_of), its role re-checked at the click."""
+        if not needs_approval(self.required, verb.name, environments_of(verb, target.environment, shown.role)):
+            return await self.gated(verb, target, shown, click, admin=click.user_id)
+        if click.channel_id.startswith("D"):  # an IM with the bot: nobody else could see, let alone approve it
+            log.info("refused a request for approval of %s by %s in an IM: nothing recorded", verb.name, click.user_id)
+            return Done(buttons.note(IN_IM), replace=True)
+        return await self.gated(verb, target, shown, click, admin=click.user_id, request=True)
 
     async def gated(
         self,
@@ -265,20 +282,32 @@ class Operations:
         click: Click,
         *,
         admin: str,
-        then: Callable[[int], Awaitable[Done]] | None = None,
+        request: bool = False,
         key: str = "",
     ) -> Done:
         """Freezes, then the click path (bot.actions.clicks): `admin` is whose `--override` on the card
-        counts (the clicker; for an approved request, its requester), read again now."""
-        hold = await self.frozen(verb, target.model_id, target.environment)
-        if hold is None:
-            return await self._clicks.act(verb, target, shown, click, then=then, key=key)
-        if shown.override and self.admins is not None and await self.admins.confirms(admin):
-            click = replace(click, override=freezes.recorded(*hold))
-            done = await self._clicks.act(verb, target, shown, click, then=then, key=key)
-            return replace(done, override=freezes.overriding(*hold))
-        held = ("frozen", freezes.recorded(*hold), buttons.frozen(freezes.refusal(*hold, verb.label)))
-        return await self._clicks.act(verb, target, shown, click, held=held, key=key)
+        counts (the clicker; for an approved request, its requester), read again now, and only through
+        the freezes the card was drawn for; `request`: a checked click becomes an approval request;
+        `key`: the claim's own key (an approved request's run)."""
+        holds = await self.frozen(verb, target.model_id, environments_of(verb, target.environment, shown.role))
+        note = ""
+        if holds:
+            new = [hold for hold in holds if hold[0].id not in shown.freezes]
+            if not shown.override or new or self.admins is None or not await self.admins.confirms(admin):
+                words = freezes.new_freeze(*new[0], verb.label) if shown.override and new else None
+                refusal = words or freezes.refusal(*holds[0], verb.label)
+                held = ("frozen", freezes.recorded(*(new or holds)[0]), buttons.frozen(refusal))
+                return await self._clicks.act(verb, target, shown, click, held=held, key=key)
+            click = replace(click, override=freezes.recorded_by(holds, admin))
+            note = "\n".join(freezes.overriding(*hold) for hold in holds)
+        then: Callable[[int], Awaitable[Done]] | None = None
+        if request:
+
+            async def then(action_id: int) -> Done:
+                return await self.requests.made(action_id, verb, target, shown, click, override=note)
+
+        done = await self._clicks.act(verb, target, shown, click, then=then, key=key)
+        return replace(done, override=note) if note else done
 
     async def announce(self, click: Click, verb: Verb, target: Target, out: Outcome, *, override: str = "") -> None:
         """One line in the channel, in the deployment's notice thread when it has one there (and, for an
@@ -323,14 +352,7 @@ class Ask:
     override: bool = False
     reason: str = ""
     notes: tuple[str, ...] = ()
-
-
-def _environment_of(verb: Verb, target: Target) -> str:
-    """The environment APPROVAL_REQUIRED matches: a promotion's or a control's own; a deployment's action,
-    production's; a training job's, none (only `*` lists it)."""
-    if verb.name in JOB_VERBS:
-        return ""
-    return target.environment if verb.name in ("promote", "rollback") or not verb.needs_deployment else PRODUCTION
+    freezes: tuple[int, ...] = ()  # the ids of the freezes the override acts through
 
 
 def deployment_target(dep: Deployment, model_name: str) -> Target:

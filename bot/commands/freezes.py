@@ -11,7 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.baseten.client import BasetenClient
-from bot.commands.lookup import resolve_model
+from bot.baseten.models import Model
+from bot.commands.lookup import LookupFailed, resolve_environment, resolve_model
 from bot.commands.typed import Freeze, Unfreeze
 from bot.domain.freezes import ALL
 from bot.domain.freezes import Freeze as Held
@@ -35,14 +36,18 @@ async def freeze(
     channel_id: str,
     user_id: str,
 ) -> Answer:
-    """Records the freeze, starting now; a model is looked up first (by id or name), as `subscribe` does."""
-    model_id, model_name = ALL, ""
+    """Records the freeze, starting now; a model is looked up first (by id or name), as `subscribe` does,
+    and its `env:NAME` as `promote … env:NAME` finds it (LookupFailed, nothing recorded, for a name the
+    model lacks or when Baseten cannot say), kept as Baseten spells it; for `all`, in lower case."""
+    model_id, model_name, environment = ALL, "", cmd.environment.lower()
     if cmd.model != ALL:
         model = await resolve_model(client, cmd.model)
         model_id, model_name = model.id, model.display_name
+        if cmd.environment not in (ALL, "production"):  # production: every model has it
+            environment = await _environment(client, model, cmd.environment)
     start = now()
     ends = start + cmd.duration if cmd.duration is not None else None
-    new = Held(0, model_id, model_name, cmd.environment, user_id, cmd.reason, start, ends, cmd.weekly)
+    new = Held(0, model_id, model_name, environment, user_id, cmd.reason, start, ends, cmd.weekly)
     new = replace(new, id=await store.freezes.add(new, team_id=team_id, channel_id=channel_id))
     until = new.until(start)
     refused = "Promote, activate, rollback, Resume and Force roll forward are refused"
@@ -51,6 +56,15 @@ async def freeze(
     else:
         said = f"{listed(new, start)}. {refused} in it."
     return cards.lines_message([said], f"Froze {line(new.what)}"), "in_channel"
+
+
+async def _environment(client: BasetenClient, model: Model, name: str) -> str:
+    """Refuses rather than guesses: a freeze of a misspelt environment, or of one the bot could not check
+    (Baseten unreachable), would answer "frozen" and hold nothing."""
+    try:
+        return (await resolve_environment(client, model, name)).name
+    except LookupFailed as exc:
+        raise LookupFailed(f"{exc} Nothing was frozen.") from None
 
 
 async def unfreeze(cmd: Unfreeze, *, client: BasetenClient, store: Store, user_id: str) -> Answer:

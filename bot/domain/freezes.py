@@ -14,6 +14,7 @@ traffic (Pause and Cancel of a promotion, and everything that takes a deployment
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.digests import DAYS
 
 ALL = "*"  # every model, or every environment
+NOWHERE = ""  # the environment of a deployment current in none: only a freeze of every environment holds it
 FROZEN_VERBS = frozenset({"promote", "activate", "rollback", "resume_promotion", "force_roll_forward_promotion"})
 WEEK = timedelta(days=7)
 
@@ -104,9 +106,12 @@ class Freeze:
         return self.ends_at if self.starts_at <= now < self.ends_at else None
 
     def covers(self, model_id: str, environment: str) -> bool:
-        """Whether it is about this model's environment (`ALL` as the environment: any of the model's)."""
-        model = self.model_id in (ALL, model_id)
-        return model and (environment == ALL or self.environment in (ALL, environment))
+        """Whether it is about this model's environment (`ALL` as the environment: any of the model's;
+        NOWHERE: none of them, so only a freeze of every environment). Environment names are compared
+        case-insensitively, as Baseten and `status` find them: `env:Staging` is `staging`."""
+        if self.model_id not in (ALL, model_id):
+            return False
+        return environment == ALL or self.environment == ALL or same_env(self.environment, environment)
 
     @property
     def what(self) -> str:
@@ -120,6 +125,23 @@ def holding(freezes: list[Freeze], model_id: str, environment: str, now: datetim
     """The freeze that holds this model's environment now and ends last (with its end), or None."""
     found = [(f, until) for f in freezes if f.covers(model_id, environment) and (until := f.until(now)) is not None]
     return max(found, key=lambda pair: pair[1]) if found else None
+
+
+def holding_all(
+    freezes: list[Freeze], model_id: str, environments: Sequence[str], now: datetime
+) -> list[tuple[Freeze, datetime]]:
+    """Every freeze holding this model in any of these environments now (none given: NOWHERE), with its
+    end, the one that ends last first."""
+    envs = tuple(environments) or (NOWHERE,)
+    found = [
+        (f, until) for f in freezes if any(f.covers(model_id, e) for e in envs) and (until := f.until(now)) is not None
+    ]
+    return sorted(found, key=lambda pair: pair[1], reverse=True)
+
+
+def same_env(a: str, b: str) -> bool:
+    """Two environment names are one environment when they differ only in case (Baseten's lookup)."""
+    return a.casefold() == b.casefold()
 
 
 def refuses(verb: str) -> bool:

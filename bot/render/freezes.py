@@ -42,6 +42,21 @@ def recorded(freeze: Freeze, until: datetime) -> str:
     return f"freeze #{freeze.id} of {freeze.what} by {freeze.created_by} until {until:%Y-%m-%d %H:%M} UTC{reason}"
 
 
+def recorded_by(holds: Sequence[tuple[Freeze, datetime]], admin: str) -> str:
+    """Plain text, for the action's record: the freezes an admin's `--override` acted through, and that admin
+    (for an approved request, its requester, not the approver)."""
+    return "; ".join(recorded(*hold) for hold in holds) + f"; overridden by {admin}"
+
+
+def new_freeze(freeze: Freeze, until: datetime, verb_label: str) -> str:
+    """mrkdwn: an override card (or request) whose freeze is not the one holding now: nothing is sent."""
+    return (
+        f":snowflake: A new freeze holds since this was asked: {held(freeze, until)}. The `--override` was for "
+        f"the freeze shown then, not this one, so {escape(verb_label)} is refused; nothing was sent. An admin "
+        "may ask again with `--override` to act through it."
+    )
+
+
 def listed(freeze: Freeze, now: datetime) -> str:
     """One line of `freezes`: held now, or when it holds (a weekly one between windows, one not begun)."""
     until = freeze.until(now)

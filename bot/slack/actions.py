@@ -149,7 +149,8 @@ async def _decide(
             await _reply(respond, answer, replace_original=False)
             return
         decide = ops.requests.approve if approving else ops.requests.reject
-        decided = await decide(approval_id, user)
+        container, message = body.get("container") or {}, body.get("message") or {}
+        decided = await decide(approval_id, user, ts=str(container.get("message_ts") or message.get("ts") or ""))
         if decided.answer is not None:
             await _reply(respond, decided.answer, replace_original=False)
         if decided.announce is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.freezes import Freeze, weekly_from_words
+from bot.domain.freezes import Freeze, same_env, weekly_from_words
 from bot.store import tables as t
 from bot.store._sql import Now, utcnow
 
@@ -56,9 +56,13 @@ class Freezes:
         return [_freeze(r) for r in rows]
 
     async def lift(self, model_id: str, environment: str | None, *, by: str) -> list[Freeze]:
-        """Lifts the live freezes of exactly this model (or `*`), in this environment (or `*`) or, with
-        None, in any; those lifted."""
-        lifted = [x for x in await self.live() if x.model_id == model_id and environment in (None, x.environment)]
+        """Lifts the live freezes of exactly this model (or `*`), in this environment (or `*`; its name in
+        any case, as freezes hold) or, with None, in any; those lifted."""
+        lifted = [
+            x
+            for x in await self.live()
+            if x.model_id == model_id and (environment is None or same_env(x.environment, environment))
+        ]
         if not lifted:
             return []
         async with self._sessions.begin() as session:
