@@ -95,6 +95,8 @@ def test_help_says_how_approvals_work() -> None:
     within_limits(message)
     shown = json.dumps(message.blocks)
     assert "APPROVAL_REQUIRED" in shown and "APPROVAL_TTL_MINUTES" in shown and "not the one who" in shown
+    assert "not a DM" in shown and "matches only `verb:*`" in shown  # a deployment's environment, said
+    assert "with ADMIN_USER_IDS unset, anyone who may act" in shown
 
 
 # -- the store, on a real database ------------------------------------------------------------

@@ -88,7 +88,7 @@ HELP = (
         "freeze",
         "refuse promote, activate, rollback, Resume and Force roll forward on a model (or `all`) in an "
         "environment (default: every one) for a while, or every week (`weekly fri 17:00 - mon 09:00 [TZ]`); "
-        "an admin may add `--override` to an action (admins, when ADMIN_USER_IDS is set)",
+        "an admin may add `--override` to an action (with ADMIN_USER_IDS unset, anyone who may act)",
     ),
     ("unfreeze", "lift the freezes of a model (or `all`), in one environment or every one"),
     ("freezes", "the freezes set, held now or to come"),
@@ -129,7 +129,10 @@ def help_message() -> Message:
         "Approvals: with APPROVAL_REQUIRED (e.g. `promote:production`), a confirmed action on a listed pair "
         "is posted in the channel as a request with Approve and Reject; another operator, not the one who "
         "asked, approves it within APPROVAL_TTL_MINUTES, and it then runs once, only if nothing it showed "
-        "has changed. Reject ends it (the one who asked may withdraw it); an expired one does nothing.",
+        "has changed. Reject ends it (the one who asked may withdraw it); an expired one does nothing. Ask "
+        "in a channel, not a DM. A deployment's own action (retry, activate, deactivate, scale to zero) is in "
+        "the environments whose current deployment it is (production's, staging's); one in none, like a "
+        "development deployment, matches only `verb:*`, and a freeze only of every environment.",
     ]
     blocks.append(section_block(escape("\n".join(options))))
     return Message(text="Baseten bot help: /baseten status, subscribe, list", blocks=blocks)
