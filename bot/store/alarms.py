@@ -17,7 +17,7 @@ from bot.domain.alarms import DELETED, RECOVERED, Alarm
 from bot.domain.memory import Outgoing
 from bot.store import tables as t
 from bot.store._sql import Now, rowcount, utcnow
-from bot.store.outbox import Pending, add_outgoing, change_of, drop_reminders
+from bot.store.outbox import Pending, add_outgoing, drop_reminders, pending_of
 
 End = tuple[int, str, str | None]  # (delivery id, why, the status now)
 
@@ -109,17 +109,7 @@ class Alarms:
             ).first()
         if row is None:
             return None
-        delivery, transition = row
-        return Pending(
-            id=delivery.id,
-            team_id=delivery.team_id,
-            channel_id=delivery.channel_id,
-            subscription_id=delivery.subscription_id,
-            thread=delivery.thread,
-            attempts=delivery.attempts,
-            transition=change_of(transition),
-            model_name=transition.model_name,
-        )
+        return pending_of(*row)
 
 
 async def _read(session: AsyncSession, where: ColumnElement[bool]) -> list[Alarm]:

@@ -117,20 +117,7 @@ class Outbox:
                     .limit(limit)
                 )
             ).all()
-        return [
-            Pending(
-                id=d.id,
-                team_id=d.team_id,
-                channel_id=d.channel_id,
-                subscription_id=d.subscription_id,
-                thread=d.thread,
-                attempts=d.attempts,
-                transition=change_of(tr),
-                model_name=tr.model_name,
-                group_id=d.group_id,
-            )
-            for d, tr in rows
-        ]
+        return [pending_of(d, tr) for d, tr in rows]
 
     async def claim(self, pending: Pending, *, holder: str, for_: timedelta) -> bool:
         """Claims one row for sending; False if another replica has it or it is no longer due."""
@@ -318,6 +305,21 @@ async def last_sent(session: AsyncSession, subscription_ids: Sequence[int]) -> d
         )
     ).all()
     return {int(sub_id): at for sub_id, at in rows if sub_id is not None and at is not None}
+
+
+def pending_of(d: t.Delivery, tr: t.Transition) -> Pending:
+    """A stored delivery and its transition as the notifier reads them (also to draw a sent notice again)."""
+    return Pending(
+        id=d.id,
+        team_id=d.team_id,
+        channel_id=d.channel_id,
+        subscription_id=d.subscription_id,
+        thread=d.thread,
+        attempts=d.attempts,
+        transition=change_of(tr),
+        model_name=tr.model_name,
+        group_id=d.group_id,
+    )
 
 
 def change_of(tr: t.Transition) -> Change:
